@@ -1,0 +1,1 @@
+//! Reading the vendor integration's `.env` files (not yet built).

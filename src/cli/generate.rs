@@ -1,0 +1,10 @@
+//! `apigw-stream generate` (not yet built).
+
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub async fn run(_args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("`generate` is not implemented yet")
+}

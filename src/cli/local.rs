@@ -1,0 +1,10 @@
+//! `apigw-stream local` (not yet built).
+
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub async fn run(_args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("`local` is not implemented yet")
+}

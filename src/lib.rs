@@ -1,0 +1,32 @@
+//! apigw-stream: Amazon API Gateway access logs, from CloudWatch Logs subscription payloads to an
+//! API-security collector.
+//!
+//! The data flow, module by module:
+//!
+//! ```text
+//! logs (payload → LogData) → formats (line → fields) → normalize (→ Transaction)
+//!   → filter (drop on purpose, redact) → frame (NDJSON+gzip+base64 SQS bodies) → queue (SQS | embedded)
+//!   → ship (unpack → bridge::encode → bridge::window → bridge::client POST) → SqsBatchResponse
+//! ```
+//!
+//! Everything here runs without AWS; the Lambda binaries under `functions/` only read their
+//! environment and call into this crate.
+
+pub mod aws;
+pub mod bridge;
+pub mod cli;
+pub mod config;
+pub mod decode;
+pub mod filter;
+pub mod formats;
+pub mod frame;
+pub mod generate;
+pub mod logs;
+pub mod metrics;
+pub mod normalize;
+pub mod queue;
+pub mod ship;
+pub mod telemetry;
+pub mod transaction;
+
+pub use transaction::Transaction;

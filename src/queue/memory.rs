@@ -1,0 +1,1 @@
+//! Embedded in-process queue with SQS semantics (being built).

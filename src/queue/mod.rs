@@ -1,0 +1,132 @@
+//! The queue between decode and shipper: SQS, or an embedded in-process queue with SQS semantics.
+//!
+//! Both implement [`Queue`], so `apigw-stream local` runs the same code paths the Lambdas do.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+pub mod memory;
+pub mod send;
+pub mod sqs;
+
+pub use memory::MemoryQueue;
+pub use send::{send_all, SendPolicy, SendReport};
+pub use sqs::SqsQueue;
+
+/// SQS limits that bound every `SendMessageBatch` call.
+pub const MAX_BATCH_ENTRIES: usize = 10;
+pub const MAX_BATCH_BYTES: usize = 1_048_576;
+pub const MAX_MESSAGE_BYTES: usize = 1_048_576;
+
+/// A message to send. `id` is unique within one batch call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutMessage {
+    pub id: String,
+    pub body: String,
+    /// String or Number message attributes (`Number` values are written as decimal strings).
+    pub attributes: BTreeMap<String, Attribute>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attribute {
+    String(String),
+    Number(String),
+}
+
+impl Attribute {
+    pub fn value(&self) -> &str {
+        match self {
+            Attribute::String(s) | Attribute::Number(s) => s,
+        }
+    }
+    pub fn data_type(&self) -> &'static str {
+        match self {
+            Attribute::String(_) => "String",
+            Attribute::Number(_) => "Number",
+        }
+    }
+}
+
+impl OutMessage {
+    /// Size as SQS counts it: body plus each attribute's name, type and value.
+    pub fn sqs_size(&self) -> usize {
+        self.body.len()
+            + self
+                .attributes
+                .iter()
+                .map(|(k, v)| k.len() + v.data_type().len() + v.value().len())
+                .sum::<usize>()
+    }
+}
+
+/// A received message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InMessage {
+    pub message_id: String,
+    pub receipt_handle: String,
+    pub body: String,
+    pub attributes: BTreeMap<String, String>,
+    /// `ApproximateReceiveCount` (1 on first delivery).
+    pub receive_count: u32,
+    /// `SentTimestamp` in epoch ms, when known.
+    pub sent_timestamp_ms: Option<i64>,
+}
+
+/// Outcome of one entry of a batch send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryFailure {
+    pub id: String,
+    pub code: String,
+    pub message: String,
+    /// SQS says the sender is at fault (not worth retrying unchanged).
+    pub sender_fault: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("queue {queue}: {operation} failed: {message}")]
+    Call {
+        queue: String,
+        operation: &'static str,
+        message: String,
+    },
+    #[error("queue {queue}: {failed} of {total} messages still failed after {attempts} attempts (first: {first})")]
+    EntriesFailed {
+        queue: String,
+        failed: usize,
+        total: usize,
+        attempts: u32,
+        first: String,
+    },
+    #[error("message of {size} bytes exceeds the queue's limit of {limit} bytes")]
+    TooLarge { size: usize, limit: usize },
+}
+
+#[async_trait]
+pub trait Queue: Send + Sync {
+    /// A name for logs and errors (the queue URL for SQS).
+    fn name(&self) -> &str;
+
+    /// One `SendMessageBatch` call: at most [`MAX_BATCH_ENTRIES`] entries and [`MAX_BATCH_BYTES`].
+    /// Returns the entries that failed; an `Err` means the call itself failed (all entries unsent).
+    async fn send_batch(&self, entries: &[OutMessage]) -> Result<Vec<EntryFailure>, QueueError>;
+
+    /// Receive up to `max` (≤ 10) messages, waiting up to `wait` for the first, hiding them for `visibility`.
+    async fn receive(
+        &self,
+        max: usize,
+        wait: Duration,
+        visibility: Duration,
+    ) -> Result<Vec<InMessage>, QueueError>;
+
+    /// Delete messages by receipt handle (after their records were delivered).
+    async fn delete(&self, receipt_handles: &[String]) -> Result<(), QueueError>;
+
+    /// Make a message visible again after `timeout` (0 = now).
+    async fn change_visibility(&self, receipt_handle: &str, timeout: Duration) -> Result<(), QueueError>;
+
+    /// Approximate number of messages (visible + in flight), for progress and tests.
+    async fn approximate_len(&self) -> Result<usize, QueueError>;
+}

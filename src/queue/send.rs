@@ -1,0 +1,1 @@
+//! Sending frames in batches with retry (being built).

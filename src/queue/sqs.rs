@@ -1,0 +1,1 @@
+//! SQS implementation (being built).

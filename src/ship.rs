@@ -1,0 +1,1 @@
+//! ship (being built).

@@ -1,0 +1,189 @@
+//! The canonical record `apigw-stream/v1`: one API transaction, whatever log format it came from.
+//!
+//! Absent values are `None` and serialize as `null`; API Gateway's `-` placeholder never reaches here.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Value of the `schema` field of every record.
+pub const SCHEMA: &str = "apigw-stream/v1";
+
+/// Header map: lower-case names, each with its values in the order seen.
+pub type Headers = BTreeMap<String, Vec<String>>;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transaction {
+    pub schema: String,
+    /// API Gateway request id when the line has one, else `{log_stream}/{event_id}`.
+    pub id: String,
+    pub time_ms: i64,
+    pub api: Api,
+    pub request: Request,
+    pub response: Response,
+    pub flags: Flags,
+    pub source: Source,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiKind {
+    Rest,
+    Http,
+    Websocket,
+    #[default]
+    Unknown,
+}
+
+impl ApiKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiKind::Rest => "rest",
+            ApiKind::Http => "http",
+            ApiKind::Websocket => "websocket",
+            ApiKind::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ApiKind> {
+        match s.to_ascii_lowercase().as_str() {
+            "rest" => Some(ApiKind::Rest),
+            "http" => Some(ApiKind::Http),
+            "websocket" | "ws" => Some(ApiKind::Websocket),
+            "unknown" => Some(ApiKind::Unknown),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ApiKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Api {
+    pub kind: ApiKind,
+    pub id: Option<String>,
+    pub stage: Option<String>,
+    pub account: Option<String>,
+    pub region: Option<String>,
+    pub domain: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Request {
+    pub method: Option<String>,
+    pub scheme: Option<String>,
+    pub host: Option<String>,
+    pub path: Option<String>,
+    pub query: Option<String>,
+    pub route: Option<String>,
+    pub protocol: Option<String>,
+    pub client_ip: Option<String>,
+    pub headers: Headers,
+    pub body: Option<Body>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Response {
+    pub status: Option<u16>,
+    pub length: Option<u64>,
+    pub latency_ms: Option<u64>,
+    pub integration_latency_ms: Option<u64>,
+    pub headers: Headers,
+    pub body: Option<Body>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BodyEncoding {
+    Utf8,
+    Base64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Body {
+    pub data: String,
+    pub encoding: BodyEncoding,
+    pub truncated: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Flags {
+    /// No body was captured (every access-log record).
+    pub discovery_only: bool,
+    pub body_truncated: bool,
+    /// Some fields could not be recovered from the line (e.g. broken JSON).
+    pub partial: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum SourceFormat {
+    #[default]
+    #[serde(rename = "access-json")]
+    AccessJson,
+    #[serde(rename = "access-clf")]
+    AccessClf,
+    #[serde(rename = "access-csv")]
+    AccessCsv,
+    #[serde(rename = "access-xml")]
+    AccessXml,
+    #[serde(rename = "execution")]
+    Execution,
+}
+
+impl SourceFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceFormat::AccessJson => "access-json",
+            SourceFormat::AccessClf => "access-clf",
+            SourceFormat::AccessCsv => "access-csv",
+            SourceFormat::AccessXml => "access-xml",
+            SourceFormat::Execution => "execution",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Source {
+    pub log_group: String,
+    pub log_stream: String,
+    pub event_id: String,
+    pub format: SourceFormat,
+}
+
+impl Transaction {
+    /// An empty record with the schema set; the parsers fill it in.
+    pub fn new(id: String, time_ms: i64, source: Source) -> Self {
+        Transaction {
+            schema: SCHEMA.to_string(),
+            id,
+            time_ms,
+            api: Api::default(),
+            request: Request::default(),
+            response: Response::default(),
+            flags: Flags {
+                discovery_only: true,
+                ..Flags::default()
+            },
+            source,
+        }
+    }
+
+    /// Serialized size in bytes as one NDJSON line (without the newline).
+    pub fn json_len(&self) -> usize {
+        // Serializing a plain struct of strings and numbers cannot fail.
+        serde_json::to_vec(self).map(|v| v.len()).unwrap_or(0)
+    }
+
+    /// The request target as the client sent it: path plus `?query` when there is one.
+    pub fn path_and_query(&self) -> String {
+        let path = self.request.path.as_deref().unwrap_or("/");
+        match self.request.query.as_deref() {
+            Some(q) if !q.is_empty() => format!("{path}?{q}"),
+            _ => path.to_string(),
+        }
+    }
+}
