@@ -24,6 +24,7 @@ pub mod generate;
 pub mod logs;
 pub mod metrics;
 pub mod normalize;
+pub mod ops;
 pub mod queue;
 pub mod ship;
 pub mod telemetry;

@@ -1,0 +1,1 @@
+//! Operations against a deployed account: API discovery, enable/disable, DLQ replay (being built).
