@@ -1,0 +1,42 @@
+# Variables mirror the parameters of cloudformation/api-subscription.yaml (snake_case of the same names); one
+# module call enables many APIs (for_each over `apis`), where CloudFormation takes one stack per API.
+
+variable "decode_function_arn" {
+  description = "Decode function ARN (the pipeline module's decode_function_arn output)."
+  type        = string
+}
+
+variable "apis" {
+  description = <<-EOT
+    APIs to stream, keyed by any stable name. api_kind: rest | http | websocket; log_group_name: the stage's
+    access-log group; create_log_group: create it here (true) or subscribe an existing group (false).
+    Removing an entry turns that API off.
+  EOT
+  type = map(object({
+    api_kind         = string
+    api_id           = string
+    stage_name       = string
+    log_group_name   = string
+    create_log_group = optional(bool, false)
+  }))
+  validation {
+    condition     = alltrue([for a in values(var.apis) : contains(["rest", "http", "websocket"], a.api_kind)])
+    error_message = "api_kind must be rest, http or websocket."
+  }
+  validation {
+    condition     = alltrue([for a in values(var.apis) : can(regex("^[a-z0-9]{10}$", a.api_id))])
+    error_message = "api_id must be the 10-character API Gateway id."
+  }
+}
+
+variable "log_retention_in_days" {
+  description = "Retention of created log groups (API Gateway logs should be kept at least a day)."
+  type        = number
+  default     = 7
+}
+
+variable "log_group_kms_key_arn" {
+  description = "KMS key encrypting created log groups (for example the pipeline module's key_arn); empty for none."
+  type        = string
+  default     = ""
+}

@@ -1,0 +1,446 @@
+# The apigw-stream pipeline: decode Lambda (CloudWatch Logs subscription target) -> SQS queue -> shipper Lambda
+# -> Bridge collector. Same resources and settings as cloudformation/pipeline.yaml.
+
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  account   = data.aws_caller_identity.current.account_id
+  region    = data.aws_region.current.name
+  partition = data.aws_partition.current.partition
+
+  create_secret       = nonsensitive(var.client_secret != "")
+  client_secret_arn   = local.create_secret ? aws_secretsmanager_secret.client_secret[0].arn : var.client_secret_arn
+  alarm_actions       = var.create_alarm_topic ? [aws_sns_topic.alarms[0].arn] : (var.alarm_topic_arn != "" ? [var.alarm_topic_arn] : [])
+  log_group_arn_in_us = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:*"
+}
+
+# One customer-managed key for the queues, the created secret, the alarm topic, the log groups and the
+# functions' environment, so every policy can name the key instead of "*".
+data "aws_iam_policy_document" "key" {
+  #checkov:skip=CKV_AWS_109:A key policy's Resource "*" means this key; the account root administers it through IAM.
+  #checkov:skip=CKV_AWS_111:A key policy's Resource "*" means this key; the account root administers it through IAM.
+  #checkov:skip=CKV_AWS_356:A key policy's Resource "*" means this key.
+  statement {
+    sid       = "AccountAdministers"
+    actions   = ["kms:*"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account}:root"]
+    }
+  }
+  statement {
+    sid       = "CloudWatchLogsEncrypts"
+    actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${local.region}.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = [local.log_group_arn_in_us]
+    }
+  }
+  statement {
+    sid       = "AlarmsPublishToTopic"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
+  }
+}
+
+resource "aws_kms_key" "this" {
+  description         = "apigw-stream ${var.name}: queues, secret, alarm topic, logs"
+  enable_key_rotation = true
+  policy              = data.aws_iam_policy_document.key.json
+  tags                = var.tags
+}
+
+resource "aws_sqs_queue" "queue" {
+  name                              = "${var.name}-queue"
+  max_message_size                  = 1048576
+  message_retention_seconds         = 1209600
+  visibility_timeout_seconds        = 6 * var.shipper_timeout
+  kms_master_key_id                 = aws_kms_key.this.id
+  kms_data_key_reuse_period_seconds = 3600
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.shipper_dlq.arn
+    maxReceiveCount     = var.max_receive_count
+  })
+  tags = var.tags
+}
+
+resource "aws_sqs_queue" "shipper_dlq" {
+  name                              = "${var.name}-shipper-dlq"
+  max_message_size                  = 1048576
+  message_retention_seconds         = 1209600
+  kms_master_key_id                 = aws_kms_key.this.id
+  kms_data_key_reuse_period_seconds = 3600
+  tags                              = var.tags
+}
+
+# On-failure destination of the decode function: Lambda writes the original awslogs event here after its
+# async retries, so `apigw-stream replay` can feed it back.
+resource "aws_sqs_queue" "decode_dlq" {
+  name                              = "${var.name}-decode-dlq"
+  max_message_size                  = 1048576
+  message_retention_seconds         = 1209600
+  kms_master_key_id                 = aws_kms_key.this.id
+  kms_data_key_reuse_period_seconds = 3600
+  tags                              = var.tags
+}
+
+resource "aws_secretsmanager_secret" "client_secret" {
+  #checkov:skip=CKV2_AWS_57:The client secret is issued by the collector's console; rotate it there and update this secret.
+  count       = local.create_secret ? 1 : 0
+  name_prefix = "${var.name}-client-secret-"
+  description = "apigw-stream ${var.name}: Bridge OAuth2 client secret"
+  kms_key_id  = aws_kms_key.this.arn
+  tags        = var.tags
+}
+
+resource "aws_secretsmanager_secret_version" "client_secret" {
+  count         = local.create_secret ? 1 : 0
+  secret_id     = aws_secretsmanager_secret.client_secret[0].id
+  secret_string = var.client_secret
+}
+
+resource "aws_cloudwatch_log_group" "decode" {
+  #checkov:skip=CKV_AWS_338:Retention is the log_retention_in_days variable; a year of function logs is the operator's choice.
+  name              = "/aws/lambda/${var.name}-decode"
+  retention_in_days = var.log_retention_in_days
+  kms_key_id        = aws_kms_key.this.arn
+  tags              = var.tags
+}
+
+resource "aws_cloudwatch_log_group" "shipper" {
+  #checkov:skip=CKV_AWS_338:Retention is the log_retention_in_days variable; a year of function logs is the operator's choice.
+  name              = "/aws/lambda/${var.name}-shipper"
+  retention_in_days = var.log_retention_in_days
+  kms_key_id        = aws_kms_key.this.arn
+  tags              = var.tags
+}
+
+data "aws_iam_policy_document" "assume_lambda" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
+  }
+}
+
+resource "aws_iam_role" "decode" {
+  name_prefix        = "${var.name}-decode-"
+  assume_role_policy = data.aws_iam_policy_document.assume_lambda.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "decode" {
+  statement {
+    sid       = "OwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.decode.arn}:*"]
+  }
+  statement {
+    sid       = "SendToQueueAndDlq"
+    actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
+    resources = [aws_sqs_queue.queue.arn, aws_sqs_queue.decode_dlq.arn]
+  }
+  statement {
+    sid       = "QueueKey"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [aws_kms_key.this.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "decode" {
+  name   = "decode"
+  role   = aws_iam_role.decode.id
+  policy = data.aws_iam_policy_document.decode.json
+}
+
+resource "aws_iam_role" "shipper" {
+  name_prefix        = "${var.name}-shipper-"
+  assume_role_policy = data.aws_iam_policy_document.assume_lambda.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "shipper" {
+  statement {
+    sid       = "OwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.shipper.arn}:*"]
+  }
+  statement {
+    sid       = "ConsumeQueue"
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+    resources = [aws_sqs_queue.queue.arn]
+  }
+  statement {
+    sid       = "ReadClientSecret"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [local.client_secret_arn]
+  }
+  statement {
+    sid       = "StackKey"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.this.arn]
+  }
+  dynamic "statement" {
+    for_each = var.client_secret_kms_key_arn != "" ? [var.client_secret_kms_key_arn] : []
+    content {
+      sid       = "SecretKey"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["secretsmanager.${local.region}.amazonaws.com"]
+      }
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "shipper" {
+  name   = "shipper"
+  role   = aws_iam_role.shipper.id
+  policy = data.aws_iam_policy_document.shipper.json
+}
+
+resource "aws_lambda_function" "decode" {
+  #checkov:skip=CKV_AWS_116:CloudWatch Logs invokes asynchronously; failures go to the decode DLQ through the event invoke config's on-failure destination.
+  #checkov:skip=CKV_AWS_117:The function calls only SQS and needs no VPC resources; a VPC would add NAT or endpoints for no isolation gain.
+  #checkov:skip=CKV_AWS_115:Reserved concurrency is the decode_reserved_concurrency variable (unreserved by default so throttling never delays logs).
+  #checkov:skip=CKV_AWS_50:X-Ray tracing adds cost per invocation; the functions emit EMF metrics and structured logs instead.
+  #checkov:skip=CKV_AWS_272:Artifacts are built by scripts/package and printed with their SHA-256; Lambda code signing is left to the operator.
+  function_name                  = "${var.name}-decode"
+  description                    = "apigw-stream decode (CloudWatch Logs subscription -> SQS)"
+  runtime                        = "provided.al2023"
+  handler                        = "bootstrap"
+  architectures                  = [var.architecture]
+  s3_bucket                      = "${var.artifact_bucket}-${local.region}"
+  s3_key                         = var.decode_artifact_key
+  memory_size                    = var.decode_memory_size
+  timeout                        = var.decode_timeout
+  reserved_concurrent_executions = var.decode_reserved_concurrency
+  role                           = aws_iam_role.decode.arn
+  kms_key_arn                    = aws_kms_key.this.arn
+  logging_config {
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.decode.name
+  }
+  environment {
+    variables = {
+      QUEUE_URL              = aws_sqs_queue.queue.url
+      MESSAGE_BYTES          = "1048576"
+      MAX_PAYLOAD_BYTES      = tostring(var.max_payload_bytes)
+      REST_API_ENABLED       = tostring(var.rest_api_enabled)
+      HTTP_API_ENABLED       = tostring(var.http_api_enabled)
+      STATIC_FILE_EXTENSIONS = var.static_file_extensions
+      RESPONSE_CONTENT_TYPES = var.response_content_types
+      REDACT_HEADERS         = var.redact_headers
+      LOG_LEVEL              = var.log_level
+    }
+  }
+  tags = var.tags
+}
+
+resource "aws_lambda_function_event_invoke_config" "decode" {
+  function_name                = aws_lambda_function.decode.function_name
+  qualifier                    = "$LATEST"
+  maximum_retry_attempts       = 2
+  maximum_event_age_in_seconds = var.decode_maximum_event_age_seconds
+  destination_config {
+    on_failure {
+      destination = aws_sqs_queue.decode_dlq.arn
+    }
+  }
+}
+
+# Subscription filters in this account and region may invoke the decode function; nothing else may.
+resource "aws_lambda_permission" "logs" {
+  function_name  = aws_lambda_function.decode.function_name
+  action         = "lambda:InvokeFunction"
+  principal      = "logs.amazonaws.com"
+  source_account = local.account
+  source_arn     = local.log_group_arn_in_us
+}
+
+resource "aws_lambda_function" "shipper" {
+  #checkov:skip=CKV_AWS_116:Invoked by an SQS event source mapping; failed messages reach the shipper DLQ through the queue's redrive policy.
+  #checkov:skip=CKV_AWS_117:The collector is reached over the internet by HTTPS; set up a VPC outside this module if the Bridge is private.
+  #checkov:skip=CKV_AWS_115:Concurrency is bounded by the event source mapping's scaling_config (shipper_maximum_concurrency); reserving is the shipper_reserved_concurrency variable.
+  #checkov:skip=CKV_AWS_50:X-Ray tracing adds cost per invocation; the functions emit EMF metrics and structured logs instead.
+  #checkov:skip=CKV_AWS_272:Artifacts are built by scripts/package and printed with their SHA-256; Lambda code signing is left to the operator.
+  function_name                  = "${var.name}-shipper"
+  description                    = "apigw-stream shipper (SQS -> Bridge collector)"
+  runtime                        = "provided.al2023"
+  handler                        = "bootstrap"
+  architectures                  = [var.architecture]
+  s3_bucket                      = "${var.artifact_bucket}-${local.region}"
+  s3_key                         = var.shipper_artifact_key
+  memory_size                    = var.shipper_memory_size
+  timeout                        = var.shipper_timeout
+  reserved_concurrent_executions = var.shipper_reserved_concurrency
+  role                           = aws_iam_role.shipper.arn
+  kms_key_arn                    = aws_kms_key.this.arn
+  logging_config {
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.shipper.name
+  }
+  environment {
+    variables = {
+      BRIDGE_URL          = var.bridge_url
+      AUTH_URL            = var.auth_url
+      CLIENT_ID           = var.client_id
+      CLIENT_SECRET_ARN   = local.client_secret_arn
+      BRIDGE_FORMAT       = var.bridge_format
+      WINDOW_BYTES        = tostring(var.window_bytes)
+      REQUEST_TIMEOUT_MS  = tostring(var.request_timeout_ms)
+      ALLOW_INSECURE_HTTP = tostring(var.allow_insecure_http)
+      LOG_LEVEL           = var.log_level
+    }
+  }
+  lifecycle {
+    precondition {
+      condition     = local.create_secret != (var.client_secret_arn != "")
+      error_message = "Give exactly one of client_secret_arn (an existing secret) and client_secret (the module stores it)."
+    }
+  }
+  tags = var.tags
+}
+
+resource "aws_lambda_event_source_mapping" "shipper" {
+  event_source_arn                   = aws_sqs_queue.queue.arn
+  function_name                      = aws_lambda_function.shipper.arn
+  batch_size                         = var.batch_size
+  maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds
+  function_response_types            = ["ReportBatchItemFailures"]
+  scaling_config {
+    maximum_concurrency = var.shipper_maximum_concurrency
+  }
+  # The role's queue permissions must exist before Lambda starts polling.
+  depends_on = [aws_iam_role_policy.shipper]
+}
+
+resource "aws_sns_topic" "alarms" {
+  count             = var.create_alarm_topic ? 1 : 0
+  name_prefix       = "${var.name}-alarms-"
+  display_name      = "apigw-stream ${var.name} alarms"
+  kms_master_key_id = aws_kms_key.this.id
+  tags              = var.tags
+}
+
+data "aws_iam_policy_document" "alarm_topic" {
+  count = var.create_alarm_topic ? 1 : 0
+  statement {
+    sid       = "AlarmsPublish"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alarms[0].arn]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "alarms" {
+  count  = var.create_alarm_topic ? 1 : 0
+  arn    = aws_sns_topic.alarms[0].arn
+  policy = data.aws_iam_policy_document.alarm_topic[0].json
+}
+
+resource "aws_sns_topic_subscription" "alarm_email" {
+  count     = var.create_alarm_topic && var.alarm_email != "" ? 1 : 0
+  topic_arn = aws_sns_topic.alarms[0].arn
+  protocol  = "email"
+  endpoint  = var.alarm_email
+}
+
+resource "aws_cloudwatch_metric_alarm" "shipper_dlq" {
+  alarm_name          = "${var.name}-shipper-dlq-not-empty"
+  alarm_description   = "Messages the shipper could not deliver are waiting in the shipper DLQ (apigw-stream replay)."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.shipper_dlq.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "decode_dlq" {
+  alarm_name          = "${var.name}-decode-dlq-not-empty"
+  alarm_description   = "Log payloads the decode function failed on are waiting in the decode DLQ (apigw-stream replay)."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.decode_dlq.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "queue_age" {
+  alarm_name          = "${var.name}-queue-oldest-message-age"
+  alarm_description   = "The oldest queued frame is getting old; the shipper is falling behind or failing."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateAgeOfOldestMessage"
+  dimensions          = { QueueName = aws_sqs_queue.queue.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = var.queue_age_alarm_seconds
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "shipper_errors" {
+  alarm_name          = "${var.name}-shipper-errors"
+  alarm_description   = "The shipper function failed invocations."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = aws_lambda_function.shipper.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  tags                = var.tags
+}

@@ -1,0 +1,39 @@
+output "decode_function_arn" {
+  description = "Destination for subscription filters (feed it to the api-subscription module)."
+  value       = aws_lambda_function.decode.arn
+}
+
+output "shipper_function_arn" {
+  description = "The shipper function."
+  value       = aws_lambda_function.shipper.arn
+}
+
+output "queue_url" {
+  description = "The queue between decode and shipper."
+  value       = aws_sqs_queue.queue.url
+}
+
+output "shipper_dlq_url" {
+  description = "Frames the shipper gave up on (apigw-stream replay)."
+  value       = aws_sqs_queue.shipper_dlq.url
+}
+
+output "decode_dlq_url" {
+  description = "Log payloads the decode function gave up on (apigw-stream replay)."
+  value       = aws_sqs_queue.decode_dlq.url
+}
+
+output "key_arn" {
+  description = "The module's KMS key (queues, secret, alarm topic, log groups)."
+  value       = aws_kms_key.this.arn
+}
+
+output "client_secret_arn" {
+  description = "The secret the shipper reads."
+  value       = local.client_secret_arn
+}
+
+output "alarm_topic_arn" {
+  description = "The created alarm topic, or null."
+  value       = var.create_alarm_topic ? aws_sns_topic.alarms[0].arn : null
+}

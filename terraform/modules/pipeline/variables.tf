@@ -1,0 +1,267 @@
+# Variables mirror the parameters of cloudformation/pipeline.yaml (snake_case of the same names, same defaults);
+# tests/iac/test_parity.py holds them together.
+
+variable "name" {
+  description = "Name prefix of the functions and log groups (the CloudFormation stack name plays this role)."
+  type        = string
+  default     = "apigw-stream"
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}
+
+variable "artifact_bucket" {
+  description = "Bucket name prefix holding the function zips; the module reads from \"{artifact_bucket}-{region}\" (scripts/package --bucket uploads there)."
+  type        = string
+}
+
+variable "decode_artifact_key" {
+  description = "S3 key of the decode function zip (bootstrap inside)."
+  type        = string
+  default     = "apigw-stream/latest/arm64/apigw-stream-decode.zip"
+}
+
+variable "shipper_artifact_key" {
+  description = "S3 key of the shipper function zip (bootstrap inside)."
+  type        = string
+  default     = "apigw-stream/latest/arm64/apigw-stream-shipper.zip"
+}
+
+variable "architecture" {
+  description = "Instruction set the zips were built for (scripts/package --arch)."
+  type        = string
+  default     = "arm64"
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.architecture)
+    error_message = "architecture must be arm64 or x86_64."
+  }
+}
+
+variable "bridge_url" {
+  description = "Collector base URL (the shipper POSTs to {bridge_url}/api-transactions for the uap format)."
+  type        = string
+  validation {
+    condition     = can(regex("^https?://.+", var.bridge_url))
+    error_message = "bridge_url must be an http(s) URL."
+  }
+}
+
+variable "auth_url" {
+  description = "OAuth2 token endpoint (client credentials). Empty sends without a token."
+  type        = string
+  default     = ""
+}
+
+variable "client_id" {
+  description = "OAuth2 client id."
+  type        = string
+  default     = ""
+}
+
+variable "client_secret_arn" {
+  description = "ARN of an existing Secrets Manager secret holding the OAuth2 client secret. Leave empty when giving client_secret instead."
+  type        = string
+  default     = ""
+}
+
+variable "client_secret_kms_key_arn" {
+  description = "Customer-managed KMS key ARN encrypting the existing secret; empty when it uses the AWS-managed key."
+  type        = string
+  default     = ""
+}
+
+variable "client_secret" {
+  description = "OAuth2 client secret; when given the module stores it in a new secret (leave client_secret_arn empty)."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "bridge_format" {
+  description = "Collector wire format: uap or ndjson."
+  type        = string
+  default     = "uap"
+  validation {
+    condition     = contains(["uap", "ndjson"], var.bridge_format)
+    error_message = "bridge_format must be uap or ndjson."
+  }
+}
+
+variable "window_bytes" {
+  description = "Largest request body the shipper sends to the collector."
+  type        = number
+  default     = 1000000
+}
+
+variable "request_timeout_ms" {
+  description = "Timeout of one collector request, in milliseconds."
+  type        = number
+  default     = 10000
+}
+
+variable "allow_insecure_http" {
+  description = "Allow http:// collector and token URLs (testing only)."
+  type        = bool
+  default     = false
+}
+
+variable "decode_memory_size" {
+  description = "Decode function memory (MB)."
+  type        = number
+  default     = 256
+}
+
+variable "decode_timeout" {
+  description = "Decode function timeout in seconds."
+  type        = number
+  default     = 60
+}
+
+variable "decode_reserved_concurrency" {
+  description = "Reserved concurrency of the decode function; -1 leaves it unreserved."
+  type        = number
+  default     = -1
+}
+
+variable "decode_maximum_event_age_seconds" {
+  description = "How long Lambda keeps retrying an undelivered log payload before it goes to the decode DLQ."
+  type        = number
+  default     = 21600
+  validation {
+    condition     = var.decode_maximum_event_age_seconds >= 60 && var.decode_maximum_event_age_seconds <= 21600
+    error_message = "decode_maximum_event_age_seconds must be 60..21600."
+  }
+}
+
+variable "max_payload_bytes" {
+  description = "Cap on one decompressed CloudWatch Logs payload (gzip-bomb guard)."
+  type        = number
+  default     = 67108864
+}
+
+variable "rest_api_enabled" {
+  description = "Ship REST API records."
+  type        = bool
+  default     = true
+}
+
+variable "http_api_enabled" {
+  description = "Ship HTTP API records."
+  type        = bool
+  default     = true
+}
+
+variable "static_file_extensions" {
+  description = "Comma-separated path extensions dropped as static files (counted, not shipped)."
+  type        = string
+  default     = ".js,.css,.png,.jpg,.jpeg,.gif,.svg,.ico,.woff,.woff2,.ttf,.map"
+}
+
+variable "response_content_types" {
+  description = "Comma-separated response content types to keep; empty keeps all."
+  type        = string
+  default     = ""
+}
+
+variable "redact_headers" {
+  description = "Comma-separated header names whose values are redacted before shipping."
+  type        = string
+  default     = "authorization,cookie,set-cookie,x-api-key"
+}
+
+variable "shipper_memory_size" {
+  description = "Shipper function memory (MB)."
+  type        = number
+  default     = 256
+}
+
+variable "shipper_timeout" {
+  description = "Shipper function timeout in seconds; the queue's visibility timeout is 6x this."
+  type        = number
+  default     = 60
+  validation {
+    condition     = var.shipper_timeout >= 3 && var.shipper_timeout <= 900
+    error_message = "shipper_timeout must be 3..900."
+  }
+}
+
+variable "shipper_reserved_concurrency" {
+  description = "Reserved concurrency of the shipper function; -1 leaves it unreserved."
+  type        = number
+  default     = -1
+}
+
+variable "shipper_maximum_concurrency" {
+  description = "Most concurrent shipper invocations the event source mapping starts (bounds Bridge load)."
+  type        = number
+  default     = 10
+  validation {
+    condition     = var.shipper_maximum_concurrency >= 2 && var.shipper_maximum_concurrency <= 1000
+    error_message = "shipper_maximum_concurrency must be 2..1000."
+  }
+}
+
+variable "batch_size" {
+  description = "Most queue messages per shipper invocation."
+  type        = number
+  default     = 50
+}
+
+variable "maximum_batching_window_in_seconds" {
+  description = "How long the event source mapping gathers messages before invoking the shipper."
+  type        = number
+  default     = 5
+  validation {
+    condition     = var.maximum_batching_window_in_seconds >= 1 && var.maximum_batching_window_in_seconds <= 300
+    error_message = "maximum_batching_window_in_seconds must be 1..300."
+  }
+}
+
+variable "max_receive_count" {
+  description = "Receives before a queue message moves to the shipper DLQ."
+  type        = number
+  default     = 5
+}
+
+variable "log_level" {
+  description = "error, warn, info, debug or trace."
+  type        = string
+  default     = "info"
+  validation {
+    condition     = contains(["error", "warn", "info", "debug", "trace"], var.log_level)
+    error_message = "log_level must be error, warn, info, debug or trace."
+  }
+}
+
+variable "log_retention_in_days" {
+  description = "Retention of the functions' log groups."
+  type        = number
+  default     = 30
+}
+
+variable "create_alarm_topic" {
+  description = "Create an SNS topic (KMS-encrypted) for the alarms."
+  type        = bool
+  default     = false
+}
+
+variable "alarm_email" {
+  description = "Email subscribed to the created alarm topic (optional)."
+  type        = string
+  default     = ""
+}
+
+variable "alarm_topic_arn" {
+  description = "Existing SNS topic ARN the alarms notify (used when create_alarm_topic is false; optional)."
+  type        = string
+  default     = ""
+}
+
+variable "queue_age_alarm_seconds" {
+  description = "Alarm when the oldest queue message is older than this."
+  type        = number
+  default     = 900
+}
