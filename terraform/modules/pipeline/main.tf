@@ -238,7 +238,7 @@ resource "aws_lambda_function" "decode" {
   handler                        = "bootstrap"
   architectures                  = [var.architecture]
   s3_bucket                      = "${var.artifact_bucket}-${local.region}"
-  s3_key                         = var.decode_artifact_key
+  s3_key                         = "${var.artifact_prefix}/${var.architecture}/apigw-stream-decode.zip"
   memory_size                    = var.decode_memory_size
   timeout                        = var.decode_timeout
   reserved_concurrent_executions = var.decode_reserved_concurrency
@@ -297,7 +297,7 @@ resource "aws_lambda_function" "shipper" {
   handler                        = "bootstrap"
   architectures                  = [var.architecture]
   s3_bucket                      = "${var.artifact_bucket}-${local.region}"
-  s3_key                         = var.shipper_artifact_key
+  s3_key                         = "${var.artifact_prefix}/${var.architecture}/apigw-stream-shipper.zip"
   memory_size                    = var.shipper_memory_size
   timeout                        = var.shipper_timeout
   reserved_concurrent_executions = var.shipper_reserved_concurrency

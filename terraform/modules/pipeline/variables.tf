@@ -18,16 +18,10 @@ variable "artifact_bucket" {
   type        = string
 }
 
-variable "decode_artifact_key" {
-  description = "S3 key of the decode function zip (bootstrap inside)."
+variable "artifact_prefix" {
+  description = "Key prefix of the zips: the functions load {artifact_prefix}/{architecture}/apigw-stream-decode.zip and .../apigw-stream-shipper.zip. Change it (a new version) to update the code."
   type        = string
-  default     = "apigw-stream/latest/arm64/apigw-stream-decode.zip"
-}
-
-variable "shipper_artifact_key" {
-  description = "S3 key of the shipper function zip (bootstrap inside)."
-  type        = string
-  default     = "apigw-stream/latest/arm64/apigw-stream-shipper.zip"
+  default     = "apigw-stream/0.1.0"
 }
 
 variable "architecture" {

@@ -1,0 +1,46 @@
+"""Write copies of the CloudFormation templates whose parameter defaults switch every optional resource on.
+
+checkov evaluates conditions with the default parameter values and skips resources whose condition is false,
+so the templates as shipped would leave the alarm topic, the created secret's key grant, the created access-log
+group ... unscanned. `python cfn_variants.py OUT_DIR` writes the variants as JSON for a second checkov run."""
+
+import json
+import sys
+from pathlib import Path
+
+from cfnlint.decode import decode
+
+ROOT = Path(__file__).resolve().parents[2]
+ARN = "arn:aws:{}:us-east-1:123456789012:{}"
+VARIANTS = {
+    "pipeline.yaml": {
+        "ClientSecret": "scan-only",
+        "ClientSecretArn": ARN.format("secretsmanager", "secret:scan-only"),
+        "ClientSecretKmsKeyArn": ARN.format("kms", "key/scan-only"),
+        "CreateAlarmTopic": "true",
+        "AlarmEmail": "scan@example.com",
+        "DecodeReservedConcurrency": 10,
+        "ShipperReservedConcurrency": 10,
+    },
+    "api-subscription.yaml": {
+        "CreateLogGroup": "true",
+        "LogGroupKmsKeyArn": ARN.format("kms", "key/scan-only"),
+        "DecodeFunctionArn": ARN.format("lambda", "function:scan-only"),
+    },
+}
+
+
+def main(out_dir):
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, defaults in VARIANTS.items():
+        template, errors = decode(str(ROOT / "cloudformation" / name))
+        if errors:
+            sys.exit(f"{name}: {errors}")
+        for key, value in defaults.items():
+            template["Parameters"][key]["Default"] = value
+        (out / (Path(name).stem + ".all-on.json")).write_text(json.dumps(template, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

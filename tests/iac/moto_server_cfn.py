@@ -1,0 +1,192 @@
+"""moto's server, plus CloudFormation handlers for the resource types our templates use that moto 5.2's
+CloudFormation does not implement (it skips them with a warning): AWS::Logs::SubscriptionFilter,
+AWS::Lambda::EventInvokeConfig, AWS::CloudWatch::Alarm, AWS::SecretsManager::Secret and AWS::SNS::Subscription.
+
+Each handler calls the same moto backend method the service API uses, so the template's resolved properties
+(Ref, Fn::ImportValue, Fn::If ...) are validated by moto exactly as a direct API call would be, and the tests
+read the result back through the service APIs (DescribeSubscriptionFilters, DescribeAlarms ...).
+
+    python moto_server_cfn.py -H 127.0.0.1 -p PORT
+"""
+
+import json
+import sys
+
+from moto.awslambda.models import lambda_backends
+from moto.cloudwatch.models import cloudwatch_backends
+from moto.core.common_models import CloudFormationModel
+from moto.logs.models import logs_backends
+from moto.secretsmanager.models import secretsmanager_backends
+from moto.server import main
+from moto.sns.models import sns_backends
+
+
+class CfnSubscriptionFilter(CloudFormationModel):
+    __module__ = "moto.logs.models"  # moto's model registry keys models by their module
+
+    def __init__(self, account_id, region, log_group_name, filter_name):
+        self.account_id, self.region = account_id, region
+        self.log_group_name, self.physical_resource_id = log_group_name, filter_name
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::Logs::SubscriptionFilter"
+
+    @staticmethod
+    def cloudformation_name_type():
+        return "FilterName"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        props = cloudformation_json["Properties"]
+        logs_backends[account_id][region_name].put_subscription_filter(
+            props["LogGroupName"],
+            resource_name,
+            props["FilterPattern"],
+            props["DestinationArn"],
+            props.get("RoleArn", ""),
+        )
+        return cls(account_id, region_name, props["LogGroupName"], resource_name)
+
+    def delete(self, account_id, region_name):
+        logs_backends[account_id][region_name].delete_subscription_filter(
+            self.log_group_name, self.physical_resource_id
+        )
+
+    def is_created(self):
+        return True
+
+
+class CfnEventInvokeConfig(CloudFormationModel):
+    __module__ = "moto.awslambda.models"  # moto's model registry keys models by their module
+
+    def __init__(self, function_name):
+        self.function_name = self.physical_resource_id = function_name
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::Lambda::EventInvokeConfig"
+
+    @staticmethod
+    def cloudformation_name_type():
+        return ""
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        props = dict(cloudformation_json["Properties"])
+        function_name = props.pop("FunctionName")
+        props.pop("Qualifier", None)
+        lambda_backends[account_id][region_name].put_function_event_invoke_config(function_name, props)
+        return cls(function_name)
+
+    def delete(self, account_id, region_name):
+        backend = lambda_backends[account_id][region_name]
+        try:
+            backend.delete_function_event_invoke_config(self.function_name)
+        except Exception:  # the function may already be gone with the stack
+            pass
+
+    def is_created(self):
+        return True
+
+
+class CfnAlarm(CloudFormationModel):
+    __module__ = "moto.cloudwatch.models"  # moto's model registry keys models by their module
+
+    def __init__(self, name):
+        self.physical_resource_id = name
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::CloudWatch::Alarm"
+
+    @staticmethod
+    def cloudformation_name_type():
+        return "AlarmName"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        p = cloudformation_json["Properties"]
+        cloudwatch_backends[account_id][region_name].put_metric_alarm(
+            name=resource_name,
+            namespace=p.get("Namespace"),
+            metric_name=p.get("MetricName"),
+            comparison_operator=p["ComparisonOperator"],
+            evaluation_periods=int(p["EvaluationPeriods"]),
+            period=int(p["Period"]),
+            threshold=float(p["Threshold"]),
+            statistic=p.get("Statistic"),
+            description=p.get("AlarmDescription"),
+            dimensions=p.get("Dimensions", []),
+            alarm_actions=p.get("AlarmActions", []),
+            treat_missing_data=p.get("TreatMissingData"),
+        )
+        return cls(resource_name)
+
+    def delete(self, account_id, region_name):
+        cloudwatch_backends[account_id][region_name].delete_alarms([self.physical_resource_id])
+
+    def is_created(self):
+        return True
+
+
+class CfnSecret(CloudFormationModel):
+    __module__ = "moto.secretsmanager.models"  # moto's model registry keys models by their module
+
+    def __init__(self, arn):
+        self.physical_resource_id = arn
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::SecretsManager::Secret"
+
+    @staticmethod
+    def cloudformation_name_type():
+        return "Name"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        p = cloudformation_json["Properties"]
+        short = secretsmanager_backends[account_id][region_name].create_secret(
+            name=resource_name,
+            secret_string=p.get("SecretString"),
+            secret_binary=None,
+            description=p.get("Description"),
+            tags=p.get("Tags"),
+            kms_key_id=p.get("KmsKeyId"),
+            client_request_token=None,
+            replica_regions=[],
+            force_overwrite=False,
+        )
+        return cls(json.loads(short)["ARN"])
+
+    def is_created(self):
+        return True
+
+
+class CfnSnsSubscription(CloudFormationModel):
+    __module__ = "moto.sns.models"  # moto's model registry keys models by their module
+
+    def __init__(self, arn):
+        self.physical_resource_id = arn
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::SNS::Subscription"
+
+    @staticmethod
+    def cloudformation_name_type():
+        return ""
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        p = cloudformation_json["Properties"]
+        sub = sns_backends[account_id][region_name].subscribe(p["TopicArn"], p["Endpoint"], p["Protocol"])
+        return cls(sub.arn)
+
+    def is_created(self):
+        return True
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

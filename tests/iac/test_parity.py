@@ -1,0 +1,222 @@
+"""CloudFormation and Terraform describe the same deployment: the same parameters/variables (snake_case of the
+same names, same defaults), the same function environment fed from the same inputs, the same fixed settings."""
+
+import json
+import re
+
+import hcl2
+import pytest
+from conftest import ROOT, TF, load_cfn, workspace_version
+
+HCL_OPTIONS = hcl2.SerializationOptions(strip_string_quotes=True, with_comments=False, explicit_blocks=False)
+
+# Inputs that exist on one side only, each with the reason.
+CFN_ONLY = {
+    "pipeline.yaml": set(),
+    # Terraform takes the decode ARN directly; CloudFormation can also import the pipeline stack's export.
+    # One stack per API in CloudFormation; the Terraform module takes a map of APIs (`apis`) instead.
+    "api-subscription.yaml": {"pipeline_stack_name", "api_kind", "api_id", "stage_name", "log_group_name",
+                              "create_log_group"},
+}  # fmt: skip
+TF_ONLY = {
+    # The stack name plays this role in CloudFormation; tags are a stack-level option there.
+    "pipeline": {"name", "tags"},
+    "api-subscription": {"apis"},
+}
+# Defaults that differ on purpose.
+DEFAULT_DIFFERS = {
+    # Empty in CloudFormation means "import the pipeline stack's export"; Terraform has no exports, so it is required.
+    "decode_function_arn",
+}
+API_ATTRIBUTES = {"api_kind", "api_id", "stage_name", "log_group_name", "create_log_group"}
+
+
+def snake(name):
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+def load_tf(module, file):
+    with open(TF / "modules" / module / file) as f:
+        return hcl2.load(f, serialization_options=HCL_OPTIONS)
+
+
+def tf_variables(module):
+    return {k: v for block in load_tf(module, "variables.tf")["variable"] for k, v in block.items()}
+
+
+def tf_resources(module, rtype):
+    return {
+        name: body
+        for block in load_tf(module, "main.tf")["resource"]
+        for t, named in block.items()
+        if t == rtype
+        for name, body in named.items()
+    }
+
+
+def cfn_default(value):
+    """A CloudFormation default in Terraform's terms ("true"/"false" strings are bools there)."""
+    return {"true": True, "false": False}.get(value, value) if isinstance(value, str) else value
+
+
+def tf_default(value):
+    # Numbers may arrive as strings of digits in one loader and ints in the other.
+    return int(value) if isinstance(value, str) and value.lstrip("-").isdigit() else value
+
+
+@pytest.mark.parametrize("template,module", [("pipeline.yaml", "pipeline"), ("api-subscription.yaml", "api-subscription")])
+def test_parameters_match_variables(template, module):
+    params = {snake(k): v for k, v in load_cfn(template)["Parameters"].items()}
+    variables = tf_variables(module)
+    assert set(params) - CFN_ONLY[template] == set(variables) - TF_ONLY[module]
+    for name in set(params) & set(variables) - DEFAULT_DIFFERS:
+        if "Default" in params[name] or "default" in variables[name]:
+            cfn = tf_default(cfn_default(params[name].get("Default")))
+            tf = tf_default(variables[name].get("default"))
+            assert cfn == tf, f"default of {name}: CloudFormation {cfn!r}, Terraform {tf!r}"
+    if module == "api-subscription":
+        attributes = set(re.findall(r"(\w+)\s*=", variables["apis"]["type"]))
+        assert attributes == API_ATTRIBUTES, "the apis map's attributes are the stack's per-API parameters"
+        assert API_ATTRIBUTES <= set(params)
+
+
+def cfn_source(value):
+    """What feeds a CloudFormation environment value: a parameter name, or the literal."""
+    if isinstance(value, dict) and "Ref" in value:
+        return ("input", snake(value["Ref"]))
+    return ("literal", value)
+
+
+def tf_source(value):
+    m = re.fullmatch(r"\$\{(?:tostring\()?var\.(\w+)\)?\}", value) if isinstance(value, str) else None
+    return ("input", m.group(1)) if m else ("literal", value)
+
+
+# Environment values wired to a resource rather than an input, on each side.
+WIRED = {
+    "QUEUE_URL": ({"Ref": "Queue"}, "${aws_sqs_queue.queue.url}"),
+    "CLIENT_SECRET_ARN": (
+        {"Fn::If": ["CreateSecret", {"Ref": "ClientSecretValue"}, {"Ref": "ClientSecretArn"}]},
+        "${local.client_secret_arn}",
+    ),
+}
+
+
+@pytest.mark.parametrize("cfn_name,tf_name", [("DecodeFunction", "decode"), ("ShipperFunction", "shipper")])
+def test_function_environment_and_settings_match(cfn_name, tf_name):
+    cfn = load_cfn("pipeline.yaml")["Resources"][cfn_name]["Properties"]
+    tf = tf_resources("pipeline", "aws_lambda_function")[tf_name]
+    cfn_env = cfn["Environment"]["Variables"]
+    tf_env = tf["environment"][0]["variables"]
+    assert set(cfn_env) == set(tf_env)
+    for var in cfn_env:
+        if var in WIRED:
+            assert (cfn_env[var], tf_env[var]) == WIRED[var], var
+        else:
+            assert cfn_source(cfn_env[var]) == tf_source(tf_env[var]), f"{var} is fed differently"
+
+    assert cfn["Runtime"] == tf["runtime"] == "provided.al2023"
+    assert cfn["Handler"] == tf["handler"] == "bootstrap"
+    prefix = "Decode" if tf_name == "decode" else "Shipper"
+    assert cfn["MemorySize"] == {"Ref": f"{prefix}MemorySize"} and tf["memory_size"] == f"${{var.{tf_name}_memory_size}}"
+    assert cfn["Timeout"] == {"Ref": f"{prefix}Timeout"} and tf["timeout"] == f"${{var.{tf_name}_timeout}}"
+    package = f"apigw-stream-{tf_name}"
+    assert cfn["Code"]["S3Key"] == {"Fn::Sub": f"${{ArtifactPrefix}}/${{Architecture}}/{package}.zip"}
+    assert tf["s3_key"] == f"${{var.artifact_prefix}}/${{var.architecture}}/{package}.zip"
+    assert cfn["Code"]["S3Bucket"] == {"Fn::Sub": "${ArtifactBucket}-${AWS::Region}"}
+    assert tf["s3_bucket"] == "${var.artifact_bucket}-${local.region}"
+
+
+def test_the_contract_environment():
+    """The names the functions read (issues 2 and 3); MESSAGE_BYTES is the SQS maximum on both sides."""
+    resources = load_cfn("pipeline.yaml")["Resources"]
+    decode = resources["DecodeFunction"]["Properties"]["Environment"]["Variables"]
+    shipper = resources["ShipperFunction"]["Properties"]["Environment"]["Variables"]
+    assert set(decode) == {"QUEUE_URL", "MESSAGE_BYTES", "MAX_PAYLOAD_BYTES", "REST_API_ENABLED", "HTTP_API_ENABLED",
+                           "STATIC_FILE_EXTENSIONS", "RESPONSE_CONTENT_TYPES", "REDACT_HEADERS", "LOG_LEVEL"}
+    assert set(shipper) == {"BRIDGE_URL", "AUTH_URL", "CLIENT_ID", "CLIENT_SECRET_ARN", "BRIDGE_FORMAT", "WINDOW_BYTES",
+                            "REQUEST_TIMEOUT_MS", "ALLOW_INSECURE_HTTP", "LOG_LEVEL"}  # fmt: skip
+    tf = tf_resources("pipeline", "aws_lambda_function")["decode"]["environment"][0]["variables"]
+    assert decode["MESSAGE_BYTES"] == tf["MESSAGE_BYTES"] == "1048576"
+
+
+def test_queue_settings_match():
+    cfn = load_cfn("pipeline.yaml")
+    res = cfn["Resources"]
+    tf = tf_resources("pipeline", "aws_sqs_queue")
+    for cfn_name, tf_name in (("Queue", "queue"), ("ShipperDlq", "shipper_dlq"), ("DecodeDlq", "decode_dlq")):
+        p, t = res[cfn_name]["Properties"], tf[tf_name]
+        assert p["MaximumMessageSize"] == t["max_message_size"] == 1048576
+        assert p["MessageRetentionPeriod"] == t["message_retention_seconds"] == 1209600
+        assert p["KmsDataKeyReusePeriodSeconds"] == t["kms_data_key_reuse_period_seconds"]
+    # Visibility: 6x the shipper timeout on both sides (a mapping in CloudFormation, arithmetic in Terraform).
+    mapping = cfn["Mappings"]["ShipperTimeouts"]
+    assert all(v["VisibilityTimeout"] == 6 * int(k) for k, v in mapping.items())
+    assert set(mapping) == set(cfn["Parameters"]["ShipperTimeout"]["AllowedValues"])
+    assert tf["queue"]["visibility_timeout_seconds"] == "${6 * var.shipper_timeout}"
+    redrive = res["Queue"]["Properties"]["RedrivePolicy"]
+    assert redrive == {"deadLetterTargetArn": {"Fn::GetAtt": ["ShipperDlq", "Arn"]}, "maxReceiveCount": {"Ref": "MaxReceiveCount"}}
+    assert "deadLetterTargetArn = aws_sqs_queue.shipper_dlq.arn" in " ".join(tf["queue"]["redrive_policy"].split())
+
+
+def test_invoke_settings_match():
+    res = load_cfn("pipeline.yaml")["Resources"]
+    eic, tf_eic = res["DecodeInvokeConfig"]["Properties"], tf_resources("pipeline", "aws_lambda_function_event_invoke_config")["decode"]
+    assert eic["MaximumRetryAttempts"] == tf_eic["maximum_retry_attempts"] == 2
+    assert eic["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["DecodeDlq", "Arn"]}
+    assert tf_eic["destination_config"][0]["on_failure"][0]["destination"] == "${aws_sqs_queue.decode_dlq.arn}"
+
+    esm, tf_esm = res["ShipperEventSource"]["Properties"], tf_resources("pipeline", "aws_lambda_event_source_mapping")["shipper"]
+    assert esm["FunctionResponseTypes"] == tf_esm["function_response_types"] == ["ReportBatchItemFailures"]
+    assert esm["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "ShipperMaximumConcurrency"}
+    assert tf_esm["scaling_config"][0]["maximum_concurrency"] == "${var.shipper_maximum_concurrency}"
+
+    perm, tf_perm = res["DecodeInvokeByLogs"]["Properties"], tf_resources("pipeline", "aws_lambda_permission")["logs"]
+    assert perm["Principal"] == tf_perm["principal"] == "logs.amazonaws.com"
+    assert perm["SourceArn"] == {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"}
+    assert tf_perm["source_arn"] == "${local.log_group_arn_in_us}"
+
+
+def test_alarms_match():
+    res = load_cfn("pipeline.yaml")["Resources"]
+    cfn = sorted((r["Properties"]["Namespace"], r["Properties"]["MetricName"]) for r in res.values() if r["Type"] == "AWS::CloudWatch::Alarm")
+    tf = sorted((a["namespace"], a["metric_name"]) for a in tf_resources("pipeline", "aws_cloudwatch_metric_alarm").values())
+    assert cfn == tf and len(cfn) == 4
+
+
+def test_subscription_filter_name_matches():
+    f = load_cfn("api-subscription.yaml")["Resources"]["SubscriptionFilter"]["Properties"]
+    tf = tf_resources("api-subscription", "aws_cloudwatch_log_subscription_filter")["api"]
+    assert f["FilterName"] == {"Fn::Sub": "apigw-stream/${ApiKind}/${ApiId}/${StageName}"}
+    assert tf["name"] == "apigw-stream/${each.value.api_kind}/${each.value.api_id}/${each.value.stage_name}"
+    assert f["FilterPattern"] == tf["filter_pattern"] == ""
+
+
+def rust_formats():
+    """The recommended formats as the CLI (`apigw-stream enable`) writes them, from src/ops/access_log.rs."""
+    path = ROOT / "src/ops/access_log.rs"
+    if not path.exists():
+        pytest.skip("src/ops/access_log.rs not present")
+    src = path.read_text()
+    out = {}
+    for kind in ("REST", "HTTP", "WEBSOCKET"):
+        body = re.search(rf"pub const {kind}_FORMAT: &str = concat!\((.*?)\);", src, re.S).group(1)
+        out[kind.lower()] = json.loads("".join(re.findall(r'r#"(.*?)"#', body, re.S)))
+    return out
+
+
+def test_access_log_formats_match_each_other_and_the_cli():
+    cfn = load_cfn("api-subscription.yaml")["Outputs"]["AccessLogFormat"]["Value"]["Fn::If"]
+    cfn_formats = {"rest": json.loads(cfn[1]), "http": json.loads(cfn[2]["Fn::If"][1]), "websocket": json.loads(cfn[2]["Fn::If"][2])}
+    locals_ = load_tf("api-subscription", "main.tf")["locals"][0]["access_log_formats"]
+    for kind, fmt in cfn_formats.items():
+        pairs = dict(re.findall(r'(\w+) = "([^"]*)"', locals_[kind]))
+        assert pairs == fmt, f"{kind} format differs between CloudFormation and Terraform"
+    assert cfn_formats == rust_formats()
+
+
+def test_artifact_prefix_default_is_this_version():
+    """scripts/package uploads under apigw-stream/{version}; the templates' default must point there."""
+    want = f"apigw-stream/{workspace_version()}"
+    assert load_cfn("pipeline.yaml")["Parameters"]["ArtifactPrefix"]["Default"] == want
+    assert tf_variables("pipeline")["artifact_prefix"]["default"] == want
