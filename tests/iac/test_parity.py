@@ -220,3 +220,13 @@ def test_artifact_prefix_default_is_this_version():
     want = f"apigw-stream/{workspace_version()}"
     assert load_cfn("pipeline.yaml")["Parameters"]["ArtifactPrefix"]["Default"] == want
     assert tf_variables("pipeline")["artifact_prefix"]["default"] == want
+
+
+@pytest.mark.parametrize("module", ["pipeline", "api-subscription"])
+def test_module_readme_documents_every_variable_and_output(module):
+    readme = (TF / "modules" / module / "README.md").read_text()
+    outputs = {k for block in load_tf(module, "outputs.tf")["output"] for k in block}
+    for name in tf_variables(module):
+        assert f'<a name="input_{name}">' in readme, f"{module}/README.md lacks input {name}"
+    for name in outputs:
+        assert f'<a name="output_{name}">' in readme, f"{module}/README.md lacks output {name}"

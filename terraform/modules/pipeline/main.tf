@@ -105,7 +105,7 @@ resource "aws_sqs_queue" "decode_dlq" {
 resource "aws_secretsmanager_secret" "client_secret" {
   #checkov:skip=CKV2_AWS_57:The client secret is issued by the collector's console; rotate it there and update this secret.
   count       = local.create_secret ? 1 : 0
-  name_prefix = "${var.name}-client-secret-"
+  name_prefix = "apigw-stream/${var.name}/client-secret-"
   description = "apigw-stream ${var.name}: Bridge OAuth2 client secret"
   kms_key_id  = aws_kms_key.this.arn
   tags        = var.tags
