@@ -110,6 +110,7 @@ def test_decode_function(aws, pipeline):
     assert env["QUEUE_URL"] == out["QueueUrl"]
     assert str(env["MESSAGE_BYTES"]) == "1048576"
     assert env["LOG_LEVEL"] == "info"
+    assert "ReservedConcurrentExecutions" not in aws("lambda").get_function_concurrency(FunctionName=fn["FunctionArn"])
 
     exports = {e["Name"]: e["Value"] for e in aws("cloudformation").list_exports()["Exports"]}
     assert exports[f"{name}-DecodeFunctionArn"] == out["DecodeFunctionArn"]
@@ -206,8 +207,12 @@ def test_options_x86_existing_secret_and_alarm_topic(aws, artifacts):
             MaxReceiveCount=3,
             CreateAlarmTopic="true",
             AlarmEmail="ops@example.com",
+            DecodeReservedConcurrency=5,
         ),
     )
+    lam = aws("lambda")
+    assert lam.get_function_concurrency(FunctionName=out["DecodeFunctionArn"])["ReservedConcurrentExecutions"] == 5
+    assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName=out["ShipperFunctionArn"])
     assert "ClientSecretValue" not in res, "no secret is created when one is given"
     assert {"AlarmTopic", "AlarmEmailSubscription"} <= set(res)
     env = function(aws, out["ShipperFunctionArn"])["Environment"]["Variables"]

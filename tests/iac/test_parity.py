@@ -230,3 +230,36 @@ def test_module_readme_documents_every_variable_and_output(module):
         assert f'<a name="input_{name}">' in readme, f"{module}/README.md lacks input {name}"
     for name in outputs:
         assert f'<a name="output_{name}">' in readme, f"{module}/README.md lacks output {name}"
+
+
+def cfn_statements(policy_doc):
+    for st in policy_doc["Statement"]:
+        if isinstance(st, dict) and "Fn::If" in st:
+            st = st["Fn::If"][1]  # the statement when its condition holds
+        yield st
+
+
+@pytest.mark.parametrize("cfn_role,tf_doc", [("DecodeRole", "decode"), ("ShipperRole", "shipper")])
+def test_role_permissions_match_and_name_no_wildcard_action(cfn_role, tf_doc):
+    (policy,) = load_cfn("pipeline.yaml")["Resources"][cfn_role]["Properties"]["Policies"]
+    cfn = {}
+    for st in cfn_statements(policy["PolicyDocument"]):
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        cfn.setdefault(st["Sid"].replace("ReadCreatedClientSecret", "ReadClientSecret").replace("ReadExistingClientSecret", "ReadClientSecret"), set()).update(actions)
+    docs = {n: b for block in load_tf("pipeline", "main.tf")["data"] for t, named in block.items()
+            if t == "aws_iam_policy_document" for n, b in named.items()}  # fmt: skip
+    tf = {st["sid"]: set(st["actions"]) for st in docs[tf_doc]["statement"]}
+    for dyn in docs[tf_doc].get("dynamic", []):
+        content = dyn["statement"]["content"][0]
+        tf[content["sid"]] = set(content["actions"])
+    assert cfn == tf
+    assert not any("*" in a for actions in cfn.values() for a in actions), "no wildcard actions"
+
+
+def test_templates_hard_code_no_account_region_or_partition():
+    """StackSets deploy the same template everywhere: ids, regions and partitions come from pseudo parameters."""
+    for path in sorted((ROOT / "cloudformation").glob("*.yaml")) + sorted(TF.rglob("modules/**/*.tf")):
+        text = path.read_text()
+        assert not re.search(r"(?<![\d.])\d{12}(?![\d.])", text), f"{path.name}: an account id"
+        assert not re.search(r"\b(us|eu|ap|sa|ca|me|af|il|mx)-(east|west|north|south|central|southeast|northeast)-\d\b", text), f"{path.name}: a region"
+        assert not re.search(r"arn:aws:", text), f"{path.name}: a hard-coded partition"

@@ -162,7 +162,7 @@ data "aws_iam_policy_document" "decode" {
   }
   statement {
     sid       = "SendToQueueAndDlq"
-    actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
+    actions   = ["sqs:SendMessage"]
     resources = [aws_sqs_queue.queue.arn, aws_sqs_queue.decode_dlq.arn]
   }
   statement {
