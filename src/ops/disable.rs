@@ -1,0 +1,217 @@
+//! `disable`: remove our subscription filters from the selected stages' log groups and, with
+//! `--restore-logging`, the access-log settings `enable` set. Foreign filters, log groups and
+//! formats we did not set are never touched.
+
+use std::collections::BTreeMap;
+
+use aws_config::SdkConfig;
+
+use crate::ops::access_log::FormatClass;
+use crate::ops::discover::{self, StageInfo};
+use crate::ops::plan::{self, Change, Report, StagePlan};
+use crate::ops::select::Selection;
+use crate::ops::StageRef;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DisableOptions {
+    /// Also turn off access logging where its format is the one `enable` sets.
+    pub restore_logging: bool,
+}
+
+/// Plan one region. A filter on a group other stages still write to is kept: removing it would
+/// stop their stream too.
+pub fn plan_region(
+    all: &[StageInfo],
+    selected: &[&StageInfo],
+    opts: &DisableOptions,
+) -> Vec<StagePlan> {
+    let mut writers: BTreeMap<&str, Vec<&StageRef>> = BTreeMap::new();
+    for st in all {
+        if let Some(g) = st.access_log.as_ref().and_then(|a| a.log_group.as_deref()) {
+            writers.entry(g).or_default().push(&st.stage);
+        }
+    }
+    selected
+        .iter()
+        .map(|st| {
+            let mut plan = StagePlan::new(st.stage.clone());
+            let Some(al) = &st.access_log else {
+                return plan;
+            };
+            if let Some(state) = &st.log_group {
+                let others: Vec<String> = writers
+                    .get(state.name.as_str())
+                    .map(|w| {
+                        w.iter()
+                            .filter(|s| !selected.iter().any(|sel| sel.stage == ***s))
+                            .map(|s| format!("{}/{}", s.api_id, s.stage))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                for f in state.ours() {
+                    if others.is_empty() {
+                        plan.changes.push(Change::DeleteSubscriptionFilter {
+                            log_group: state.name.clone(),
+                            filter_name: f.name.clone(),
+                        });
+                    } else {
+                        plan.notes.push(format!(
+                            "kept filter {} on {}: the group is also written by {} (not selected)",
+                            f.name,
+                            state.name,
+                            others.join(", ")
+                        ));
+                    }
+                }
+            }
+            if opts.restore_logging {
+                if al.format_class == Some(FormatClass::Recommended) {
+                    plan.changes.push(Change::RemoveAccessLogging {
+                        destination_arn: al.destination_arn.clone(),
+                    });
+                } else {
+                    plan.notes.push(
+                        "access logging left on: its format is not the one enable sets".to_string(),
+                    );
+                }
+            }
+            plan
+        })
+        .collect()
+}
+
+/// Discover, plan and (with `apply`) disable the selected stages in every region.
+pub async fn disable(
+    base: &SdkConfig,
+    regions: &[String],
+    from_all: bool,
+    selection: &Selection,
+    opts: &DisableOptions,
+    apply: bool,
+) -> Report {
+    let inventory = discover::discover_regions(base, regions, from_all, selection.kinds).await;
+    let mut report = Report {
+        skipped_regions: inventory.skipped_regions.clone(),
+        ..Default::default()
+    };
+    let everything: Vec<StageInfo> = inventory
+        .regions
+        .iter()
+        .flat_map(|(_, inv)| inv.stages.iter().cloned())
+        .collect();
+    report
+        .errors
+        .extend(selection.selector.apply(&everything).1);
+    for (clients, inv) in &inventory.regions {
+        report
+            .errors
+            .extend(inv.errors.iter().map(|e| format!("{}: {e}", inv.region)));
+        let (selected, _) = selection.selector.apply(&inv.stages);
+        let plans = plan_region(&inv.stages, &selected, opts);
+        report.stages.extend(if apply {
+            plan::apply(clients, plans).await
+        } else {
+            plan::dry_run(plans)
+        });
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::access_log::{classify, REST_FORMAT};
+    use crate::ops::discover::{AccessLog, FilterInfo, LogGroupState};
+    use crate::transaction::ApiKind;
+
+    fn stage(api: &str, group: &str, format: &str, filters: &[&str]) -> StageInfo {
+        StageInfo {
+            stage: StageRef {
+                region: "us-east-1".into(),
+                kind: ApiKind::Rest,
+                api_id: api.into(),
+                stage: "prod".into(),
+            },
+            api_name: None,
+            access_log: Some(AccessLog {
+                destination_arn: format!("arn:aws:logs:us-east-1:1:log-group:{group}"),
+                log_group: Some(group.into()),
+                format: Some(format.into()),
+                format_class: Some(classify(format)),
+            }),
+            log_group: Some(LogGroupState {
+                name: group.into(),
+                exists: true,
+                retention_days: None,
+                class: None,
+                filters: filters
+                    .iter()
+                    .map(|n| FilterInfo {
+                        name: n.to_string(),
+                        destination_arn: None,
+                        ours: crate::ops::is_ours(n),
+                    })
+                    .collect(),
+            }),
+        }
+    }
+
+    #[test]
+    fn removes_only_ours() {
+        let all = [stage(
+            "a",
+            "g",
+            REST_FORMAT,
+            &["apigw-stream/rest/a/prod", "datadog"],
+        )];
+        let sel: Vec<&StageInfo> = all.iter().collect();
+        let plans = plan_region(&all, &sel, &DisableOptions::default());
+        assert_eq!(
+            plans[0].changes,
+            vec![Change::DeleteSubscriptionFilter {
+                log_group: "g".into(),
+                filter_name: "apigw-stream/rest/a/prod".into()
+            }]
+        );
+        let plans = plan_region(
+            &all,
+            &sel,
+            &DisableOptions {
+                restore_logging: true,
+            },
+        );
+        assert!(matches!(
+            plans[0].changes.last(),
+            Some(Change::RemoveAccessLogging { .. })
+        ));
+    }
+
+    #[test]
+    fn shared_group_filter_kept_while_others_write_to_it() {
+        let all = [
+            stage("a", "shared", REST_FORMAT, &["apigw-stream/rest/-/-"]),
+            stage("b", "shared", REST_FORMAT, &["apigw-stream/rest/-/-"]),
+        ];
+        let plans = plan_region(&all, &[&all[0]], &DisableOptions::default());
+        assert!(plans[0].changes.is_empty());
+        assert!(plans[0].notes[0].contains("b/prod"), "{:?}", plans[0].notes);
+        let both: Vec<&StageInfo> = all.iter().collect();
+        let plans = plan_region(&all, &both, &DisableOptions::default());
+        assert!(plans.iter().all(|p| p.changes.len() == 1));
+    }
+
+    #[test]
+    fn foreign_format_is_not_removed() {
+        let all = [stage("a", "g", "$context.requestId", &[])];
+        let sel: Vec<&StageInfo> = all.iter().collect();
+        let plans = plan_region(
+            &all,
+            &sel,
+            &DisableOptions {
+                restore_logging: true,
+            },
+        );
+        assert!(plans[0].changes.is_empty());
+        assert_eq!(plans[0].notes.len(), 1);
+    }
+}

@@ -1,0 +1,392 @@
+//! Discovery: every REST (v1) and HTTP/WebSocket (v2) API of a region with its stages, their
+//! access-log settings, and the subscription filters on the log groups they write to.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::ops::access_log::{classify, FormatClass};
+use crate::ops::{is_ours, log_group_from_arn, OpsError, RegionClients, StageRef};
+use crate::transaction::ApiKind;
+
+/// Which API kinds to look at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Kinds {
+    pub rest: bool,
+    pub http: bool,
+    pub websocket: bool,
+}
+
+impl Default for Kinds {
+    fn default() -> Self {
+        Kinds {
+            rest: true,
+            http: true,
+            websocket: true,
+        }
+    }
+}
+
+impl Kinds {
+    pub fn includes(&self, kind: ApiKind) -> bool {
+        match kind {
+            ApiKind::Rest => self.rest,
+            ApiKind::Http => self.http,
+            ApiKind::Websocket => self.websocket,
+            ApiKind::Unknown => false,
+        }
+    }
+}
+
+/// A stage's access-log settings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AccessLog {
+    pub destination_arn: String,
+    /// `None` when the destination is not a CloudWatch Logs group (Firehose).
+    pub log_group: Option<String>,
+    pub format: Option<String>,
+    pub format_class: Option<FormatClass>,
+}
+
+/// A subscription filter on a log group.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FilterInfo {
+    pub name: String,
+    pub destination_arn: Option<String>,
+    pub ours: bool,
+}
+
+/// What is known about a log group.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogGroupState {
+    pub name: String,
+    pub exists: bool,
+    pub retention_days: Option<i32>,
+    /// `STANDARD`, `INFREQUENT_ACCESS`... (subscription filters need `STANDARD`).
+    pub class: Option<String>,
+    pub filters: Vec<FilterInfo>,
+}
+
+impl LogGroupState {
+    pub fn missing(name: &str) -> LogGroupState {
+        LogGroupState {
+            name: name.to_string(),
+            exists: false,
+            retention_days: None,
+            class: None,
+            filters: Vec::new(),
+        }
+    }
+
+    pub fn ours(&self) -> impl Iterator<Item = &FilterInfo> {
+        self.filters.iter().filter(|f| f.ours)
+    }
+
+    pub fn foreign(&self) -> impl Iterator<Item = &FilterInfo> {
+        self.filters.iter().filter(|f| !f.ours)
+    }
+
+    /// Subscription filters need the Standard log class (the default when absent).
+    pub fn accepts_subscriptions(&self) -> bool {
+        self.class
+            .as_deref()
+            .is_none_or(|c| c.eq_ignore_ascii_case("STANDARD"))
+    }
+}
+
+/// One stage as discovered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StageInfo {
+    #[serde(flatten)]
+    pub stage: StageRef,
+    pub api_name: Option<String>,
+    pub access_log: Option<AccessLog>,
+    /// The state of the access-log group, when the stage logs to one.
+    pub log_group: Option<LogGroupState>,
+}
+
+impl StageInfo {
+    /// Our filter on this stage's log group, if any.
+    pub fn our_filter(&self) -> Option<&FilterInfo> {
+        self.log_group.as_ref()?.ours().next()
+    }
+}
+
+/// Everything found in one region; `errors` holds what could not be read (the rest is still there).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RegionInventory {
+    pub region: String,
+    pub stages: Vec<StageInfo>,
+    pub errors: Vec<String>,
+}
+
+/// Discover the APIs of one region. A failing API or log group is recorded in `errors` and the
+/// rest goes on; an error listing the APIs of a kind at all is recorded the same way.
+pub async fn discover_region(clients: &RegionClients, kinds: Kinds) -> RegionInventory {
+    let mut inv = RegionInventory {
+        region: clients.region.clone(),
+        ..Default::default()
+    };
+    if kinds.rest {
+        if let Err(e) = discover_rest(clients, &mut inv).await {
+            inv.errors.push(e.to_string());
+        }
+    }
+    if kinds.http || kinds.websocket {
+        if let Err(e) = discover_v2(clients, kinds, &mut inv).await {
+            inv.errors.push(e.to_string());
+        }
+    }
+    // One read per log group, shared by the stages writing to it.
+    let mut groups: BTreeMap<String, Option<LogGroupState>> = BTreeMap::new();
+    for st in &inv.stages {
+        if let Some(g) = st.access_log.as_ref().and_then(|a| a.log_group.clone()) {
+            groups.entry(g).or_insert(None);
+        }
+    }
+    for (name, slot) in groups.iter_mut() {
+        match read_log_group(&clients.logs, name).await {
+            Ok(state) => *slot = Some(state),
+            Err(e) => inv.errors.push(e.to_string()),
+        }
+    }
+    for st in &mut inv.stages {
+        if let Some(g) = st.access_log.as_ref().and_then(|a| a.log_group.as_ref()) {
+            st.log_group = groups.get(g).cloned().flatten();
+        }
+    }
+    inv.stages.sort_by(|a, b| a.stage.cmp(&b.stage));
+    inv
+}
+
+fn access_log(destination_arn: Option<&str>, format: Option<&str>) -> Option<AccessLog> {
+    let arn = destination_arn.filter(|a| !a.is_empty())?;
+    Some(AccessLog {
+        destination_arn: arn.to_string(),
+        log_group: log_group_from_arn(arn),
+        format: format.map(str::to_string),
+        format_class: format.map(classify),
+    })
+}
+
+async fn discover_rest(clients: &RegionClients, inv: &mut RegionInventory) -> Result<(), OpsError> {
+    let mut apis = Vec::new();
+    let mut pages = clients
+        .apigw
+        .get_rest_apis()
+        .limit(500)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| OpsError::aws("GetRestApis", &clients.region, e))?;
+        for api in page.items() {
+            if let Some(id) = api.id() {
+                apis.push((id.to_string(), api.name().map(str::to_string)));
+            }
+        }
+    }
+    for (api_id, api_name) in apis {
+        let stages = match clients.apigw.get_stages().rest_api_id(&api_id).send().await {
+            Ok(s) => s,
+            Err(e) => {
+                inv.errors
+                    .push(OpsError::aws("GetStages", format!("rest API {api_id}"), e).to_string());
+                continue;
+            }
+        };
+        for st in stages.item() {
+            let Some(stage) = st.stage_name() else {
+                continue;
+            };
+            let settings = st.access_log_settings();
+            inv.stages.push(StageInfo {
+                stage: StageRef {
+                    region: clients.region.clone(),
+                    kind: ApiKind::Rest,
+                    api_id: api_id.clone(),
+                    stage: stage.to_string(),
+                },
+                api_name: api_name.clone(),
+                access_log: access_log(
+                    settings.and_then(|s| s.destination_arn()),
+                    settings.and_then(|s| s.format()),
+                ),
+                log_group: None,
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn discover_v2(
+    clients: &RegionClients,
+    kinds: Kinds,
+    inv: &mut RegionInventory,
+) -> Result<(), OpsError> {
+    use aws_sdk_apigatewayv2::types::ProtocolType;
+    let mut apis = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = clients
+            .apigw2
+            .get_apis()
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| OpsError::aws("GetApis", &clients.region, e))?;
+        for api in page.items() {
+            let kind = match api.protocol_type() {
+                Some(ProtocolType::Http) => ApiKind::Http,
+                Some(ProtocolType::Websocket) => ApiKind::Websocket,
+                _ => continue,
+            };
+            if let (Some(id), true) = (api.api_id(), kinds.includes(kind)) {
+                apis.push((id.to_string(), api.name().map(str::to_string), kind));
+            }
+        }
+        match page.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_string()),
+            _ => break,
+        }
+    }
+    for (api_id, api_name, kind) in apis {
+        let mut token: Option<String> = None;
+        loop {
+            let page = match clients
+                .apigw2
+                .get_stages()
+                .api_id(&api_id)
+                .set_next_token(token.take())
+                .send()
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    inv.errors.push(
+                        OpsError::aws("GetStages", format!("{kind} API {api_id}"), e).to_string(),
+                    );
+                    break;
+                }
+            };
+            for st in page.items() {
+                let Some(stage) = st.stage_name() else {
+                    continue;
+                };
+                let settings = st.access_log_settings();
+                inv.stages.push(StageInfo {
+                    stage: StageRef {
+                        region: clients.region.clone(),
+                        kind,
+                        api_id: api_id.clone(),
+                        stage: stage.to_string(),
+                    },
+                    api_name: api_name.clone(),
+                    access_log: access_log(
+                        settings.and_then(|s| s.destination_arn()),
+                        settings.and_then(|s| s.format()),
+                    ),
+                    log_group: None,
+                });
+            }
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Read a log group's existence, retention, class and subscription filters.
+pub async fn read_log_group(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    name: &str,
+) -> Result<LogGroupState, OpsError> {
+    let mut found = None;
+    let mut pages = logs
+        .describe_log_groups()
+        .log_group_name_prefix(name)
+        .into_paginator()
+        .send();
+    'pages: while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| OpsError::aws("DescribeLogGroups", name, e))?;
+        for g in page.log_groups() {
+            if g.log_group_name() == Some(name) {
+                found = Some(g.clone());
+                break 'pages;
+            }
+        }
+    }
+    let Some(group) = found else {
+        return Ok(LogGroupState::missing(name));
+    };
+    let mut filters = Vec::new();
+    let mut pages = logs
+        .describe_subscription_filters()
+        .log_group_name(name)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| OpsError::aws("DescribeSubscriptionFilters", name, e))?;
+        for f in page.subscription_filters() {
+            let fname = f.filter_name().unwrap_or_default().to_string();
+            filters.push(FilterInfo {
+                ours: is_ours(&fname),
+                name: fname,
+                destination_arn: f.destination_arn().map(str::to_string),
+            });
+        }
+    }
+    Ok(LogGroupState {
+        name: name.to_string(),
+        exists: true,
+        retention_days: group.retention_in_days(),
+        class: group.log_group_class().map(|c| c.as_str().to_string()),
+        filters,
+    })
+}
+
+/// Discovery over many regions, with regions that are not enabled for the account told apart.
+#[derive(Debug, Default)]
+pub struct Inventory {
+    pub regions: Vec<(RegionClients, RegionInventory)>,
+    /// Regions left out: not enabled for the account (only under `--regions all`).
+    pub skipped_regions: Vec<String>,
+}
+
+/// Discover every region in turn. With `from_all`, a region whose every call was refused as
+/// unauthorised (an opt-in region the account has not enabled) is skipped rather than failed.
+pub async fn discover_regions(
+    base: &aws_config::SdkConfig,
+    regions: &[String],
+    from_all: bool,
+    kinds: Kinds,
+) -> Inventory {
+    let mut out = Inventory::default();
+    for region in regions {
+        let clients = RegionClients::new(base, region);
+        let inv = discover_region(&clients, kinds).await;
+        if from_all && region_not_enabled(&inv) {
+            tracing::info!(region = %region, "skipped: not enabled for this account ({})", inv.errors[0]);
+            out.skipped_regions.push(region.clone());
+            continue;
+        }
+        out.regions.push((clients, inv));
+    }
+    out
+}
+
+fn region_not_enabled(inv: &RegionInventory) -> bool {
+    const MARKERS: [&str; 4] = [
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "AuthFailure",
+        "security token included in the request is invalid",
+    ];
+    inv.stages.is_empty()
+        && !inv.errors.is_empty()
+        && inv
+            .errors
+            .iter()
+            .all(|e| MARKERS.iter().any(|m| e.contains(m)))
+}

@@ -1,0 +1,626 @@
+//! `enable`: for each selected stage, make sure its access log lands in a CloudWatch Logs group
+//! and that the group has our subscription filter to the decode function.
+//!
+//! Order of the changes per stage: create the group, add the filter, then turn logging on, so the
+//! first logged line is already streamed.
+
+use std::collections::BTreeMap;
+
+use aws_config::SdkConfig;
+
+use crate::ops::access_log::{recommended_format, FormatClass};
+use crate::ops::discover::{self, read_log_group, LogGroupState, StageInfo};
+use crate::ops::plan::{self, Change, Report, StagePlan};
+use crate::ops::select::Selection;
+use crate::ops::{arn_parts, log_group_arn, shared_filter_name, stack, RegionClients};
+use crate::transaction::ApiKind;
+
+/// Default retention of the log groups `enable` creates.
+pub const DEFAULT_RETENTION_DAYS: i32 = 7;
+
+/// Retention values CloudWatch Logs accepts (`PutRetentionPolicy`).
+pub const RETENTION_DAYS: &[i32] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnableOptions {
+    /// The decode function; `None` = the stack's export, looked up in each region.
+    pub function_arn: Option<String>,
+    pub stack_name: String,
+    /// Log group for stages without access logging (every kind).
+    pub log_group: Option<String>,
+    /// Log group for HTTP stages without access logging (the vendor's `.env`); `log_group` wins.
+    pub http_log_group: Option<String>,
+    pub retention_days: i32,
+    /// Replace an existing non-recommended format with ours.
+    pub set_format: bool,
+}
+
+impl Default for EnableOptions {
+    fn default() -> Self {
+        EnableOptions {
+            function_arn: None,
+            stack_name: crate::ops::DEFAULT_STACK_NAME.to_string(),
+            log_group: None,
+            http_log_group: None,
+            retention_days: DEFAULT_RETENTION_DAYS,
+            set_format: false,
+        }
+    }
+}
+
+/// What the planner needs to know about a region besides its stages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionContext {
+    /// The decode function ARN, or why it could not be found.
+    pub function_arn: Result<String, String>,
+    /// Whether the API Gateway account has a CloudWatch Logs role (REST logging needs it);
+    /// `None` when unknown (not asked, or the call failed).
+    pub rest_logging_role: Option<bool>,
+}
+
+/// Name of the log group `enable` creates for a stage without access logging.
+pub fn default_log_group(api_id: &str, stage: &str) -> String {
+    format!("/aws/apigateway/apigw-stream/{api_id}/{stage}")
+}
+
+/// Where a stage's access log goes (or will go).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    /// Already logging to this group.
+    Existing(String),
+    /// Logging elsewhere than CloudWatch Logs (Firehose).
+    Elsewhere(String),
+    /// Not logging: will log to this group.
+    New(String),
+}
+
+fn target(st: &StageInfo, opts: &EnableOptions) -> Target {
+    match &st.access_log {
+        Some(al) => match &al.log_group {
+            Some(g) => Target::Existing(g.clone()),
+            None => Target::Elsewhere(al.destination_arn.clone()),
+        },
+        None => {
+            let chosen = opts.log_group.clone().or_else(|| {
+                (st.stage.kind == ApiKind::Http)
+                    .then(|| opts.http_log_group.clone())
+                    .flatten()
+            });
+            Target::New(
+                chosen.unwrap_or_else(|| default_log_group(&st.stage.api_id, &st.stage.stage)),
+            )
+        }
+    }
+}
+
+/// The log groups the selected stages will write to that discovery has not read yet.
+pub fn groups_to_read(selected: &[&StageInfo], opts: &EnableOptions) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for st in selected {
+        if let Target::New(g) = target(st, opts) {
+            if !out.contains(&g) {
+                out.push(g);
+            }
+        }
+    }
+    out
+}
+
+/// Plan one region. `all` is every discovered stage of the region (to see which log groups are
+/// shared), `groups` the state of every log group involved.
+pub fn plan_region(
+    all: &[StageInfo],
+    selected: &[&StageInfo],
+    groups: &BTreeMap<String, LogGroupState>,
+    ctx: &RegionContext,
+    opts: &EnableOptions,
+) -> Vec<StagePlan> {
+    // Writers per log group after this run: the stages logging there now plus those pointed there.
+    let mut writers: BTreeMap<String, usize> = BTreeMap::new();
+    for st in all {
+        if let Some(g) = st.access_log.as_ref().and_then(|a| a.log_group.as_ref()) {
+            *writers.entry(g.clone()).or_default() += 1;
+        }
+    }
+    for st in selected {
+        if let Target::New(g) = target(st, opts) {
+            *writers.entry(g).or_default() += 1;
+        }
+    }
+    selected
+        .iter()
+        .map(|st| plan_stage(st, groups, &writers, ctx, opts))
+        .collect()
+}
+
+fn plan_stage(
+    st: &StageInfo,
+    groups: &BTreeMap<String, LogGroupState>,
+    writers: &BTreeMap<String, usize>,
+    ctx: &RegionContext,
+    opts: &EnableOptions,
+) -> StagePlan {
+    let mut plan = StagePlan::new(st.stage.clone());
+    let function_arn = match &ctx.function_arn {
+        Ok(a) => a.clone(),
+        Err(e) => {
+            plan.blocked = Some(e.clone());
+            return plan;
+        }
+    };
+    let Some((partition, _, fn_region, account, _)) = arn_parts(&function_arn) else {
+        plan.blocked = Some(format!("decode function {function_arn:?} is not an ARN"));
+        return plan;
+    };
+    if fn_region != st.stage.region {
+        plan.blocked = Some(format!(
+            "decode function {function_arn} is in {fn_region}; a subscription filter needs one in {} \
+             (deploy the pipeline there, or leave out --function-arn to use each region's stack export)",
+            st.stage.region
+        ));
+        return plan;
+    }
+
+    let group = match target(st, opts) {
+        Target::Elsewhere(arn) => {
+            plan.blocked = Some(format!(
+                "access logs go to {arn}, not to a CloudWatch Logs group; a subscription filter needs a log group"
+            ));
+            return plan;
+        }
+        Target::Existing(g) | Target::New(g) => g,
+    };
+    let state = groups
+        .get(&group)
+        .cloned()
+        .unwrap_or_else(|| LogGroupState::missing(&group));
+    if !state.exists {
+        plan.changes.push(Change::CreateLogGroup {
+            log_group: group.clone(),
+            retention_days: opts.retention_days,
+        });
+    } else if !state.accepts_subscriptions() {
+        plan.blocked = Some(format!(
+            "log group {group} has the {} log class; subscription filters need STANDARD",
+            state.class.as_deref().unwrap_or("?")
+        ));
+        return plan;
+    }
+
+    // The filter.
+    let ours: Vec<_> = state.ours().collect();
+    if ours
+        .iter()
+        .any(|f| f.destination_arn.as_deref() == Some(function_arn.as_str()))
+    {
+        // Already streamed (by this stage's filter or the group's shared one).
+    } else if let Some(f) = ours.first() {
+        // Ours, pointing elsewhere (an older stack): re-point it; it keeps its slot.
+        plan.notes.push(format!(
+            "filter {} pointed to {}; re-pointing it",
+            f.name,
+            f.destination_arn.as_deref().unwrap_or("?")
+        ));
+        plan.changes.push(Change::PutSubscriptionFilter {
+            log_group: group.clone(),
+            filter_name: f.name.clone(),
+            destination_arn: function_arn.clone(),
+        });
+    } else {
+        let foreign: Vec<&str> = state.foreign().map(|f| f.name.as_str()).collect();
+        if foreign.len() >= 2 {
+            plan.blocked = Some(format!(
+                "log group {group} already has two subscription filters ({}), the most CloudWatch Logs allows: \
+                 remove one, or log this stage to another group with --log-group",
+                foreign.join(", ")
+            ));
+            return plan;
+        }
+        let shared = writers.get(&group).copied().unwrap_or(0) > 1;
+        let filter_name = if shared {
+            plan.notes.push(format!(
+                "log group {group} is written by several stages: one filter serves them all"
+            ));
+            shared_filter_name(st.stage.kind)
+        } else {
+            st.stage.filter_name()
+        };
+        plan.changes.push(Change::PutSubscriptionFilter {
+            log_group: group.clone(),
+            filter_name,
+            destination_arn: function_arn.clone(),
+        });
+    }
+
+    // The access-log settings.
+    let ours_format = recommended_format(st.stage.kind);
+    match &st.access_log {
+        None => {
+            if st.stage.kind == ApiKind::Rest && ctx.rest_logging_role == Some(false) {
+                plan.blocked = Some(format!(
+                    "REST access logging needs the API Gateway account's CloudWatch Logs role in {}, and none is set \
+                     (aws apigateway update-account --patch-operations op=replace,path=/cloudwatchRoleArn,value=ROLE_ARN)",
+                    st.stage.region
+                ));
+                return plan;
+            }
+            plan.changes.push(Change::SetAccessLogging {
+                destination_arn: log_group_arn(partition, &st.stage.region, account, &group),
+                format: ours_format.to_string(),
+                replaces: None,
+            });
+        }
+        Some(al) => match al.format_class {
+            Some(FormatClass::Recommended) => {}
+            class if opts.set_format || class.is_none() => {
+                plan.changes.push(Change::SetAccessLogging {
+                    destination_arn: al.destination_arn.clone(),
+                    format: ours_format.to_string(),
+                    replaces: al.format.clone(),
+                });
+            }
+            Some(class) => {
+                let hint = match class {
+                    FormatClass::Other => {
+                        " (lines the decoder cannot read are counted as unparsed)"
+                    }
+                    _ => "",
+                };
+                plan.notes.push(format!(
+                    "keeps its {class} access-log format{hint}; --set-format switches to the recommended one"
+                ));
+            }
+            None => {}
+        },
+    }
+    plan
+}
+
+/// Discover, plan and (with `apply`) enable the selected stages in every region.
+pub async fn enable(
+    base: &SdkConfig,
+    regions: &[String],
+    from_all: bool,
+    selection: &Selection,
+    opts: &EnableOptions,
+    apply: bool,
+) -> Report {
+    let inventory = discover::discover_regions(base, regions, from_all, selection.kinds).await;
+    let mut report = Report {
+        skipped_regions: inventory.skipped_regions.clone(),
+        ..Default::default()
+    };
+    let everything: Vec<StageInfo> = inventory
+        .regions
+        .iter()
+        .flat_map(|(_, inv)| inv.stages.iter().cloned())
+        .collect();
+    let (_, unmatched) = selection.selector.apply(&everything);
+    report.errors.extend(unmatched);
+
+    for (clients, inv) in &inventory.regions {
+        report
+            .errors
+            .extend(inv.errors.iter().map(|e| format!("{}: {e}", inv.region)));
+        let (selected, _) = selection.selector.apply(&inv.stages);
+        if selected.is_empty() {
+            continue;
+        }
+        let ctx = region_context(clients, &selected, opts).await;
+        let mut groups: BTreeMap<String, LogGroupState> = inv
+            .stages
+            .iter()
+            .filter_map(|s| s.log_group.clone())
+            .map(|g| (g.name.clone(), g))
+            .collect();
+        for name in groups_to_read(&selected, opts) {
+            if groups.contains_key(&name) {
+                continue;
+            }
+            match read_log_group(&clients.logs, &name).await {
+                Ok(state) => {
+                    groups.insert(name, state);
+                }
+                Err(e) => report.errors.push(format!("{}: {e}", inv.region)),
+            }
+        }
+        let plans = plan_region(&inv.stages, &selected, &groups, &ctx, opts);
+        let outcomes = if apply {
+            plan::apply(clients, plans).await
+        } else {
+            plan::dry_run(plans)
+        };
+        report.stages.extend(outcomes);
+    }
+    report
+}
+
+async fn region_context(
+    clients: &RegionClients,
+    selected: &[&StageInfo],
+    opts: &EnableOptions,
+) -> RegionContext {
+    let function_arn = match &opts.function_arn {
+        Some(a) => Ok(a.clone()),
+        None => stack::decode_function_arn(&clients.cfn, &opts.stack_name)
+            .await
+            .map_err(|e| format!("decode function not found ({e})")),
+    };
+    let needs_rest_logging = selected
+        .iter()
+        .any(|s| s.stage.kind == ApiKind::Rest && s.access_log.is_none());
+    let rest_logging_role = if needs_rest_logging {
+        match clients.apigw.get_account().send().await {
+            Ok(acct) => Some(acct.cloudwatch_role_arn().is_some_and(|r| !r.is_empty())),
+            Err(e) => {
+                tracing::warn!(region = %clients.region, "cannot read the API Gateway account settings: {}",
+                    crate::ops::sdk_message(&e));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    RegionContext {
+        function_arn,
+        rest_logging_role,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::discover::{AccessLog, FilterInfo};
+    use crate::ops::plan::Status;
+    use crate::ops::{access_log, StageRef};
+
+    const FN: &str = "arn:aws:lambda:us-east-1:123456789012:function:apigw-stream-decode";
+
+    fn stage(kind: ApiKind, api: &str, st: &str, group: Option<&str>, format: &str) -> StageInfo {
+        StageInfo {
+            stage: StageRef {
+                region: "us-east-1".into(),
+                kind,
+                api_id: api.into(),
+                stage: st.into(),
+            },
+            api_name: None,
+            access_log: group.map(|g| AccessLog {
+                destination_arn: log_group_arn("aws", "us-east-1", "123456789012", g),
+                log_group: Some(g.into()),
+                format: Some(format.into()),
+                format_class: Some(access_log::classify(format)),
+            }),
+            log_group: None,
+        }
+    }
+
+    fn group(name: &str, filters: &[(&str, &str)]) -> LogGroupState {
+        LogGroupState {
+            name: name.into(),
+            exists: true,
+            retention_days: Some(7),
+            class: Some("STANDARD".into()),
+            filters: filters
+                .iter()
+                .map(|(n, d)| FilterInfo {
+                    name: n.to_string(),
+                    destination_arn: Some(d.to_string()),
+                    ours: crate::ops::is_ours(n),
+                })
+                .collect(),
+        }
+    }
+
+    fn ctx() -> RegionContext {
+        RegionContext {
+            function_arn: Ok(FN.into()),
+            rest_logging_role: Some(true),
+        }
+    }
+
+    fn plan(
+        all: &[StageInfo],
+        groups: &[LogGroupState],
+        ctx: &RegionContext,
+        opts: &EnableOptions,
+    ) -> Vec<StagePlan> {
+        let selected: Vec<&StageInfo> = all.iter().collect();
+        let groups = groups.iter().map(|g| (g.name.clone(), g.clone())).collect();
+        plan_region(all, &selected, &groups, ctx, opts)
+    }
+
+    #[test]
+    fn stage_without_logging_gets_group_filter_then_logging() {
+        let all = [stage(ApiKind::Http, "h1", "$default", None, "")];
+        let plans = plan(&all, &[], &ctx(), &EnableOptions::default());
+        let g = default_log_group("h1", "$default");
+        assert_eq!(
+            plans[0].changes,
+            vec![
+                Change::CreateLogGroup {
+                    log_group: g.clone(),
+                    retention_days: 7
+                },
+                Change::PutSubscriptionFilter {
+                    log_group: g.clone(),
+                    filter_name: "apigw-stream/http/h1/$default".into(),
+                    destination_arn: FN.into()
+                },
+                Change::SetAccessLogging {
+                    destination_arn: format!("arn:aws:logs:us-east-1:123456789012:log-group:{g}"),
+                    format: access_log::HTTP_FORMAT.into(),
+                    replaces: None
+                },
+            ]
+        );
+        assert_eq!(plans[0].blocked, None);
+    }
+
+    #[test]
+    fn enabled_stage_is_unchanged() {
+        let all = [stage(
+            ApiKind::Rest,
+            "r1",
+            "prod",
+            Some("g"),
+            access_log::REST_FORMAT,
+        )];
+        let plans = plan(
+            &all,
+            &[group("g", &[("apigw-stream/rest/r1/prod", FN)])],
+            &ctx(),
+            &EnableOptions::default(),
+        );
+        assert!(
+            plans[0].changes.is_empty() && plans[0].blocked.is_none(),
+            "{:?}",
+            plans[0]
+        );
+        assert_eq!(plan::dry_run(plans)[0].status, Status::Unchanged);
+    }
+
+    #[test]
+    fn two_foreign_filters_block_with_a_clear_message() {
+        let all = [stage(
+            ApiKind::Rest,
+            "r1",
+            "prod",
+            Some("g"),
+            access_log::REST_FORMAT,
+        )];
+        let g = group("g", &[("datadog", "arn:x"), ("splunk", "arn:y")]);
+        let plans = plan(&all, &[g], &ctx(), &EnableOptions::default());
+        let why = plans[0].blocked.as_deref().expect("blocked");
+        assert!(
+            why.contains("two subscription filters") && why.contains("datadog, splunk"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn one_foreign_filter_leaves_room_for_ours() {
+        let all = [stage(
+            ApiKind::Rest,
+            "r1",
+            "prod",
+            Some("g"),
+            access_log::REST_FORMAT,
+        )];
+        let plans = plan(
+            &all,
+            &[group("g", &[("datadog", "arn:x")])],
+            &ctx(),
+            &EnableOptions::default(),
+        );
+        assert!(matches!(
+            plans[0].changes.as_slice(),
+            [Change::PutSubscriptionFilter { .. }]
+        ));
+    }
+
+    #[test]
+    fn console_format_is_kept_unless_set_format() {
+        let clf = "$context.identity.sourceIp $context.identity.caller $context.identity.user [$context.requestTime] \"$context.httpMethod $context.resourcePath $context.protocol\" $context.status $context.responseLength $context.requestId";
+        let all = [stage(ApiKind::Rest, "r1", "prod", Some("g"), clf)];
+        let groups = [group("g", &[("apigw-stream/rest/r1/prod", FN)])];
+        let plans = plan(&all, &groups, &ctx(), &EnableOptions::default());
+        assert!(plans[0].changes.is_empty());
+        assert!(
+            plans[0].notes[0].contains("console-clf"),
+            "{:?}",
+            plans[0].notes
+        );
+        let opts = EnableOptions {
+            set_format: true,
+            ..Default::default()
+        };
+        let plans = plan(&all, &groups, &ctx(), &opts);
+        assert!(matches!(
+            &plans[0].changes[..],
+            [Change::SetAccessLogging { replaces: Some(old), .. }] if old == clf
+        ));
+    }
+
+    #[test]
+    fn shared_group_gets_one_shared_filter() {
+        let all = [
+            stage(ApiKind::Http, "h1", "a", None, ""),
+            stage(ApiKind::Http, "h2", "b", None, ""),
+        ];
+        let opts = EnableOptions {
+            http_log_group: Some("cequence-http-api-access-logs".into()),
+            ..Default::default()
+        };
+        let plans = plan(&all, &[], &ctx(), &opts);
+        for p in &plans {
+            assert!(p.changes.contains(&Change::PutSubscriptionFilter {
+                log_group: "cequence-http-api-access-logs".into(),
+                filter_name: "apigw-stream/http/-/-".into(),
+                destination_arn: FN.into(),
+            }));
+        }
+    }
+
+    #[test]
+    fn rest_logging_without_account_role_is_blocked_and_other_problems_named() {
+        let all = [stage(ApiKind::Rest, "r1", "prod", None, "")];
+        let c = RegionContext {
+            function_arn: Ok(FN.into()),
+            rest_logging_role: Some(false),
+        };
+        let plans = plan(&all, &[], &c, &EnableOptions::default());
+        assert!(plans[0]
+            .blocked
+            .as_deref()
+            .unwrap()
+            .contains("cloudwatchRoleArn"));
+
+        let c = RegionContext {
+            function_arn: Ok("arn:aws:lambda:eu-west-1:123456789012:function:d".into()),
+            rest_logging_role: Some(true),
+        };
+        let plans = plan(&all, &[], &c, &EnableOptions::default());
+        assert!(plans[0].blocked.as_deref().unwrap().contains("eu-west-1"));
+
+        let c = RegionContext {
+            function_arn: Err("decode function not found (no export)".into()),
+            rest_logging_role: None,
+        };
+        let plans = plan(&all, &[], &c, &EnableOptions::default());
+        assert!(plans[0].blocked.as_deref().unwrap().contains("no export"));
+    }
+
+    #[test]
+    fn our_filter_to_another_function_is_repointed_in_place() {
+        let all = [stage(
+            ApiKind::Rest,
+            "r1",
+            "prod",
+            Some("g"),
+            access_log::REST_FORMAT,
+        )];
+        let g = group(
+            "g",
+            &[
+                (
+                    "apigw-stream/rest/r1/prod",
+                    "arn:aws:lambda:us-east-1:1:function:old",
+                ),
+                ("x", "y"),
+            ],
+        );
+        let plans = plan(&all, &[g], &ctx(), &EnableOptions::default());
+        assert_eq!(
+            plans[0].changes,
+            vec![Change::PutSubscriptionFilter {
+                log_group: "g".into(),
+                filter_name: "apigw-stream/rest/r1/prod".into(),
+                destination_arn: FN.into()
+            }]
+        );
+    }
+}

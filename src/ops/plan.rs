@@ -1,0 +1,414 @@
+//! Changes to a stage and its log group, as planned by `enable`/`disable`, and their application.
+//!
+//! A plan is data: printed without `--apply`, executed with it. Each stage is applied on its own
+//! so one failure does not stop the others; the report lists every stage's outcome.
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+
+use crate::ops::{OpsError, RegionClients, StageRef};
+use crate::transaction::ApiKind;
+
+/// One change to AWS.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Change {
+    CreateLogGroup {
+        log_group: String,
+        retention_days: i32,
+    },
+    SetAccessLogging {
+        destination_arn: String,
+        format: String,
+        /// The format it replaces (`--set-format`), when the stage had one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        replaces: Option<String>,
+    },
+    PutSubscriptionFilter {
+        log_group: String,
+        filter_name: String,
+        destination_arn: String,
+    },
+    DeleteSubscriptionFilter {
+        log_group: String,
+        filter_name: String,
+    },
+    RemoveAccessLogging {
+        destination_arn: String,
+    },
+}
+
+impl Change {
+    /// Changes to a log group are shared by the stages writing to it: applied once per run.
+    fn is_group_level(&self) -> bool {
+        matches!(
+            self,
+            Change::CreateLogGroup { .. }
+                | Change::PutSubscriptionFilter { .. }
+                | Change::DeleteSubscriptionFilter { .. }
+        )
+    }
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Change::CreateLogGroup {
+                log_group,
+                retention_days,
+            } => write!(
+                f,
+                "create log group {log_group} (retention {retention_days} days)"
+            ),
+            Change::SetAccessLogging {
+                destination_arn,
+                replaces,
+                ..
+            } => match replaces {
+                Some(_) => write!(
+                    f,
+                    "replace the access-log format with the recommended one ({destination_arn})"
+                ),
+                None => write!(
+                    f,
+                    "turn on access logging to {destination_arn} (recommended format)"
+                ),
+            },
+            Change::PutSubscriptionFilter {
+                log_group,
+                filter_name,
+                destination_arn,
+            } => write!(
+                f,
+                "add subscription filter {filter_name} on {log_group} → {destination_arn}"
+            ),
+            Change::DeleteSubscriptionFilter {
+                log_group,
+                filter_name,
+            } => write!(f, "delete subscription filter {filter_name} on {log_group}"),
+            Change::RemoveAccessLogging { destination_arn } => {
+                write!(f, "turn off access logging (was {destination_arn})")
+            }
+        }
+    }
+}
+
+/// What should happen to one stage.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StagePlan {
+    #[serde(flatten)]
+    pub stage: StageRef,
+    pub changes: Vec<Change>,
+    /// Things the user should know that change nothing (kept formats, shared filters...).
+    pub notes: Vec<String>,
+    /// Why the stage cannot be handled; a blocked stage counts as a failure.
+    pub blocked: Option<String>,
+}
+
+impl StagePlan {
+    pub fn new(stage: StageRef) -> StagePlan {
+        StagePlan {
+            stage,
+            changes: Vec::new(),
+            notes: Vec::new(),
+            blocked: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Changes listed, nothing done (no `--apply`).
+    Planned,
+    Unchanged,
+    Changed,
+    Failed,
+    Blocked,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Planned => "planned",
+            Status::Unchanged => "unchanged",
+            Status::Changed => "changed",
+            Status::Failed => "failed",
+            Status::Blocked => "blocked",
+        }
+    }
+}
+
+/// What happened to one stage.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StageOutcome {
+    #[serde(flatten)]
+    pub stage: StageRef,
+    pub status: Status,
+    /// Planned changes (planned), or the changes made (changed, failed: those before the failure).
+    pub changes: Vec<Change>,
+    pub notes: Vec<String>,
+    pub error: Option<String>,
+}
+
+/// The result of a run over many stages and regions.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub stages: Vec<StageOutcome>,
+    /// Problems not tied to one stage: unreadable regions, selectors that matched nothing.
+    pub errors: Vec<String>,
+    /// Regions left out on purpose (not enabled for the account under `--regions all`).
+    pub skipped_regions: Vec<String>,
+}
+
+impl Report {
+    pub fn count(&self, status: Status) -> usize {
+        self.stages.iter().filter(|s| s.status == status).count()
+    }
+
+    /// Failed and blocked stages plus run-level errors: non-zero means a non-zero exit.
+    pub fn failures(&self) -> usize {
+        self.count(Status::Failed) + self.count(Status::Blocked) + self.errors.len()
+    }
+}
+
+/// Plans as outcomes without touching AWS (the default, without `--apply`).
+pub fn dry_run(plans: Vec<StagePlan>) -> Vec<StageOutcome> {
+    plans
+        .into_iter()
+        .map(|p| {
+            let status = if p.blocked.is_some() {
+                Status::Blocked
+            } else if p.changes.is_empty() {
+                Status::Unchanged
+            } else {
+                Status::Planned
+            };
+            StageOutcome {
+                stage: p.stage,
+                status,
+                changes: p.changes,
+                notes: p.notes,
+                error: p.blocked,
+            }
+        })
+        .collect()
+}
+
+/// Apply plans in order, each stage on its own. Group-level changes already made earlier in this
+/// run (a log group shared by several stages) are not repeated.
+pub async fn apply(clients: &RegionClients, plans: Vec<StagePlan>) -> Vec<StageOutcome> {
+    let mut done: HashSet<Change> = HashSet::new();
+    let mut out = Vec::with_capacity(plans.len());
+    for plan in plans {
+        if let Some(reason) = plan.blocked {
+            tracing::warn!(stage = %plan.stage, "blocked: {reason}");
+            out.push(StageOutcome {
+                stage: plan.stage,
+                status: Status::Blocked,
+                changes: Vec::new(),
+                notes: plan.notes,
+                error: Some(reason),
+            });
+            continue;
+        }
+        let mut made = Vec::new();
+        let mut error = None;
+        for change in plan.changes {
+            if change.is_group_level() && done.contains(&change) {
+                continue;
+            }
+            match apply_change(clients, &plan.stage, &change).await {
+                Ok(()) => {
+                    tracing::info!(stage = %plan.stage, "{change}");
+                    if change.is_group_level() {
+                        done.insert(change.clone());
+                    }
+                    made.push(change);
+                }
+                Err(e) => {
+                    tracing::warn!(stage = %plan.stage, "{change}: {e}");
+                    error = Some(format!("{change}: {e}"));
+                    break;
+                }
+            }
+        }
+        let status = match (&error, made.is_empty()) {
+            (Some(_), _) => Status::Failed,
+            (None, true) => Status::Unchanged,
+            (None, false) => Status::Changed,
+        };
+        out.push(StageOutcome {
+            stage: plan.stage,
+            status,
+            changes: made,
+            notes: plan.notes,
+            error,
+        });
+    }
+    out
+}
+
+async fn apply_change(
+    clients: &RegionClients,
+    stage: &StageRef,
+    change: &Change,
+) -> Result<(), OpsError> {
+    match change {
+        Change::CreateLogGroup {
+            log_group,
+            retention_days,
+        } => {
+            match clients
+                .logs
+                .create_log_group()
+                .log_group_name(log_group)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                // Created meanwhile (another stage, another run): the retention still applies.
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_resource_already_exists_exception()) => {}
+                Err(e) => return Err(OpsError::aws("CreateLogGroup", log_group, e)),
+            }
+            clients
+                .logs
+                .put_retention_policy()
+                .log_group_name(log_group)
+                .retention_in_days(*retention_days)
+                .send()
+                .await
+                .map_err(|e| OpsError::aws("PutRetentionPolicy", log_group, e))?;
+            Ok(())
+        }
+        Change::SetAccessLogging {
+            destination_arn,
+            format,
+            ..
+        } => set_access_logging(clients, stage, Some((destination_arn, format))).await,
+        Change::RemoveAccessLogging { .. } => set_access_logging(clients, stage, None).await,
+        Change::PutSubscriptionFilter {
+            log_group,
+            filter_name,
+            destination_arn,
+        } => {
+            let res = clients
+                .logs
+                .put_subscription_filter()
+                .log_group_name(log_group)
+                .filter_name(filter_name)
+                .filter_pattern("")
+                .destination_arn(destination_arn)
+                .send()
+                .await;
+            match res {
+                Ok(_) => Ok(()),
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_limit_exceeded_exception()) => {
+                    Err(OpsError::Input(format!(
+                        "log group {log_group} already has the maximum of two subscription filters \
+                         (a CloudWatch Logs limit): remove one, or log this stage to another group with --log-group"
+                    )))
+                }
+                Err(e) => Err(OpsError::aws("PutSubscriptionFilter", log_group, e)),
+            }
+        }
+        Change::DeleteSubscriptionFilter {
+            log_group,
+            filter_name,
+        } => {
+            match clients
+                .logs
+                .delete_subscription_filter()
+                .log_group_name(log_group)
+                .filter_name(filter_name)
+                .send()
+                .await
+            {
+                Ok(_) => Ok(()),
+                // Already gone: the goal is reached.
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_resource_not_found_exception()) =>
+                {
+                    Ok(())
+                }
+                Err(e) => Err(OpsError::aws("DeleteSubscriptionFilter", log_group, e)),
+            }
+        }
+    }
+}
+
+/// Set (`Some((destination, format))`) or remove (`None`) a stage's access-log settings.
+async fn set_access_logging(
+    clients: &RegionClients,
+    stage: &StageRef,
+    settings: Option<(&String, &String)>,
+) -> Result<(), OpsError> {
+    let target = format!("{} API {} stage {}", stage.kind, stage.api_id, stage.stage);
+    match stage.kind {
+        ApiKind::Rest => {
+            use aws_sdk_apigateway::types::{Op, PatchOperation};
+            let ops = match settings {
+                Some((dest, format)) => vec![
+                    PatchOperation::builder()
+                        .op(Op::Replace)
+                        .path("/accessLogSettings/destinationArn")
+                        .value(dest)
+                        .build(),
+                    PatchOperation::builder()
+                        .op(Op::Replace)
+                        .path("/accessLogSettings/format")
+                        .value(format)
+                        .build(),
+                ],
+                None => vec![PatchOperation::builder()
+                    .op(Op::Remove)
+                    .path("/accessLogSettings")
+                    .build()],
+            };
+            clients
+                .apigw
+                .update_stage()
+                .rest_api_id(&stage.api_id)
+                .stage_name(&stage.stage)
+                .set_patch_operations(Some(ops))
+                .send()
+                .await
+                .map_err(|e| OpsError::aws("UpdateStage", target, e))?;
+        }
+        ApiKind::Http | ApiKind::Websocket => match settings {
+            Some((dest, format)) => {
+                let als = aws_sdk_apigatewayv2::types::AccessLogSettings::builder()
+                    .destination_arn(dest)
+                    .format(format)
+                    .build();
+                clients
+                    .apigw2
+                    .update_stage()
+                    .api_id(&stage.api_id)
+                    .stage_name(&stage.stage)
+                    .access_log_settings(als)
+                    .send()
+                    .await
+                    .map_err(|e| OpsError::aws("UpdateStage", target, e))?;
+            }
+            None => {
+                clients
+                    .apigw2
+                    .delete_access_log_settings()
+                    .api_id(&stage.api_id)
+                    .stage_name(&stage.stage)
+                    .send()
+                    .await
+                    .map_err(|e| OpsError::aws("DeleteAccessLogSettings", target, e))?;
+            }
+        },
+        ApiKind::Unknown => {
+            return Err(OpsError::Input(format!("{target}: unknown API kind")));
+        }
+    }
+    Ok(())
+}

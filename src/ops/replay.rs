@@ -1,0 +1,548 @@
+//! Replay from the dead-letter queues.
+//!
+//! - Shipper DLQ: its messages are queue frames; they go back to the queue unchanged, by an SQS
+//!   message-move task where possible ([`move_task`]), else receive → send → delete ([`replay`]).
+//! - Decode DLQ: its messages are Lambda on-failure destination records whose `requestPayload` is
+//!   the original `{"awslogs":{"data":...}}` event; it is decoded here and its frames sent to the
+//!   queue, or (with an [`Invoker`]) handed back to the decode function.
+//!
+//! A DLQ message is deleted only after its copy was confirmed (sent, or accepted by Lambda).
+//! Messages left in place (skipped, failed, dry run) are made visible again at the end.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use indicatif::ProgressBar;
+use serde::Serialize;
+
+use crate::decode::{decode_bytes, DecodeOptions, DecodeStats};
+use crate::frame;
+use crate::ops::{sdk_message, OpsError};
+use crate::queue::{
+    send_all, Attribute, InMessage, OutMessage, Queue, SendPolicy, MAX_BATCH_ENTRIES,
+};
+
+/// What the source queue holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// Tell each message apart: destination records go through decode, the rest are frames.
+    Auto,
+    Shipper,
+    Decode,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReplayOptions {
+    pub kind: SourceKind,
+    /// Stop after this many messages (moved, or that would be moved in a dry run).
+    pub max: Option<u64>,
+    /// Messages per second at most.
+    pub rate: Option<f64>,
+    /// Inspect (and decode) but change nothing.
+    pub dry_run: bool,
+    /// Only messages that entered the DLQ at least this long ago.
+    pub older_than: Option<Duration>,
+    /// Frame size bound for decode-DLQ records (`MESSAGE_BYTES`).
+    pub message_bytes: usize,
+    pub decode: DecodeOptions,
+    /// How long received messages stay hidden while being handled.
+    pub visibility: Duration,
+    /// Long-poll wait; an empty receive after it ends the run.
+    pub wait: Duration,
+}
+
+impl Default for ReplayOptions {
+    fn default() -> Self {
+        ReplayOptions {
+            kind: SourceKind::Auto,
+            max: None,
+            rate: None,
+            dry_run: false,
+            older_than: None,
+            message_bytes: frame::DEFAULT_MESSAGE_BYTES,
+            decode: DecodeOptions::default(),
+            visibility: Duration::from_secs(300),
+            wait: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Counts of one replay run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReplaySummary {
+    /// `message-move-task` or `receive-send-delete`.
+    pub method: String,
+    pub dry_run: bool,
+    pub received: u64,
+    /// Messages whose copy was confirmed and that were deleted (in a dry run: that would be).
+    pub moved: u64,
+    /// Left in the DLQ on purpose (age filter, over `--max`).
+    pub skipped: u64,
+    /// Left in the DLQ after an error (undecodable, send or invoke failed).
+    pub failed: u64,
+    /// Frames sent to the queue for decode-DLQ records.
+    pub frames_sent: u64,
+    /// Decode-DLQ records handed to the decode function.
+    pub invoked: u64,
+    pub decode: DecodeStats,
+    /// The first errors, for the report (all of them are logged).
+    pub errors: Vec<String>,
+}
+
+const MAX_REPORTED_ERRORS: usize = 20;
+
+impl ReplaySummary {
+    fn error(&mut self, msg: String) {
+        tracing::warn!("{msg}");
+        if self.errors.len() < MAX_REPORTED_ERRORS {
+            self.errors.push(msg);
+        }
+    }
+}
+
+/// Re-invokes the decode function with an original event (asynchronously, as CloudWatch Logs does).
+#[async_trait]
+pub trait Invoker: Send + Sync {
+    fn name(&self) -> &str;
+    async fn invoke_event(&self, payload: &[u8]) -> Result<(), String>;
+}
+
+/// [`Invoker`] over Lambda `Invoke` with `InvocationType=Event`.
+#[derive(Debug, Clone)]
+pub struct LambdaInvoker {
+    pub client: aws_sdk_lambda::Client,
+    pub function: String,
+}
+
+#[async_trait]
+impl Invoker for LambdaInvoker {
+    fn name(&self) -> &str {
+        &self.function
+    }
+
+    async fn invoke_event(&self, payload: &[u8]) -> Result<(), String> {
+        let resp = self
+            .client
+            .invoke()
+            .function_name(&self.function)
+            .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
+            .payload(aws_sdk_lambda::primitives::Blob::new(payload.to_vec()))
+            .send()
+            .await
+            .map_err(|e| format!("Invoke {}: {}", self.function, sdk_message(&e)))?;
+        // Async invocations answer 202 once Lambda has queued the event.
+        if resp.status_code() != 202 {
+            return Err(format!(
+                "Invoke {}: status {} (expected 202)",
+                self.function,
+                resp.status_code()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A decode-DLQ message: the original event of a failed decode invocation.
+fn destination_payload(body: &str) -> Option<Vec<u8>> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    let obj = v.as_object()?;
+    if !(obj.contains_key("requestContext") || obj.contains_key("responseContext")) {
+        return None;
+    }
+    match obj.get("requestPayload")? {
+        serde_json::Value::String(s) => Some(s.as_bytes().to_vec()),
+        other => serde_json::to_vec(other).ok(),
+    }
+}
+
+enum Kind {
+    Frame,
+    Record(Vec<u8>),
+}
+
+fn classify(m: &InMessage, kind: SourceKind) -> Result<Kind, String> {
+    let record = destination_payload(&m.body);
+    match (kind, record) {
+        (SourceKind::Decode, Some(p)) | (SourceKind::Auto, Some(p)) => Ok(Kind::Record(p)),
+        (SourceKind::Shipper, None) | (SourceKind::Auto, None) => Ok(Kind::Frame),
+        (SourceKind::Shipper, Some(_)) => Err(format!(
+            "message {} is a Lambda destination record (decode DLQ), not a queue frame; use --kind decode or auto",
+            m.message_id
+        )),
+        (SourceKind::Decode, None) => Err(format!(
+            "message {} is not a Lambda destination record with a requestPayload; use --kind shipper or auto",
+            m.message_id
+        )),
+    }
+}
+
+/// The attributes a frame message had, typed again (SQS hands them back as strings).
+fn frame_attributes(attrs: &BTreeMap<String, String>) -> BTreeMap<String, Attribute> {
+    attrs
+        .iter()
+        .map(|(k, v)| {
+            let a = if k == "records" && v.parse::<u64>().is_ok() {
+                Attribute::Number(v.clone())
+            } else {
+                Attribute::String(v.clone())
+            };
+            (k.clone(), a)
+        })
+        .collect()
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Receive → copy → delete until the source is empty or `max` is reached.
+pub async fn replay(
+    from: &dyn Queue,
+    to: &dyn Queue,
+    invoker: Option<&dyn Invoker>,
+    opts: &ReplayOptions,
+    progress: &ProgressBar,
+) -> ReplaySummary {
+    let mut sum = ReplaySummary {
+        method: "receive-send-delete".to_string(),
+        dry_run: opts.dry_run,
+        ..Default::default()
+    };
+    let policy = SendPolicy::default();
+    // Receipt handles to make visible again at the end (left in the DLQ).
+    let mut release: Vec<String> = Vec::new();
+    let mut taken: u64 = 0;
+    let started = tokio::time::Instant::now();
+    loop {
+        let room = opts.max.map_or(u64::MAX, |m| m.saturating_sub(taken));
+        if room == 0 {
+            break;
+        }
+        let want = (room.min(MAX_BATCH_ENTRIES as u64)) as usize;
+        let batch = match from.receive(want, opts.wait, opts.visibility).await {
+            Ok(b) => b,
+            Err(e) => {
+                sum.error(format!("receive from {}: {e}", from.name()));
+                break;
+            }
+        };
+        if batch.is_empty() {
+            break;
+        }
+        sum.received += batch.len() as u64;
+
+        let mut frames: Vec<InMessage> = Vec::new();
+        let mut records: Vec<(InMessage, Vec<u8>)> = Vec::new();
+        for m in batch {
+            if taken >= opts.max.unwrap_or(u64::MAX) {
+                sum.skipped += 1;
+                release.push(m.receipt_handle);
+                continue;
+            }
+            if let Some(age) = opts.older_than {
+                let old_enough = m
+                    .sent_timestamp_ms
+                    .is_some_and(|t| now_ms().saturating_sub(t) >= age.as_millis() as i64);
+                if !old_enough {
+                    sum.skipped += 1;
+                    release.push(m.receipt_handle);
+                    continue;
+                }
+            }
+            match classify(&m, opts.kind) {
+                Ok(Kind::Frame) => frames.push(m),
+                Ok(Kind::Record(p)) => records.push((m, p)),
+                Err(e) => {
+                    sum.failed += 1;
+                    sum.error(e);
+                    release.push(m.receipt_handle);
+                    continue;
+                }
+            }
+            taken += 1;
+        }
+
+        if let Some(rate) = opts.rate.filter(|r| *r > 0.0) {
+            // Pace by messages taken so far: the n-th message starts no earlier than n / rate.
+            let due = started + Duration::from_secs_f64(taken as f64 / rate);
+            tokio::time::sleep_until(due).await;
+        }
+
+        if !frames.is_empty() {
+            let n = frames.len() as u64;
+            if opts.dry_run {
+                sum.moved += n;
+                release.extend(frames.into_iter().map(|m| m.receipt_handle));
+            } else {
+                let out: Vec<OutMessage> = frames
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| OutMessage {
+                        id: i.to_string(),
+                        body: m.body.clone(),
+                        attributes: frame_attributes(&m.attributes),
+                    })
+                    .collect();
+                let handles: Vec<String> = frames.into_iter().map(|m| m.receipt_handle).collect();
+                match send_all(to, out, &policy).await {
+                    Ok(_) => settle(from, handles, &mut sum).await,
+                    Err(e) => {
+                        sum.failed += n;
+                        sum.error(format!("send {n} frames to {}: {e}", to.name()));
+                        release.extend(handles);
+                    }
+                }
+            }
+            progress.inc(n);
+        }
+
+        for (m, payload) in records {
+            handle_record(
+                m,
+                &payload,
+                from,
+                to,
+                invoker,
+                opts,
+                &policy,
+                &mut sum,
+                &mut release,
+            )
+            .await;
+            progress.inc(1);
+        }
+        progress.set_message(format!(
+            "moved {} failed {} skipped {}",
+            sum.moved, sum.failed, sum.skipped
+        ));
+    }
+
+    for handle in release {
+        if let Err(e) = from.change_visibility(&handle, Duration::ZERO).await {
+            // Not fatal: the message comes back by itself when its visibility timeout ends.
+            tracing::debug!("release {}: {e}", from.name());
+        }
+    }
+    sum
+}
+
+/// Delete DLQ messages whose copies were confirmed. A failed delete leaves a duplicate behind,
+/// never a loss: the message comes back and would be replayed again.
+async fn settle(from: &dyn Queue, handles: Vec<String>, sum: &mut ReplaySummary) {
+    let n = handles.len() as u64;
+    match from.delete(&handles).await {
+        Ok(()) => sum.moved += n,
+        Err(e) => {
+            sum.moved += n;
+            sum.error(format!(
+                "{n} messages were copied but not deleted from {} ({e}); a later replay would copy them again",
+                from.name()
+            ));
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn handle_record(
+    m: InMessage,
+    payload: &[u8],
+    from: &dyn Queue,
+    to: &dyn Queue,
+    invoker: Option<&dyn Invoker>,
+    opts: &ReplayOptions,
+    policy: &SendPolicy,
+    sum: &mut ReplaySummary,
+    release: &mut Vec<String>,
+) {
+    if let Some(inv) = invoker {
+        if opts.dry_run {
+            sum.moved += 1;
+            release.push(m.receipt_handle);
+            return;
+        }
+        match inv.invoke_event(payload).await {
+            Ok(()) => {
+                sum.invoked += 1;
+                settle(from, vec![m.receipt_handle], sum).await;
+            }
+            Err(e) => {
+                sum.failed += 1;
+                sum.error(format!("message {}: {e}", m.message_id));
+                release.push(m.receipt_handle);
+            }
+        }
+        return;
+    }
+    let mut stats = DecodeStats::default();
+    let decoded = decode_bytes(payload, &opts.decode, &mut stats)
+        .map_err(|e| {
+            format!(
+                "message {}: requestPayload does not decode: {e}",
+                m.message_id
+            )
+        })
+        .and_then(|recs| {
+            frame::pack(&recs, opts.message_bytes)
+                .map_err(|e| format!("message {}: cannot pack its records: {e}", m.message_id))
+        });
+    let frames = match decoded {
+        Ok(f) => f,
+        Err(e) => {
+            sum.failed += 1;
+            sum.error(e);
+            release.push(m.receipt_handle);
+            return;
+        }
+    };
+    sum.decode.add(&stats);
+    if opts.dry_run {
+        sum.moved += 1;
+        sum.frames_sent += frames.len() as u64;
+        release.push(m.receipt_handle);
+        return;
+    }
+    let n_frames = frames.len() as u64;
+    let out: Vec<OutMessage> = frames
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| f.into_message(i.to_string()))
+        .collect();
+    // No records (a control message, or all filtered on purpose, counted in `decode`): nothing
+    // to send, and the message has been dealt with.
+    if !out.is_empty() {
+        if let Err(e) = send_all(to, out, policy).await {
+            sum.failed += 1;
+            sum.error(format!(
+                "message {}: send {n_frames} frames to {}: {e}",
+                m.message_id,
+                to.name()
+            ));
+            release.push(m.receipt_handle);
+            return;
+        }
+    }
+    sum.frames_sent += n_frames;
+    settle(from, vec![m.receipt_handle], sum).await;
+}
+
+/// How a move task ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoveTaskResult {
+    pub status: String,
+    pub moved: u64,
+    pub failure_reason: Option<String>,
+}
+
+/// The ARN of a queue (`GetQueueAttributes QueueArn`).
+pub async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, OpsError> {
+    let resp = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| OpsError::aws("GetQueueAttributes", url, e))?;
+    resp.attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .cloned()
+        .ok_or_else(|| OpsError::Input(format!("queue {url} has no QueueArn attribute")))
+}
+
+/// Approximate number of visible messages of a queue (for the progress bar).
+pub async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> Option<u64> {
+    let attr = aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages;
+    let resp = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(attr.clone())
+        .send()
+        .await
+        .ok()?;
+    resp.attributes()?.get(&attr)?.parse().ok()
+}
+
+/// Start an SQS message-move task from a DLQ to `to_url` and wait for it to end. An `Err` from
+/// the start means the task could not run (the caller falls back to [`replay`]); once started,
+/// the task's own outcome is returned.
+pub async fn move_task(
+    sqs: &aws_sdk_sqs::Client,
+    from_url: &str,
+    to_url: &str,
+    rate: Option<u32>,
+    progress: &ProgressBar,
+) -> Result<MoveTaskResult, OpsError> {
+    let source = queue_arn(sqs, from_url).await?;
+    let destination = queue_arn(sqs, to_url).await?;
+    let started = sqs
+        .start_message_move_task()
+        .source_arn(&source)
+        .destination_arn(&destination)
+        .set_max_number_of_messages_per_second(rate.map(|r| r.clamp(1, 500) as i32))
+        .send()
+        .await
+        .map_err(|e| OpsError::aws("StartMessageMoveTask", &source, e))?;
+    let handle = started.task_handle().unwrap_or_default().to_string();
+    tracing::info!(source = %source, destination = %destination, "message-move task started");
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let tasks = sqs
+            .list_message_move_tasks()
+            .source_arn(&source)
+            .max_results(10)
+            .send()
+            .await
+            .map_err(|e| OpsError::aws("ListMessageMoveTasks", &source, e))?;
+        let task = tasks.results().iter().find(|t| {
+            handle.is_empty()
+                || t.task_handle() == Some(handle.as_str())
+                || t.task_handle().is_none()
+        });
+        let Some(task) = task else { continue };
+        let moved = task.approximate_number_of_messages_moved().max(0) as u64;
+        progress.set_position(moved);
+        let status = task.status().unwrap_or("UNKNOWN").to_string();
+        if matches!(status.as_str(), "COMPLETED" | "FAILED" | "CANCELLED") {
+            return Ok(MoveTaskResult {
+                status,
+                moved,
+                failure_reason: task.failure_reason().map(str::to_string),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destination_records_are_told_from_frames() {
+        let rec = r#"{"version":"1.0","timestamp":"2026-01-01T00:00:00.000Z","requestContext":{"requestId":"r","functionArn":"arn:aws:lambda:us-east-1:1:function:d:$LATEST","condition":"RetriesExhausted","approximateInvokeCount":3},"requestPayload":{"awslogs":{"data":"H4sI"}},"responseContext":{"statusCode":200,"executedVersion":"$LATEST","functionError":"Unhandled"},"responsePayload":{"errorMessage":"boom"}}"#;
+        assert_eq!(
+            destination_payload(rec).as_deref(),
+            Some(br#"{"awslogs":{"data":"H4sI"}}"#.as_slice())
+        );
+        assert_eq!(destination_payload("H4sIAAAAAAAA/wMAAAAAAAAAAAA="), None);
+        assert_eq!(
+            destination_payload(r#"{"requestPayload":{}}"#),
+            None,
+            "needs the context keys"
+        );
+    }
+
+    #[test]
+    fn records_attribute_is_a_number_again() {
+        let attrs = BTreeMap::from([
+            ("records".to_string(), "12".to_string()),
+            ("encoding".to_string(), frame::ENCODING.to_string()),
+        ]);
+        let typed = frame_attributes(&attrs);
+        assert_eq!(typed["records"], Attribute::Number("12".into()));
+        assert_eq!(typed["encoding"], Attribute::String(frame::ENCODING.into()));
+    }
+}
