@@ -1,1 +1,34 @@
-//! logs (being built).
+//! CloudWatch Logs subscription payloads: every form a user or a Lambda meets, detected
+//! automatically, decoded to [`LogData`] with a cap on decompressed size.
+//!
+//! Forms: the Lambda event `{"awslogs":{"data":"<base64>"}}` (padded or not), a bare base64 string,
+//! raw gzip (several concatenated members, as Firehose writes to S3), decompressed LogData JSON,
+//! and a file with one Lambda event (or LogData) per line.
+
+mod detect;
+mod gunzip;
+mod logdata;
+
+pub use detect::decode_payload;
+pub use gunzip::gunzip_capped;
+pub use logdata::{LogData, LogEvent, MessageType};
+
+/// Default cap on decompressed bytes per payload (`MAX_PAYLOAD_BYTES`).
+pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 64 * 1024 * 1024;
+
+/// Why a payload could not be decoded. Display names the cause; callers add which input it was.
+#[derive(Debug, thiserror::Error)]
+pub enum PayloadError {
+    #[error("empty payload")]
+    Empty,
+    #[error("invalid base64: {0}")]
+    Base64(String),
+    #[error("invalid gzip data: {0}")]
+    Gzip(String),
+    #[error("decompressed data exceeds the limit of {limit} bytes (MAX_PAYLOAD_BYTES); refusing a possible gzip bomb")]
+    TooLarge { limit: usize },
+    #[error("invalid JSON: {0}")]
+    Json(String),
+    #[error("not a CloudWatch Logs payload: {0}")]
+    NotAPayload(String),
+}

@@ -14,6 +14,8 @@ pub mod sqs;
 pub use memory::MemoryQueue;
 pub use send::{send_all, SendPolicy, SendReport};
 pub use sqs::SqsQueue;
+/// Re-exported so the Lambda binaries need no SDK dependency of their own.
+pub use aws_sdk_sqs::Client as SqsClient;
 
 /// SQS limits that bound every `SendMessageBatch` call.
 pub const MAX_BATCH_ENTRIES: usize = 10;

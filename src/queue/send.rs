@@ -1,1 +1,163 @@
-//! Sending frames in batches with retry (being built).
+//! Sending many messages: packed into `SendMessageBatch` calls (≤ 10 entries, ≤ 1 MiB), several
+//! calls in flight, each entry's result checked, failed entries retried with backoff. Entries that
+//! still fail make the whole send fail, so the caller (the decode Lambda) fails its invocation and
+//! Lambda's retry and on-failure destination keep the original payload. Duplicates are fine; loss
+//! is not.
+
+use std::time::Duration;
+
+use futures::stream::{self, StreamExt};
+
+use super::{OutMessage, Queue, QueueError, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_MESSAGE_BYTES};
+
+#[derive(Debug, Clone)]
+pub struct SendPolicy {
+    /// Attempts per entry, the first included.
+    pub attempts: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Batch calls in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for SendPolicy {
+    fn default() -> Self {
+        SendPolicy {
+            attempts: 5,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(2),
+            concurrency: 4,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SendReport {
+    pub messages: usize,
+    pub calls: usize,
+    /// Entries sent again after a failure.
+    pub retried: usize,
+    pub bytes: usize,
+}
+
+/// Split messages into batches that respect SQS's per-call limits.
+pub fn batches(messages: Vec<OutMessage>) -> Result<Vec<Vec<OutMessage>>, QueueError> {
+    let mut out: Vec<Vec<OutMessage>> = Vec::new();
+    let mut size = 0;
+    for m in messages {
+        let s = m.sqs_size();
+        if s > MAX_MESSAGE_BYTES {
+            return Err(QueueError::TooLarge {
+                size: s,
+                limit: MAX_MESSAGE_BYTES,
+            });
+        }
+        match out.last_mut() {
+            Some(b) if b.len() < MAX_BATCH_ENTRIES && size + s <= MAX_BATCH_BYTES => {
+                size += s;
+                b.push(m);
+            }
+            _ => {
+                size = s;
+                out.push(vec![m]);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Send every message; `Ok` only when every entry was accepted.
+pub async fn send_all(queue: &dyn Queue, messages: Vec<OutMessage>, policy: &SendPolicy) -> Result<SendReport, QueueError> {
+    let total = messages.len();
+    let bytes = messages.iter().map(|m| m.sqs_size()).sum();
+    let batches = batches(messages)?;
+    let results: Vec<Result<(usize, usize), QueueError>> = stream::iter(batches)
+        .map(|b| send_batch_with_retry(queue, b, policy))
+        .buffer_unordered(policy.concurrency.max(1))
+        .collect()
+        .await;
+    let mut report = SendReport {
+        messages: total,
+        bytes,
+        ..SendReport::default()
+    };
+    for r in results {
+        let (calls, retried) = r?;
+        report.calls += calls;
+        report.retried += retried;
+    }
+    Ok(report)
+}
+
+/// Returns (calls made, entries retried).
+async fn send_batch_with_retry(
+    queue: &dyn Queue,
+    mut pending: Vec<OutMessage>,
+    policy: &SendPolicy,
+) -> Result<(usize, usize), QueueError> {
+    let total = pending.len();
+    let mut backoff = policy.initial_backoff;
+    let mut calls = 0;
+    let mut retried = 0;
+    let mut last_error = String::new();
+    for attempt in 1..=policy.attempts.max(1) {
+        calls += 1;
+        match queue.send_batch(&pending).await {
+            Ok(failures) if failures.is_empty() => return Ok((calls, retried)),
+            Ok(failures) => {
+                last_error = format!("{}: {}", failures[0].code, failures[0].message);
+                tracing::warn!(queue = queue.name(), attempt, failed = failures.len(), first = %last_error, "SendMessageBatch entries failed");
+                pending.retain(|m| failures.iter().any(|f| f.id == m.id));
+            }
+            Err(e) => {
+                last_error = e.to_string();
+                tracing::warn!(queue = queue.name(), attempt, error = %e, "SendMessageBatch call failed");
+            }
+        }
+        if attempt < policy.attempts {
+            retried += pending.len();
+            tokio::time::sleep(jitter(backoff)).await;
+            backoff = (backoff * 2).min(policy.max_backoff);
+        }
+    }
+    Err(QueueError::EntriesFailed {
+        queue: queue.name().to_string(),
+        failed: pending.len(),
+        total,
+        attempts: policy.attempts,
+        first: last_error,
+    })
+}
+
+/// Full jitter between half and the whole backoff, so retrying senders don't move in step.
+pub fn jitter(d: Duration) -> Duration {
+    let ms = d.as_millis() as u64;
+    if ms < 2 {
+        return d;
+    }
+    Duration::from_millis(ms / 2 + rand::random_range(0..=ms / 2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn msg(i: usize, size: usize) -> OutMessage {
+        OutMessage {
+            id: i.to_string(),
+            body: "x".repeat(size),
+            attributes: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn batches_respect_entry_and_byte_limits() {
+        let b = batches((0..25).map(|i| msg(i, 10)).collect()).unwrap();
+        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), vec![10, 10, 5]);
+        let b = batches((0..5).map(|i| msg(i, 400_000)).collect()).unwrap();
+        assert!(b.iter().all(|b| b.iter().map(|m| m.sqs_size()).sum::<usize>() <= MAX_BATCH_BYTES));
+        assert_eq!(b.len(), 3);
+        assert!(batches(vec![msg(0, MAX_MESSAGE_BYTES + 1)]).is_err());
+    }
+}

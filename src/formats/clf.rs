@@ -1,0 +1,119 @@
+//! Common Log Format templates from the console and CloudFormation docs:
+//!
+//! REST: `ip caller user [time] "method resourcePath protocol" status length requestId [extendedRequestId]`
+//! REST (CloudFormation example): `extendedRequestId ip caller user [time] "..." status length requestId`
+//! HTTP: `ip - - [time] "method routeKey protocol" status length requestId` (routeKey is `GET /pets`
+//! or `$default`, so the quoted part may hold four words).
+
+use super::fields::{Fields, Var};
+use super::LineError;
+
+pub fn parse(line: &str) -> Result<Fields, LineError> {
+    let err = |why: &str| LineError::Clf(why.to_string());
+    let open = line.find('[').ok_or_else(|| err("no [time]"))?;
+    let close = open + line[open..].find(']').ok_or_else(|| err("unclosed [time]"))?;
+    let q1 = close + line[close..].find('"').ok_or_else(|| err("no quoted request"))?;
+    let q2 = q1 + 1 + line[q1 + 1..].rfind('"').ok_or_else(|| err("unclosed quoted request"))?;
+
+    let mut f = Fields::default();
+    let before: Vec<&str> = line[..open].split_whitespace().collect();
+    match before.len() {
+        3 => {
+            f.set(Var::SourceIp, before[0]);
+            f.set(Var::Caller, before[1]);
+            f.set(Var::User, before[2]);
+        }
+        4 => {
+            f.set(Var::ExtendedRequestId, before[0]);
+            f.set(Var::SourceIp, before[1]);
+            f.set(Var::Caller, before[2]);
+            f.set(Var::User, before[3]);
+        }
+        1 => f.set(Var::SourceIp, before[0]),
+        _ => return Err(err("expected `ip caller user` before [time]")),
+    }
+    f.set(Var::RequestTime, &line[open + 1..close]);
+
+    let request: Vec<&str> = line[q1 + 1..q2].split_whitespace().collect();
+    match request.as_slice() {
+        [method, target, protocol] => {
+            f.set(Var::HttpMethod, *method);
+            set_target(&mut f, target);
+            f.set(Var::Protocol, *protocol);
+        }
+        [method, route_method, route_path, protocol] => {
+            f.set(Var::HttpMethod, *method);
+            f.set(Var::RouteKey, format!("{route_method} {route_path}"));
+            f.set(Var::Protocol, *protocol);
+        }
+        _ => return Err(err("quoted request is not `method target protocol`")),
+    }
+
+    let after: Vec<&str> = line[q2 + 1..].split_whitespace().collect();
+    let [status, length, ids @ ..] = after.as_slice() else {
+        return Err(err("expected `status length requestId` after the request"));
+    };
+    if !status.bytes().all(|b| b.is_ascii_digit()) && *status != "-" {
+        return Err(err("status is not a number"));
+    }
+    f.set(Var::Status, *status);
+    f.set(Var::ResponseLength, *length);
+    match ids {
+        [rid] => f.set(Var::RequestId, *rid),
+        [rid, ext, ..] => {
+            f.set(Var::RequestId, *rid);
+            f.set(Var::ExtendedRequestId, *ext);
+        }
+        [] => {}
+    }
+    Ok(f)
+}
+
+/// A single-word target: `$default`/`$connect` route keys, else a REST resource path.
+fn set_target(f: &mut Fields, target: &str) {
+    if target.starts_with('$') {
+        f.set(Var::RouteKey, target);
+    } else {
+        f.set(Var::ResourcePath, target);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rest_console_template() {
+        let f = parse(r#"1.128.0.0 - - [10/Jun/2023:15:36:28 +0000] "GET /pets/{petId} HTTP/1.1" 200 48 48752d0f-c99d-4cfa-a5a7-f3c6834d19e5 Vts2pH6ArPEFcuQ="#).unwrap();
+        assert_eq!(f.get(Var::SourceIp), Some("1.128.0.0"));
+        assert_eq!(f.get(Var::RequestTime), Some("10/Jun/2023:15:36:28 +0000"));
+        assert_eq!(f.get(Var::ResourcePath), Some("/pets/{petId}"));
+        assert_eq!(f.get(Var::Status), Some("200"));
+        assert_eq!(f.get(Var::RequestId), Some("48752d0f-c99d-4cfa-a5a7-f3c6834d19e5"));
+        assert_eq!(f.get(Var::ExtendedRequestId), Some("Vts2pH6ArPEFcuQ="));
+    }
+
+    #[test]
+    fn http_console_template_with_route_key() {
+        let f = parse(r#"1.128.0.0 - - [09/Jun/2023:12:54:08 +0000] "GET GET /pets HTTP/1.1" 200 47140 GQIVriFLIAMEMsA="#).unwrap();
+        assert_eq!(f.get(Var::RouteKey), Some("GET /pets"));
+        assert_eq!(f.get(Var::HttpMethod), Some("GET"));
+        assert_eq!(f.get(Var::RequestId), Some("GQIVriFLIAMEMsA="));
+        let d = parse(r#"2001:db8::1 - - [09/Jun/2023:12:54:08 +0000] "POST $default HTTP/2.0" 201 5 Iq8dHhlwIAMEV_g="#).unwrap();
+        assert_eq!(d.get(Var::RouteKey), Some("$default"));
+    }
+
+    #[test]
+    fn cloudformation_example_with_leading_extended_id() {
+        let f = parse(r#"Vts2pH6ArPEFcuQ= 1.128.0.0 - - [10/Jun/2023:15:36:28 +0000] "POST /orders HTTP/1.1" 502 36 515f1e99-39db-11e9-9e96-01e5c04505b9"#).unwrap();
+        assert_eq!(f.get(Var::ExtendedRequestId), Some("Vts2pH6ArPEFcuQ="));
+        assert_eq!(f.get(Var::SourceIp), Some("1.128.0.0"));
+        assert_eq!(f.get(Var::Status), Some("502"));
+    }
+
+    #[test]
+    fn not_clf() {
+        assert!(parse("hello world").is_err());
+        assert!(parse(r#"1.2.3.4 - - [t] "GET / HTTP/1.1" abc 1 r"#).is_err());
+    }
+}

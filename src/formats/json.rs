@@ -1,0 +1,265 @@
+//! Access-log lines in JSON: the recommended format, the console templates, and any JSON whose
+//! keys name known `$context` variables. Values may be strings or numbers; nested objects are
+//! flattened (`{"identity":{"sourceIp":..}}`). A line broken by an unescaped quote (a user agent
+//! with `"` in it) is recovered by a lenient scan and flagged `partial`.
+
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::fields::{Fields, Var};
+use super::LineError;
+
+/// Parse one JSON line. `Ok((fields, partial))`.
+pub fn parse(line: &str) -> Result<(Fields, bool), LineError> {
+    let mut fields = Fields::default();
+    let mut de = serde_json::Deserializer::from_str(line);
+    let strict = (ObjectSeed {
+        fields: &mut fields,
+        prefix: None,
+    })
+    .deserialize(&mut de)
+    .and_then(|()| de.end());
+    match strict {
+        Ok(()) if fields.count() > 0 => Ok((fields, false)),
+        Ok(()) => Err(LineError::NoKnownFields),
+        Err(e) => lenient(line).map(|f| (f, true)).ok_or_else(|| LineError::Json(e.to_string())),
+    }
+}
+
+/// Deserializes one JSON object into `fields`, keys under `prefix` when nested.
+struct ObjectSeed<'f> {
+    fields: &'f mut Fields,
+    prefix: Option<String>,
+}
+
+impl<'de> DeserializeSeed<'de> for ObjectSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ObjectSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<KeyText>()? {
+            let full = match &self.prefix {
+                Some(p) => format!("{p}.{}", key.0),
+                None => key.0,
+            };
+            let var = Var::from_key(&full);
+            map.next_value_seed(ValueSeed {
+                fields: self.fields,
+                key: full,
+                var,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// A key's text (keys are short; one allocation each is cheap beside the values).
+struct KeyText(String);
+
+impl<'de> serde::Deserialize<'de> for KeyText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = KeyText;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<KeyText, E> {
+                Ok(KeyText(v.to_string()))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+struct ValueSeed<'f> {
+    fields: &'f mut Fields,
+    key: String,
+    var: Option<Var>,
+}
+
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ValueSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
+        if let Some(var) = self.var {
+            self.fields.set(var, v);
+        }
+        Ok(())
+    }
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<(), E> {
+        if let Some(var) = self.var {
+            self.fields.set(var, v);
+        }
+        Ok(())
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<(), E> {
+        if let Some(var) = self.var {
+            self.fields.set(var, v.to_string());
+        }
+        Ok(())
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<(), E> {
+        if let Some(var) = self.var {
+            self.fields.set(var, v.to_string());
+        }
+        Ok(())
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<(), E> {
+        if let Some(var) = self.var {
+            self.fields.set(var, v.to_string());
+        }
+        Ok(())
+    }
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<(), E> {
+        if let Some(var) = self.var {
+            self.fields.set(var, v.to_string());
+        }
+        Ok(())
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        ObjectSeed {
+            fields: self.fields,
+            prefix: Some(self.key),
+        }
+        .visit_map(map)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+}
+
+/// Recover `"key": value` pairs from a line that is not valid JSON. A key is a quoted identifier
+/// followed by `:`; its value runs to the `,` before the next key (or the closing `}`), so an
+/// unescaped quote inside a value does not end it.
+fn lenient(line: &str) -> Option<Fields> {
+    let b = line.as_bytes();
+    let mut keys: Vec<(usize, usize, usize)> = Vec::new(); // (key start, key end, value start)
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'"' {
+            i += 1;
+            continue;
+        }
+        let start = i + 1;
+        let mut j = start;
+        while j < b.len() && (b[j].is_ascii_alphanumeric() || matches!(b[j], b'_' | b'.' | b'-' | b'$')) {
+            j += 1;
+        }
+        if j > start && j < b.len() && b[j] == b'"' {
+            let mut k = j + 1;
+            while k < b.len() && b[k].is_ascii_whitespace() {
+                k += 1;
+            }
+            if k < b.len() && b[k] == b':' {
+                let mut v = k + 1;
+                while v < b.len() && b[v].is_ascii_whitespace() {
+                    v += 1;
+                }
+                keys.push((start, j, v));
+                i = v;
+                continue;
+            }
+        }
+        i = start;
+    }
+    let mut fields = Fields::default();
+    let mut known = 0;
+    for (n, &(ks, ke, vs)) in keys.iter().enumerate() {
+        let end = keys.get(n + 1).map_or(b.len(), |next| next.0 - 1);
+        let raw = line.get(vs..end)?.trim_end();
+        let raw = raw.strip_suffix(',').or_else(|| raw.strip_suffix('}')).unwrap_or(raw).trim_end();
+        let raw = if n + 1 == keys.len() {
+            raw.strip_suffix('}').unwrap_or(raw).trim_end()
+        } else {
+            raw
+        };
+        let value = match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+            Some(inner) => unescape(inner),
+            None => raw.to_string(),
+        };
+        if let Some(var) = Var::from_key(line.get(ks..ke)?) {
+            fields.set(var, value);
+            known += 1;
+        }
+    }
+    // One stray pair is not a record: ask for a request id or a method with a status.
+    let enough = fields.get(Var::RequestId).is_some()
+        || fields.get(Var::ExtendedRequestId).is_some()
+        || (fields.get(Var::HttpMethod).is_some() && fields.get(Var::Status).is_some());
+    (known >= 2 && enough).then_some(fields)
+}
+
+fn unescape(inner: &str) -> String {
+    if !inner.contains('\\') {
+        return inner.to_string();
+    }
+    serde_json::from_str::<String>(&format!("\"{inner}\"")).unwrap_or_else(|_| inner.to_string())
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Real lines: elastic/integrations apigateway_logs test pipeline (reference/apigw_formats.md §2.4).
+    const REST: &str = r#"{"requestId":"c12d1542-b79e-4e79-a158-fdf36452a81b","ip":"1.128.0.0","caller":"-","user":"-","requestTime":"26/Jul/2023:12:07:03 +0000","httpMethod":"GET","resourcePath":"/pets/{petId}","status":"200","protocol":"HTTP/1.1","responseLength":"48","stage":"prod","apiId":"asad15n3p0","domainName":"asad15n3p0.execute-api.us-east-1.amazonaws.com"}"#;
+
+    #[test]
+    fn rest_line() {
+        let (f, partial) = parse(REST).unwrap();
+        assert!(!partial);
+        assert_eq!(f.get(Var::RequestId), Some("c12d1542-b79e-4e79-a158-fdf36452a81b"));
+        assert_eq!(f.get(Var::ResourcePath), Some("/pets/{petId}"));
+        assert_eq!(f.get(Var::Caller), None);
+        assert_eq!(f.get(Var::Status), Some("200"));
+        assert_eq!(f.get(Var::ApiId), Some("asad15n3p0"));
+    }
+
+    #[test]
+    fn numbers_and_nesting() {
+        let (f, _) = parse(r#"{"requestId":"r1","status":404,"responseLatency":12.5,"identity":{"sourceIp":"2001:db8::1"},"tags":[1,2]}"#).unwrap();
+        assert_eq!(f.get(Var::Status), Some("404"));
+        assert_eq!(f.get(Var::ResponseLatency), Some("12.5"));
+        assert_eq!(f.get(Var::SourceIp), Some("2001:db8::1"));
+    }
+
+    #[test]
+    fn unescaped_quote_in_user_agent_is_recovered() {
+        let line = r#"{"requestId":"abc-1","ip":"1.2.3.4","userAgent":"Mozilla/5.0 "Fancy" Bot, v2","httpMethod":"GET","status":"200","path":"/x"}"#;
+        assert!(serde_json::from_str::<serde_json::Value>(line).is_err());
+        let (f, partial) = parse(line).unwrap();
+        assert!(partial);
+        assert_eq!(f.get(Var::UserAgent), Some(r#"Mozilla/5.0 "Fancy" Bot, v2"#));
+        assert_eq!(f.get(Var::Status), Some("200"));
+        assert_eq!(f.get(Var::Path), Some("/x"));
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        assert!(parse(r#"{"a": 1"#).is_err());
+        assert!(matches!(parse(r#"{"colour":"red"}"#), Err(LineError::NoKnownFields)));
+    }
+}

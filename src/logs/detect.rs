@@ -1,0 +1,136 @@
+//! Detecting the payload's form and peeling it down to LogData.
+
+use std::borrow::Cow;
+
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+use base64::Engine;
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::gunzip::{gunzip_capped, is_gzip};
+use super::{LogData, PayloadError};
+
+/// Standard alphabet, padding optional: CloudWatch pads, some tools (and `aws_lambda_events`'
+/// serializer) don't.
+const B64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Nesting guard: base64 → gzip → JSON is depth 2; anything deeper is not a payload.
+const MAX_DEPTH: u8 = 4;
+
+/// Decode any supported payload form into the LogData messages it holds, in order.
+/// `limit` caps the decompressed size of each gzip stream.
+pub fn decode_payload(input: &[u8], limit: usize) -> Result<Vec<LogData>, PayloadError> {
+    let mut out = Vec::new();
+    decode_into(input, limit, 0, &mut out)?;
+    Ok(out)
+}
+
+fn decode_into(input: &[u8], limit: usize, depth: u8, out: &mut Vec<LogData>) -> Result<(), PayloadError> {
+    if depth > MAX_DEPTH {
+        return Err(PayloadError::NotAPayload("too many nested encodings".into()));
+    }
+    let data = trim(input);
+    if data.is_empty() {
+        return Err(PayloadError::Empty);
+    }
+    if is_gzip(data) {
+        let plain = gunzip_capped(data, limit)?;
+        return decode_into(&plain, limit, depth + 1, out);
+    }
+    match data[0] {
+        b'{' | b'[' => decode_json(data, limit, depth, out),
+        b'"' => {
+            let s: Cow<str> = serde_json::from_slice(data).map_err(|e| PayloadError::Json(e.to_string()))?;
+            decode_base64_text(s.as_bytes(), limit, depth, out)
+        }
+        _ => decode_base64_text(data, limit, depth, out),
+    }
+}
+
+fn trim(data: &[u8]) -> &[u8] {
+    let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+    let start = data.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(data.len());
+    let end = data.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |p| p + 1);
+    &data[start..end]
+}
+
+/// One or more base64 strings (one per line when several).
+fn decode_base64_text(text: &[u8], limit: usize, depth: u8, out: &mut Vec<LogData>) -> Result<(), PayloadError> {
+    let lines: Vec<&[u8]> = text
+        .split(|b| *b == b'\n')
+        .map(trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if lines.is_empty() {
+        return Err(PayloadError::Empty);
+    }
+    for line in lines {
+        if !line.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')) {
+            return Err(PayloadError::NotAPayload(
+                "expected a Lambda event (JSON), LogData JSON, gzip or base64".into(),
+            ));
+        }
+        let bytes = B64.decode(line).map_err(|e| PayloadError::Base64(e.to_string()))?;
+        let bytes = trim(&bytes);
+        if !(is_gzip(bytes) || bytes.first().is_some_and(|b| *b == b'{' || *b == b'[')) {
+            return Err(PayloadError::NotAPayload("base64 content is neither gzip nor JSON".into()));
+        }
+        decode_into(bytes, limit, depth + 1, out)?;
+    }
+    Ok(())
+}
+
+/// What distinguishes a Lambda event from LogData, read without materializing the events.
+#[derive(Deserialize)]
+struct Probe<'a> {
+    #[serde(borrow, default)]
+    awslogs: Option<AwsLogs<'a>>,
+    #[serde(default, rename = "messageType")]
+    message_type: Option<IgnoredAny>,
+    #[serde(default, rename = "logEvents")]
+    log_events: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct AwsLogs<'a> {
+    #[serde(borrow)]
+    data: Cow<'a, str>,
+}
+
+/// A JSON stream: one object, several (one per line or back to back), or an array of them.
+fn decode_json(data: &[u8], limit: usize, depth: u8, out: &mut Vec<LogData>) -> Result<(), PayloadError> {
+    let json_err = |e: serde_json::Error| PayloadError::Json(e.to_string());
+    if data[0] == b'[' {
+        let items: Vec<&RawValue> = serde_json::from_slice(data).map_err(json_err)?;
+        for item in items {
+            decode_item(item, limit, depth, out)?;
+        }
+        return Ok(());
+    }
+    let stream = serde_json::Deserializer::from_slice(data).into_iter::<&RawValue>();
+    for item in stream {
+        decode_item(item.map_err(json_err)?, limit, depth, out)?;
+    }
+    Ok(())
+}
+
+fn decode_item(item: &RawValue, limit: usize, depth: u8, out: &mut Vec<LogData>) -> Result<(), PayloadError> {
+    let json_err = |e: serde_json::Error| PayloadError::Json(e.to_string());
+    let probe: Probe = serde_json::from_str(item.get()).map_err(json_err)?;
+    if let Some(awslogs) = probe.awslogs {
+        return decode_base64_text(awslogs.data.as_bytes(), limit, depth, out);
+    }
+    if probe.message_type.is_none() && probe.log_events.is_none() {
+        return Err(PayloadError::NotAPayload(
+            "JSON object has neither `awslogs` nor `messageType`/`logEvents`".into(),
+        ));
+    }
+    let logdata: LogData = serde_json::from_str(item.get()).map_err(json_err)?;
+    out.push(logdata);
+    Ok(())
+}

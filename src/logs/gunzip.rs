@@ -1,0 +1,85 @@
+//! Size-capped gzip decompression. Reads every concatenated member (Firehose S3 objects) and stops
+//! as soon as the output passes the cap, so a gzip bomb costs at most `limit` bytes of memory.
+
+use std::io::Read;
+
+use flate2::read::MultiGzDecoder;
+
+use super::PayloadError;
+
+/// True when `data` starts with the gzip magic bytes.
+pub fn is_gzip(data: &[u8]) -> bool {
+    data.len() >= 2 && data[0] == 0x1f && data[1] == 0x8b
+}
+
+/// Decompress all gzip members in `data`, failing once more than `limit` bytes come out.
+pub fn gunzip_capped(data: &[u8], limit: usize) -> Result<Vec<u8>, PayloadError> {
+    let decoder = MultiGzDecoder::new(data);
+    // Read one byte past the limit to tell "exactly at the limit" from "over it".
+    let mut capped = decoder.take(limit as u64 + 1);
+    // Typical CloudWatch ratio is 5-15x; start there, but never above the cap.
+    let mut out = Vec::with_capacity((data.len().saturating_mul(8)).min(limit.saturating_add(1)));
+    capped.read_to_end(&mut out).map_err(|e| {
+        let msg = e.to_string();
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            PayloadError::Gzip(format!("truncated stream ({msg})"))
+        } else {
+            PayloadError::Gzip(msg)
+        }
+    })?;
+    if out.len() > limit {
+        return Err(PayloadError::TooLarge { limit });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::write::GzEncoder;
+    use flate2::Compression;
+    use std::io::Write;
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn reads_concatenated_members() {
+        let mut data = gz(b"{\"a\":1}");
+        data.extend(gz(b"{\"b\":2}"));
+        assert_eq!(gunzip_capped(&data, 1024).unwrap(), b"{\"a\":1}{\"b\":2}");
+    }
+
+    #[test]
+    fn bomb_fails_fast_at_the_cap() {
+        // 64 MiB of zeros compresses to ~64 KiB; the cap is 1 MiB.
+        let mut e = GzEncoder::new(Vec::new(), Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..64 {
+            e.write_all(&zeros).unwrap();
+        }
+        let bomb = e.finish().unwrap();
+        assert!(bomb.len() < 200_000);
+        match gunzip_capped(&bomb, 1 << 20) {
+            Err(PayloadError::TooLarge { limit }) => assert_eq!(limit, 1 << 20),
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn exactly_at_the_cap_is_fine() {
+        let data = gz(&[b'x'; 100]);
+        assert_eq!(gunzip_capped(&data, 100).unwrap().len(), 100);
+    }
+
+    #[test]
+    fn truncated_stream_is_an_error() {
+        let data = gz(&[b'y'; 5000]);
+        let cut = &data[..data.len() / 2];
+        let err = gunzip_capped(cut, 1 << 20).unwrap_err();
+        assert!(matches!(err, PayloadError::Gzip(_)), "{err}");
+    }
+}
