@@ -1,10 +1,43 @@
-//! `apigw-stream disable` (not yet built).
+//! `apigw-stream disable`: remove our subscription filters (and, with `--restore-logging`, the
+//! access logging `enable` set) from the selected stages.
 
 use std::process::ExitCode;
 
-#[derive(Debug, clap::Args)]
-pub struct Args {}
+use crate::aws::AwsArgs;
+use crate::cli::enable::{print_report, SelectArgs};
+use crate::ops::disable::DisableOptions;
 
-pub async fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`disable` is not implemented yet")
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Also turn off access logging where its format is the one `enable` sets (log groups are kept).
+    #[arg(long)]
+    pub restore_logging: bool,
+    /// Make the changes (without it, only the plan is printed).
+    #[arg(long)]
+    pub apply: bool,
+    /// Print the plan or the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let base = args.aws.load().await;
+    let resolved = args.select.resolve(base.region().map(|r| r.as_ref()))?;
+    let opts = DisableOptions {
+        restore_logging: args.restore_logging,
+    };
+    let report = crate::ops::disable::disable(
+        &base,
+        &resolved.regions,
+        resolved.from_all,
+        &resolved.selection,
+        &opts,
+        args.apply,
+    )
+    .await;
+    print_report(&report, args.json, args.apply)
 }

@@ -1,10 +1,314 @@
-//! `apigw-stream replay` (not yet built).
+//! `apigw-stream replay`: move dead-lettered messages back to the queue (shipper DLQ), or decode
+//! the failed invocations' events and send their frames (decode DLQ).
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::aws::AwsArgs;
+use crate::decode::DecodeOptions;
+use crate::frame;
+use crate::ops::replay::{self, Invoker, LambdaInvoker, ReplayOptions, ReplaySummary, SourceKind};
+use crate::ops::{stack, DEFAULT_STACK_NAME};
+use crate::queue::SqsQueue;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    /// Tell each message apart (destination records are decoded, the rest are frames).
+    Auto,
+    Shipper,
+    Decode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Dlq {
+    Shipper,
+    Decode,
+    Both,
+}
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Source DLQ URL (default: the stack's ShipperDlqUrl and/or DecodeDlqUrl, see --dlq).
+    #[arg(long, value_name = "URL")]
+    pub from: Option<String>,
+    /// Destination queue URL (default: the stack's QueueUrl).
+    #[arg(long, value_name = "URL")]
+    pub to: Option<String>,
+    /// Which of the stack's DLQs to replay when --from is omitted.
+    #[arg(long, value_enum, default_value_t = Dlq::Both)]
+    pub dlq: Dlq,
+    /// What --from holds.
+    #[arg(long, value_enum, default_value_t = Kind::Auto)]
+    pub kind: Kind,
+    /// The pipeline stack (queue URLs, decode function export).
+    #[arg(long, default_value = DEFAULT_STACK_NAME)]
+    pub stack_name: String,
+    /// Move at most this many messages per DLQ.
+    #[arg(long)]
+    pub max: Option<u64>,
+    /// At most this many messages per second.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Read and decode, but send and delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Only messages that have been in the DLQ at least this long (e.g. 90s, 30m, 2h, 1d).
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    pub older_than: Option<Duration>,
+    /// Decode-DLQ records: re-invoke the decode function (asynchronously) instead of decoding here.
+    #[arg(long)]
+    pub invoke: bool,
+    /// The decode function for --invoke (default: the stack's export).
+    #[arg(long, value_name = "ARN")]
+    pub function_arn: Option<String>,
+    /// Frame size bound for decoded records (the decode function's MESSAGE_BYTES).
+    #[arg(long, default_value_t = frame::DEFAULT_MESSAGE_BYTES)]
+    pub message_bytes: usize,
+    /// Never use an SQS message-move task for the shipper DLQ (always receive → send → delete).
+    #[arg(long)]
+    pub no_move_task: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub async fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`replay` is not implemented yet")
+fn parse_age(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a number and a unit (s, m, h, d)"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("{s:?}: unit {unit:?} is not s, m, h or d")),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+#[derive(Debug, Serialize)]
+struct SourceReport {
+    from: String,
+    to: String,
+    kind: SourceKind,
+    #[serde(flatten)]
+    summary: ReplaySummary,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let base = args.aws.load().await;
+    if base.region().is_none() {
+        bail!("no region: pass --region or set AWS_REGION");
+    }
+    let sqs = aws_sdk_sqs::Client::new(&base);
+    let cfn = aws_sdk_cloudformation::Client::new(&base);
+
+    let needs_stack = args.from.is_none() || args.to.is_none();
+    let outputs = if needs_stack {
+        stack::stack_outputs(&cfn, &args.stack_name)
+            .await
+            .with_context(|| "cannot find the queues: pass --from and --to, or --stack-name")?
+    } else {
+        Default::default()
+    };
+    let to = match &args.to {
+        Some(u) => u.clone(),
+        None => {
+            stack::required_output(&outputs, &args.stack_name, stack::OUTPUT_QUEUE_URL, "--to")?
+        }
+    };
+    let sources: Vec<(String, SourceKind)> = match &args.from {
+        Some(u) => vec![(
+            u.clone(),
+            match args.kind {
+                Kind::Auto => SourceKind::Auto,
+                Kind::Shipper => SourceKind::Shipper,
+                Kind::Decode => SourceKind::Decode,
+            },
+        )],
+        None => {
+            let mut v = Vec::new();
+            if matches!(args.dlq, Dlq::Shipper | Dlq::Both) {
+                let url = stack::required_output(
+                    &outputs,
+                    &args.stack_name,
+                    stack::OUTPUT_SHIPPER_DLQ_URL,
+                    "--from",
+                )?;
+                v.push((url, SourceKind::Shipper));
+            }
+            if matches!(args.dlq, Dlq::Decode | Dlq::Both) {
+                let url = stack::required_output(
+                    &outputs,
+                    &args.stack_name,
+                    stack::OUTPUT_DECODE_DLQ_URL,
+                    "--from",
+                )?;
+                v.push((url, SourceKind::Decode));
+            }
+            v
+        }
+    };
+
+    let invoker = if args.invoke {
+        let function = match &args.function_arn {
+            Some(a) => a.clone(),
+            None => stack::decode_function_arn(&cfn, &args.stack_name).await?,
+        };
+        Some(LambdaInvoker {
+            client: aws_sdk_lambda::Client::new(&base),
+            function,
+        })
+    } else {
+        None
+    };
+
+    let opts = ReplayOptions {
+        kind: SourceKind::Auto,
+        max: args.max,
+        rate: args.rate,
+        dry_run: args.dry_run,
+        older_than: args.older_than,
+        message_bytes: args.message_bytes,
+        decode: DecodeOptions {
+            region: base.region().map(|r| r.to_string()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    if let Err(e) = frame::pack(&[], opts.message_bytes) {
+        bail!("--message-bytes: {e}");
+    }
+
+    let mut reports = Vec::new();
+    for (from, kind) in sources {
+        let depth = replay::queue_depth(&sqs, &from).await;
+        let bar = progress_bar(depth.map(|d| args.max.map_or(d, |m| m.min(d))));
+        // A message-move task does the shipper DLQ server-side, when nothing asks for per-message
+        // choices (max, age, dry run). SQS moves to the destination we name.
+        let plain =
+            args.max.is_none() && args.older_than.is_none() && !args.dry_run && !args.no_move_task;
+        let mut summary = None;
+        if kind == SourceKind::Shipper && plain {
+            match replay::move_task(&sqs, &from, &to, args.rate.map(|r| r.ceil() as u32), &bar)
+                .await
+            {
+                Ok(res) => {
+                    let failed = res.status != "COMPLETED";
+                    summary = Some(ReplaySummary {
+                        method: "message-move-task".to_string(),
+                        moved: res.moved,
+                        failed: u64::from(failed),
+                        errors: res
+                            .failure_reason
+                            .map(|r| vec![format!("move task {}: {r}", res.status)])
+                            .unwrap_or_default(),
+                        ..Default::default()
+                    });
+                }
+                Err(e) => tracing::info!(
+                    "message-move task not available ({e}); receiving and sending instead"
+                ),
+            }
+        }
+        let summary = match summary {
+            Some(s) => s,
+            None => {
+                let source = SqsQueue::new(sqs.clone(), from.clone());
+                let dest = SqsQueue::new(sqs.clone(), to.clone());
+                let kind_opts = ReplayOptions {
+                    kind,
+                    ..opts.clone()
+                };
+                replay::replay(
+                    &source,
+                    &dest,
+                    invoker.as_ref().map(|i| i as &dyn Invoker),
+                    &kind_opts,
+                    &bar,
+                )
+                .await
+            }
+        };
+        bar.finish_and_clear();
+        reports.push(SourceReport {
+            from,
+            to: to.clone(),
+            kind,
+            summary,
+        });
+    }
+
+    let failed: u64 = reports.iter().map(|r| r.summary.failed).sum();
+    let errors: usize = reports.iter().map(|r| r.summary.errors.len()).sum();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+    } else {
+        for r in &reports {
+            let s = &r.summary;
+            let verb = if s.dry_run { "would move" } else { "moved" };
+            println!(
+                "{} → {} ({}): {verb} {}, skipped {}, failed {} [received {}, frames sent {}, invoked {}]",
+                r.from, r.to, s.method, s.moved, s.skipped, s.failed, s.received, s.frames_sent, s.invoked
+            );
+            if s.decode.payloads > 0 {
+                println!(
+                    "    decoded: {} records, {} filtered, {} unparsed lines, {} control messages",
+                    s.decode.records,
+                    s.decode.filtered,
+                    s.decode.lines_unparsed,
+                    s.decode.control_messages
+                );
+            }
+            for e in &s.errors {
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    Ok(if failed > 0 || errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// A progress bar on a terminal, hidden otherwise (scripts, CI).
+fn progress_bar(total: Option<u64>) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = match total {
+        Some(n) => ProgressBar::new(n),
+        None => ProgressBar::new_spinner(),
+    };
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages() {
+        assert_eq!(parse_age("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_age("30m").unwrap(), Duration::from_secs(1800));
+        assert_eq!(parse_age("2h").unwrap(), Duration::from_secs(7200));
+        assert_eq!(parse_age("1d").unwrap(), Duration::from_secs(86400));
+        assert_eq!(parse_age("15").unwrap(), Duration::from_secs(15));
+        assert!(parse_age("2w").unwrap_err().contains("2w"));
+        assert!(parse_age("soon").is_err());
+    }
 }
