@@ -25,6 +25,7 @@ pub mod logs;
 pub mod metrics;
 pub mod normalize;
 pub mod ops;
+pub mod pipeline;
 pub mod queue;
 pub mod ship;
 pub mod telemetry;

@@ -1,10 +1,463 @@
-//! `apigw-stream local` (not yet built).
+//! `apigw-stream local [INPUT ...]`: the whole pipeline in one process — decode → queue → shipper →
+//! Bridge — with an embedded queue and Bridge receiver unless real ones are named.
 
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::sync::mpsc;
+
+use super::decode::DecodeFlags;
+use super::env_file::VendorEnv;
+use crate::aws::AwsArgs;
+use crate::bridge::receiver::{Receiver, ReceiverConfig};
+use crate::bridge::Secret;
+use crate::frame::DEFAULT_MESSAGE_BYTES;
+use crate::generate::{GenerateOptions, Generator};
+use crate::pipeline::{summary_table, Input, LocalPipeline, PipelineOptions, Progress, Summary};
+use crate::queue::{MemoryQueue, Queue, SqsQueue};
+use crate::ship::{ShipConfig, Shipper, DEFAULT_WINDOW_BYTES};
+
+/// Requests generated when neither inputs nor --generate are given.
+const DEFAULT_GENERATE: u64 = 100_000;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Payload files or directories (every form `decode` accepts); `-` for stdin.
+    pub inputs: Vec<PathBuf>,
+    /// Generate N synthetic requests instead of reading inputs (default 100000 with no inputs).
+    #[arg(long, value_name = "N", conflicts_with = "inputs")]
+    pub generate: Option<u64>,
+    /// Seed of the synthetic traffic.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 
-pub async fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`local` is not implemented yet")
+    /// SQS queue URL (default: an embedded in-process queue).
+    #[arg(long, env = "QUEUE_URL")]
+    pub queue_url: Option<String>,
+    /// Dead-letter queue URL of --queue-url (its redrive target), to count what ends there.
+    #[arg(long, requires = "queue_url")]
+    pub dlq_url: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Receives before a message moves to the dead-letter queue (embedded queue; SQS uses its redrive policy).
+    #[arg(long, default_value_t = 5)]
+    pub max_receive: u32,
+    /// Visibility timeout of received messages, in seconds.
+    #[arg(long, default_value_t = 30)]
+    pub visibility_timeout: u64,
+
+    /// Bridge transactions URL, or the Edge base URL (default: an embedded receiver on 127.0.0.1).
+    #[arg(long, env = "BRIDGE_URL")]
+    pub bridge_url: Option<String>,
+    /// OAuth2 token URL (client credentials).
+    #[arg(long, env = "AUTH_URL")]
+    pub auth_url: Option<String>,
+    #[arg(long, env = "CLIENT_ID")]
+    pub client_id: Option<String>,
+    #[arg(long, env = "CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
+    /// The vendor integration's .env file (cequence_client_id, cequence_edge_endpoint, ...);
+    /// flags and environment variables take precedence.
+    #[arg(long)]
+    pub env_file: Option<PathBuf>,
+    /// Collector format: uap or ndjson.
+    #[arg(long, env = "BRIDGE_FORMAT", default_value = "uap")]
+    pub bridge_format: String,
+    /// Permit http:// Bridge and token URLs (the embedded receiver is always allowed).
+    #[arg(long, env = "ALLOW_INSECURE_HTTP")]
+    pub allow_insecure_http: bool,
+    /// Largest request body sent to the Bridge (uncompressed).
+    #[arg(long, env = "WINDOW_BYTES", default_value_t = DEFAULT_WINDOW_BYTES)]
+    pub window_bytes: usize,
+    /// Bridge request timeout, in ms.
+    #[arg(long, env = "REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
+    pub request_timeout_ms: u64,
+    /// Windows in flight per shipper batch.
+    #[arg(long, env = "BRIDGE_CONCURRENCY", default_value_t = 4)]
+    pub bridge_concurrency: usize,
+    /// Compress request bodies (Content-Encoding: gzip).
+    #[arg(long, env = "BRIDGE_GZIP")]
+    pub bridge_gzip: bool,
+    /// Where the embedded receiver writes what it accepts.
+    #[arg(long, default_value = "apigw-stream-out")]
+    pub out: PathBuf,
+
+    /// Largest queue message (body plus attributes).
+    #[arg(long, env = "MESSAGE_BYTES", default_value_t = DEFAULT_MESSAGE_BYTES)]
+    pub message_bytes: usize,
+    #[command(flatten)]
+    pub decode: DecodeFlags,
+    /// Concurrent decode workers (default: one per CPU).
+    #[arg(long)]
+    pub decode_workers: Option<usize>,
+    /// Concurrent shipper batches (like concurrent shipper Lambda invocations).
+    #[arg(long, default_value_t = 4)]
+    pub shipper_workers: usize,
+    /// Give up waiting for the queue to empty after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    pub drain_timeout: u64,
+
+    /// Also write the summary as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+    /// No progress display.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let vendor = match &args.env_file {
+        Some(p) => Some(VendorEnv::load(p)?),
+        None => None,
+    };
+    let vendor = vendor.unwrap_or_default();
+
+    // The Bridge: the one named, or the embedded receiver with fresh credentials.
+    let bridge_url = args.bridge_url.clone().or_else(|| vendor.bridge_url());
+    let mut receiver = None;
+    let mut settings: HashMap<&'static str, String> = HashMap::new();
+    match bridge_url {
+        Some(url) => {
+            settings.insert("BRIDGE_URL", url);
+            if let Some(auth) = args
+                .auth_url
+                .clone()
+                .or_else(|| vendor.auth_endpoint.clone())
+            {
+                settings.insert("AUTH_URL", auth);
+            }
+            if let Some(id) = args.client_id.clone().or_else(|| vendor.client_id.clone()) {
+                settings.insert("CLIENT_ID", id);
+            }
+            if let Some(secret) = args
+                .client_secret
+                .clone()
+                .or_else(|| vendor.client_secret.clone())
+            {
+                settings.insert("CLIENT_SECRET", secret);
+            }
+            settings.insert("ALLOW_INSECURE_HTTP", args.allow_insecure_http.to_string());
+        }
+        None => {
+            let client_id = "apigw-stream-local".to_string();
+            let secret = uuid::Uuid::new_v4().to_string();
+            let config = ReceiverConfig {
+                client_id: Some(client_id.clone()),
+                client_secret: Some(Secret::new(secret.clone())),
+                out_dir: Some(args.out.clone()),
+                ..ReceiverConfig::default()
+            };
+            let listen: SocketAddr = ([127, 0, 0, 1], 0).into();
+            let r = Receiver::start(listen, config)
+                .await
+                .context("cannot start the embedded Bridge receiver")?;
+            settings.insert("BRIDGE_URL", r.transactions_url());
+            settings.insert("AUTH_URL", r.token_url());
+            settings.insert("CLIENT_ID", client_id);
+            settings.insert("CLIENT_SECRET", secret);
+            // Our own receiver on the loopback interface.
+            settings.insert("ALLOW_INSECURE_HTTP", "true".to_string());
+            receiver = Some(Arc::new(r));
+        }
+    }
+    settings.insert("BRIDGE_FORMAT", args.bridge_format.clone());
+    settings.insert("WINDOW_BYTES", args.window_bytes.to_string());
+    settings.insert("REQUEST_TIMEOUT_MS", args.request_timeout_ms.to_string());
+    settings.insert("BRIDGE_CONCURRENCY", args.bridge_concurrency.to_string());
+    settings.insert("BRIDGE_GZIP", args.bridge_gzip.to_string());
+    // The same parsing and checks as the shipper Lambda's environment.
+    let ship_config = ShipConfig::from_lookup(|k| settings.get(k).cloned())?;
+
+    let sqs_config = match &args.queue_url {
+        Some(_) => Some(args.aws.load().await),
+        None => None,
+    };
+    let shipper = Shipper::from_config(&ship_config, sqs_config.as_ref())?;
+
+    let (queue, dlq, max_queued): (Arc<dyn Queue>, Option<Arc<dyn Queue>>, _) =
+        match (&args.queue_url, &sqs_config) {
+            (Some(url), Some(conf)) => {
+                let client = aws_sdk_sqs::Client::new(conf);
+                let dlq = args
+                    .dlq_url
+                    .as_ref()
+                    .map(|u| Arc::new(SqsQueue::new(client.clone(), u.clone())) as Arc<dyn Queue>);
+                (Arc::new(SqsQueue::new(client, url.clone())), dlq, None)
+            }
+            _ => {
+                let dlq = Arc::new(MemoryQueue::new("embedded-dlq"));
+                let queue =
+                    MemoryQueue::with_dead_letter_queue("embedded", dlq.clone(), args.max_receive);
+                (Arc::new(queue), Some(dlq as Arc<dyn Queue>), Some(64))
+            }
+        };
+
+    let mut opts = PipelineOptions {
+        decode: args.decode.options(),
+        message_bytes: args.message_bytes,
+        shipper_workers: args.shipper_workers.max(1),
+        visibility_timeout: Duration::from_secs(args.visibility_timeout.max(1)),
+        ship_timeout: Duration::from_secs(args.visibility_timeout.saturating_sub(2).max(1)),
+        max_queued_messages: max_queued,
+        drain_timeout: Duration::from_secs(args.drain_timeout),
+        ..PipelineOptions::default()
+    };
+    apply_vendor_filters(&mut opts, &vendor);
+    if let Some(n) = args.decode_workers {
+        opts.decode_workers = n.max(1);
+    }
+    let pipeline = LocalPipeline::new(queue, dlq, Arc::new(shipper), receiver.clone(), opts);
+
+    // Inputs: generated, or read from files, through a small channel (bounded memory).
+    let (tx, rx) = mpsc::channel::<Input>(4);
+    let expected = match (&args.generate, args.inputs.is_empty()) {
+        (Some(n), _) => Some(*n),
+        (None, true) => Some(DEFAULT_GENERATE),
+        (None, false) => None,
+    };
+    let producer = match expected {
+        Some(n) => spawn_generator(n, args.seed, tx),
+        None => spawn_reader(args.inputs.clone(), tx),
+    };
+
+    if let Some(r) = &receiver {
+        eprintln!(
+            "apigw-stream local: embedded Bridge receiver on {}, writing to {}",
+            r.base_url(),
+            args.out.display()
+        );
+    }
+    let progress = (!args.quiet).then(|| spawn_progress(pipeline.clone(), expected));
+    let summary = pipeline.clone().run(rx).await;
+    let read_errors = producer.await.unwrap_or(1);
+    if let Some((stop, handle)) = progress {
+        let _ = stop.send(());
+        let _ = handle.await;
+    }
+
+    println!("{}", summary_table(&summary));
+    if let Some(path) = &args.summary_json {
+        let json = serde_json::to_vec_pretty(&summary)?;
+        std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(exit_code(&summary, read_errors))
+}
+
+/// Non-zero when a record was lost or an input could not be read or decoded.
+fn exit_code(summary: &Summary, read_errors: usize) -> ExitCode {
+    if summary.lost == 0
+        && summary.payload_errors == 0
+        && summary.send_failures == 0
+        && read_errors == 0
+    {
+        ExitCode::SUCCESS
+    } else {
+        if summary.lost > 0 {
+            eprintln!(
+                "apigw-stream local: {} records lost (neither delivered, filtered nor dead-lettered)",
+                summary.lost
+            );
+        }
+        ExitCode::from(1)
+    }
+}
+
+/// The vendor file's filter settings, where flags left the defaults: API toggles are off when
+/// either says off; lists apply when no flag or variable gave one.
+fn apply_vendor_filters(opts: &mut PipelineOptions, vendor: &VendorEnv) {
+    let filter = &mut opts.decode.filter;
+    if vendor.rest_api_enabled == Some(false) {
+        filter.rest_api_enabled = false;
+    }
+    if vendor.http_api_enabled == Some(false) {
+        filter.http_api_enabled = false;
+    }
+    let defaults = crate::filter::FilterConfig::default();
+    if let Some(ext) = &vendor.static_file_extensions {
+        if filter.static_file_extensions == defaults.static_file_extensions {
+            filter.static_file_extensions = crate::filter::parse_extensions(&ext.join(","));
+        }
+    }
+    if let Some(types) = &vendor.res_content_types {
+        if filter.response_content_types == defaults.response_content_types {
+            filter.response_content_types = crate::filter::parse_list(&types.join(","));
+        }
+    }
+}
+
+fn spawn_generator(
+    requests: u64,
+    seed: u64,
+    tx: mpsc::Sender<Input>,
+) -> tokio::task::JoinHandle<usize> {
+    tokio::task::spawn_blocking(move || {
+        let opts = GenerateOptions {
+            requests,
+            seed,
+            // Stamped as produced, so latency runs from "logged" to "accepted".
+            start_ms: None,
+            // Cheaper than CloudWatch's level 6; the decoder reads both alike.
+            compression: 1,
+            ..GenerateOptions::default()
+        };
+        for (i, p) in Generator::new(opts).enumerate() {
+            let input = Input {
+                name: format!("generated payload #{}", i + 1),
+                logged_ms: Some(p.logged_ms),
+                bytes: p.event,
+            };
+            if tx.blocking_send(input).is_err() {
+                break;
+            }
+        }
+        0
+    })
+}
+
+/// Files in `path` (recursively, sorted), or `path` itself.
+fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if path.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()?;
+        entries.sort();
+        for e in entries {
+            collect_files(&e, out)?;
+        }
+    } else {
+        out.push(path.to_path_buf());
+    }
+    Ok(())
+}
+
+fn spawn_reader(inputs: Vec<PathBuf>, tx: mpsc::Sender<Input>) -> tokio::task::JoinHandle<usize> {
+    tokio::task::spawn_blocking(move || {
+        let mut errors = 0;
+        let mut files = Vec::new();
+        for input in &inputs {
+            if input.as_os_str() == "-" {
+                files.push(input.clone());
+            } else if let Err(e) = collect_files(input, &mut files) {
+                eprintln!("apigw-stream local: {}: {e}", input.display());
+                errors += 1;
+            }
+        }
+        for file in files {
+            let bytes = if file.as_os_str() == "-" {
+                let mut buf = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map(|_| buf)
+            } else {
+                std::fs::read(&file)
+            };
+            match bytes {
+                Ok(bytes) => {
+                    let input = Input {
+                        name: file.display().to_string(),
+                        bytes,
+                        logged_ms: None,
+                    };
+                    if tx.blocking_send(input).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    eprintln!("apigw-stream local: {}: {e}", file.display());
+                    errors += 1;
+                }
+            }
+        }
+        errors
+    })
+}
+
+fn progress_line(p: &Progress, rate: f64) -> String {
+    format!(
+        "decoded {} · delivered {} · {:.0} records/s · filtered {} · unparsed {} · windows {} · retries {} · failed messages {}",
+        p.records_decoded, p.records_delivered, rate, p.filtered, p.lines_unparsed, p.windows, p.retries, p.failed_messages
+    )
+}
+
+/// Progress on stderr: a bar on a terminal, a plain line every 5 s otherwise.
+fn spawn_progress(
+    pipeline: Arc<LocalPipeline>,
+    expected: Option<u64>,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(async move {
+        let tty = std::io::stderr().is_terminal();
+        let bar = tty.then(|| {
+            let bar = match expected {
+                Some(n) => indicatif::ProgressBar::new(n),
+                None => indicatif::ProgressBar::new_spinner(),
+            };
+            let style = indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} delivered  {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+            bar.set_style(style);
+            bar
+        });
+        let start = tokio::time::Instant::now();
+        let tick = if tty {
+            Duration::from_millis(200)
+        } else {
+            Duration::from_secs(5)
+        };
+        let mut interval = tokio::time::interval(tick);
+        interval.tick().await;
+        loop {
+            tokio::select! {
+                _ = interval.tick() => {}
+                _ = &mut stop_rx => break,
+            }
+            let p = pipeline.progress();
+            let secs = start.elapsed().as_secs_f64().max(0.001);
+            let rate = p.records_delivered as f64 / secs;
+            match &bar {
+                Some(bar) => {
+                    bar.set_position(p.records_delivered);
+                    bar.set_message(format!(
+                        "· decoded {} · {:.0}/s · retries {} · failed msgs {}",
+                        p.records_decoded, rate, p.retries, p.failed_messages
+                    ));
+                }
+                None => eprintln!("apigw-stream local: {}", progress_line(&p, rate)),
+            }
+        }
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+    });
+    (stop_tx, handle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vendor_filters_fill_defaults_only() {
+        let mut opts = PipelineOptions::default();
+        let vendor = VendorEnv {
+            rest_api_enabled: Some(false),
+            static_file_extensions: Some(vec![".js".into(), "css".into()]),
+            ..VendorEnv::default()
+        };
+        apply_vendor_filters(&mut opts, &vendor);
+        assert!(!opts.decode.filter.rest_api_enabled);
+        assert!(opts.decode.filter.http_api_enabled);
+        assert_eq!(
+            opts.decode.filter.static_file_extensions,
+            vec!["js".to_string(), "css".to_string()]
+        );
+    }
 }

@@ -1,0 +1,265 @@
+//! Rendering one request as the access-log line API Gateway would write for a stage's format.
+//!
+//! API Gateway substitutes `$context` values into the template as they are, without escaping,
+//! so an odd user agent can break a JSON line exactly as it does in real logs.
+
+use std::fmt::Write;
+
+use super::catalog::{LineFormat, Stage};
+use crate::transaction::ApiKind;
+
+/// One synthetic request, before formatting.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub request_id: String,
+    pub extended_request_id: String,
+    pub time_ms: i64,
+    pub method: &'static str,
+    /// Path as the client sent it, without the stage prefix.
+    pub path: String,
+    /// Route template (`resourcePath` for REST, the path part of `routeKey` for HTTP).
+    pub route: &'static str,
+    pub status: u16,
+    pub response_length: Option<u64>,
+    pub latency_ms: u64,
+    pub integration_latency_ms: Option<u64>,
+    pub ip: String,
+    pub user_agent: &'static str,
+    pub principal_id: Option<String>,
+    pub api_key_id: Option<String>,
+    /// WebSocket: (eventType, routeKey, connectionId).
+    pub websocket: Option<(&'static str, &'static str, String)>,
+}
+
+/// `$context.requestTime`: CLF time, second resolution, UTC.
+pub fn request_time(time_ms: i64) -> String {
+    match chrono::DateTime::from_timestamp_millis(time_ms) {
+        Some(t) => t.format("%d/%b/%Y:%H:%M:%S +0000").to_string(),
+        None => "-".to_string(),
+    }
+}
+
+fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
+    match v {
+        Some(v) => v.to_string(),
+        None => "-".to_string(),
+    }
+}
+
+fn error_message(status: u16) -> &'static str {
+    match status {
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        500 => "Internal server error",
+        502 => "Internal server error",
+        503 => "Service Unavailable",
+        _ => "-",
+    }
+}
+
+/// `$context.path`: the stage prefix plus the client path on execute-api domains.
+fn context_path(stage: &Stage, path: &str) -> String {
+    match stage.stage_prefix() {
+        "" => path.to_string(),
+        prefix => format!("/{prefix}{path}"),
+    }
+}
+
+/// HTTP API `routeKey`: `METHOD /template`.
+fn route_key(req: &Request) -> String {
+    format!("{} {}", req.method, req.route)
+}
+
+/// Render `req` as `stage` logs it.
+pub fn render(stage: &Stage, region: &str, account: &str, req: &Request) -> String {
+    let domain = stage.domain(region);
+    let time = request_time(req.time_ms);
+    let mut line = String::with_capacity(640);
+    match (stage.format, stage.kind) {
+        (LineFormat::Recommended, ApiKind::Rest) => {
+            let _ = write!(
+                line,
+                r#"{{"requestId":"{}","extendedRequestId":"{}","requestTimeEpoch":"{}","httpMethod":"{}","path":"{}","resourcePath":"{}","protocol":"HTTP/1.1","status":"{}","responseLength":"{}","responseLatency":"{}","integrationLatency":"{}","ip":"{}","userAgent":"{}","domainName":"{}","apiId":"{}","stage":"{}","accountId":"{}","caller":"-","user":"-","apiKeyId":"{}","principalId":"{}","errorMessage":"{}","wafResponseCode":"{}"}}"#,
+                req.request_id,
+                req.extended_request_id,
+                req.time_ms,
+                req.method,
+                context_path(stage, &req.path),
+                req.route,
+                req.status,
+                opt(&req.response_length),
+                req.latency_ms,
+                opt(&req.integration_latency_ms),
+                req.ip,
+                req.user_agent,
+                domain,
+                stage.api_id,
+                stage.stage,
+                account,
+                opt(&req.api_key_id),
+                opt(&req.principal_id),
+                error_message(req.status),
+                if req.status == 403 {
+                    "WAF_BLOCK"
+                } else {
+                    "WAF_ALLOW"
+                },
+            );
+        }
+        (LineFormat::Recommended, _) => {
+            let _ = write!(
+                line,
+                r#"{{"requestId":"{}","extendedRequestId":"{}","requestTimeEpoch":"{}","httpMethod":"{}","path":"{}","routeKey":"{}","protocol":"HTTP/1.1","status":"{}","responseLength":"{}","responseLatency":"{}","integrationLatency":"{}","ip":"{}","userAgent":"{}","domainName":"{}","apiId":"{}","stage":"{}","accountId":"{}","caller":"-","user":"-","principalId":"{}","errorMessage":"{}"}}"#,
+                req.request_id,
+                req.extended_request_id,
+                req.time_ms,
+                req.method,
+                context_path(stage, &req.path),
+                route_key(req),
+                req.status,
+                opt(&req.response_length),
+                req.latency_ms,
+                opt(&req.integration_latency_ms),
+                req.ip,
+                req.user_agent,
+                domain,
+                stage.api_id,
+                stage.stage,
+                account,
+                opt(&req.principal_id),
+                error_message(req.status),
+            );
+        }
+        (LineFormat::ConsoleJson, ApiKind::Rest) => {
+            let _ = write!(
+                line,
+                r#"{{ "requestId":"{}", "extendedRequestId":"{}", "ip": "{}", "caller":"-", "user":"-", "requestTime":"{}", "httpMethod":"{}", "resourcePath":"{}", "status":"{}", "protocol":"HTTP/1.1", "responseLength":"{}" }}"#,
+                req.request_id,
+                req.extended_request_id,
+                req.ip,
+                time,
+                req.method,
+                req.route,
+                req.status,
+                opt(&req.response_length),
+            );
+        }
+        (LineFormat::ConsoleJson, _) => {
+            let _ = write!(
+                line,
+                r#"{{ "requestId":"{}", "ip": "{}", "requestTime":"{}", "httpMethod":"{}","routeKey":"{}", "status":"{}","protocol":"HTTP/1.1", "responseLength":"{}" }}"#,
+                req.request_id,
+                req.ip,
+                time,
+                req.method,
+                route_key(req),
+                req.status,
+                opt(&req.response_length),
+            );
+        }
+        (LineFormat::ConsoleClf, ApiKind::Rest) => {
+            let _ = write!(
+                line,
+                r#"{} - - [{}] "{} {} HTTP/1.1" {} {} {} {}"#,
+                req.ip,
+                time,
+                req.method,
+                req.route,
+                req.status,
+                opt(&req.response_length),
+                req.request_id,
+                req.extended_request_id,
+            );
+        }
+        (LineFormat::ConsoleClf, _) => {
+            let _ = write!(
+                line,
+                r#"{} - - [{}] "{} {} HTTP/1.1" {} {} {}"#,
+                req.ip,
+                time,
+                req.method,
+                route_key(req),
+                req.status,
+                opt(&req.response_length),
+                req.request_id,
+            );
+        }
+        (LineFormat::ConsoleCsv, ApiKind::Rest) => {
+            let _ = write!(
+                line,
+                "{},-,-,{},{},{},HTTP/1.1,{},{},{},{}",
+                req.ip,
+                time,
+                req.method,
+                req.route,
+                req.status,
+                opt(&req.response_length),
+                req.request_id,
+                req.extended_request_id,
+            );
+        }
+        (LineFormat::ConsoleCsv, _) => {
+            let _ = write!(
+                line,
+                "{},{},{},{},HTTP/1.1,{},{},{}",
+                req.ip,
+                time,
+                req.method,
+                route_key(req),
+                req.status,
+                opt(&req.response_length),
+                req.request_id,
+            );
+        }
+        (LineFormat::ConsoleXml, ApiKind::Rest) => {
+            let _ = write!(
+                line,
+                r#"<request id="{}"> <extendedRequestId>{}</extendedRequestId> <ip>{}</ip> <caller>-</caller> <user>-</user> <requestTime>{}</requestTime> <httpMethod>{}</httpMethod> <resourcePath>{}</resourcePath> <status>{}</status> <protocol>HTTP/1.1</protocol> <responseLength>{}</responseLength> </request>"#,
+                req.request_id,
+                req.extended_request_id,
+                req.ip,
+                time,
+                req.method,
+                req.route,
+                req.status,
+                opt(&req.response_length),
+            );
+        }
+        (LineFormat::ConsoleXml, _) => {
+            let _ = write!(
+                line,
+                r#"<request id="{}"> <ip>{}</ip> <requestTime>{}</requestTime> <httpMethod>{}</httpMethod> <routeKey>{}</routeKey> <status>{}</status> <protocol>HTTP/1.1</protocol> <responseLength>{}</responseLength> </request>"#,
+                req.request_id,
+                req.ip,
+                time,
+                req.method,
+                route_key(req),
+                req.status,
+                opt(&req.response_length),
+            );
+        }
+        (LineFormat::WebsocketJson, _) => {
+            let (event_type, route, connection) = match &req.websocket {
+                Some((e, r, c)) => (*e, *r, c.as_str()),
+                None => ("-", "-", "-"),
+            };
+            let _ = write!(
+                line,
+                r#"{{"requestId":"{}","ip":"{}","caller":"-","user":"-","requestTime":"{}","eventType":"{}","routeKey":"{}","status":"{}","connectionId":"{}","apiId":"{}","stage":"{}","domainName":"{}"}}"#,
+                req.request_id,
+                req.ip,
+                time,
+                event_type,
+                route,
+                req.status,
+                connection,
+                stage.api_id,
+                stage.stage,
+                domain,
+            );
+        }
+    }
+    line
+}
