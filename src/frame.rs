@@ -267,7 +267,7 @@ mod tests {
             truncated: false,
         });
         // Random-ish data defeats compression so the cut is required.
-        let noise: String = (0..600_000u32).map(|i| char::from(b'a' + ((i * 7919) % 26) as u8)).collect();
+        let noise: String = (0..600_000u64).map(|i| char::from(b'a' + ((i * 7919 + i / 3) % 26) as u8)).collect();
         big.request.headers.insert("x-noise".into(), vec![noise]);
         let frames = pack(&[big], MIN_MESSAGE_BYTES * 4).unwrap();
         let back = unpack(&frames[0].body).unwrap();
