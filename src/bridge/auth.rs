@@ -1,0 +1,390 @@
+//! Authorization for collector requests: an OAuth2 client-credentials token (cached, refreshed
+//! before it expires, one fetch shared by concurrent requests), or a static bearer token / header.
+//!
+//! RFC 6749 §4.4 and the Cequence Kong plugin: form body credentials by default, HTTP Basic as an
+//! option; the token lives until `expires_in` or the JWT `exp` (the earlier), less a 60 s skew.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use reqwest::header::{HeaderName, HeaderValue};
+use serde::Deserialize;
+use tokio::sync::Mutex;
+
+use super::secret::{SecretError, SecretSource};
+use super::Secret;
+
+/// Refresh this long before the token runs out (Cequence's Kong plugin uses the same).
+pub const DEFAULT_SKEW: Duration = Duration::from_secs(60);
+/// Lifetime assumed when the server gives neither `expires_in` nor a JWT `exp`.
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
+/// After the token endpoint refused our credentials, answer with that refusal for this long
+/// instead of asking again for every window.
+const REJECTION_HOLD: Duration = Duration::from_secs(5);
+
+/// How the client credentials travel to the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthMethod {
+    /// `client_id` and `client_secret` in the form body (Keycloak / Cequence default).
+    #[default]
+    Body,
+    /// HTTP Basic (RFC 6749 §2.3.1).
+    Basic,
+}
+
+impl std::str::FromStr for AuthMethod {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "body" | "post" | "client_secret_post" | "" => Ok(AuthMethod::Body),
+            "basic" | "client_secret_basic" => Ok(AuthMethod::Basic),
+            other => Err(format!(
+                "unknown auth method {other:?} (expected body or basic)"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TokenError {
+    /// Network failure, timeout, 5xx or 429: worth another try later.
+    #[error("token endpoint unavailable: {0}")]
+    Transient(String),
+    /// The endpoint refused the credentials (4xx): retrying unchanged will not help.
+    #[error("token endpoint refused the client credentials: HTTP {status} {error}")]
+    Rejected { status: u16, error: String },
+    #[error("token endpoint answered without a usable access_token: {0}")]
+    Malformed(String),
+    #[error("{0}")]
+    Secret(String),
+}
+
+impl TokenError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, TokenError::Transient(_) | TokenError::Secret(_))
+    }
+}
+
+impl From<SecretError> for TokenError {
+    fn from(e: SecretError) -> Self {
+        TokenError::Secret(e.to_string())
+    }
+}
+
+/// What a collector request carries.
+pub enum Auth {
+    None,
+    /// `Authorization: Bearer <token>` with a fixed token.
+    Bearer(Secret),
+    /// Any fixed header, e.g. an API key.
+    Header {
+        name: HeaderName,
+        value: Secret,
+    },
+    OAuth(Box<TokenSource>),
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::None => f.write_str("Auth::None"),
+            Auth::Bearer(_) => f.write_str("Auth::Bearer(***)"),
+            Auth::Header { name, .. } => write!(f, "Auth::Header({name}: ***)"),
+            Auth::OAuth(t) => write!(f, "Auth::OAuth({} as {})", t.url, t.client_id),
+        }
+    }
+}
+
+/// The header to send, and the token it carries (to drop exactly that one after a 401).
+pub struct Credential {
+    pub header: Option<(HeaderName, HeaderValue)>,
+    pub token: Option<Secret>,
+}
+
+impl Auth {
+    pub async fn credential(&self) -> Result<Credential, TokenError> {
+        let header = |name: HeaderName, value: &str| {
+            let mut v = HeaderValue::from_str(value).map_err(|_| {
+                TokenError::Malformed("credential is not a valid header value".into())
+            })?;
+            v.set_sensitive(true);
+            Ok::<_, TokenError>(Some((name, v)))
+        };
+        match self {
+            Auth::None => Ok(Credential {
+                header: None,
+                token: None,
+            }),
+            Auth::Bearer(t) => Ok(Credential {
+                header: header(
+                    reqwest::header::AUTHORIZATION,
+                    &format!("Bearer {}", t.expose()),
+                )?,
+                token: None,
+            }),
+            Auth::Header { name, value } => Ok(Credential {
+                header: header(name.clone(), value.expose())?,
+                token: None,
+            }),
+            Auth::OAuth(source) => {
+                let token = source.token().await?;
+                Ok(Credential {
+                    header: header(
+                        reqwest::header::AUTHORIZATION,
+                        &format!("Bearer {}", token.expose()),
+                    )?,
+                    token: Some(token),
+                })
+            }
+        }
+    }
+
+    /// Whether a 401 may be cured by fetching a new token.
+    pub fn can_refresh(&self) -> bool {
+        matches!(self, Auth::OAuth(_))
+    }
+
+    pub async fn invalidate(&self, token: &Secret) {
+        if let Auth::OAuth(source) = self {
+            source.invalidate(token).await;
+        }
+    }
+
+    /// Token fetches so far (OAuth only), for stats and tests.
+    pub fn token_fetches(&self) -> u64 {
+        match self {
+            Auth::OAuth(s) => s.fetches(),
+            _ => 0,
+        }
+    }
+}
+
+struct Cached {
+    token: Secret,
+    refresh_at: Instant,
+}
+
+#[derive(Default)]
+struct State {
+    cached: Option<Cached>,
+    rejected: Option<(Instant, TokenError)>,
+}
+
+/// OAuth2 client-credentials tokens, cached across invocations.
+pub struct TokenSource {
+    http: reqwest::Client,
+    url: String,
+    client_id: String,
+    secret: SecretSource,
+    method: AuthMethod,
+    skew: Duration,
+    timeout: Duration,
+    state: Mutex<State>,
+    fetches: AtomicU64,
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: Option<String>,
+    #[serde(default)]
+    expires_in: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct OAuthError {
+    error: Option<String>,
+}
+
+impl TokenSource {
+    pub fn new(
+        http: reqwest::Client,
+        url: impl Into<String>,
+        client_id: impl Into<String>,
+        secret: SecretSource,
+        method: AuthMethod,
+        timeout: Duration,
+    ) -> Self {
+        TokenSource {
+            http,
+            url: url.into(),
+            client_id: client_id.into(),
+            secret,
+            method,
+            skew: DEFAULT_SKEW,
+            timeout,
+            state: Mutex::new(State::default()),
+            fetches: AtomicU64::new(0),
+        }
+    }
+
+    pub fn with_skew(mut self, skew: Duration) -> Self {
+        self.skew = skew;
+        self
+    }
+
+    pub fn fetches(&self) -> u64 {
+        self.fetches.load(Ordering::Relaxed)
+    }
+
+    /// A valid token: the cached one, or a new one. Concurrent callers wait for one fetch.
+    pub async fn token(&self) -> Result<Secret, TokenError> {
+        let mut state = self.state.lock().await;
+        if let Some(c) = &state.cached {
+            if Instant::now() < c.refresh_at {
+                return Ok(c.token.clone());
+            }
+        }
+        if let Some((at, err)) = &state.rejected {
+            if at.elapsed() < REJECTION_HOLD {
+                return Err(err.clone());
+            }
+        }
+        state.cached = None;
+        match self.fetch().await {
+            Ok(c) => {
+                let token = c.token.clone();
+                state.cached = Some(c);
+                state.rejected = None;
+                Ok(token)
+            }
+            Err(e) => {
+                if let TokenError::Rejected { .. } = e {
+                    // Maybe the secret was rotated: read it again next time.
+                    self.secret.invalidate().await;
+                    state.rejected = Some((Instant::now(), e.clone()));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Drop `used` if it is still the cached token (other requests may have replaced it already).
+    pub async fn invalidate(&self, used: &Secret) {
+        let mut state = self.state.lock().await;
+        if state.cached.as_ref().is_some_and(|c| &c.token == used) {
+            state.cached = None;
+        }
+    }
+
+    async fn fetch(&self) -> Result<Cached, TokenError> {
+        let secret = self.secret.get().await?;
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        let sent = Instant::now();
+        let now_unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let mut req = self.http.post(&self.url).timeout(self.timeout);
+        req = match self.method {
+            AuthMethod::Body => req.form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", self.client_id.as_str()),
+                ("client_secret", secret.expose()),
+            ]),
+            AuthMethod::Basic => req
+                .basic_auth(
+                    form_encode(&self.client_id),
+                    Some(form_encode(secret.expose())),
+                )
+                .form(&[("grant_type", "client_credentials")]),
+        };
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| TokenError::Transient(e.without_url().to_string()))?;
+        let status = resp.status();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| TokenError::Transient(e.without_url().to_string()))?;
+        if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
+            return Err(TokenError::Transient(format!("HTTP {}", status.as_u16())));
+        }
+        if !status.is_success() {
+            let error = serde_json::from_slice::<OAuthError>(&body)
+                .ok()
+                .and_then(|e| e.error)
+                .unwrap_or_default();
+            return Err(TokenError::Rejected {
+                status: status.as_u16(),
+                error,
+            });
+        }
+        let parsed: TokenResponse = serde_json::from_slice(&body)
+            .map_err(|e| TokenError::Malformed(format!("not a token response: {e}")))?;
+        let token = parsed
+            .access_token
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| TokenError::Malformed("no access_token".into()))?;
+        let expires_in = parsed.expires_in.as_ref().and_then(|v| match v {
+            serde_json::Value::Number(n) => n.as_u64(),
+            serde_json::Value::String(s) => s.parse().ok(),
+            _ => None,
+        });
+        let from_jwt = jwt_exp(&token).map(|exp| exp.saturating_sub(now_unix.as_secs()));
+        let lifetime = match (expires_in, from_jwt) {
+            (Some(a), Some(b)) => Duration::from_secs(a.min(b)),
+            (Some(a), None) | (None, Some(a)) => Duration::from_secs(a),
+            (None, None) => DEFAULT_LIFETIME,
+        };
+        Ok(Cached {
+            token: Secret::new(token),
+            refresh_at: sent + lifetime.saturating_sub(effective_skew(lifetime, self.skew)),
+        })
+    }
+}
+
+/// The skew, but never more than half the lifetime, so a short-lived token is still reused.
+pub fn effective_skew(lifetime: Duration, skew: Duration) -> Duration {
+    skew.min(lifetime / 2)
+}
+
+/// RFC 6749 §2.3.1: Basic credentials are form-encoded before they are joined.
+fn form_encode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The `exp` claim of a JWT, read without verifying it (only to know when to refresh).
+pub fn jwt_exp(token: &str) -> Option<u64> {
+    let mut parts = token.split('.');
+    let (_header, payload, _sig) = (parts.next()?, parts.next()?, parts.next()?);
+    let raw = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&raw).ok()?;
+    claims.get("exp")?.as_u64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jwt_exp_reads_the_claim() {
+        let payload = URL_SAFE_NO_PAD.encode(br#"{"exp":1700000000,"sub":"x"}"#);
+        assert_eq!(
+            jwt_exp(&format!("eyJhbGciOiJub25lIn0.{payload}.sig")),
+            Some(1_700_000_000)
+        );
+        assert_eq!(jwt_exp("opaque-token"), None);
+        assert_eq!(jwt_exp("a.!!!.c"), None);
+    }
+
+    #[test]
+    fn skew_is_capped_for_short_tokens() {
+        assert_eq!(
+            effective_skew(Duration::from_secs(1800), DEFAULT_SKEW),
+            DEFAULT_SKEW
+        );
+        assert_eq!(
+            effective_skew(Duration::from_secs(4), DEFAULT_SKEW),
+            Duration::from_secs(2)
+        );
+    }
+
+    #[test]
+    fn auth_method_parses() {
+        assert_eq!("basic".parse::<AuthMethod>(), Ok(AuthMethod::Basic));
+        assert_eq!("body".parse::<AuthMethod>(), Ok(AuthMethod::Body));
+        assert!("digest".parse::<AuthMethod>().is_err());
+    }
+}

@@ -1,0 +1,411 @@
+//! POSTing windows to the collector under DESIGN.md's failure policy:
+//!
+//! | answer | action |
+//! |---|---|
+//! | 2xx | delivered |
+//! | 408, 429, 5xx but 501, connect error, timeout | exponential backoff with full jitter, `Retry-After` honoured, while the deadline (less a margin) allows |
+//! | 401 | drop the token, fetch a new one, retry once |
+//! | 413 | [`Outcome::TooLarge`]: the caller splits the window |
+//! | other 4xx, 501 | the window failed |
+
+use std::io::Write as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use flate2::write::GzEncoder;
+use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::{StatusCode, Url};
+
+use super::auth::{Auth, TokenError};
+use super::Format;
+
+/// Tuning of one client; defaults match the shipper Lambda's.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// One HTTP request, connect to last byte.
+    pub request_timeout: Duration,
+    /// Time kept free before the deadline (to answer the invocation).
+    pub deadline_margin: Duration,
+    /// First backoff; doubles per retry up to `max_backoff`.
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Compress bodies (`Content-Encoding: gzip`).
+    pub gzip: bool,
+    /// Permit `http://` URLs (local receivers, tests).
+    pub allow_insecure_http: bool,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            request_timeout: Duration::from_secs(10),
+            deadline_margin: Duration::from_millis(1500),
+            base_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(10),
+            gzip: false,
+            allow_insecure_http: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("collector refused the window: HTTP {status}{}", if .detail.is_empty() { String::new() } else { format!(" ({})", .detail) })]
+    Rejected { status: u16, detail: String },
+    #[error("collector answered 401 again after a new token")]
+    Unauthorized,
+    #[error("gave up after {attempts} attempts, the deadline is near (last: {last})")]
+    Exhausted { attempts: u32, last: String },
+    #[error("cannot authorize: {0}")]
+    Auth(TokenError),
+    #[error("request could not be sent: {0}")]
+    Request(String),
+}
+
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Delivered,
+    /// 413: split the window and send the halves.
+    TooLarge,
+    Failed(DeliveryError),
+}
+
+/// The result of posting one window, with what it cost.
+#[derive(Debug, Clone)]
+pub struct PostResult {
+    pub outcome: Outcome,
+    /// HTTP requests made (first try included).
+    pub attempts: u32,
+    /// Requests repeated after a retryable answer or a 401.
+    pub retries: u32,
+    /// Round trip of the request that gave the final answer.
+    pub latency: Duration,
+    /// Bytes on the wire (after gzip).
+    pub wire_bytes: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("collector URL {url:?} is not a valid URL: {reason}")]
+    BadUrl { url: String, reason: String },
+    #[error(
+        "collector URL {url:?} is not https (set ALLOW_INSECURE_HTTP=true for a local receiver)"
+    )]
+    Insecure { url: String },
+    #[error("cannot build the HTTP client: {0}")]
+    Build(String),
+}
+
+/// Check a URL against the https-only rule.
+pub fn check_url(url: &str, allow_insecure_http: bool) -> Result<Url, ClientError> {
+    let parsed = Url::parse(url).map_err(|e| ClientError::BadUrl {
+        url: url.to_string(),
+        reason: e.to_string(),
+    })?;
+    match parsed.scheme() {
+        "https" => Ok(parsed),
+        "http" if allow_insecure_http => Ok(parsed),
+        "http" => Err(ClientError::Insecure {
+            url: url.to_string(),
+        }),
+        other => Err(ClientError::BadUrl {
+            url: url.to_string(),
+            reason: format!("scheme {other:?} is not http(s)"),
+        }),
+    }
+}
+
+/// The HTTP client shared by the collector and the token endpoint: rustls, pooled connections,
+/// https only unless allowed otherwise.
+pub fn http_client(config: &ClientConfig) -> Result<reqwest::Client, ClientError> {
+    reqwest::Client::builder()
+        .https_only(!config.allow_insecure_http)
+        .connect_timeout(config.request_timeout.min(Duration::from_secs(5)))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .user_agent(concat!("apigw-stream/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| ClientError::Build(e.to_string()))
+}
+
+pub struct BridgeClient {
+    http: reqwest::Client,
+    url: Url,
+    auth: Arc<Auth>,
+    format: Format,
+    config: ClientConfig,
+}
+
+enum Attempt {
+    Done(Outcome),
+    Retry {
+        reason: String,
+        after: Option<Duration>,
+    },
+    Reauth,
+}
+
+impl BridgeClient {
+    pub fn new(
+        http: reqwest::Client,
+        url: &str,
+        auth: Arc<Auth>,
+        format: Format,
+        config: ClientConfig,
+    ) -> Result<Self, ClientError> {
+        let url = check_url(url, config.allow_insecure_http)?;
+        Ok(BridgeClient {
+            http,
+            url,
+            auth,
+            format,
+            config,
+        })
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    pub fn auth(&self) -> &Auth {
+        &self.auth
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// The last instant a request may still start or end.
+    fn cutoff(&self, deadline: Instant) -> Instant {
+        deadline
+            .checked_sub(self.config.deadline_margin)
+            .unwrap_or(deadline)
+    }
+
+    /// POST one window body (uncompressed), retrying per the failure policy until `deadline`.
+    pub async fn post(&self, body: Vec<u8>, deadline: Instant) -> PostResult {
+        let (payload, gzipped) = if self.config.gzip {
+            match gzip(&body) {
+                Ok(z) => (Bytes::from(z), true),
+                Err(_) => (Bytes::from(body), false),
+            }
+        } else {
+            (Bytes::from(body), false)
+        };
+        let cutoff = self.cutoff(deadline);
+        let mut result = PostResult {
+            outcome: Outcome::Delivered,
+            attempts: 0,
+            retries: 0,
+            latency: Duration::ZERO,
+            wire_bytes: payload.len(),
+        };
+        let mut reauthed = false;
+        let mut backoff_step = 0u32;
+        let mut last = String::from("no attempt made");
+        loop {
+            let now = Instant::now();
+            if now >= cutoff {
+                result.outcome = Outcome::Failed(DeliveryError::Exhausted {
+                    attempts: result.attempts,
+                    last,
+                });
+                return result;
+            }
+            let timeout = self.config.request_timeout.min(cutoff - now);
+            result.attempts += 1;
+            let started = Instant::now();
+            let attempt = self.attempt(payload.clone(), gzipped, timeout).await;
+            result.latency = started.elapsed();
+            match attempt {
+                Attempt::Done(outcome) => {
+                    result.outcome = outcome;
+                    return result;
+                }
+                Attempt::Reauth if !reauthed => {
+                    reauthed = true;
+                    result.retries += 1;
+                    tracing::info!(url = %self.url, "collector answered 401; fetching a new token and retrying once");
+                }
+                Attempt::Reauth => {
+                    result.outcome = Outcome::Failed(DeliveryError::Unauthorized);
+                    return result;
+                }
+                Attempt::Retry { reason, after } => {
+                    backoff_step += 1;
+                    let delay = after.unwrap_or_else(|| self.backoff(backoff_step));
+                    if Instant::now() + delay >= cutoff {
+                        result.outcome = Outcome::Failed(DeliveryError::Exhausted {
+                            attempts: result.attempts,
+                            last: reason,
+                        });
+                        return result;
+                    }
+                    tracing::debug!(reason = %reason, delay_ms = delay.as_millis() as u64, "retrying window");
+                    last = reason;
+                    result.retries += 1;
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    /// Full-jitter exponential backoff: uniform in `[0, min(max, base·2^(n-1))]`.
+    fn backoff(&self, step: u32) -> Duration {
+        let cap = self
+            .config
+            .base_backoff
+            .saturating_mul(1u32 << step.saturating_sub(1).min(16))
+            .min(self.config.max_backoff);
+        let millis = cap.as_millis() as u64;
+        Duration::from_millis(rand::random_range(0..=millis))
+    }
+
+    async fn attempt(&self, payload: Bytes, gzipped: bool, timeout: Duration) -> Attempt {
+        // The token fetch counts against the same time budget as the request.
+        let credential = match tokio::time::timeout(timeout, self.auth.credential()).await {
+            Err(_) => {
+                return Attempt::Retry {
+                    reason: "token request timed out".into(),
+                    after: None,
+                }
+            }
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) if e.is_transient() => {
+                return Attempt::Retry {
+                    reason: e.to_string(),
+                    after: None,
+                }
+            }
+            Ok(Err(e)) => return Attempt::Done(Outcome::Failed(DeliveryError::Auth(e))),
+        };
+        let mut req = self
+            .http
+            .post(self.url.clone())
+            .timeout(timeout)
+            .header(CONTENT_TYPE, self.format.content_type())
+            .body(payload);
+        if gzipped {
+            req = req.header(CONTENT_ENCODING, "gzip");
+        }
+        if let Some((name, value)) = credential.header {
+            req = req.header(name, value);
+        }
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                let e = e.without_url();
+                return if e.is_timeout() || e.is_connect() || e.is_request() || e.is_body() {
+                    Attempt::Retry {
+                        reason: e.to_string(),
+                        after: None,
+                    }
+                } else {
+                    Attempt::Done(Outcome::Failed(DeliveryError::Request(e.to_string())))
+                };
+            }
+        };
+        let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        if status.is_success() {
+            // Drain the body so the connection goes back to the pool.
+            let _ = resp.bytes().await;
+            return Attempt::Done(Outcome::Delivered);
+        }
+        let detail = snippet(resp.bytes().await.unwrap_or_default().as_ref());
+        match status {
+            StatusCode::UNAUTHORIZED if self.auth.can_refresh() => {
+                if let Some(token) = credential.token {
+                    self.auth.invalidate(&token).await;
+                }
+                Attempt::Reauth
+            }
+            StatusCode::PAYLOAD_TOO_LARGE => Attempt::Done(Outcome::TooLarge),
+            StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => Attempt::Retry {
+                reason: format!("HTTP {}", status.as_u16()),
+                after: retry_after,
+            },
+            s if s.is_server_error() && s != StatusCode::NOT_IMPLEMENTED => Attempt::Retry {
+                reason: format!("HTTP {}", status.as_u16()),
+                after: retry_after,
+            },
+            s => Attempt::Done(Outcome::Failed(DeliveryError::Rejected {
+                status: s.as_u16(),
+                detail,
+            })),
+        }
+    }
+}
+
+/// `Retry-After`: delay-seconds or an HTTP date (RFC 9110 §10.2.3).
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let when = SystemTime::from(when);
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// The start of an error body, on one line, for the log (collectors explain refusals there).
+fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut enc = GzEncoder::new(
+        Vec::with_capacity(body.len() / 4),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(body)?;
+    enc.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn urls_must_be_https_unless_allowed() {
+        assert!(check_url("https://edge.example.com/api-transactions", false).is_ok());
+        let err = check_url("http://127.0.0.1:9/api-transactions", false).unwrap_err();
+        assert!(err.to_string().contains("ALLOW_INSECURE_HTTP"), "{err}");
+        assert!(check_url("http://127.0.0.1:9/api-transactions", true).is_ok());
+        assert!(check_url("ftp://x/", true).is_err());
+    }
+
+    #[test]
+    fn backoff_stays_under_the_cap() {
+        let client = BridgeClient::new(
+            reqwest::Client::new(),
+            "https://x/",
+            Arc::new(Auth::None),
+            Format::Uap,
+            ClientConfig::default(),
+        )
+        .unwrap();
+        for step in 1..40 {
+            assert!(client.backoff(step) <= Duration::from_secs(10));
+        }
+        assert!(client.backoff(1) <= Duration::from_millis(200));
+    }
+}

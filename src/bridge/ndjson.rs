@@ -1,0 +1,12 @@
+//! `ndjson`: canonical `apigw-stream/v1` records, one JSON object per line, for any collector that
+//! takes newline-delimited JSON.
+
+use crate::transaction::Transaction;
+
+/// One record as a line, newline included.
+pub fn encode(txn: &Transaction) -> Vec<u8> {
+    // The record is plain data: serialization cannot fail.
+    let mut line = serde_json::to_vec(txn).unwrap_or_default();
+    line.push(b'\n');
+    line
+}

@@ -1,0 +1,137 @@
+//! Request windows: consecutive encoded records packed into bodies of at most `limit` bytes
+//! (uncompressed, framing included).
+
+use std::ops::Range;
+
+use super::{truncate_bodies, Format};
+use crate::transaction::Transaction;
+
+/// One record, encoded, with the index of the queue message it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodedRecord {
+    /// Index of the source message in the batch being shipped.
+    pub message: usize,
+    pub bytes: Vec<u8>,
+    /// Its bodies were cut so that it fits a window.
+    pub truncated: bool,
+    /// Even without bodies it is larger than a window: it goes alone and may be refused.
+    pub oversize: bool,
+}
+
+/// Encode one record for a window of `limit` bytes: a record that would not fit a window alone is
+/// re-encoded cut down and flagged (never dropped).
+pub fn encode_record(
+    format: Format,
+    txn: &Transaction,
+    message: usize,
+    limit: usize,
+) -> EncodedRecord {
+    let bytes = format.encode(txn);
+    if format.window_len(1, bytes.len()) <= limit {
+        return EncodedRecord {
+            message,
+            bytes,
+            truncated: false,
+            oversize: false,
+        };
+    }
+    // First as the queue frames cut a lone record (bodies and header values to 1 KiB), then with
+    // no body data at all.
+    let mut cut = crate::frame::cut_record(txn);
+    let mut bytes = format.encode(&cut);
+    if format.window_len(1, bytes.len()) > limit && truncate_bodies(&mut cut) {
+        bytes = format.encode(&cut);
+    }
+    let oversize = format.window_len(1, bytes.len()) > limit;
+    EncodedRecord {
+        message,
+        bytes,
+        truncated: true,
+        oversize,
+    }
+}
+
+/// Greedy, order-keeping packing: each range of `records` makes one window of at most `limit`
+/// bytes, except a lone oversize record.
+pub fn plan_windows(records: &[EncodedRecord], format: Format, limit: usize) -> Vec<Range<usize>> {
+    let mut windows = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (i, rec) in records.iter().enumerate() {
+        let n = i - start;
+        if n > 0 && format.window_len(n + 1, bytes + rec.bytes.len()) > limit {
+            windows.push(start..i);
+            start = i;
+            bytes = 0;
+        }
+        bytes += rec.bytes.len();
+    }
+    if start < records.len() {
+        windows.push(start..records.len());
+    }
+    windows
+}
+
+/// The request body of one window.
+pub fn window_body(records: &[EncodedRecord], format: Format) -> Vec<u8> {
+    let (prefix, sep, suffix) = format.framing();
+    let len = format.window_len(records.len(), records.iter().map(|r| r.bytes.len()).sum());
+    let mut body = Vec::with_capacity(len);
+    body.extend_from_slice(prefix);
+    for (i, rec) in records.iter().enumerate() {
+        if i > 0 {
+            body.extend_from_slice(sep);
+        }
+        body.extend_from_slice(&rec.bytes);
+    }
+    body.extend_from_slice(suffix);
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn rec(len: usize) -> EncodedRecord {
+        EncodedRecord {
+            message: 0,
+            bytes: vec![b'x'; len],
+            truncated: false,
+            oversize: false,
+        }
+    }
+
+    #[test]
+    fn packs_up_to_the_limit() {
+        let records: Vec<_> = (0..5).map(|_| rec(10)).collect();
+        // Two records: 9 + 10 + 1 + 10 + 2 = 32.
+        let w = plan_windows(&records, Format::Uap, 32);
+        assert_eq!(w, vec![0..2, 2..4, 4..5]);
+        let body = window_body(&records[0..2], Format::Uap);
+        assert_eq!(body.len(), 32);
+        assert!(body.starts_with(b"{\"data\":[") && body.ends_with(b"]}"));
+    }
+
+    proptest! {
+        #[test]
+        fn windows_cover_in_order_and_respect_limit(
+            sizes in proptest::collection::vec(1usize..300, 0..200),
+            limit in 20usize..2000,
+            ndjson in any::<bool>(),
+        ) {
+            let format = if ndjson { Format::Ndjson } else { Format::Uap };
+            let records: Vec<_> = sizes.iter().map(|&n| rec(n)).collect();
+            let windows = plan_windows(&records, format, limit);
+            let mut next = 0;
+            for w in &windows {
+                prop_assert_eq!(w.start, next);
+                prop_assert!(w.end > w.start);
+                next = w.end;
+                let len = window_body(&records[w.clone()], format).len();
+                prop_assert!(len <= limit || w.len() == 1, "window {:?} is {} > {}", w, len, limit);
+            }
+            prop_assert_eq!(next, records.len());
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! Helpers shared by the shipper and bridge tests: canonical records, SQS frames, a shipper
+//! pointed at an in-process receiver.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use apigw_stream::bridge::auth::{Auth, AuthMethod, TokenSource};
+use apigw_stream::bridge::client::{http_client, BridgeClient, ClientConfig};
+use apigw_stream::bridge::receiver::{Receiver, ReceiverConfig};
+use apigw_stream::bridge::{Format, Secret, SecretSource};
+use apigw_stream::ship::{ShipMessage, Shipper};
+use apigw_stream::transaction::{Source, SourceFormat, Transaction};
+
+pub const CLIENT_ID: &str = "apigw-stream-test";
+pub const CLIENT_SECRET: &str = "s3cr3t-Zq8vW2-never-log-me";
+
+/// A record as decode makes it from the recommended REST access-log format (DESIGN.md example).
+pub fn txn(i: usize) -> Transaction {
+    let mut t = Transaction::new(
+        format!("48752d0f-c99d-4cfa-a5a7-{i:012}"),
+        1_686_411_388_000 + i as i64,
+        Source {
+            log_group: "/aws/apigateway/petstore-prod".into(),
+            log_stream: "9b3b6a3f3c1e4b6f8e2d7a5c4b3a2f1e".into(),
+            event_id: format!("3747628839291740923847561928374650192837465019283{i:05}"),
+            format: SourceFormat::AccessJson,
+        },
+    );
+    t.api.kind = apigw_stream::transaction::ApiKind::Rest;
+    t.api.id = Some("asad15n3p0".into());
+    t.api.stage = Some("prod".into());
+    t.api.account = Some("123456789012".into());
+    t.api.region = Some("us-east-1".into());
+    t.api.domain = Some("asad15n3p0.execute-api.us-east-1.amazonaws.com".into());
+    t.request.method = Some("GET".into());
+    t.request.scheme = Some("https".into());
+    t.request.host = t.api.domain.clone();
+    t.request.path = Some(format!("/pets/{i}"));
+    t.request.route = Some("/pets/{petId}".into());
+    t.request.protocol = Some("HTTP/1.1".into());
+    t.request.client_ip = Some("1.128.0.0".into());
+    t.request
+        .headers
+        .insert("user-agent".into(), vec!["curl/8.4.0".into()]);
+    t.response.status = Some(200);
+    t.response.length = Some(48);
+    t.response.latency_ms = Some(31);
+    t.response.integration_latency_ms = Some(27);
+    t
+}
+
+/// A queue message body: base64(gzip(NDJSON)), the `ndjson+gzip+base64` frame encoding.
+pub fn frame(records: &[Transaction]) -> String {
+    let mut frames =
+        apigw_stream::frame::pack(records, apigw_stream::queue::MAX_MESSAGE_BYTES).unwrap();
+    assert_eq!(
+        frames.len(),
+        1,
+        "these records should fit one queue message"
+    );
+    frames.remove(0).body
+}
+
+/// `counts[m]` records in message `m`; record ids are unique across the batch.
+pub fn batch(counts: &[usize]) -> (Vec<ShipMessage>, Vec<Vec<String>>) {
+    let mut next = 0;
+    let mut messages = Vec::new();
+    let mut ids = Vec::new();
+    for (m, &n) in counts.iter().enumerate() {
+        let records: Vec<Transaction> = (next..next + n).map(txn).collect();
+        next += n;
+        ids.push(records.iter().map(|r| r.id.clone()).collect());
+        messages.push(ShipMessage {
+            message_id: format!("msg-{m:04}"),
+            body: frame(&records),
+        });
+    }
+    (messages, ids)
+}
+
+pub async fn receiver(config: ReceiverConfig) -> Receiver {
+    let config = ReceiverConfig {
+        client_id: Some(CLIENT_ID.into()),
+        client_secret: Some(Secret::new(CLIENT_SECRET)),
+        ..config
+    };
+    Receiver::start("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .unwrap()
+}
+
+pub struct Opts {
+    pub format: Format,
+    pub window_bytes: usize,
+    pub concurrency: usize,
+    pub gzip: bool,
+    pub request_timeout: Duration,
+    pub margin: Duration,
+    pub secret: &'static str,
+    pub method: AuthMethod,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Opts {
+            format: Format::Uap,
+            window_bytes: 1_000_000,
+            concurrency: 4,
+            gzip: false,
+            request_timeout: Duration::from_secs(5),
+            margin: Duration::from_millis(300),
+            secret: CLIENT_SECRET,
+            method: AuthMethod::Body,
+        }
+    }
+}
+
+/// A shipper for `rx` with OAuth2 against its token endpoint; short backoffs keep tests quick.
+pub fn shipper(rx: &Receiver, o: Opts) -> Shipper {
+    let config = ClientConfig {
+        request_timeout: o.request_timeout,
+        deadline_margin: o.margin,
+        base_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(200),
+        gzip: o.gzip,
+        allow_insecure_http: true,
+    };
+    let http = http_client(&config).unwrap();
+    let tokens = TokenSource::new(
+        http.clone(),
+        rx.token_url(),
+        CLIENT_ID,
+        SecretSource::Static(Secret::new(o.secret)),
+        o.method,
+        o.request_timeout,
+    );
+    let client = BridgeClient::new(
+        http,
+        &rx.transactions_url(),
+        Arc::new(Auth::OAuth(Box::new(tokens))),
+        o.format,
+        config,
+    )
+    .unwrap();
+    Shipper::new(client, o.window_bytes, o.concurrency)
+}
+
+pub fn deadline(secs: u64) -> Instant {
+    Instant::now() + Duration::from_secs(secs)
+}
+
+/// Sorted copy, for comparing id sets.
+pub fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}

@@ -1,0 +1,100 @@
+//! The partial batch response, as properties: for any assignment of window outcomes, the reported
+//! failures are exactly the messages with an undelivered record (or that could not be unpacked).
+
+mod ship_support;
+
+use std::collections::HashSet;
+
+use apigw_stream::bridge::receiver::ReceiverConfig;
+use apigw_stream::ship::{failed_messages, RangeOutcome, ShipMessage};
+use proptest::prelude::*;
+use ship_support::*;
+
+proptest! {
+    /// The pure mapping, against a direct statement of the rule.
+    #[test]
+    fn mapping_is_exactly_the_messages_with_an_undelivered_record(
+        counts in proptest::collection::vec(0usize..6, 1..12),
+        cuts in proptest::collection::vec(any::<bool>(), 0..80),
+        outcomes in proptest::collection::vec(any::<bool>(), 80),
+        unpack in proptest::collection::vec(any::<bool>(), 12),
+    ) {
+        let record_messages: Vec<usize> =
+            counts.iter().enumerate().flat_map(|(m, &n)| std::iter::repeat_n(m, n)).collect();
+        let unpack: Vec<bool> = (0..counts.len()).map(|m| unpack[m] && counts[m] == 0).collect();
+        // Windows: contiguous ranges cut wherever `cuts` says.
+        let mut ranges = Vec::new();
+        let mut start = 0;
+        for i in 1..=record_messages.len() {
+            if i == record_messages.len() || cuts.get(i).copied().unwrap_or(false) {
+                ranges.push(start..i);
+                start = i;
+            }
+        }
+        let results: Vec<RangeOutcome> = ranges
+            .iter()
+            .enumerate()
+            .map(|(w, r)| RangeOutcome { records: r.clone(), delivered: outcomes[w % outcomes.len()] })
+            .collect();
+
+        let got = failed_messages(counts.len(), &record_messages, &results, &unpack);
+
+        let expected: Vec<usize> = (0..counts.len())
+            .filter(|&m| {
+                unpack[m]
+                    || results.iter().any(|o| !o.delivered && o.records.clone().any(|r| record_messages[r] == m))
+            })
+            .collect();
+        prop_assert_eq!(got, expected);
+    }
+}
+
+fn undelivered(
+    messages: &[ShipMessage],
+    ids: &[Vec<String>],
+    accepted: &[String],
+    garbage: &HashSet<usize>,
+) -> Vec<String> {
+    let accepted: HashSet<&String> = accepted.iter().collect();
+    messages
+        .iter()
+        .enumerate()
+        .filter(|(m, _)| garbage.contains(m) || ids[*m].iter().any(|id| !accepted.contains(id)))
+        .map(|(_, msg)| msg.message_id.clone())
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// End to end against the receiver: each window answered 200 or 400 as drawn.
+    #[test]
+    fn shipper_reports_exactly_the_undelivered_messages(
+        counts in proptest::collection::vec(1usize..25, 1..8),
+        window_bytes in 4_000usize..30_000,
+        answers in proptest::collection::vec(prop_oneof![3 => Just(200u16), 2 => Just(400u16)], 64),
+        garbage_at in proptest::option::of(0usize..8),
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let rx = receiver(ReceiverConfig::default()).await;
+            let shipper = shipper(&rx, Opts { concurrency: 1, window_bytes, ..Opts::default() });
+            let (mut messages, mut ids) = batch(&counts);
+            let mut garbage = HashSet::new();
+            if let Some(at) = garbage_at.filter(|&g| g <= messages.len()) {
+                messages.insert(at, ShipMessage { message_id: "garbage".into(), body: "!!".into() });
+                ids.insert(at, Vec::new());
+                garbage.insert(at);
+            }
+            rx.push_statuses(answers.iter().copied());
+            let report = shipper.ship(&messages, deadline(20)).await;
+
+            let expected = undelivered(&messages, &ids, &rx.accepted_ids(), &garbage);
+            prop_assert_eq!(&report.failed, &expected);
+            let windows = report.stats.windows as usize;
+            let refused = answers[..windows].iter().filter(|&&s| s == 400).count();
+            prop_assert_eq!(report.stats.windows_failed as usize, refused);
+            Ok(())
+        })?;
+    }
+}
