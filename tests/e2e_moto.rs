@@ -1,0 +1,101 @@
+//! End to end through moto's SQS server (the real SQS API: visibility timeouts, receive counts,
+//! redrive to a dead-letter queue) instead of the embedded queue, with a faulty Bridge.
+
+mod common;
+mod e2e_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use apigw_stream::bridge::receiver::Faults;
+use apigw_stream::pipeline::LocalPipeline;
+use apigw_stream::queue::{Queue, SqsQueue};
+use aws_sdk_sqs::types::QueueAttributeName;
+use e2e_support::*;
+
+async fn create_queue(
+    client: &aws_sdk_sqs::Client,
+    name: &str,
+    redrive_to: Option<(&str, u32)>,
+) -> String {
+    let mut req = client
+        .create_queue()
+        .queue_name(name)
+        .attributes(QueueAttributeName::VisibilityTimeout, "2");
+    if let Some((arn, max)) = redrive_to {
+        req = req.attributes(
+            QueueAttributeName::RedrivePolicy,
+            format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":"{max}"}}"#),
+        );
+    }
+    req.send()
+        .await
+        .expect("create queue")
+        .queue_url()
+        .expect("queue url")
+        .to_string()
+}
+
+async fn queue_arn(client: &aws_sdk_sqs::Client, url: &str) -> String {
+    let out = client
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("queue attributes");
+    out.attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+        .expect("QueueArn")
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_moto_sqs_loses_nothing() {
+    let moto = common::Moto::start();
+    let client = aws_sdk_sqs::Client::new(&moto.sdk_config());
+    let dlq_url = create_queue(&client, "e2e-dlq", None).await;
+    let dlq_arn = queue_arn(&client, &dlq_url).await;
+    let queue_url = create_queue(&client, "e2e-queue", Some((&dlq_arn, 5))).await;
+
+    let payloads = payloads(2_000, 33, 64 * 1024);
+    let mut opts = fast_options(Duration::from_secs(2));
+    opts.receive_wait = Duration::from_millis(200);
+    let (expected_ids, expected_stats) = expected(&payloads, &opts.decode);
+
+    let receiver = receiver(Faults {
+        fail_rate: 0.2,
+        fail_status: 503,
+        token_ttl_secs: 2,
+        statuses: [429].into_iter().collect(),
+        retry_after_secs: Some(1),
+        latency: Duration::from_millis(20),
+        ..Faults::default()
+    })
+    .await;
+    let shipper = shipper(&receiver, &[("WINDOW_BYTES", "65536")]);
+    let queue: Arc<dyn Queue> = Arc::new(SqsQueue::new(client.clone(), queue_url));
+    let dlq: Arc<dyn Queue> = Arc::new(SqsQueue::new(client.clone(), dlq_url));
+    let pipeline = LocalPipeline::new(
+        queue.clone(),
+        Some(dlq.clone()),
+        shipper,
+        Some(receiver.clone()),
+        opts,
+    );
+
+    let summary = pipeline.clone().run(inputs(&payloads)).await;
+
+    assert_eq!(summary.lost, 0, "{summary:#?}");
+    assert_all_delivered(&expected_ids, &receiver);
+    assert_eq!(summary.records_delivered, expected_ids.len() as u64);
+    assert_eq!(summary.filtered, expected_stats.filtered);
+    assert_eq!(summary.dead_lettered, 0, "{summary:#?}");
+    assert!(
+        summary.retries > 0 && summary.messages_sent > 10,
+        "{summary:#?}"
+    );
+    assert!(receiver.stats().faults_injected > 0);
+    assert_eq!(queue.approximate_len().await.unwrap(), 0);
+    assert_eq!(dlq.approximate_len().await.unwrap(), 0);
+}
