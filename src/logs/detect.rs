@@ -5,12 +5,10 @@ use std::borrow::Cow;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
-use serde::de::IgnoredAny;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 use super::gunzip::{gunzip_capped, is_gzip};
-use super::{LogData, PayloadError};
+use super::{LogData, LogEvent, MessageType, PayloadError};
 
 /// Standard alphabet, padding optional: CloudWatch pads, some tools (and `aws_lambda_events`'
 /// serializer) don't.
@@ -85,15 +83,26 @@ fn decode_base64_text(text: &[u8], limit: usize, depth: u8, out: &mut Vec<LogDat
     Ok(())
 }
 
-/// What distinguishes a Lambda event from LogData, read without materializing the events.
+/// One JSON item: a Lambda event (`awslogs`) or LogData, read in a single pass.
 #[derive(Deserialize)]
-struct Probe<'a> {
+#[serde(rename_all = "camelCase")]
+struct Item<'a> {
     #[serde(borrow, default)]
     awslogs: Option<AwsLogs<'a>>,
-    #[serde(default, rename = "messageType")]
-    message_type: Option<IgnoredAny>,
-    #[serde(default, rename = "logEvents")]
-    log_events: Option<IgnoredAny>,
+    #[serde(default)]
+    message_type: Option<MessageType>,
+    #[serde(default)]
+    owner: Option<String>,
+    #[serde(default)]
+    log_group: Option<String>,
+    #[serde(default)]
+    log_stream: Option<String>,
+    #[serde(default)]
+    subscription_filters: Option<Vec<String>>,
+    #[serde(default)]
+    policy_level: Option<String>,
+    #[serde(default)]
+    log_events: Option<Vec<LogEvent>>,
 }
 
 #[derive(Deserialize)]
@@ -106,31 +115,35 @@ struct AwsLogs<'a> {
 fn decode_json(data: &[u8], limit: usize, depth: u8, out: &mut Vec<LogData>) -> Result<(), PayloadError> {
     let json_err = |e: serde_json::Error| PayloadError::Json(e.to_string());
     if data[0] == b'[' {
-        let items: Vec<&RawValue> = serde_json::from_slice(data).map_err(json_err)?;
+        let items: Vec<Item> = serde_json::from_slice(data).map_err(json_err)?;
         for item in items {
             decode_item(item, limit, depth, out)?;
         }
         return Ok(());
     }
-    let stream = serde_json::Deserializer::from_slice(data).into_iter::<&RawValue>();
-    for item in stream {
+    for item in serde_json::Deserializer::from_slice(data).into_iter::<Item>() {
         decode_item(item.map_err(json_err)?, limit, depth, out)?;
     }
     Ok(())
 }
 
-fn decode_item(item: &RawValue, limit: usize, depth: u8, out: &mut Vec<LogData>) -> Result<(), PayloadError> {
-    let json_err = |e: serde_json::Error| PayloadError::Json(e.to_string());
-    let probe: Probe = serde_json::from_str(item.get()).map_err(json_err)?;
-    if let Some(awslogs) = probe.awslogs {
+fn decode_item(item: Item, limit: usize, depth: u8, out: &mut Vec<LogData>) -> Result<(), PayloadError> {
+    if let Some(awslogs) = item.awslogs {
         return decode_base64_text(awslogs.data.as_bytes(), limit, depth, out);
     }
-    if probe.message_type.is_none() && probe.log_events.is_none() {
+    if item.message_type.is_none() && item.log_events.is_none() {
         return Err(PayloadError::NotAPayload(
             "JSON object has neither `awslogs` nor `messageType`/`logEvents`".into(),
         ));
     }
-    let logdata: LogData = serde_json::from_str(item.get()).map_err(json_err)?;
-    out.push(logdata);
+    out.push(LogData {
+        message_type: item.message_type.unwrap_or_default(),
+        owner: item.owner.unwrap_or_default(),
+        log_group: item.log_group.unwrap_or_default(),
+        log_stream: item.log_stream.unwrap_or_default(),
+        subscription_filters: item.subscription_filters.unwrap_or_default(),
+        policy_level: item.policy_level,
+        log_events: item.log_events.unwrap_or_default(),
+    });
     Ok(())
 }
