@@ -114,19 +114,22 @@ pub fn context_variables(format: &str) -> Vec<&str> {
     out
 }
 
-/// Classify a stage's access-log format. Whitespace is ignored when comparing with ours, since
-/// consoles and templates reflow it.
+/// Is this one of the recommended formats? Compared as JSON objects, so key order and whitespace
+/// do not matter (Terraform's `jsonencode` sorts keys; consoles reflow text).
+pub fn is_recommended(format: &str) -> bool {
+    let Ok(serde_json::Value::Object(theirs)) = serde_json::from_str::<serde_json::Value>(format)
+    else {
+        return false;
+    };
+    [REST_FORMAT, HTTP_FORMAT, WEBSOCKET_FORMAT].iter().any(|ours| {
+        matches!(serde_json::from_str::<serde_json::Value>(ours), Ok(serde_json::Value::Object(o)) if o == theirs)
+    })
+}
+
+/// Classify a stage's access-log format.
 pub fn classify(format: &str) -> FormatClass {
-    let squeezed: String = format.chars().filter(|c| !c.is_whitespace()).collect();
-    for ours in [REST_FORMAT, HTTP_FORMAT, WEBSOCKET_FORMAT] {
-        if squeezed
-            == ours
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .collect::<String>()
-        {
-            return FormatClass::Recommended;
-        }
+    if is_recommended(format) {
+        return FormatClass::Recommended;
     }
     let trimmed = format.trim();
     let vars = context_variables(trimmed);
@@ -228,9 +231,23 @@ mod tests {
     }
 
     #[test]
-    fn whitespace_does_not_hide_ours() {
+    fn whitespace_and_key_order_do_not_hide_ours() {
         let reflowed = REST_FORMAT.replace(",\"", ",\n  \"");
         assert_eq!(classify(&reflowed), FormatClass::Recommended);
+        // Terraform's jsonencode writes the keys sorted.
+        let sorted: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(HTTP_FORMAT).unwrap();
+        assert_eq!(
+            classify(&serde_json::to_string(&sorted).unwrap()),
+            FormatClass::Recommended
+        );
+        // One key less is not ours.
+        let mut fewer = sorted.clone();
+        fewer.remove("userAgent");
+        assert_eq!(
+            classify(&serde_json::to_string(&fewer).unwrap()),
+            FormatClass::OtherJson
+        );
     }
 
     #[test]
