@@ -228,6 +228,67 @@ async fn replays_both_dlqs_without_loss_or_duplicates() {
     );
 }
 
+/// Records replayed from the decode DLQ get the deployed function's settings (here: REST off).
+#[tokio::test(flavor = "multi_thread")]
+async fn decode_replay_applies_the_function_settings() {
+    let f = fixture().await;
+    let lambda = aws_sdk_lambda::Client::new(&f.conf);
+    lambda
+        .update_function_configuration()
+        .function_name(&f.p.function_arn)
+        .environment(
+            aws_sdk_lambda::types::Environment::builder()
+                .variables("REST_API_ENABLED", "false")
+                .variables("MESSAGE_BYTES", "1048576")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("set function environment");
+    let (decode, message_bytes) =
+        replay::function_decode_settings(&lambda, &f.p.function_arn, Some(REGION))
+            .await
+            .expect("function settings");
+    assert!(!decode.filter.rest_api_enabled);
+    assert_eq!(decode.region.as_deref(), Some(REGION));
+    assert_eq!(message_bytes, 1_048_576);
+
+    let o = ReplayOptions {
+        decode,
+        message_bytes,
+        ..opts()
+    };
+    let s = replay::replay(&f.decode_dlq, &f.queue, None, &o, &ProgressBar::hidden()).await;
+    // Every record was a REST one: filtered on purpose and counted, nothing to send, DLQ done.
+    assert_eq!(
+        (s.moved, s.failed, s.frames_sent),
+        (N_RECORDS as u64, 0, 0),
+        "{s:?}"
+    );
+    assert_eq!(
+        s.decode.filtered,
+        (N_RECORDS * LINES_PER_RECORD) as u64,
+        "{:?}",
+        s.decode
+    );
+    assert_eq!(s.decode.records, 0);
+    assert!(drain(&f.decode_dlq).await.is_empty());
+    assert!(drain(&f.queue).await.is_empty());
+
+    let missing = replay::function_decode_settings(
+        &lambda,
+        "arn:aws:lambda:us-east-1:123456789012:function:nope",
+        None,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        missing.contains("GetFunctionConfiguration") && missing.contains("nope"),
+        "{missing}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn undecodable_records_stay_and_invoke_mode_hands_events_back() {
     let f = fixture().await;

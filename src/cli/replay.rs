@@ -68,9 +68,9 @@ pub struct Args {
     /// The decode function for --invoke (default: the stack's export).
     #[arg(long, value_name = "ARN")]
     pub function_arn: Option<String>,
-    /// Frame size bound for decoded records (the decode function's MESSAGE_BYTES).
-    #[arg(long, default_value_t = frame::DEFAULT_MESSAGE_BYTES)]
-    pub message_bytes: usize,
+    /// Frame size bound for decoded records (default: the decode function's MESSAGE_BYTES).
+    #[arg(long)]
+    pub message_bytes: Option<usize>,
     /// Never use an SQS message-move task for the shipper DLQ (always receive → send → delete).
     #[arg(long)]
     pub no_move_task: bool,
@@ -160,17 +160,47 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
 
-    let invoker = if args.invoke {
-        let function = match &args.function_arn {
-            Some(a) => a.clone(),
-            None => stack::decode_function_arn(&cfn, &args.stack_name).await?,
-        };
-        Some(LambdaInvoker {
-            client: aws_sdk_lambda::Client::new(&base),
-            function,
-        })
+    // The decode function: re-invoked with --invoke, else the source of the decode settings
+    // (filters, redaction, MESSAGE_BYTES) applied to decode-DLQ records.
+    let decodes = sources.iter().any(|(_, k)| *k != SourceKind::Shipper);
+    let function = if decodes {
+        match &args.function_arn {
+            Some(a) => Some(a.clone()),
+            None => {
+                match stack::decode_function_arn(&cfn, &args.stack_name).await {
+                    Ok(a) => Some(a),
+                    Err(e) if args.invoke => return Err(e.into()),
+                    Err(e) => {
+                        eprintln!("warning: {e}; decode-DLQ records are decoded with the default settings");
+                        None
+                    }
+                }
+            }
+        }
     } else {
         None
+    };
+    let lambda = aws_sdk_lambda::Client::new(&base);
+    let region = base.region().map(|r| r.to_string());
+    let mut decode = DecodeOptions {
+        region: region.clone(),
+        ..Default::default()
+    };
+    let mut message_bytes = frame::DEFAULT_MESSAGE_BYTES;
+    if let (Some(f), false) = (&function, args.invoke) {
+        let (o, m) = replay::function_decode_settings(&lambda, f, region.as_deref()).await?;
+        decode = o;
+        message_bytes = m;
+    }
+    if let Some(m) = args.message_bytes {
+        message_bytes = m;
+    }
+    let invoker = match (&function, args.invoke) {
+        (Some(f), true) => Some(LambdaInvoker {
+            client: lambda.clone(),
+            function: f.clone(),
+        }),
+        _ => None,
     };
 
     let opts = ReplayOptions {
@@ -179,11 +209,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         rate: args.rate,
         dry_run: args.dry_run,
         older_than: args.older_than,
-        message_bytes: args.message_bytes,
-        decode: DecodeOptions {
-            region: base.region().map(|r| r.to_string()),
-            ..Default::default()
-        },
+        message_bytes,
+        decode,
         ..Default::default()
     };
     if let Err(e) = frame::pack(&[], opts.message_bytes) {

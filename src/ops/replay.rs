@@ -431,6 +431,38 @@ async fn handle_record(
     settle(from, vec![m.receipt_handle], sum).await;
 }
 
+/// The decode settings of the deployed decode function (its environment: filters, redaction,
+/// `MESSAGE_BYTES`), so records replayed from the decode DLQ are treated as the function would.
+pub async fn function_decode_settings(
+    lambda: &aws_sdk_lambda::Client,
+    function: &str,
+    region: Option<&str>,
+) -> Result<(DecodeOptions, usize), OpsError> {
+    let conf = lambda
+        .get_function_configuration()
+        .function_name(function)
+        .send()
+        .await
+        .map_err(|e| OpsError::aws("GetFunctionConfiguration", function, e))?;
+    let mut env: std::collections::HashMap<String, String> = conf
+        .environment()
+        .and_then(|e| e.variables())
+        .cloned()
+        .unwrap_or_default();
+    if let Some(r) = region {
+        // Lambda sets AWS_REGION itself; it is not in the configured variables.
+        env.entry("AWS_REGION".to_string())
+            .or_insert_with(|| r.to_string());
+    }
+    let bad =
+        |e: crate::config::ConfigError| OpsError::Input(format!("decode function {function}: {e}"));
+    let options = crate::config::decode_options_from_env(&env).map_err(bad)?;
+    let message_bytes =
+        crate::config::env_usize(&env, "MESSAGE_BYTES", frame::DEFAULT_MESSAGE_BYTES)
+            .map_err(bad)?;
+    Ok((options, message_bytes))
+}
+
 /// How a move task ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MoveTaskResult {
