@@ -530,11 +530,13 @@ pub async fn move_task(
             .send()
             .await
             .map_err(|e| OpsError::aws("ListMessageMoveTasks", &source, e))?;
-        let task = tasks.results().iter().find(|t| {
-            handle.is_empty()
-                || t.task_handle() == Some(handle.as_str())
-                || t.task_handle().is_none()
-        });
+        // Newest first; a queue runs one task at a time, so the newest is ours. Its handle is
+        // listed only while it runs, hence the fallback to the newest once it has ended.
+        let task = tasks
+            .results()
+            .iter()
+            .find(|t| !handle.is_empty() && t.task_handle() == Some(handle.as_str()))
+            .or_else(|| tasks.results().first());
         let Some(task) = task else { continue };
         let moved = task.approximate_number_of_messages_moved().max(0) as u64;
         progress.set_position(moved);
