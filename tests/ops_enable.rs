@@ -386,6 +386,13 @@ async fn cli_apis_and_enable() {
     );
     assert!(!stdout.contains("do-not-print") && !stderr.contains("do-not-print"));
 
+    // A decode function that does not exist blocks every stage, before anything is changed.
+    let missing = format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:nope");
+    let (code, stdout, _) = run(&["enable", "--all", "--apply", "--function-arn", &missing]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("function:nope does not exist"), "{stdout}");
+    assert!(!stdout.contains("done:"), "{stdout}");
+
     // Bad input names itself.
     let (code, _, stderr) = run(&["enable", "--all", "--retention-days", "2"]);
     assert_eq!(code, Some(2), "{stderr}");

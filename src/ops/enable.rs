@@ -343,12 +343,35 @@ async fn region_context(
     selected: &[&StageInfo],
     opts: &EnableOptions,
 ) -> RegionContext {
-    let function_arn = match &opts.function_arn {
+    let mut function_arn = match &opts.function_arn {
         Some(a) => Ok(a.clone()),
         None => stack::decode_function_arn(&clients.cfn, &opts.stack_name)
             .await
             .map_err(|e| format!("decode function not found ({e})")),
     };
+    let same_region = |arn: &str| arn_parts(arn).is_some_and(|p| p.2 == clients.region);
+    if let Some(arn) = function_arn.as_ref().ok().filter(|a| same_region(a)) {
+        // A missing function would fail every PutSubscriptionFilter; say so in the plan. Other
+        // errors (e.g. no lambda:GetFunction permission) are left for the apply to meet.
+        if let Err(e) = clients
+            .lambda
+            .get_function()
+            .function_name(arn)
+            .send()
+            .await
+        {
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception())
+            {
+                function_arn = Err(format!(
+                    "decode function {arn} does not exist in {}",
+                    clients.region
+                ));
+            } else {
+                tracing::debug!("GetFunction {arn}: {}", crate::ops::sdk_message(&e));
+            }
+        }
+    }
     let needs_rest_logging = selected
         .iter()
         .any(|s| s.stage.kind == ApiKind::Rest && s.access_log.is_none());

@@ -5,6 +5,7 @@
 //! tested without AWS and the calls are tested against moto's server.
 
 use aws_config::{Region, SdkConfig};
+use aws_sdk_sqs::error::ProvideErrorMetadata;
 use serde::Serialize;
 
 use crate::transaction::ApiKind;
@@ -64,7 +65,7 @@ impl OpsError {
     /// Wrap an SDK error with the operation and resource it was about.
     pub fn aws<E>(operation: &'static str, target: impl Into<String>, err: E) -> OpsError
     where
-        E: std::error::Error,
+        E: std::error::Error + ProvideErrorMetadata,
     {
         OpsError::Aws {
             operation,
@@ -74,8 +75,17 @@ impl OpsError {
     }
 }
 
-/// A one-line description of an SDK error with its source chain (service code and message).
-pub fn sdk_message<E: std::error::Error>(err: &E) -> String {
+/// A one-line description of an SDK error: the service's code and message when it answered,
+/// else the error with its sources (connection, timeout...).
+pub fn sdk_message<E>(err: &E) -> String
+where
+    E: std::error::Error + ProvideErrorMetadata,
+{
+    match (err.code(), err.message()) {
+        (Some(code), Some(msg)) => return format!("{code}: {msg}"),
+        (Some(code), None) => return code.to_string(),
+        _ => {}
+    }
     let mut msg = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {

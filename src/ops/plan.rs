@@ -188,7 +188,12 @@ pub fn dry_run(plans: Vec<StagePlan>) -> Vec<StageOutcome> {
             StageOutcome {
                 stage: p.stage,
                 status,
-                changes: p.changes,
+                // A blocked stage gets none of its changes.
+                changes: if p.blocked.is_some() {
+                    Vec::new()
+                } else {
+                    p.changes
+                },
                 notes: p.notes,
                 error: p.blocked,
             }
