@@ -3,6 +3,7 @@
 //! flattened (`{"identity":{"sourceIp":..}}`). A line broken by an unescaped quote (a user agent
 //! with `"` in it) is recovered by a lenient scan and flagged `partial`.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -47,8 +48,8 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(key) = map.next_key::<KeyText>()? {
-            let full = match &self.prefix {
-                Some(p) => format!("{p}.{}", key.0),
+            let full: Cow<str> = match &self.prefix {
+                Some(p) => Cow::Owned(format!("{p}.{}", key.0)),
                 None => key.0,
             };
             let var = Var::from_key(&full);
@@ -62,39 +63,43 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
     }
 }
 
-/// A key's text (keys are short; one allocation each is cheap beside the values).
-struct KeyText(String);
+/// A key's text, borrowed from the line when it has no escapes.
+struct KeyText<'de>(Cow<'de, str>);
 
-impl<'de> serde::Deserialize<'de> for KeyText {
+impl<'de> serde::Deserialize<'de> for KeyText<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
-        impl Visitor<'_> for V {
-            type Value = KeyText;
+        impl<'de> Visitor<'de> for V {
+            type Value = KeyText<'de>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a string key")
             }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<KeyText, E> {
-                Ok(KeyText(v.to_string()))
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<KeyText<'de>, E> {
+                Ok(KeyText(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<KeyText<'de>, E> {
+                Ok(KeyText(Cow::Owned(v.to_string())))
             }
         }
         d.deserialize_str(V)
     }
 }
 
-struct ValueSeed<'f> {
+struct ValueSeed<'f, 'k> {
     fields: &'f mut Fields,
-    key: String,
+    /// Kept only to prefix the keys of a nested object.
+    key: Cow<'k, str>,
     var: Option<Var>,
 }
 
-impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_, '_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for ValueSeed<'_> {
+impl<'de> Visitor<'de> for ValueSeed<'_, '_> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON value")
@@ -141,7 +146,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
         ObjectSeed {
             fields: self.fields,
-            prefix: Some(self.key),
+            prefix: Some(self.key.into_owned()),
         }
         .visit_map(map)
     }
