@@ -3,7 +3,7 @@
 mod common;
 mod ops_support;
 
-use apigw_stream::ops::access_log::{FormatClass, HTTP_FORMAT, REST_FORMAT};
+use apigw_stream::ops::access_log::{FormatClass, HTTP_FORMAT, REST_FORMAT, WEBSOCKET_FORMAT};
 use apigw_stream::ops::disable::{self, DisableOptions};
 use apigw_stream::ops::discover::{discover_regions, Kinds, StageInfo};
 use apigw_stream::ops::enable::{self, default_log_group, EnableOptions};
@@ -68,10 +68,14 @@ async fn apis_enable_twice_then_disable() {
     // An HTTP API already logging in our format to an existing group.
     log_group(&conf, "/custom/http", &[], &p.function_arn).await;
     let http = http_api(&conf, "shop", "$default", Some("/custom/http"), HTTP_FORMAT).await;
+    // A WebSocket API likewise.
+    log_group(&conf, "/custom/ws", &[], &p.function_arn).await;
+    let ws = websocket_api(&conf, "chat", "live", Some("/custom/ws"), WEBSOCKET_FORMAT).await;
 
     // `apis` sees all of it.
     let found = stages(&conf).await;
-    assert_eq!(found.len(), 4, "{found:#?}");
+    assert_eq!(found.len(), 5, "{found:#?}");
+    assert_eq!(find(&found, &ws, "live").stage.kind, ApiKind::Websocket);
     let pets_prod = find(&found, &pets, "prod");
     assert_eq!(pets_prod.stage.kind, ApiKind::Rest);
     assert_eq!(pets_prod.api_name.as_deref(), Some("pets"));
@@ -94,19 +98,20 @@ async fn apis_enable_twice_then_disable() {
     let opts = EnableOptions::default(); // decode function from the stack's export
     let report = enable::enable(&conf, &regions(), false, &all(), &opts, false).await;
     assert_eq!(report.failures(), 0, "{report:#?}");
-    assert_eq!(report.count(Status::Planned), 4);
+    assert_eq!(report.count(Status::Planned), 5);
     assert_eq!(stages(&conf).await, found, "a plan changes nothing");
 
     // --apply: logging on where it was off, our filter everywhere.
     let report = enable::enable(&conf, &regions(), false, &all(), &opts, true).await;
     assert_eq!(report.failures(), 0, "{report:#?}");
-    assert_eq!(report.count(Status::Changed), 4, "{report:#?}");
+    assert_eq!(report.count(Status::Changed), 5, "{report:#?}");
     let after = stages(&conf).await;
     for (api, stage, kind) in [
         (&pets, "prod", "rest"),
         (&pets, "dev", "rest"),
         (&orders, "prod", "rest"),
         (&http, "$default", "http"),
+        (&ws, "live", "websocket"),
     ] {
         let st = find(&after, api, stage);
         let f = st
@@ -151,7 +156,7 @@ async fn apis_enable_twice_then_disable() {
     // A second run changes nothing.
     let report = enable::enable(&conf, &regions(), false, &all(), &opts, true).await;
     assert_eq!(report.failures(), 0, "{report:#?}");
-    assert_eq!(report.count(Status::Unchanged), 4, "{report:#?}");
+    assert_eq!(report.count(Status::Unchanged), 5, "{report:#?}");
     assert_eq!(stages(&conf).await, after);
 
     // disable one API: only our filter goes, the foreign one stays.

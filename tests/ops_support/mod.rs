@@ -176,14 +176,50 @@ pub async fn http_api(
     group: Option<&str>,
     format: &str,
 ) -> String {
+    v2_api(
+        conf,
+        aws_sdk_apigatewayv2::types::ProtocolType::Http,
+        name,
+        stage,
+        group,
+        format,
+    )
+    .await
+}
+
+/// A WebSocket API with one stage, as [`http_api`].
+pub async fn websocket_api(
+    conf: &SdkConfig,
+    name: &str,
+    stage: &str,
+    group: Option<&str>,
+    format: &str,
+) -> String {
+    v2_api(
+        conf,
+        aws_sdk_apigatewayv2::types::ProtocolType::Websocket,
+        name,
+        stage,
+        group,
+        format,
+    )
+    .await
+}
+
+async fn v2_api(
+    conf: &SdkConfig,
+    protocol: aws_sdk_apigatewayv2::types::ProtocolType,
+    name: &str,
+    stage: &str,
+    group: Option<&str>,
+    format: &str,
+) -> String {
     let c = aws_sdk_apigatewayv2::Client::new(conf);
-    let api = c
-        .create_api()
-        .name(name)
-        .protocol_type(aws_sdk_apigatewayv2::types::ProtocolType::Http)
-        .send()
-        .await
-        .expect("create http api");
+    let mut req = c.create_api().name(name).protocol_type(protocol.clone());
+    if protocol == aws_sdk_apigatewayv2::types::ProtocolType::Websocket {
+        req = req.route_selection_expression("$request.body.action");
+    }
+    let api = req.send().await.expect("create v2 api");
     let id = api.api_id().expect("api id").to_string();
     let mut req = c.create_stage().api_id(&id).stage_name(stage);
     if let Some(g) = group {
@@ -194,7 +230,7 @@ pub async fn http_api(
                 .build(),
         );
     }
-    req.send().await.expect("create http stage");
+    req.send().await.expect("create v2 stage");
     id
 }
 
