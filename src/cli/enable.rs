@@ -269,3 +269,66 @@ pub fn print_report(report: &Report, json: bool, applied: bool) -> anyhow::Resul
         ExitCode::SUCCESS
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cmd {
+        #[command(flatten)]
+        select: SelectArgs,
+    }
+
+    fn resolve(args: &[&str]) -> anyhow::Result<Resolved> {
+        let cmd = Cmd::try_parse_from(std::iter::once("enable").chain(args.iter().copied()))?;
+        cmd.select.resolve(Some("eu-west-1"))
+    }
+
+    #[test]
+    fn flags_win_over_the_env_file_and_its_api_config_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = dir.path().join(".env");
+        std::fs::write(
+            &env,
+            "cequence_aws_regions=us-east-1,us-west-2\ncequence_rest_api_enabled=false\n\
+             cequence_auto_discover_apis=false\nis_existing_http_log_group=true\n\
+             cequence_http_log_group_name=shared-http\n",
+        )
+        .unwrap();
+        let env = env.to_str().unwrap();
+
+        // auto-discovery off and no api-config.json beside the .env: a clear error.
+        let err = resolve(&["--env-file", env]).unwrap_err().to_string();
+        assert!(err.contains("api-config.json"), "{err}");
+
+        std::fs::write(
+            dir.path().join("api-config.json"),
+            r#"[{"apiId":"abc","stageName":"prod"}]"#,
+        )
+        .unwrap();
+        let r = resolve(&["--env-file", env]).unwrap();
+        assert_eq!(r.regions, vec!["us-east-1", "us-west-2"]);
+        assert!(!r.selection.kinds.rest && r.selection.kinds.http);
+        assert_eq!(r.vendor.http_log_group.as_deref(), Some("shared-http"));
+        assert_eq!(
+            r.selection.selector,
+            Selector::Apis(vec![ApiSelector::one("abc", Some("prod"))])
+        );
+
+        // Flags win.
+        let r = resolve(&["--env-file", env, "--all", "--rest", "--regions", "all"]).unwrap();
+        assert_eq!(r.selection.selector, Selector::All);
+        assert!(r.selection.kinds.rest && r.from_all && r.regions.len() > 30);
+
+        // Without any selector or .env: say what to choose; default region from the config.
+        let err = resolve(&[]).unwrap_err().to_string();
+        assert!(err.contains("--all"), "{err}");
+        assert_eq!(resolve(&["--api", "x"]).unwrap().regions, vec!["eu-west-1"]);
+        assert!(
+            resolve(&["--stage", "prod"]).is_err(),
+            "--stage needs --api"
+        );
+    }
+}
