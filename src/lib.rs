@@ -14,6 +14,7 @@
 
 pub mod aws;
 pub mod bridge;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod config;
 pub mod decode;
@@ -24,7 +25,9 @@ pub mod generate;
 pub mod logs;
 pub mod metrics;
 pub mod normalize;
+#[cfg(feature = "cli")]
 pub mod ops;
+#[cfg(feature = "cli")]
 pub mod pipeline;
 pub mod queue;
 pub mod ship;

@@ -15,6 +15,7 @@ use crate::transaction::Transaction;
 pub mod auth;
 pub mod client;
 pub mod ndjson;
+#[cfg(feature = "cli")]
 pub mod receiver;
 pub mod secret;
 pub mod uap;
