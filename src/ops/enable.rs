@@ -61,9 +61,25 @@ pub struct RegionContext {
     pub rest_logging_role: Option<bool>,
 }
 
-/// Name of the log group `enable` creates for a stage without access logging.
+/// Name of the log group `enable` creates for a stage without access logging. Log group names
+/// allow only `[.-_/#A-Za-z0-9]`, so other characters (the `$` of HTTP's `$default`) become `_`.
 pub fn default_log_group(api_id: &str, stage: &str) -> String {
-    format!("/aws/apigateway/apigw-stream/{api_id}/{stage}")
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "._-/#".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    format!(
+        "/aws/apigateway/apigw-stream/{}/{}",
+        clean(api_id),
+        clean(stage)
+    )
 }
 
 /// Where a stage's access log goes (or will go).
@@ -481,6 +497,18 @@ mod tests {
             ]
         );
         assert_eq!(plans[0].blocked, None);
+    }
+
+    #[test]
+    fn default_group_names_are_valid_log_group_names() {
+        assert_eq!(
+            default_log_group("h1", "$default"),
+            "/aws/apigateway/apigw-stream/h1/_default"
+        );
+        assert_eq!(
+            default_log_group("a1b2", "prod-2"),
+            "/aws/apigateway/apigw-stream/a1b2/prod-2"
+        );
     }
 
     #[test]
