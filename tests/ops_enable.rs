@@ -1,4 +1,5 @@
 //! `apis`, `enable`, `disable` against moto's server.
+#![cfg(feature = "cli")]
 
 mod common;
 mod ops_support;

@@ -1,5 +1,6 @@
 //! The deploy templates set the same recommended access-log formats as `apigw-stream enable`
 //! (`apigw_stream::ops::access_log`), so a stage enabled either way is recognised as ours.
+#![cfg(feature = "cli")]
 
 use std::path::PathBuf;
 

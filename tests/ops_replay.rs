@@ -1,5 +1,6 @@
 //! `replay` against moto's server: shipper-DLQ frames back to the queue, decode-DLQ destination
 //! records decoded into frames (or re-invoked), nothing lost, nothing duplicated.
+#![cfg(feature = "cli")]
 
 mod common;
 mod ops_support;
