@@ -32,12 +32,13 @@ impl<'a> Context<'a> {
     }
 }
 
-/// `apigw-stream/{kind}/{api-id}/{stage}`: the filter names this project creates.
+/// `apigw-stream/{kind}/{api-id}/{stage}`: the filter names this project creates. A log group
+/// shared by several stages gets `apigw-stream/{kind}/-/-`: the kind only, id and stage per line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilterName<'a> {
     pub kind: ApiKind,
-    pub api_id: &'a str,
-    pub stage: &'a str,
+    pub api_id: Option<&'a str>,
+    pub stage: Option<&'a str>,
 }
 
 impl<'a> FilterName<'a> {
@@ -47,7 +48,12 @@ impl<'a> FilterName<'a> {
         let kind = ApiKind::parse(parts.next()?)?;
         let api_id = parts.next().filter(|s| !s.is_empty())?;
         let stage = parts.next().filter(|s| !s.is_empty())?;
-        Some(FilterName { kind, api_id, stage })
+        let present = |s: &'a str| (s != "-").then_some(s);
+        Some(FilterName {
+            kind,
+            api_id: present(api_id),
+            stage: present(stage),
+        })
     }
 
     /// Build the name for an API stage.
@@ -93,12 +99,12 @@ pub fn to_transaction(parsed: ParsedLine, event: &LogEvent, ctx: &Context) -> Tr
         .unwrap_or(ApiKind::Unknown);
     t.api.id = fields
         .take(Var::ApiId)
-        .or_else(|| filter.as_ref().map(|f| f.api_id.to_string()))
+        .or_else(|| filter.as_ref().and_then(|f| f.api_id).map(str::to_string))
         .or_else(|| from_domain.map(|(id, _)| id.to_string()))
         .or_else(|| exec_log_group(ctx.log_group).map(|(id, _)| id.to_string()));
     t.api.stage = fields
         .take(Var::Stage)
-        .or_else(|| filter.as_ref().map(|f| f.stage.to_string()))
+        .or_else(|| filter.as_ref().and_then(|f| f.stage).map(str::to_string))
         .or_else(|| exec_log_group(ctx.log_group).map(|(_, s)| s.to_string()));
     t.api.account = fields.take(Var::AccountId).or_else(|| {
         let owner = ctx.owner;
@@ -366,7 +372,9 @@ mod tests {
     #[test]
     fn filter_names_and_domains() {
         let f = FilterName::parse("apigw-stream/rest/abc123/prod").unwrap();
-        assert_eq!((f.kind, f.api_id, f.stage), (ApiKind::Rest, "abc123", "prod"));
+        assert_eq!((f.kind, f.api_id, f.stage), (ApiKind::Rest, Some("abc123"), Some("prod")));
+        let shared = FilterName::parse("apigw-stream/http/-/-").unwrap();
+        assert_eq!((shared.kind, shared.api_id, shared.stage), (ApiKind::Http, None, None));
         assert!(FilterName::parse("other/rest/a/b").is_none());
         assert!(FilterName::parse("apigw-stream/soap/a/b").is_none());
         assert_eq!(FilterName::format(ApiKind::Http, "x", "$default"), "apigw-stream/http/x/$default");
