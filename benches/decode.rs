@@ -22,9 +22,21 @@ fn payload() -> (Vec<u8>, usize, usize) {
     while raw < 1_000_000 {
         let msg = format!(
             r#"{{"requestId":"{:08x}-c99d-4cfa-a5a7-{:012x}","extendedRequestId":"Vts2pH6ArPEFc{:03}=","requestTimeEpoch":"{}","httpMethod":"{}","path":"/prod/pets/{}/orders/{}","resourcePath":"/pets/{{petId}}/orders/{{orderId}}","protocol":"HTTP/1.1","status":"{}","responseLength":"{}","responseLatency":"{}","integrationLatency":"{}","ip":"10.{}.{}.{}","userAgent":"{}","domainName":"asad15n3p0.execute-api.us-east-1.amazonaws.com","apiId":"asad15n3p0","stage":"prod","accountId":"123456789012","caller":"-","user":"-","apiKeyId":"-","principalId":"-","errorMessage":"-","wafResponseCode":"-"}}"#,
-            i, i * 7919, i % 1000, 1_686_411_388_000u64 + i, ["GET", "POST", "PUT"][i as usize % 3], i % 5000, i % 97,
-            [200, 201, 404, 500][i as usize % 4], 40 + i % 2000, 5 + i % 300, 3 + i % 250,
-            i % 256, (i / 7) % 256, (i / 13) % 256, agents[i as usize % agents.len()]
+            i,
+            i * 7919,
+            i % 1000,
+            1_686_411_388_000u64 + i,
+            ["GET", "POST", "PUT"][i as usize % 3],
+            i % 5000,
+            i % 97,
+            [200, 201, 404, 500][i as usize % 4],
+            40 + i % 2000,
+            5 + i % 300,
+            3 + i % 250,
+            i % 256,
+            (i / 7) % 256,
+            (i / 13) % 256,
+            agents[i as usize % agents.len()]
         );
         raw += msg.len();
         events.push(serde_json::json!({"id": format!("{:056}", i), "timestamp": 1_686_411_388_000u64 + i, "message": msg}));
@@ -36,7 +48,9 @@ fn payload() -> (Vec<u8>, usize, usize) {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(json.as_bytes()).unwrap();
     let b64 = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
-    let event = serde_json::json!({"awslogs": {"data": b64}}).to_string().into_bytes();
+    let event = serde_json::json!({"awslogs": {"data": b64}})
+        .to_string()
+        .into_bytes();
     (event, i as usize, json.len())
 }
 
@@ -46,14 +60,17 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("decode");
     g.throughput(Throughput::Elements(n as u64));
     g.sample_size(30);
-    g.bench_function(format!("payload_to_records/{n}_lines_{json_len}_bytes"), |b| {
-        b.iter(|| {
-            let mut s = DecodeStats::default();
-            let r = decode_bytes(&event, &opts, &mut s).unwrap();
-            assert_eq!(r.len(), n);
-            r
-        })
-    });
+    g.bench_function(
+        format!("payload_to_records/{n}_lines_{json_len}_bytes"),
+        |b| {
+            b.iter(|| {
+                let mut s = DecodeStats::default();
+                let r = decode_bytes(&event, &opts, &mut s).unwrap();
+                assert_eq!(r.len(), n);
+                r
+            })
+        },
+    );
     g.bench_function(format!("payload_to_frames_256k/{n}_lines"), |b| {
         b.iter(|| {
             let mut s = DecodeStats::default();

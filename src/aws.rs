@@ -42,7 +42,8 @@ pub async fn load(region: Option<&str>, endpoint_url: Option<&str>) -> SdkConfig
 
 /// Configuration for tests and local emulators: static dummy credentials, fixed region, endpoint.
 pub fn emulator_config(endpoint_url: &str, region: &str) -> SdkConfig {
-    let creds = aws_credential_types::Credentials::new("testing", "testing", None, None, "emulator");
+    let creds =
+        aws_credential_types::Credentials::new("testing", "testing", None, None, "emulator");
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region.to_string()))

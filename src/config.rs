@@ -33,7 +33,9 @@ impl Env for ProcessEnv {
 
 impl<S: std::hash::BuildHasher> Env for std::collections::HashMap<String, String, S> {
     fn get(&self, name: &str) -> Option<String> {
-        std::collections::HashMap::get(self, name).cloned().filter(|v| !v.trim().is_empty())
+        std::collections::HashMap::get(self, name)
+            .cloned()
+            .filter(|v| !v.trim().is_empty())
     }
 }
 
@@ -56,11 +58,14 @@ pub fn env_bool(env: &dyn Env, name: &'static str, default: bool) -> Result<bool
 pub fn env_usize(env: &dyn Env, name: &'static str, default: usize) -> Result<usize, ConfigError> {
     match env.get(name) {
         None => Ok(default),
-        Some(v) => v.trim().parse().map_err(|e: std::num::ParseIntError| ConfigError::Invalid {
-            name,
-            value: v,
-            why: e.to_string(),
-        }),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|e: std::num::ParseIntError| ConfigError::Invalid {
+                name,
+                value: v,
+                why: e.to_string(),
+            }),
     }
 }
 
@@ -80,7 +85,9 @@ impl DecodeConfig {
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         let queue_url = env_required(env, "QUEUE_URL")?;
         let message_bytes = env_usize(env, "MESSAGE_BYTES", DEFAULT_MESSAGE_BYTES)?;
-        if !(crate::frame::MIN_MESSAGE_BYTES..=crate::queue::MAX_MESSAGE_BYTES).contains(&message_bytes) {
+        if !(crate::frame::MIN_MESSAGE_BYTES..=crate::queue::MAX_MESSAGE_BYTES)
+            .contains(&message_bytes)
+        {
             return Err(ConfigError::Invalid {
                 name: "MESSAGE_BYTES",
                 value: message_bytes.to_string(),
@@ -108,7 +115,9 @@ pub fn decode_options_from_env(env: &dyn Env) -> Result<DecodeOptions, ConfigErr
         response_content_types: env
             .get("RESPONSE_CONTENT_TYPES")
             .map_or(defaults.response_content_types, |v| parse_list(&v)),
-        redact_headers: env.get("REDACT_HEADERS").map_or(defaults.redact_headers, |v| parse_list(&v)),
+        redact_headers: env
+            .get("REDACT_HEADERS")
+            .map_or(defaults.redact_headers, |v| parse_list(&v)),
     };
     Ok(DecodeOptions {
         max_payload_bytes: env_usize(env, "MAX_PAYLOAD_BYTES", DEFAULT_MAX_PAYLOAD_BYTES)?,
@@ -123,7 +132,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -144,9 +156,12 @@ mod tests {
     fn errors_name_the_variable() {
         let err = DecodeConfig::from_env(&env(&[])).unwrap_err();
         assert!(err.to_string().contains("QUEUE_URL"));
-        let err = DecodeConfig::from_env(&env(&[("QUEUE_URL", "q"), ("MESSAGE_BYTES", "lots")])).unwrap_err();
+        let err = DecodeConfig::from_env(&env(&[("QUEUE_URL", "q"), ("MESSAGE_BYTES", "lots")]))
+            .unwrap_err();
         assert!(err.to_string().contains("MESSAGE_BYTES"), "{err}");
-        let err = DecodeConfig::from_env(&env(&[("QUEUE_URL", "q"), ("HTTP_API_ENABLED", "maybe")])).unwrap_err();
+        let err =
+            DecodeConfig::from_env(&env(&[("QUEUE_URL", "q"), ("HTTP_API_ENABLED", "maybe")]))
+                .unwrap_err();
         assert!(err.to_string().contains("HTTP_API_ENABLED"), "{err}");
     }
 }

@@ -71,7 +71,11 @@ pub enum DecodeError {
 }
 
 /// Decode any payload form into records (in input order), updating `stats`.
-pub fn decode_bytes(input: &[u8], opts: &DecodeOptions, stats: &mut DecodeStats) -> Result<Vec<Transaction>, DecodeError> {
+pub fn decode_bytes(
+    input: &[u8],
+    opts: &DecodeOptions,
+    stats: &mut DecodeStats,
+) -> Result<Vec<Transaction>, DecodeError> {
     let messages = match decode_payload(input, opts.max_payload_bytes) {
         Ok(m) => m,
         Err(e) => {
@@ -87,7 +91,12 @@ pub fn decode_bytes(input: &[u8], opts: &DecodeOptions, stats: &mut DecodeStats)
 }
 
 /// Records from one subscription message, appended to `out`.
-pub fn records_from_logdata(data: &LogData, opts: &DecodeOptions, stats: &mut DecodeStats, out: &mut Vec<Transaction>) {
+pub fn records_from_logdata(
+    data: &LogData,
+    opts: &DecodeOptions,
+    stats: &mut DecodeStats,
+    out: &mut Vec<Transaction>,
+) {
     stats.payloads += 1;
     if data.is_control() {
         stats.control_messages += 1;
@@ -164,7 +173,10 @@ pub struct ForwardSummary {
 #[derive(Debug, thiserror::Error)]
 pub enum ForwardError {
     #[error("payload from {source_name}: {cause}")]
-    Payload { source_name: String, cause: DecodeError },
+    Payload {
+        source_name: String,
+        cause: DecodeError,
+    },
     #[error(transparent)]
     Frame(#[from] crate::frame::FrameError),
     #[error(transparent)]
@@ -182,10 +194,11 @@ pub async fn forward(
     policy: &crate::queue::SendPolicy,
 ) -> Result<ForwardSummary, ForwardError> {
     let mut summary = ForwardSummary::default();
-    let records = decode_bytes(input, opts, &mut summary.stats).map_err(|cause| ForwardError::Payload {
-        source_name: source_name.to_string(),
-        cause,
-    })?;
+    let records =
+        decode_bytes(input, opts, &mut summary.stats).map_err(|cause| ForwardError::Payload {
+            source_name: source_name.to_string(),
+            cause,
+        })?;
     if records.is_empty() {
         return Ok(summary);
     }

@@ -11,10 +11,10 @@
 use crate::transaction::{ApiKind, Headers, Transaction};
 
 pub const DEFAULT_STATIC_FILE_EXTENSIONS: &[&str] = &[
-    "html", "htm", "css", "js", "mjs", "map", "js.map", "png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "bmp",
-    "avif", "woff", "woff2", "ttf", "otf", "eot", "mp4", "webm", "ogg", "ogv", "avi", "mov", "wmv", "flv", "mpeg",
-    "mp3", "wav", "oga", "pdf", "zip", "tar", "gz", "7z", "rar", "bz2", "apk", "exe", "dmg", "iso", "img", "swf",
-    "pptx",
+    "html", "htm", "css", "js", "mjs", "map", "js.map", "png", "jpg", "jpeg", "gif", "svg", "webp",
+    "ico", "bmp", "avif", "woff", "woff2", "ttf", "otf", "eot", "mp4", "webm", "ogg", "ogv", "avi",
+    "mov", "wmv", "flv", "mpeg", "mp3", "wav", "oga", "pdf", "zip", "tar", "gz", "7z", "rar",
+    "bz2", "apk", "exe", "dmg", "iso", "img", "swf", "pptx",
 ];
 
 pub const DEFAULT_RESPONSE_CONTENT_TYPES: &[&str] = &[
@@ -29,7 +29,13 @@ pub const DEFAULT_RESPONSE_CONTENT_TYPES: &[&str] = &[
     "multipart/form-data",
 ];
 
-pub const DEFAULT_REDACT_HEADERS: &[&str] = &["authorization", "cookie", "set-cookie", "x-api-key", "proxy-authorization"];
+pub const DEFAULT_REDACT_HEADERS: &[&str] = &[
+    "authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+    "proxy-authorization",
+];
 
 /// What a redacted header value is replaced with: the header's presence matters to API security,
 /// its value must not leave the account.
@@ -54,9 +60,18 @@ impl Default for FilterConfig {
             rest_api_enabled: true,
             http_api_enabled: true,
             websocket_api_enabled: true,
-            static_file_extensions: DEFAULT_STATIC_FILE_EXTENSIONS.iter().map(|s| s.to_string()).collect(),
-            response_content_types: DEFAULT_RESPONSE_CONTENT_TYPES.iter().map(|s| s.to_string()).collect(),
-            redact_headers: DEFAULT_REDACT_HEADERS.iter().map(|s| s.to_string()).collect(),
+            static_file_extensions: DEFAULT_STATIC_FILE_EXTENSIONS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            response_content_types: DEFAULT_RESPONSE_CONTENT_TYPES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            redact_headers: DEFAULT_REDACT_HEADERS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }
     }
 }
@@ -72,7 +87,10 @@ pub enum Drop {
 /// Parse a comma- or whitespace-separated list (env vars, CLI flags, the vendor's `.env`).
 pub fn parse_list(s: &str) -> Vec<String> {
     s.split(|c: char| c == ',' || c.is_whitespace())
-        .map(|p| p.trim().trim_matches(|c| c == '"' || c == '\'' || c == '[' || c == ']'))
+        .map(|p| {
+            p.trim()
+                .trim_matches(|c| c == '"' || c == '\'' || c == '[' || c == ']')
+        })
         .filter(|p| !p.is_empty())
         .map(|p| p.to_ascii_lowercase())
         .collect()
@@ -80,7 +98,10 @@ pub fn parse_list(s: &str) -> Vec<String> {
 
 /// Extensions may be written `.png` or `png`.
 pub fn parse_extensions(s: &str) -> Vec<String> {
-    parse_list(s).into_iter().map(|e| e.trim_start_matches('.').to_string()).collect()
+    parse_list(s)
+        .into_iter()
+        .map(|e| e.trim_start_matches('.').to_string())
+        .collect()
 }
 
 impl FilterConfig {
@@ -100,7 +121,12 @@ impl FilterConfig {
                 return Err(Drop::StaticFile);
             }
         }
-        if let Some(ct) = t.response.headers.get("content-type").and_then(|v| v.first()) {
+        if let Some(ct) = t
+            .response
+            .headers
+            .get("content-type")
+            .and_then(|v| v.first())
+        {
             if !self.content_type_kept(ct) {
                 return Err(Drop::ContentType);
             }
@@ -135,8 +161,15 @@ impl FilterConfig {
         if self.response_content_types.is_empty() {
             return true;
         }
-        let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-        self.response_content_types.iter().any(|pat| media_matches(pat, &media))
+        let media = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        self.response_content_types
+            .iter()
+            .any(|pat| media_matches(pat, &media))
     }
 
     fn redact(&self, headers: &mut Headers) {
@@ -155,7 +188,8 @@ fn media_matches(pattern: &str, media: &str) -> bool {
     if pattern == media {
         return true;
     }
-    let (Some((pt, psub)), Some((mt, msub))) = (pattern.split_once('/'), media.split_once('/')) else {
+    let (Some((pt, psub)), Some((mt, msub))) = (pattern.split_once('/'), media.split_once('/'))
+    else {
         return false;
     };
     if pt != mt && pt != "*" {
@@ -211,10 +245,16 @@ mod tests {
     fn content_types_only_when_known() {
         let f = FilterConfig::default();
         let mut t = rec("/pets");
-        t.response.headers.insert("content-type".into(), vec!["text/html; charset=utf-8".into()]);
+        t.response.headers.insert(
+            "content-type".into(),
+            vec!["text/html; charset=utf-8".into()],
+        );
         assert_eq!(f.apply(&mut t), Err(Drop::ContentType));
         let mut t = rec("/pets");
-        t.response.headers.insert("content-type".into(), vec!["application/problem+json".into()]);
+        t.response.headers.insert(
+            "content-type".into(),
+            vec!["application/problem+json".into()],
+        );
         assert_eq!(f.apply(&mut t), Ok(()));
         assert!(f.content_type_kept("Application/JSON; charset=utf-8"));
     }
@@ -223,8 +263,12 @@ mod tests {
     fn redaction() {
         let f = FilterConfig::default();
         let mut t = rec("/pets");
-        t.request.headers.insert("authorization".into(), vec!["Bearer s3cr3t".into()]);
-        t.request.headers.insert("user-agent".into(), vec!["curl".into()]);
+        t.request
+            .headers
+            .insert("authorization".into(), vec!["Bearer s3cr3t".into()]);
+        t.request
+            .headers
+            .insert("user-agent".into(), vec!["curl".into()]);
         f.apply(&mut t).unwrap();
         assert_eq!(t.request.headers["authorization"], vec![REDACTED]);
         assert_eq!(t.request.headers["user-agent"], vec!["curl"]);
@@ -232,7 +276,13 @@ mod tests {
 
     #[test]
     fn lists() {
-        assert_eq!(parse_extensions(".PNG, jpg  .css"), vec!["png", "jpg", "css"]);
-        assert_eq!(parse_list("[\"application/json\",\"text/plain\"]"), vec!["application/json", "text/plain"]);
+        assert_eq!(
+            parse_extensions(".PNG, jpg  .css"),
+            vec!["png", "jpg", "css"]
+        );
+        assert_eq!(
+            parse_list("[\"application/json\",\"text/plain\"]"),
+            vec!["application/json", "text/plain"]
+        );
     }
 }

@@ -40,7 +40,9 @@ pub struct Frame {
 pub enum FrameError {
     #[error("MESSAGE_BYTES {0} is out of range ({MIN_MESSAGE_BYTES}..=1048576)")]
     BadLimit(usize),
-    #[error("record {id} does not fit in a {limit}-byte message even with its bodies and headers cut")]
+    #[error(
+        "record {id} does not fit in a {limit}-byte message even with its bodies and headers cut"
+    )]
     RecordTooLarge { id: String, limit: usize },
     #[error("frame body is not base64: {0}")]
     Base64(String),
@@ -56,9 +58,15 @@ impl Frame {
     /// The message attributes every frame carries.
     pub fn attributes(records: usize) -> BTreeMap<String, Attribute> {
         BTreeMap::from([
-            ("encoding".to_string(), Attribute::String(ENCODING.to_string())),
+            (
+                "encoding".to_string(),
+                Attribute::String(ENCODING.to_string()),
+            ),
             ("schema".to_string(), Attribute::String(SCHEMA.to_string())),
-            ("records".to_string(), Attribute::Number(records.to_string())),
+            (
+                "records".to_string(),
+                Attribute::Number(records.to_string()),
+            ),
         ])
     }
 
@@ -166,7 +174,10 @@ fn serialize(r: &Transaction) -> Vec<u8> {
 /// A copy with every body and header value cut to a few hundred bytes, flagged as truncated.
 pub fn cut_record(r: &Transaction) -> Transaction {
     let mut c = r.clone();
-    for body in [&mut c.request.body, &mut c.response.body].into_iter().flatten() {
+    for body in [&mut c.request.body, &mut c.response.body]
+        .into_iter()
+        .flatten()
+    {
         cut_body(body);
     }
     for headers in [&mut c.request.headers, &mut c.response.headers] {
@@ -178,7 +189,8 @@ pub fn cut_record(r: &Transaction) -> Transaction {
             }
         }
     }
-    c.flags.body_truncated = c.flags.body_truncated || c.request.body.is_some() || c.response.body.is_some();
+    c.flags.body_truncated =
+        c.flags.body_truncated || c.request.body.is_some() || c.response.body.is_some();
     c.flags.partial = true;
     c
 }
@@ -209,7 +221,9 @@ pub fn unpack(body: &str) -> Result<Vec<Transaction>, FrameError> {
     let ndjson: Vec<u8> = if trimmed.starts_with('{') {
         trimmed.as_bytes().to_vec()
     } else {
-        let gz = STANDARD.decode(trimmed).map_err(|e| FrameError::Base64(e.to_string()))?;
+        let gz = STANDARD
+            .decode(trimmed)
+            .map_err(|e| FrameError::Base64(e.to_string()))?;
         let mut out = Vec::with_capacity(gz.len() * 6);
         MultiGzDecoder::new(gz.as_slice())
             .take(MAX_UNPACKED_BYTES as u64 + 1)
@@ -241,9 +255,15 @@ mod tests {
     use proptest::prelude::*;
 
     fn rec(i: usize, ua_len: usize) -> Transaction {
-        let mut t = Transaction::new(format!("req-{i}"), 1_700_000_000_000 + i as i64, Source::default());
+        let mut t = Transaction::new(
+            format!("req-{i}"),
+            1_700_000_000_000 + i as i64,
+            Source::default(),
+        );
         t.request.path = Some(format!("/pets/{i}"));
-        t.request.headers.insert("user-agent".into(), vec!["x".repeat(ua_len)]);
+        t.request
+            .headers
+            .insert("user-agent".into(), vec!["x".repeat(ua_len)]);
         t
     }
 
@@ -252,9 +272,18 @@ mod tests {
         let recs: Vec<_> = (0..500).map(|i| rec(i, 40)).collect();
         let frames = pack(&recs, DEFAULT_MESSAGE_BYTES).unwrap();
         let msg = frames[0].to_message("0");
-        assert_eq!(msg.attributes["encoding"], Attribute::String(ENCODING.into()));
-        assert_eq!(msg.attributes["records"], Attribute::Number(frames[0].records.to_string()));
-        let back: Vec<_> = frames.iter().flat_map(|f| unpack(&f.body).unwrap()).collect();
+        assert_eq!(
+            msg.attributes["encoding"],
+            Attribute::String(ENCODING.into())
+        );
+        assert_eq!(
+            msg.attributes["records"],
+            Attribute::Number(frames[0].records.to_string())
+        );
+        let back: Vec<_> = frames
+            .iter()
+            .flat_map(|f| unpack(&f.body).unwrap())
+            .collect();
         assert_eq!(back, recs);
     }
 
@@ -267,7 +296,9 @@ mod tests {
             truncated: false,
         });
         // Random-ish data defeats compression so the cut is required.
-        let noise: String = (0..600_000u64).map(|i| char::from(b'a' + ((i * 7919 + i / 3) % 26) as u8)).collect();
+        let noise: String = (0..600_000u64)
+            .map(|i| char::from(b'a' + ((i * 7919 + i / 3) % 26) as u8))
+            .collect();
         big.request.headers.insert("x-noise".into(), vec![noise]);
         let frames = pack(&[big], MIN_MESSAGE_BYTES * 4).unwrap();
         let back = unpack(&frames[0].body).unwrap();
@@ -280,7 +311,10 @@ mod tests {
     fn bad_bodies_name_the_cause() {
         assert!(matches!(unpack("!!!"), Err(FrameError::Base64(_))));
         assert!(matches!(unpack("aGVsbG8="), Err(FrameError::Gzip(_))));
-        assert!(matches!(unpack("{\"x\":1}"), Err(FrameError::Record { line: 1, .. })));
+        assert!(matches!(
+            unpack("{\"x\":1}"),
+            Err(FrameError::Record { line: 1, .. })
+        ));
         assert!(matches!(pack(&[], 10), Err(FrameError::BadLimit(10))));
     }
 

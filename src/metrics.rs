@@ -70,8 +70,14 @@ mod tests {
             &[("records", 3.0, Unit::Count), ("bytes", 10.0, Unit::Bytes)],
         );
         assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
-        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0], "Function");
-        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Metrics"][1]["Unit"], "Bytes");
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0],
+            "Function"
+        );
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Metrics"][1]["Unit"],
+            "Bytes"
+        );
         assert_eq!(v["records"], 3.0);
         assert_eq!(v["Function"], "decode");
     }

@@ -89,7 +89,10 @@ pub fn to_transaction(parsed: ParsedLine, event: &LogEvent, ctx: &Context) -> Tr
     let mut t = Transaction::new(id, time_ms, source);
     t.flags.partial = partial;
 
-    let filter = ctx.subscription_filters.iter().find_map(|n| FilterName::parse(n));
+    let filter = ctx
+        .subscription_filters
+        .iter()
+        .find_map(|n| FilterName::parse(n));
     let domain = fields.take(Var::DomainName);
     let from_domain = domain.as_deref().and_then(parse_execute_api_domain);
 
@@ -133,9 +136,13 @@ pub fn to_transaction(parsed: ParsedLine, event: &LogEvent, ctx: &Context) -> Tr
         t.request.scheme = Some("wss".to_string());
     }
     let is_execute_api = from_domain.is_some();
-    t.request.path = fields
-        .take(Var::Path)
-        .map(|p| strip_stage(p, t.api.stage.as_deref(), is_execute_api || domain.is_none()));
+    t.request.path = fields.take(Var::Path).map(|p| {
+        strip_stage(
+            p,
+            t.api.stage.as_deref(),
+            is_execute_api || domain.is_none(),
+        )
+    });
     if let Some(p) = t.request.path.take() {
         // Some users log the path with its query; keep them apart.
         match p.split_once('?') {
@@ -167,9 +174,12 @@ pub fn to_transaction(parsed: ParsedLine, event: &LogEvent, ctx: &Context) -> Tr
 }
 
 fn record_id(fields: &mut Fields, log_stream: &str, event_id: &str) -> String {
-    let rid = fields.take(Var::RequestId).filter(|r| r != REPLACED_REQUEST_ID);
+    let rid = fields
+        .take(Var::RequestId)
+        .filter(|r| r != REPLACED_REQUEST_ID);
     let ext = fields.take(Var::ExtendedRequestId);
-    rid.or(ext).unwrap_or_else(|| format!("{log_stream}/{event_id}"))
+    rid.or(ext)
+        .unwrap_or_else(|| format!("{log_stream}/{event_id}"))
 }
 
 /// `requestTimeEpoch` (ms; seconds accepted), else `requestTime` (CLF, RFC 3339 or epoch), else the
@@ -188,7 +198,11 @@ fn parse_epoch(s: &str) -> Option<i64> {
         return None;
     }
     // Below 1e11 it must be seconds (1e11 ms is 1973; 1e11 s is the year 5138).
-    Some(if v < 1e11 { (v * 1000.0).round() as i64 } else { v.round() as i64 })
+    Some(if v < 1e11 {
+        (v * 1000.0).round() as i64
+    } else {
+        v.round() as i64
+    })
 }
 
 /// `10/Jun/2023:15:36:28 +0000` (what API Gateway writes), RFC 3339, or an epoch number.
@@ -298,7 +312,11 @@ mod tests {
     fn rest_recommended_format() {
         let line = r#"{"requestId":"48752d0f-c99d-4cfa-a5a7-f3c6834d19e5","extendedRequestId":"Vts2pH6ArPEFcuQ=","requestTimeEpoch":"1686411388000","httpMethod":"GET","path":"/prod/pets/42","resourcePath":"/pets/{petId}","protocol":"HTTP/1.1","status":"200","responseLength":"48","responseLatency":"31","integrationLatency":"27","ip":"1.128.0.0","userAgent":"curl/8.4.0","domainName":"asad15n3p0.execute-api.us-east-1.amazonaws.com","apiId":"asad15n3p0","stage":"prod","accountId":"123456789012","caller":"-","user":"-","apiKeyId":"-","principalId":"-","errorMessage":"-","wafResponseCode":"-"}"#;
         let e = event(line);
-        let t = to_transaction(parse_line(line).unwrap(), &e, &ctx(&[], "/aws/apigateway/petstore-prod"));
+        let t = to_transaction(
+            parse_line(line).unwrap(),
+            &e,
+            &ctx(&[], "/aws/apigateway/petstore-prod"),
+        );
         assert_eq!(t.id, "48752d0f-c99d-4cfa-a5a7-f3c6834d19e5");
         assert_eq!(t.time_ms, 1_686_411_388_000);
         assert_eq!(t.api.kind, ApiKind::Rest);
@@ -331,7 +349,11 @@ mod tests {
     fn http_console_json_uses_filter_name_and_clf_time() {
         let line = r#"{"requestId":"GQIVriFLIAMEMsA=","ip":"1.128.0.0","requestTime":"09/Jun/2023:12:54:08 +0000","httpMethod":"GET","routeKey":"GET /","status":"200","protocol":"HTTP/1.1","responseLength":"47140"}"#;
         let filters = vec!["apigw-stream/http/1ax3mj7iqf/$default".to_string()];
-        let t = to_transaction(parse_line(line).unwrap(), &event(line), &ctx(&filters, "/aws/apigateway/x"));
+        let t = to_transaction(
+            parse_line(line).unwrap(),
+            &event(line),
+            &ctx(&filters, "/aws/apigateway/x"),
+        );
         assert_eq!(t.api.kind, ApiKind::Http);
         assert_eq!(t.api.id.as_deref(), Some("1ax3mj7iqf"));
         assert_eq!(t.api.stage.as_deref(), Some("$default"));
@@ -353,31 +375,56 @@ mod tests {
     fn id_falls_back_to_stream_and_event() {
         let line = r#"{"status":"200","httpMethod":"GET","requestId":"-"}"#;
         let t = to_transaction(parse_line(line).unwrap(), &event(line), &ctx(&[], "g"));
-        assert_eq!(t.id, "stream-1/37000000000000000000000000000000000000000000000000000001");
+        assert_eq!(
+            t.id,
+            "stream-1/37000000000000000000000000000000000000000000000000000001"
+        );
         assert_eq!(t.time_ms, 1_690_373_223_000);
         let replaced = r#"{"requestId":"UUID_REPLACED_INVALID_REQUEST_ID","extendedRequestId":"abc=","status":"200"}"#;
-        let t = to_transaction(parse_line(replaced).unwrap(), &event(replaced), &ctx(&[], "g"));
+        let t = to_transaction(
+            parse_line(replaced).unwrap(),
+            &event(replaced),
+            &ctx(&[], "g"),
+        );
         assert_eq!(t.id, "abc=");
     }
 
     #[test]
     fn stage_prefix_only_stripped_when_present() {
-        assert_eq!(strip_stage("/prod/pets".into(), Some("prod"), true), "/pets");
+        assert_eq!(
+            strip_stage("/prod/pets".into(), Some("prod"), true),
+            "/pets"
+        );
         assert_eq!(strip_stage("/prod".into(), Some("prod"), true), "/");
-        assert_eq!(strip_stage("/production/x".into(), Some("prod"), true), "/production/x");
-        assert_eq!(strip_stage("/prod/pets".into(), Some("prod"), false), "/prod/pets");
+        assert_eq!(
+            strip_stage("/production/x".into(), Some("prod"), true),
+            "/production/x"
+        );
+        assert_eq!(
+            strip_stage("/prod/pets".into(), Some("prod"), false),
+            "/prod/pets"
+        );
         assert_eq!(strip_stage("/pets".into(), Some("$default"), true), "/pets");
     }
 
     #[test]
     fn filter_names_and_domains() {
         let f = FilterName::parse("apigw-stream/rest/abc123/prod").unwrap();
-        assert_eq!((f.kind, f.api_id, f.stage), (ApiKind::Rest, Some("abc123"), Some("prod")));
+        assert_eq!(
+            (f.kind, f.api_id, f.stage),
+            (ApiKind::Rest, Some("abc123"), Some("prod"))
+        );
         let shared = FilterName::parse("apigw-stream/http/-/-").unwrap();
-        assert_eq!((shared.kind, shared.api_id, shared.stage), (ApiKind::Http, None, None));
+        assert_eq!(
+            (shared.kind, shared.api_id, shared.stage),
+            (ApiKind::Http, None, None)
+        );
         assert!(FilterName::parse("other/rest/a/b").is_none());
         assert!(FilterName::parse("apigw-stream/soap/a/b").is_none());
-        assert_eq!(FilterName::format(ApiKind::Http, "x", "$default"), "apigw-stream/http/x/$default");
+        assert_eq!(
+            FilterName::format(ApiKind::Http, "x", "$default"),
+            "apigw-stream/http/x/$default"
+        );
         assert_eq!(
             parse_execute_api_domain("asad15n3p0.execute-api.us-east-1.amazonaws.com"),
             Some(("asad15n3p0", "us-east-1"))

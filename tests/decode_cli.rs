@@ -37,17 +37,39 @@ fn prints_records_in_order_and_reports_bad_inputs() {
         .arg(&logdata)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "a bad input makes the exit status non-zero");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a bad input makes the exit status non-zero"
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     let ids: Vec<String> = stdout
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
-    assert_eq!(ids, vec!["48752d0f-c99d-4cfa-a5a7-f3c6834d19e5", "c12d1542-b79e-4e79-a158-fdf36452a81b"]);
+    assert_eq!(
+        ids,
+        vec![
+            "48752d0f-c99d-4cfa-a5a7-f3c6834d19e5",
+            "c12d1542-b79e-4e79-a158-fdf36452a81b"
+        ]
+    );
     let stderr = String::from_utf8(out.stderr).unwrap();
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("apigw-stream decode:")).collect();
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("apigw-stream decode:"))
+        .collect();
     assert_eq!(errors.len(), 1, "{stderr}");
-    assert!(errors[0].contains("bad.json") && errors[0].contains("awslogs"), "{}", errors[0]);
+    assert!(
+        errors[0].contains("bad.json") && errors[0].contains("awslogs"),
+        "{}",
+        errors[0]
+    );
     let stats: serde_json::Value = serde_json::from_str(stderr.lines().last().unwrap()).unwrap();
     assert_eq!(stats["payloads"], 3);
     assert_eq!(stats["control_messages"], 1);
@@ -70,7 +92,12 @@ fn reads_stdin_and_honours_filter_flags() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(payload.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(payload.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     assert!(out.stdout.is_empty());

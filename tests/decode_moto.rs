@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use apigw_stream::decode::{decode_bytes, forward, DecodeOptions, DecodeStats};
 use apigw_stream::frame::unpack;
-use apigw_stream::queue::{EntryFailure, InMessage, OutMessage, Queue, QueueError, SendPolicy, SqsQueue};
+use apigw_stream::queue::{
+    EntryFailure, InMessage, OutMessage, Queue, QueueError, SendPolicy, SqsQueue,
+};
 use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use aws_sdk_kinesis::types::ShardIteratorType;
@@ -19,7 +21,13 @@ use aws_sdk_sqs::types::QueueAttributeName;
 fn real_lines() -> Vec<String> {
     let dir = common::fixtures_dir().join("lines");
     let mut out = Vec::new();
-    for f in ["rest-json.log", "http-json.log", "rest-clf.log", "rest-xml.log", "http-csv.log"] {
+    for f in [
+        "rest-json.log",
+        "http-json.log",
+        "rest-clf.log",
+        "rest-xml.log",
+        "http-csv.log",
+    ] {
         let text = std::fs::read_to_string(dir.join(f)).unwrap();
         out.extend(text.lines().map(str::to_string));
     }
@@ -33,12 +41,32 @@ async fn decodes_what_motos_subscription_filter_sends_to_kinesis() {
     let logs = aws_sdk_cloudwatchlogs::Client::new(&conf);
     let kinesis = aws_sdk_kinesis::Client::new(&conf);
 
-    kinesis.create_stream().stream_name("apigw-logs").shard_count(1).send().await.unwrap();
-    let desc = kinesis.describe_stream().stream_name("apigw-logs").send().await.unwrap();
+    kinesis
+        .create_stream()
+        .stream_name("apigw-logs")
+        .shard_count(1)
+        .send()
+        .await
+        .unwrap();
+    let desc = kinesis
+        .describe_stream()
+        .stream_name("apigw-logs")
+        .send()
+        .await
+        .unwrap();
     let stream = desc.stream_description.unwrap();
     let group = "/aws/apigateway/petstore-prod";
-    logs.create_log_group().log_group_name(group).send().await.unwrap();
-    logs.create_log_stream().log_group_name(group).log_stream_name("s1").send().await.unwrap();
+    logs.create_log_group()
+        .log_group_name(group)
+        .send()
+        .await
+        .unwrap();
+    logs.create_log_stream()
+        .log_group_name(group)
+        .log_stream_name("s1")
+        .send()
+        .await
+        .unwrap();
     logs.put_subscription_filter()
         .log_group_name(group)
         .filter_name("apigw-stream/rest/asad15n3p0/prod")
@@ -51,9 +79,18 @@ async fn decodes_what_motos_subscription_filter_sends_to_kinesis() {
 
     let lines = real_lines();
     let now = chrono::Utc::now().timestamp_millis();
-    let mut put = logs.put_log_events().log_group_name(group).log_stream_name("s1");
+    let mut put = logs
+        .put_log_events()
+        .log_group_name(group)
+        .log_stream_name("s1");
     for (i, l) in lines.iter().enumerate() {
-        put = put.log_events(InputLogEvent::builder().timestamp(now + i as i64).message(l).build().unwrap());
+        put = put.log_events(
+            InputLogEvent::builder()
+                .timestamp(now + i as i64)
+                .message(l)
+                .build()
+                .unwrap(),
+        );
     }
     put.send().await.unwrap();
 
@@ -68,13 +105,23 @@ async fn decodes_what_motos_subscription_filter_sends_to_kinesis() {
         .unwrap()
         .shard_iterator
         .unwrap();
-    let got = kinesis.get_records().shard_iterator(it).send().await.unwrap();
-    assert!(!got.records.is_empty(), "moto delivered no record to the stream");
+    let got = kinesis
+        .get_records()
+        .shard_iterator(it)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !got.records.is_empty(),
+        "moto delivered no record to the stream"
+    );
 
     let mut records = Vec::new();
     let mut stats = DecodeStats::default();
     for rec in &got.records {
-        records.extend(decode_bytes(rec.data.as_ref(), &DecodeOptions::default(), &mut stats).unwrap());
+        records.extend(
+            decode_bytes(rec.data.as_ref(), &DecodeOptions::default(), &mut stats).unwrap(),
+        );
     }
     assert_eq!(stats.lines_unparsed, 0);
     assert_eq!(records.len(), lines.len());
@@ -84,7 +131,10 @@ async fn decodes_what_motos_subscription_filter_sends_to_kinesis() {
         // The kind, id and stage come from the filter name where the line lacks them.
         assert_eq!(r.api.stage.as_deref().is_some(), true);
     }
-    let clf = records.iter().find(|r| r.source.format == apigw_stream::transaction::SourceFormat::AccessClf).unwrap();
+    let clf = records
+        .iter()
+        .find(|r| r.source.format == apigw_stream::transaction::SourceFormat::AccessClf)
+        .unwrap();
     assert_eq!(clf.api.id.as_deref(), Some("asad15n3p0"));
     assert_eq!(clf.api.stage.as_deref(), Some("prod"));
     assert_eq!(clf.api.account.as_deref(), Some("123456789012"));
@@ -115,13 +165,18 @@ fn many_lines_event(n: usize) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(data.to_string().as_bytes()).unwrap();
     let b64 = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
-    serde_json::json!({"awslogs":{"data": b64}}).to_string().into_bytes()
+    serde_json::json!({"awslogs":{"data": b64}})
+        .to_string()
+        .into_bytes()
 }
 
 async fn drain(q: &SqsQueue) -> Vec<InMessage> {
     let mut all = Vec::new();
     loop {
-        let got = q.receive(10, Duration::from_secs(0), Duration::from_secs(60)).await.unwrap();
+        let got = q
+            .receive(10, Duration::from_secs(0), Duration::from_secs(60))
+            .await
+            .unwrap();
         if got.is_empty() {
             return all;
         }
@@ -137,17 +192,31 @@ async fn decode_lambda_path_sends_bounded_frames_that_unpack_to_the_same_records
     let input = many_lines_event(3000);
     let opts = DecodeOptions::default();
     let limit = 16_384;
-    let summary = forward(&input, "test", &opts, limit, &q, &SendPolicy::default()).await.unwrap();
+    let summary = forward(&input, "test", &opts, limit, &q, &SendPolicy::default())
+        .await
+        .unwrap();
     assert_eq!(summary.stats.records, 3000);
-    assert!(summary.messages_sent > 1, "3000 records should need several 16 KiB frames");
+    assert!(
+        summary.messages_sent > 1,
+        "3000 records should need several 16 KiB frames"
+    );
 
     let expected = decode_bytes(&input, &opts, &mut DecodeStats::default()).unwrap();
     let msgs = drain(&q).await;
     assert_eq!(msgs.len() as u64, summary.messages_sent);
     let mut got = Vec::new();
     for m in &msgs {
-        let attrs: usize = m.attributes.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>() + "StringStringNumber".len();
-        assert!(m.body.len() + attrs <= limit, "message of {} bytes", m.body.len() + attrs);
+        let attrs: usize = m
+            .attributes
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum::<usize>()
+            + "StringStringNumber".len();
+        assert!(
+            m.body.len() + attrs <= limit,
+            "message of {} bytes",
+            m.body.len() + attrs
+        );
         assert_eq!(m.attributes["encoding"], "ndjson+gzip+base64");
         assert_eq!(m.attributes["schema"], "apigw-stream/v1");
         let recs = unpack(&m.body).unwrap();
@@ -173,7 +242,11 @@ impl Queue for FlakyFirstAttempt {
     }
     async fn send_batch(&self, entries: &[OutMessage]) -> Result<Vec<EntryFailure>, QueueError> {
         if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
-            let (fail, pass): (Vec<_>, Vec<_>) = entries.iter().cloned().enumerate().partition(|(i, _)| i % 2 == 0);
+            let (fail, pass): (Vec<_>, Vec<_>) = entries
+                .iter()
+                .cloned()
+                .enumerate()
+                .partition(|(i, _)| i % 2 == 0);
             let pass: Vec<_> = pass.into_iter().map(|(_, m)| m).collect();
             let mut failures = self.inner.send_batch(&pass).await?;
             failures.extend(fail.into_iter().map(|(_, m)| EntryFailure {
@@ -186,7 +259,12 @@ impl Queue for FlakyFirstAttempt {
         }
         self.inner.send_batch(entries).await
     }
-    async fn receive(&self, max: usize, wait: Duration, vis: Duration) -> Result<Vec<InMessage>, QueueError> {
+    async fn receive(
+        &self,
+        max: usize,
+        wait: Duration,
+        vis: Duration,
+    ) -> Result<Vec<InMessage>, QueueError> {
         self.inner.receive(max, wait, vis).await
     }
     async fn delete(&self, h: &[String]) -> Result<(), QueueError> {
@@ -214,11 +292,17 @@ async fn failed_entries_are_retried_until_sent() {
         initial_backoff: Duration::from_millis(5),
         ..SendPolicy::default()
     };
-    let summary = forward(&input, "test", &DecodeOptions::default(), 4096, &q, &policy).await.unwrap();
+    let summary = forward(&input, "test", &DecodeOptions::default(), 4096, &q, &policy)
+        .await
+        .unwrap();
     assert!(summary.send_retried > 0);
     let msgs = drain(&q.inner).await;
     assert_eq!(msgs.len() as u64, summary.messages_sent);
-    let ids: HashSet<String> = msgs.iter().flat_map(|m| unpack(&m.body).unwrap()).map(|r| r.id).collect();
+    let ids: HashSet<String> = msgs
+        .iter()
+        .flat_map(|m| unpack(&m.body).unwrap())
+        .map(|r| r.id)
+        .collect();
     assert_eq!(ids.len(), 400);
 }
 
@@ -233,10 +317,20 @@ async fn entries_that_keep_failing_fail_the_invocation() {
         initial_backoff: Duration::from_millis(5),
         ..SendPolicy::default()
     };
-    let err = forward(&many_lines_event(200), "test", &DecodeOptions::default(), 8192, &q, &policy)
-        .await
-        .unwrap_err();
+    let err = forward(
+        &many_lines_event(200),
+        "test",
+        &DecodeOptions::default(),
+        8192,
+        &q,
+        &policy,
+    )
+    .await
+    .unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("tiny") && text.contains("3 attempts"), "{text}");
+    assert!(
+        text.contains("tiny") && text.contains("3 attempts"),
+        "{text}"
+    );
     let _ = Arc::new(());
 }

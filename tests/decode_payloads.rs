@@ -19,7 +19,10 @@ fn fixture(name: &str) -> String {
 }
 
 fn lines(name: &str) -> Vec<String> {
-    fixture(&format!("lines/{name}")).lines().map(str::to_string).collect()
+    fixture(&format!("lines/{name}"))
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 fn logdata(group: &str, filter: &str, messages: &[String]) -> serde_json::Value {
@@ -54,7 +57,10 @@ fn aws_documentation_sample_event() {
     let (recs, s) = decode(fixture("aws-sample-event.json").as_bytes());
     // Its two lines ("[ERROR] First test message") are not access logs: counted, skipped.
     assert!(recs.is_empty());
-    assert_eq!((s.payloads, s.log_events, s.lines_unparsed, s.records), (1, 2, 2, 0));
+    assert_eq!(
+        (s.payloads, s.log_events, s.lines_unparsed, s.records),
+        (1, 2, 2, 0)
+    );
 }
 
 #[test]
@@ -67,21 +73,80 @@ fn control_message_yields_nothing_and_no_error() {
 #[test]
 fn every_real_line_and_console_template_gives_a_record() {
     let cases: &[(&str, ApiKind, SourceFormat, &str)] = &[
-        ("rest-json.log", ApiKind::Rest, SourceFormat::AccessJson, "48752d0f-c99d-4cfa-a5a7-f3c6834d19e5"),
-        ("rest-recommended.log", ApiKind::Rest, SourceFormat::AccessJson, "48752d0f-c99d-4cfa-a5a7-f3c6834d19e5"),
-        ("rest-console-json.log", ApiKind::Rest, SourceFormat::AccessJson, "48752d0f-c99d-4cfa-a5a7-f3c6834d19e5"),
-        ("http-json.log", ApiKind::Http, SourceFormat::AccessJson, "GQIVriFLIAMEMsA="),
-        ("websocket-json.log", ApiKind::Websocket, SourceFormat::AccessJson, "Iq9gwFDNoAMFo1A="),
-        ("rest-clf.log", ApiKind::Rest, SourceFormat::AccessClf, "48752d0f-c99d-4cfa-a5a7-f3c6834d19e5"),
-        ("http-clf.log", ApiKind::Http, SourceFormat::AccessClf, "GQIVriFLIAMEMsA="),
-        ("rest-csv.log", ApiKind::Rest, SourceFormat::AccessCsv, "48752d0f-c99d-4cfa-a5a7-f3c6834d19e5"),
-        ("http-csv.log", ApiKind::Http, SourceFormat::AccessCsv, "GQIVriFLIAMEMsA="),
-        ("rest-xml.log", ApiKind::Rest, SourceFormat::AccessXml, "48752d0f-c99d-4cfa-a5a7-f3c6834d19e5"),
-        ("http-xml.log", ApiKind::Http, SourceFormat::AccessXml, "GQIVriFLIAMEMsA="),
+        (
+            "rest-json.log",
+            ApiKind::Rest,
+            SourceFormat::AccessJson,
+            "48752d0f-c99d-4cfa-a5a7-f3c6834d19e5",
+        ),
+        (
+            "rest-recommended.log",
+            ApiKind::Rest,
+            SourceFormat::AccessJson,
+            "48752d0f-c99d-4cfa-a5a7-f3c6834d19e5",
+        ),
+        (
+            "rest-console-json.log",
+            ApiKind::Rest,
+            SourceFormat::AccessJson,
+            "48752d0f-c99d-4cfa-a5a7-f3c6834d19e5",
+        ),
+        (
+            "http-json.log",
+            ApiKind::Http,
+            SourceFormat::AccessJson,
+            "GQIVriFLIAMEMsA=",
+        ),
+        (
+            "websocket-json.log",
+            ApiKind::Websocket,
+            SourceFormat::AccessJson,
+            "Iq9gwFDNoAMFo1A=",
+        ),
+        (
+            "rest-clf.log",
+            ApiKind::Rest,
+            SourceFormat::AccessClf,
+            "48752d0f-c99d-4cfa-a5a7-f3c6834d19e5",
+        ),
+        (
+            "http-clf.log",
+            ApiKind::Http,
+            SourceFormat::AccessClf,
+            "GQIVriFLIAMEMsA=",
+        ),
+        (
+            "rest-csv.log",
+            ApiKind::Rest,
+            SourceFormat::AccessCsv,
+            "48752d0f-c99d-4cfa-a5a7-f3c6834d19e5",
+        ),
+        (
+            "http-csv.log",
+            ApiKind::Http,
+            SourceFormat::AccessCsv,
+            "GQIVriFLIAMEMsA=",
+        ),
+        (
+            "rest-xml.log",
+            ApiKind::Rest,
+            SourceFormat::AccessXml,
+            "48752d0f-c99d-4cfa-a5a7-f3c6834d19e5",
+        ),
+        (
+            "http-xml.log",
+            ApiKind::Http,
+            SourceFormat::AccessXml,
+            "GQIVriFLIAMEMsA=",
+        ),
     ];
     for (file, kind, format, first_id) in cases {
         let msgs = lines(file);
-        let (recs, s) = decode(&lambda_event(&logdata("/aws/apigateway/access", "any-filter", &msgs)));
+        let (recs, s) = decode(&lambda_event(&logdata(
+            "/aws/apigateway/access",
+            "any-filter",
+            &msgs,
+        )));
         assert_eq!(s.lines_unparsed, 0, "{file}");
         assert_eq!(recs.len(), msgs.len(), "{file}");
         let r = &recs[0];
@@ -97,7 +162,11 @@ fn every_real_line_and_console_template_gives_a_record() {
 #[test]
 fn websocket_line_with_dashes_keeps_kind_from_filter_name() {
     let msgs = lines("websocket-json.log");
-    let (recs, _) = decode(&lambda_event(&logdata("g", "apigw-stream/websocket/z1ctxygne5/production", &msgs[1..])));
+    let (recs, _) = decode(&lambda_event(&logdata(
+        "g",
+        "apigw-stream/websocket/z1ctxygne5/production",
+        &msgs[1..],
+    )));
     assert_eq!(recs[0].api.kind, ApiKind::Websocket);
     assert_eq!(recs[0].api.id.as_deref(), Some("z1ctxygne5"));
     assert_eq!(recs[0].response.status, Some(403));
@@ -112,7 +181,12 @@ fn unpadded_base64_and_bare_base64() {
     let event = json!({"awslogs": {"data": unpadded}}).to_string();
     assert_eq!(decode(event.as_bytes()).0.len(), 2);
     assert_eq!(decode(STANDARD.encode(&gz).as_bytes()).0.len(), 2);
-    assert_eq!(decode(format!("\"{}\"", STANDARD.encode(&gz)).as_bytes()).0.len(), 2);
+    assert_eq!(
+        decode(format!("\"{}\"", STANDARD.encode(&gz)).as_bytes())
+            .0
+            .len(),
+        2
+    );
 }
 
 #[test]
@@ -166,7 +240,11 @@ fn gzip_bomb_fails_fast_with_a_clear_error() {
         ..DecodeOptions::default()
     };
     let err = decode_bytes(event.as_bytes(), &opts, &mut DecodeStats::default()).unwrap_err();
-    assert!(err.to_string().contains("exceeds the limit of 4194304 bytes"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("exceeds the limit of 4194304 bytes"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -176,7 +254,11 @@ fn truncated_and_non_utf8_inputs_are_errors_not_panics() {
     let mut s = DecodeStats::default();
     assert!(decode_bytes(cut, &DecodeOptions::default(), &mut s).is_err());
     // Cut inside the gzip stream (valid base64, truncated gzip).
-    let gz = gzip(logdata("g", "f", &lines("rest-json.log")).to_string().as_bytes());
+    let gz = gzip(
+        logdata("g", "f", &lines("rest-json.log"))
+            .to_string()
+            .as_bytes(),
+    );
     let cut_gz = json!({"awslogs": {"data": STANDARD.encode(&gz[..gz.len() - 20])}}).to_string();
     let err = decode_bytes(cut_gz.as_bytes(), &DecodeOptions::default(), &mut s).unwrap_err();
     assert!(err.to_string().contains("gzip"), "{err}");
@@ -185,10 +267,20 @@ fn truncated_and_non_utf8_inputs_are_errors_not_panics() {
     let at = bad.iter().position(|b| *b == b'x').unwrap();
     bad[at] = 0xff;
     let err = decode_bytes(&gzip(&bad), &DecodeOptions::default(), &mut s).unwrap_err();
-    assert!(matches!(err, apigw_stream::decode::DecodeError::Payload(PayloadError::Json(_))), "{err}");
+    assert!(
+        matches!(
+            err,
+            apigw_stream::decode::DecodeError::Payload(PayloadError::Json(_))
+        ),
+        "{err}"
+    );
     // Binary garbage.
-    let err = decode_bytes(&[0xfe, 0x00, 0x12, 0x80], &DecodeOptions::default(), &mut s).unwrap_err();
-    assert!(err.to_string().contains("not a CloudWatch Logs payload"), "{err}");
+    let err =
+        decode_bytes(&[0xfe, 0x00, 0x12, 0x80], &DecodeOptions::default(), &mut s).unwrap_err();
+    assert!(
+        err.to_string().contains("not a CloudWatch Logs payload"),
+        "{err}"
+    );
     assert_eq!(s.payload_errors, 4);
 }
 
@@ -198,16 +290,23 @@ fn one_bad_line_is_counted_and_the_batch_goes_on() {
     msgs.insert(1, "}}} not a log line {{{".into());
     msgs.push(r#"{"requestId":"q-1","ip":"1.2.3.4","userAgent":"Mozilla/5.0 "quoted" agent","httpMethod":"GET","status":"200","resourcePath":"/x"}"#.into());
     let (recs, s) = decode(&lambda_event(&logdata("g", "f", &msgs)));
-    assert_eq!((s.log_events, s.records, s.lines_unparsed, s.lines_recovered), (4, 3, 1, 1));
+    assert_eq!(
+        (s.log_events, s.records, s.lines_unparsed, s.lines_recovered),
+        (4, 3, 1, 1)
+    );
     let recovered = recs.iter().find(|r| r.id == "q-1").unwrap();
     assert!(recovered.flags.partial);
-    assert_eq!(recovered.request.headers["user-agent"], vec![r#"Mozilla/5.0 "quoted" agent"#]);
+    assert_eq!(
+        recovered.request.headers["user-agent"],
+        vec![r#"Mozilla/5.0 "quoted" agent"#]
+    );
 }
 
 #[test]
 fn static_files_are_filtered_and_counted() {
     let msgs = vec![
-        r#"{"requestId":"a","httpMethod":"GET","path":"/static/App.JS","status":"200"}"#.to_string(),
+        r#"{"requestId":"a","httpMethod":"GET","path":"/static/App.JS","status":"200"}"#
+            .to_string(),
         r#"{"requestId":"b","httpMethod":"GET","path":"/logo.png?v=2","status":"200"}"#.to_string(),
         r#"{"requestId":"c","httpMethod":"GET","path":"/pets/1","status":"200"}"#.to_string(),
     ];

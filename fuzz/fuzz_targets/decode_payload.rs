@@ -13,6 +13,9 @@ fuzz_target!(|data: &[u8]| {
     let mut stats = DecodeStats::default();
     if let Ok(records) = decode_bytes(data, &opts, &mut stats) {
         assert_eq!(records.len() as u64, stats.records);
-        assert_eq!(stats.log_events, stats.records + stats.lines_unparsed + stats.filtered);
+        assert_eq!(
+            stats.log_events,
+            stats.records + stats.lines_unparsed + stats.filtered
+        );
     }
 });

@@ -58,7 +58,10 @@ impl DecodeFlags {
                     .response_content_types
                     .as_deref()
                     .map_or(d.response_content_types, parse_list),
-                redact_headers: self.redact_headers.as_deref().map_or(d.redact_headers, parse_list),
+                redact_headers: self
+                    .redact_headers
+                    .as_deref()
+                    .map_or(d.redact_headers, parse_list),
             },
         }
     }
@@ -120,13 +123,20 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.stats {
         eprintln!("{}", serde_json::to_string(&stats)?);
     }
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn read_input(input: &str) -> anyhow::Result<Vec<u8>> {
     let mut buf = Vec::new();
     if input == "-" {
-        std::io::stdin().lock().read_to_end(&mut buf).context("cannot read stdin")?;
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut buf)
+            .context("cannot read stdin")?;
     } else {
         buf = std::fs::read(input).context("cannot read file")?;
     }

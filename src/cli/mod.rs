@@ -15,7 +15,11 @@ pub mod local;
 pub mod replay;
 
 #[derive(Debug, Parser)]
-#[command(name = "apigw-stream", version, about = "Stream Amazon API Gateway traffic to an API-security collector")]
+#[command(
+    name = "apigw-stream",
+    version,
+    about = "Stream Amazon API Gateway traffic to an API-security collector"
+)]
 pub struct Cli {
     /// Log level filter (error, warn, info, debug, trace or a tracing directive).
     #[arg(long, global = true, env = "LOG_LEVEL", default_value = "warn")]
@@ -49,7 +53,10 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     crate::telemetry::init_cli(&cli.log_level);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("apigw-stream: cannot start the async runtime: {e}");

@@ -11,9 +11,19 @@ use super::LineError;
 pub fn parse(line: &str) -> Result<Fields, LineError> {
     let err = |why: &str| LineError::Clf(why.to_string());
     let open = line.find('[').ok_or_else(|| err("no [time]"))?;
-    let close = open + line[open..].find(']').ok_or_else(|| err("unclosed [time]"))?;
-    let q1 = close + line[close..].find('"').ok_or_else(|| err("no quoted request"))?;
-    let q2 = q1 + 1 + line[q1 + 1..].rfind('"').ok_or_else(|| err("unclosed quoted request"))?;
+    let close = open
+        + line[open..]
+            .find(']')
+            .ok_or_else(|| err("unclosed [time]"))?;
+    let q1 = close
+        + line[close..]
+            .find('"')
+            .ok_or_else(|| err("no quoted request"))?;
+    let q2 = q1
+        + 1
+        + line[q1 + 1..]
+            .rfind('"')
+            .ok_or_else(|| err("unclosed quoted request"))?;
 
     let mut f = Fields::default();
     let before: Vec<&str> = line[..open].split_whitespace().collect();
@@ -89,7 +99,10 @@ mod tests {
         assert_eq!(f.get(Var::RequestTime), Some("10/Jun/2023:15:36:28 +0000"));
         assert_eq!(f.get(Var::ResourcePath), Some("/pets/{petId}"));
         assert_eq!(f.get(Var::Status), Some("200"));
-        assert_eq!(f.get(Var::RequestId), Some("48752d0f-c99d-4cfa-a5a7-f3c6834d19e5"));
+        assert_eq!(
+            f.get(Var::RequestId),
+            Some("48752d0f-c99d-4cfa-a5a7-f3c6834d19e5")
+        );
         assert_eq!(f.get(Var::ExtendedRequestId), Some("Vts2pH6ArPEFcuQ="));
     }
 

@@ -45,13 +45,19 @@ pub fn parse(line: &str) -> Result<Fields, LineError> {
     let columns: &[Var] = match record.len() {
         11 => &REST,
         8 => &HTTP,
-        n => return Err(LineError::Csv(format!("{n} columns; the console templates have 11 (REST) or 8 (HTTP)"))),
+        n => {
+            return Err(LineError::Csv(format!(
+                "{n} columns; the console templates have 11 (REST) or 8 (HTTP)"
+            )))
+        }
     };
     let mut f = Fields::default();
     for (var, value) in columns.iter().zip(record.iter()) {
         f.set(*var, value);
     }
-    let status_ok = f.get(Var::Status).is_none_or(|s| s.bytes().all(|b| b.is_ascii_digit()));
+    let status_ok = f
+        .get(Var::Status)
+        .is_none_or(|s| s.bytes().all(|b| b.is_ascii_digit()));
     if !status_ok {
         return Err(LineError::Csv("status column is not a number".into()));
     }
@@ -72,7 +78,10 @@ mod tests {
 
     #[test]
     fn http_template() {
-        let f = parse("1.128.0.0,09/Jun/2023:12:54:08 +0000,GET,GET /,HTTP/1.1,200,47140,GQIVriFLIAMEMsA=").unwrap();
+        let f = parse(
+            "1.128.0.0,09/Jun/2023:12:54:08 +0000,GET,GET /,HTTP/1.1,200,47140,GQIVriFLIAMEMsA=",
+        )
+        .unwrap();
         assert_eq!(f.get(Var::RouteKey), Some("GET /"));
         assert_eq!(f.get(Var::RequestId), Some("GQIVriFLIAMEMsA="));
     }

@@ -66,7 +66,9 @@ impl Var {
             b"responselength" | b"contentlength" | b"bytes" => Var::ResponseLength,
             b"responselatency" | b"latency" | b"durationms" | b"duration" => Var::ResponseLatency,
             b"integrationlatency" | b"integrationlatencyms" => Var::IntegrationLatency,
-            b"ip" | b"sourceip" | b"identitysourceip" | b"clientip" | b"remoteaddr" => Var::SourceIp,
+            b"ip" | b"sourceip" | b"identitysourceip" | b"clientip" | b"remoteaddr" => {
+                Var::SourceIp
+            }
             b"useragent" | b"identityuseragent" | b"requestuseragentheader" => Var::UserAgent,
             b"domainname" | b"host" | b"requesthostheader" => Var::DomainName,
             b"domainprefix" => Var::DomainPrefix,
@@ -140,7 +142,11 @@ impl Fields {
         if t.is_empty() || t == "-" {
             return;
         }
-        *slot = Some(if t.len() == value.len() { value } else { t.to_string() });
+        *slot = Some(if t.len() == value.len() {
+            value
+        } else {
+            t.to_string()
+        });
     }
 
     /// Number of variables present.
@@ -156,10 +162,19 @@ mod tests {
     #[test]
     fn keys_match_loosely() {
         assert_eq!(Var::from_key("requestId"), Some(Var::RequestId));
-        assert_eq!(Var::from_key("$context.identity.sourceIp"), Some(Var::SourceIp));
-        assert_eq!(Var::from_key("context.identity.sourceIp"), Some(Var::SourceIp));
+        assert_eq!(
+            Var::from_key("$context.identity.sourceIp"),
+            Some(Var::SourceIp)
+        );
+        assert_eq!(
+            Var::from_key("context.identity.sourceIp"),
+            Some(Var::SourceIp)
+        );
         assert_eq!(Var::from_key("ip"), Some(Var::SourceIp));
-        assert_eq!(Var::from_key("request_time_epoch"), Some(Var::RequestTimeEpoch));
+        assert_eq!(
+            Var::from_key("request_time_epoch"),
+            Some(Var::RequestTimeEpoch)
+        );
         assert_eq!(Var::from_key("HTTP-Method"), Some(Var::HttpMethod));
         assert_eq!(Var::from_key("favouriteColour"), None);
     }

@@ -24,7 +24,9 @@ pub fn parse(line: &str) -> Result<(Fields, bool), LineError> {
     match strict {
         Ok(()) if fields.count() > 0 => Ok((fields, false)),
         Ok(()) => Err(LineError::NoKnownFields),
-        Err(e) => lenient(line).map(|f| (f, true)).ok_or_else(|| LineError::Json(e.to_string())),
+        Err(e) => lenient(line)
+            .map(|f| (f, true))
+            .ok_or_else(|| LineError::Json(e.to_string())),
     }
 }
 
@@ -74,7 +76,10 @@ impl<'de> serde::Deserialize<'de> for KeyText<'de> {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a string key")
             }
-            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<KeyText<'de>, E> {
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                v: &'de str,
+            ) -> Result<KeyText<'de>, E> {
                 Ok(KeyText(Cow::Borrowed(v)))
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<KeyText<'de>, E> {
@@ -170,7 +175,9 @@ fn lenient(line: &str) -> Option<Fields> {
         }
         let start = i + 1;
         let mut j = start;
-        while j < b.len() && (b[j].is_ascii_alphanumeric() || matches!(b[j], b'_' | b'.' | b'-' | b'$')) {
+        while j < b.len()
+            && (b[j].is_ascii_alphanumeric() || matches!(b[j], b'_' | b'.' | b'-' | b'$'))
+        {
             j += 1;
         }
         if j > start && j < b.len() && b[j] == b'"' {
@@ -195,7 +202,11 @@ fn lenient(line: &str) -> Option<Fields> {
     for (n, &(ks, ke, vs)) in keys.iter().enumerate() {
         let end = keys.get(n + 1).map_or(b.len(), |next| next.0 - 1);
         let raw = line.get(vs..end)?.trim_end();
-        let raw = raw.strip_suffix(',').or_else(|| raw.strip_suffix('}')).unwrap_or(raw).trim_end();
+        let raw = raw
+            .strip_suffix(',')
+            .or_else(|| raw.strip_suffix('}'))
+            .unwrap_or(raw)
+            .trim_end();
         let raw = if n + 1 == keys.len() {
             raw.strip_suffix('}').unwrap_or(raw).trim_end()
         } else {
@@ -224,7 +235,6 @@ fn unescape(inner: &str) -> String {
     serde_json::from_str::<String>(&format!("\"{inner}\"")).unwrap_or_else(|_| inner.to_string())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,7 +246,10 @@ mod tests {
     fn rest_line() {
         let (f, partial) = parse(REST).unwrap();
         assert!(!partial);
-        assert_eq!(f.get(Var::RequestId), Some("c12d1542-b79e-4e79-a158-fdf36452a81b"));
+        assert_eq!(
+            f.get(Var::RequestId),
+            Some("c12d1542-b79e-4e79-a158-fdf36452a81b")
+        );
         assert_eq!(f.get(Var::ResourcePath), Some("/pets/{petId}"));
         assert_eq!(f.get(Var::Caller), None);
         assert_eq!(f.get(Var::Status), Some("200"));
@@ -257,7 +270,10 @@ mod tests {
         assert!(serde_json::from_str::<serde_json::Value>(line).is_err());
         let (f, partial) = parse(line).unwrap();
         assert!(partial);
-        assert_eq!(f.get(Var::UserAgent), Some(r#"Mozilla/5.0 "Fancy" Bot, v2"#));
+        assert_eq!(
+            f.get(Var::UserAgent),
+            Some(r#"Mozilla/5.0 "Fancy" Bot, v2"#)
+        );
         assert_eq!(f.get(Var::Status), Some("200"));
         assert_eq!(f.get(Var::Path), Some("/x"));
     }
@@ -265,6 +281,9 @@ mod tests {
     #[test]
     fn garbage_is_an_error() {
         assert!(parse(r#"{"a": 1"#).is_err());
-        assert!(matches!(parse(r#"{"colour":"red"}"#), Err(LineError::NoKnownFields)));
+        assert!(matches!(
+            parse(r#"{"colour":"red"}"#),
+            Err(LineError::NoKnownFields)
+        ));
     }
 }

@@ -52,7 +52,9 @@ pub fn parse_line(line: &str) -> Result<ParsedLine, LineError> {
         }
         b'<' => (SourceFormat::AccessXml, xml::parse(line)?, false),
         b'(' if is_execution(line) => return Err(LineError::Execution),
-        _ if line.contains('[') && line.contains('"') => (SourceFormat::AccessClf, clf::parse(line)?, false),
+        _ if line.contains('[') && line.contains('"') => {
+            (SourceFormat::AccessClf, clf::parse(line)?, false)
+        }
         _ if line.contains(',') => (SourceFormat::AccessCsv, csv::parse(line)?, false),
         _ => return Err(LineError::Unknown),
     };
@@ -78,24 +80,38 @@ mod tests {
 
     #[test]
     fn dispatch_by_shape() {
-        assert_eq!(parse_line(r#"{"requestId":"a","status":"200"}"#).unwrap().format, SourceFormat::AccessJson);
         assert_eq!(
-            parse_line(r#"<request id="a"><status>200</status></request>"#).unwrap().format,
+            parse_line(r#"{"requestId":"a","status":"200"}"#)
+                .unwrap()
+                .format,
+            SourceFormat::AccessJson
+        );
+        assert_eq!(
+            parse_line(r#"<request id="a"><status>200</status></request>"#)
+                .unwrap()
+                .format,
             SourceFormat::AccessXml
         );
         assert_eq!(
-            parse_line(r#"1.2.3.4 - - [10/Jun/2023:15:36:28 +0000] "GET /a HTTP/1.1" 200 1 r1"#).unwrap().format,
+            parse_line(r#"1.2.3.4 - - [10/Jun/2023:15:36:28 +0000] "GET /a HTTP/1.1" 200 1 r1"#)
+                .unwrap()
+                .format,
             SourceFormat::AccessClf
         );
         assert_eq!(
-            parse_line("1.2.3.4,10/Jun/2023:15:36:28 +0000,GET,GET /,HTTP/1.1,200,1,r1").unwrap().format,
+            parse_line("1.2.3.4,10/Jun/2023:15:36:28 +0000,GET,GET /,HTTP/1.1,200,1,r1")
+                .unwrap()
+                .format,
             SourceFormat::AccessCsv
         );
         assert_eq!(
             parse_line("(515f1e99-39db-11e9-9e96-01e5c04505b9) Method completed with status: 200"),
             Err(LineError::Execution)
         );
-        assert_eq!(parse_line("[ERROR] First test message"), Err(LineError::Unknown));
+        assert_eq!(
+            parse_line("[ERROR] First test message"),
+            Err(LineError::Unknown)
+        );
         assert_eq!(parse_line("   "), Err(LineError::Empty));
     }
 }

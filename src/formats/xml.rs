@@ -23,7 +23,9 @@ pub fn parse(line: &str) -> Result<Fields, LineError> {
                 if depth == 1 {
                     for attr in e.attributes() {
                         let attr = attr.map_err(|e| err(&e))?;
-                        let value = attr.normalized_value(XmlVersion::Implicit1_0).map_err(|e| err(&e))?;
+                        let value = attr
+                            .normalized_value(XmlVersion::Implicit1_0)
+                            .map_err(|e| err(&e))?;
                         if let Some(var) = Var::from_key(attr.key.as_ref()) {
                             f.set(var, value.into_owned());
                         }
@@ -86,7 +88,10 @@ mod tests {
     fn rest_template() {
         let line = r#"<request id="48752d0f-c99d-4cfa-a5a7-f3c6834d19e5"> <extendedRequestId>Vts2pH6ArPEFcuQ=</extendedRequestId> <ip>1.128.0.0</ip> <caller>-</caller> <user>-</user> <requestTime>10/Jun/2023:15:36:28 +0000</requestTime> <httpMethod>GET</httpMethod> <resourcePath>/pets/{petId}</resourcePath> <status>200</status> <protocol>HTTP/1.1</protocol> <responseLength>48</responseLength> </request>"#;
         let f = parse(line).unwrap();
-        assert_eq!(f.get(Var::RequestId), Some("48752d0f-c99d-4cfa-a5a7-f3c6834d19e5"));
+        assert_eq!(
+            f.get(Var::RequestId),
+            Some("48752d0f-c99d-4cfa-a5a7-f3c6834d19e5")
+        );
         assert_eq!(f.get(Var::ResourcePath), Some("/pets/{petId}"));
         assert_eq!(f.get(Var::Caller), None);
         assert_eq!(f.get(Var::ResponseLength), Some("48"));

@@ -28,9 +28,16 @@ pub fn decode_payload(input: &[u8], limit: usize) -> Result<Vec<LogData>, Payloa
     Ok(out)
 }
 
-fn decode_into(input: &[u8], limit: usize, depth: u8, out: &mut Vec<LogData>) -> Result<(), PayloadError> {
+fn decode_into(
+    input: &[u8],
+    limit: usize,
+    depth: u8,
+    out: &mut Vec<LogData>,
+) -> Result<(), PayloadError> {
     if depth > MAX_DEPTH {
-        return Err(PayloadError::NotAPayload("too many nested encodings".into()));
+        return Err(PayloadError::NotAPayload(
+            "too many nested encodings".into(),
+        ));
     }
     let data = trim(input);
     if data.is_empty() {
@@ -43,7 +50,8 @@ fn decode_into(input: &[u8], limit: usize, depth: u8, out: &mut Vec<LogData>) ->
     match data[0] {
         b'{' | b'[' => decode_json(data, limit, depth, out),
         b'"' => {
-            let s: Cow<str> = serde_json::from_slice(data).map_err(|e| PayloadError::Json(e.to_string()))?;
+            let s: Cow<str> =
+                serde_json::from_slice(data).map_err(|e| PayloadError::Json(e.to_string()))?;
             decode_base64_text(s.as_bytes(), limit, depth, out)
         }
         _ => decode_base64_text(data, limit, depth, out),
@@ -52,13 +60,24 @@ fn decode_into(input: &[u8], limit: usize, depth: u8, out: &mut Vec<LogData>) ->
 
 fn trim(data: &[u8]) -> &[u8] {
     let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
-    let start = data.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(data.len());
-    let end = data.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |p| p + 1);
+    let start = data
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(data.len());
+    let end = data
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |p| p + 1);
     &data[start..end]
 }
 
 /// One or more base64 strings (one per line when several).
-fn decode_base64_text(text: &[u8], limit: usize, depth: u8, out: &mut Vec<LogData>) -> Result<(), PayloadError> {
+fn decode_base64_text(
+    text: &[u8],
+    limit: usize,
+    depth: u8,
+    out: &mut Vec<LogData>,
+) -> Result<(), PayloadError> {
     let lines: Vec<&[u8]> = text
         .split(|b| *b == b'\n')
         .map(trim)
@@ -68,15 +87,22 @@ fn decode_base64_text(text: &[u8], limit: usize, depth: u8, out: &mut Vec<LogDat
         return Err(PayloadError::Empty);
     }
     for line in lines {
-        if !line.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')) {
+        if !line
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+        {
             return Err(PayloadError::NotAPayload(
                 "expected a Lambda event (JSON), LogData JSON, gzip or base64".into(),
             ));
         }
-        let bytes = B64.decode(line).map_err(|e| PayloadError::Base64(e.to_string()))?;
+        let bytes = B64
+            .decode(line)
+            .map_err(|e| PayloadError::Base64(e.to_string()))?;
         let bytes = trim(&bytes);
         if !(is_gzip(bytes) || bytes.first().is_some_and(|b| *b == b'{' || *b == b'[')) {
-            return Err(PayloadError::NotAPayload("base64 content is neither gzip nor JSON".into()));
+            return Err(PayloadError::NotAPayload(
+                "base64 content is neither gzip nor JSON".into(),
+            ));
         }
         decode_into(bytes, limit, depth + 1, out)?;
     }
@@ -112,7 +138,12 @@ struct AwsLogs<'a> {
 }
 
 /// A JSON stream: one object, several (one per line or back to back), or an array of them.
-fn decode_json(data: &[u8], limit: usize, depth: u8, out: &mut Vec<LogData>) -> Result<(), PayloadError> {
+fn decode_json(
+    data: &[u8],
+    limit: usize,
+    depth: u8,
+    out: &mut Vec<LogData>,
+) -> Result<(), PayloadError> {
     let json_err = |e: serde_json::Error| PayloadError::Json(e.to_string());
     if data[0] == b'[' {
         let items: Vec<Item> = serde_json::from_slice(data).map_err(json_err)?;
@@ -127,7 +158,12 @@ fn decode_json(data: &[u8], limit: usize, depth: u8, out: &mut Vec<LogData>) -> 
     Ok(())
 }
 
-fn decode_item(item: Item, limit: usize, depth: u8, out: &mut Vec<LogData>) -> Result<(), PayloadError> {
+fn decode_item(
+    item: Item,
+    limit: usize,
+    depth: u8,
+    out: &mut Vec<LogData>,
+) -> Result<(), PayloadError> {
     if let Some(awslogs) = item.awslogs {
         return decode_base64_text(awslogs.data.as_bytes(), limit, depth, out);
     }

@@ -11,11 +11,11 @@ pub mod memory;
 pub mod send;
 pub mod sqs;
 
+/// Re-exported so the Lambda binaries need no SDK dependency of their own.
+pub use aws_sdk_sqs::Client as SqsClient;
 pub use memory::MemoryQueue;
 pub use send::{send_all, SendPolicy, SendReport};
 pub use sqs::SqsQueue;
-/// Re-exported so the Lambda binaries need no SDK dependency of their own.
-pub use aws_sdk_sqs::Client as SqsClient;
 
 /// SQS limits that bound every `SendMessageBatch` call.
 pub const MAX_BATCH_ENTRIES: usize = 10;
@@ -127,7 +127,11 @@ pub trait Queue: Send + Sync {
     async fn delete(&self, receipt_handles: &[String]) -> Result<(), QueueError>;
 
     /// Make a message visible again after `timeout` (0 = now).
-    async fn change_visibility(&self, receipt_handle: &str, timeout: Duration) -> Result<(), QueueError>;
+    async fn change_visibility(
+        &self,
+        receipt_handle: &str,
+        timeout: Duration,
+    ) -> Result<(), QueueError>;
 
     /// Approximate number of messages (visible + in flight), for progress and tests.
     async fn approximate_len(&self) -> Result<usize, QueueError>;

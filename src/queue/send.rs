@@ -67,7 +67,11 @@ pub fn batches(messages: Vec<OutMessage>) -> Result<Vec<Vec<OutMessage>>, QueueE
 }
 
 /// Send every message; `Ok` only when every entry was accepted.
-pub async fn send_all(queue: &dyn Queue, messages: Vec<OutMessage>, policy: &SendPolicy) -> Result<SendReport, QueueError> {
+pub async fn send_all(
+    queue: &dyn Queue,
+    messages: Vec<OutMessage>,
+    policy: &SendPolicy,
+) -> Result<SendReport, QueueError> {
     let total = messages.len();
     let bytes = messages.iter().map(|m| m.sqs_size()).sum();
     let batches = batches(messages)?;
@@ -156,7 +160,9 @@ mod tests {
         let b = batches((0..25).map(|i| msg(i, 10)).collect()).unwrap();
         assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), vec![10, 10, 5]);
         let b = batches((0..5).map(|i| msg(i, 400_000)).collect()).unwrap();
-        assert!(b.iter().all(|b| b.iter().map(|m| m.sqs_size()).sum::<usize>() <= MAX_BATCH_BYTES));
+        assert!(b
+            .iter()
+            .all(|b| b.iter().map(|m| m.sqs_size()).sum::<usize>() <= MAX_BATCH_BYTES));
         assert_eq!(b.len(), 3);
         assert!(batches(vec![msg(0, MAX_MESSAGE_BYTES + 1)]).is_err());
     }

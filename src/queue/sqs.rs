@@ -6,8 +6,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::{
-    DeleteMessageBatchRequestEntry, MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName,
-    SendMessageBatchRequestEntry,
+    DeleteMessageBatchRequestEntry, MessageAttributeValue, MessageSystemAttributeName,
+    QueueAttributeName, SendMessageBatchRequestEntry,
 };
 use aws_sdk_sqs::Client;
 
@@ -53,7 +53,9 @@ impl Queue for SqsQueue {
     async fn send_batch(&self, entries: &[OutMessage]) -> Result<Vec<EntryFailure>, QueueError> {
         let mut req = self.client.send_message_batch().queue_url(&self.url);
         for m in entries {
-            let mut entry = SendMessageBatchRequestEntry::builder().id(&m.id).message_body(&m.body);
+            let mut entry = SendMessageBatchRequestEntry::builder()
+                .id(&m.id)
+                .message_body(&m.body);
             for (name, attr) in &m.attributes {
                 let value = MessageAttributeValue::builder()
                     .data_type(attr.data_type())
@@ -64,7 +66,10 @@ impl Queue for SqsQueue {
             }
             req = req.entries(entry.build().map_err(|e| self.err("SendMessageBatch", e))?);
         }
-        let out = req.send().await.map_err(|e| self.err("SendMessageBatch", e))?;
+        let out = req
+            .send()
+            .await
+            .map_err(|e| self.err("SendMessageBatch", e))?;
         Ok(out
             .failed
             .into_iter()
@@ -77,7 +82,12 @@ impl Queue for SqsQueue {
             .collect())
     }
 
-    async fn receive(&self, max: usize, wait: Duration, visibility: Duration) -> Result<Vec<InMessage>, QueueError> {
+    async fn receive(
+        &self,
+        max: usize,
+        wait: Duration,
+        visibility: Duration,
+    ) -> Result<Vec<InMessage>, QueueError> {
         let out = self
             .client
             .receive_message()
@@ -133,7 +143,10 @@ impl Queue for SqsQueue {
                     .map_err(|e| self.err("DeleteMessageBatch", e))?;
                 req = req.entries(entry);
             }
-            let out = req.send().await.map_err(|e| self.err("DeleteMessageBatch", e))?;
+            let out = req
+                .send()
+                .await
+                .map_err(|e| self.err("DeleteMessageBatch", e))?;
             if let Some(f) = out.failed.first() {
                 return Err(QueueError::Call {
                     queue: self.url.clone(),
@@ -151,7 +164,11 @@ impl Queue for SqsQueue {
         Ok(())
     }
 
-    async fn change_visibility(&self, receipt_handle: &str, timeout: Duration) -> Result<(), QueueError> {
+    async fn change_visibility(
+        &self,
+        receipt_handle: &str,
+        timeout: Duration,
+    ) -> Result<(), QueueError> {
         self.client
             .change_message_visibility()
             .queue_url(&self.url)
@@ -174,7 +191,13 @@ impl Queue for SqsQueue {
             .await
             .map_err(|e| self.err("GetQueueAttributes", e))?;
         let attrs = out.attributes.unwrap_or_default();
-        let n = |k: QueueAttributeName| attrs.get(&k).and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
-        Ok(n(QueueAttributeName::ApproximateNumberOfMessages) + n(QueueAttributeName::ApproximateNumberOfMessagesNotVisible))
+        let n = |k: QueueAttributeName| {
+            attrs
+                .get(&k)
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0)
+        };
+        Ok(n(QueueAttributeName::ApproximateNumberOfMessages)
+            + n(QueueAttributeName::ApproximateNumberOfMessagesNotVisible))
     }
 }
