@@ -5,7 +5,6 @@ mod common;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use apigw_stream::decode::{decode_bytes, forward, DecodeOptions, DecodeStats};
@@ -129,7 +128,7 @@ async fn decodes_what_motos_subscription_filter_sends_to_kinesis() {
         assert_eq!(r.source.log_group, group);
         assert_eq!(r.source.log_stream, "s1");
         // The kind, id and stage come from the filter name where the line lacks them.
-        assert_eq!(r.api.stage.as_deref().is_some(), true);
+        assert!(r.api.stage.is_some());
     }
     let clf = records
         .iter()
@@ -332,5 +331,4 @@ async fn entries_that_keep_failing_fail_the_invocation() {
         text.contains("tiny") && text.contains("3 attempts"),
         "{text}"
     );
-    let _ = Arc::new(());
 }

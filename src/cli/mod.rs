@@ -34,7 +34,7 @@ pub enum Command {
     /// Decode CloudWatch Logs subscription payloads into canonical records (NDJSON on stdout).
     Decode(decode::Args),
     /// Run the whole pipeline in one process: decode → queue → shipper → Bridge.
-    Local(local::Args),
+    Local(Box<local::Args>),
     /// Run a local Bridge receiver (OAuth2 token endpoint + /api-transactions) with fault injection.
     Bridge(bridge::Args),
     /// Write synthetic subscription payloads (base64 gzip Lambda events).
@@ -66,7 +66,7 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Decode(args) => decode::run(args).await,
-            Command::Local(args) => local::run(args).await,
+            Command::Local(args) => local::run(*args).await,
             Command::Bridge(args) => bridge::run(args).await,
             Command::Generate(args) => generate::run(args).await,
             Command::Apis(args) => apis::run(args).await,

@@ -554,7 +554,7 @@ impl LocalPipeline {
             let accepted = receiver.accepted_ids();
             let unique: HashSet<&str> = accepted.iter().map(String::as_str).collect();
             bridge_duplicates = Some((accepted.len() - unique.len()) as u64);
-            self.ledger.merge_bridge_ids(unique.into_iter());
+            self.ledger.merge_bridge_ids(unique);
         }
         let s: Settlement = self.ledger.settle(&dead_ids);
         let c = &self.counters;
@@ -577,11 +577,7 @@ impl LocalPipeline {
             bytes_sent: get(&c.bytes_sent),
             retries: get(&c.retries),
             elapsed_ms,
-            records_per_s: if elapsed_ms == 0 {
-                0
-            } else {
-                s.delivered * 1000 / elapsed_ms
-            },
+            records_per_s: (s.delivered * 1000).checked_div(elapsed_ms).unwrap_or(0),
             latency_ms: Latency {
                 p50: s.latency_p50_ms,
                 p99: s.latency_p99_ms,
