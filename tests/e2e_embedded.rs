@@ -15,7 +15,8 @@ use e2e_support::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faulty_bridge_loses_nothing() {
     let payloads = payloads(3_000, 21, 64 * 1024);
-    let opts = fast_options(Duration::from_secs(3));
+    // A shipper batch gets 4.5 s for its retries (Retry-After 1 s, 20% failures, spikes).
+    let opts = fast_options(Duration::from_secs(5));
     let (expected_ids, expected_stats) = expected(&payloads, &opts.decode);
     assert!(expected_stats.filtered > 0, "the mix includes static files");
 
@@ -23,8 +24,8 @@ async fn faulty_bridge_loses_nothing() {
         fail_rate: 0.2,
         fail_status: 503,
         retry_after_secs: Some(1),
-        // Tokens live 2 s: they expire mid-run and the shipper must fetch new ones.
-        token_ttl_secs: 2,
+        // Tokens are revoked mid-run (below): the Bridge answers 401 invalid_token, as for an
+        // expired token, and the shipper must fetch a new one.
         statuses: [429, 429].into_iter().collect(),
         ..Faults::default()
     })
@@ -35,7 +36,11 @@ async fn faulty_bridge_loses_nothing() {
     );
 
     let dlq = Arc::new(MemoryQueue::new("dlq"));
-    let queue = Arc::new(MemoryQueue::with_dead_letter_queue("queue", dlq.clone(), 5));
+    let queue = Arc::new(MemoryQueue::with_dead_letter_queue(
+        "queue",
+        dlq.clone(),
+        20,
+    ));
     let pipeline = LocalPipeline::new(
         queue.clone(),
         Some(dlq.clone() as Arc<dyn Queue>),

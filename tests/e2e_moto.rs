@@ -21,7 +21,7 @@ async fn create_queue(
     let mut req = client
         .create_queue()
         .queue_name(name)
-        .attributes(QueueAttributeName::VisibilityTimeout, "2");
+        .attributes(QueueAttributeName::VisibilityTimeout, "5");
     if let Some((arn, max)) = redrive_to {
         req = req.attributes(
             QueueAttributeName::RedrivePolicy,
@@ -56,10 +56,11 @@ async fn through_moto_sqs_loses_nothing() {
     let client = aws_sdk_sqs::Client::new(&moto.sdk_config());
     let dlq_url = create_queue(&client, "e2e-dlq", None).await;
     let dlq_arn = queue_arn(&client, &dlq_url).await;
-    let queue_url = create_queue(&client, "e2e-queue", Some((&dlq_arn, 5))).await;
+    let queue_url = create_queue(&client, "e2e-queue", Some((&dlq_arn, 10))).await;
 
     let payloads = payloads(2_000, 33, 64 * 1024);
-    let mut opts = fast_options(Duration::from_secs(2));
+    // A shipper batch gets 4.5 s for its retries (Retry-After 1 s, 20% failures).
+    let mut opts = fast_options(Duration::from_secs(5));
     opts.receive_wait = Duration::from_millis(200);
     let (expected_ids, expected_stats) = expected(&payloads, &opts.decode);
 

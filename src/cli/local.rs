@@ -400,7 +400,7 @@ fn spawn_progress(
                 None => indicatif::ProgressBar::new_spinner(),
             };
             let style = indicatif::ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} delivered  {msg}",
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len}  {msg}",
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
             bar.set_style(style);
@@ -424,10 +424,11 @@ fn spawn_progress(
             let rate = p.records_delivered as f64 / secs;
             match &bar {
                 Some(bar) => {
-                    bar.set_position(p.records_delivered);
+                    // Requests accounted for: delivered, filtered or unparsable.
+                    bar.set_position(p.records_delivered + p.filtered + p.lines_unparsed);
                     bar.set_message(format!(
-                        "· decoded {} · {:.0}/s · retries {} · failed msgs {}",
-                        p.records_decoded, rate, p.retries, p.failed_messages
+                        "delivered {} · {:.0}/s · filtered {} · retries {} · failed msgs {}",
+                        p.records_delivered, rate, p.filtered, p.retries, p.failed_messages
                     ));
                 }
                 None => eprintln!("apigw-stream local: {}", progress_line(&p, rate)),

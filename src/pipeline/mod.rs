@@ -173,6 +173,7 @@ pub struct LocalPipeline {
     counters: Counters,
     decode_stats: Mutex<DecodeStats>,
     started: Mutex<Option<Instant>>,
+    finished: Mutex<Option<Instant>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -217,6 +218,7 @@ impl LocalPipeline {
             counters: Counters::default(),
             decode_stats: Mutex::new(DecodeStats::default()),
             started: Mutex::new(None),
+            finished: Mutex::new(None),
         })
     }
 
@@ -226,6 +228,13 @@ impl LocalPipeline {
 
     pub fn queue(&self) -> &Arc<dyn Queue> {
         &self.queue
+    }
+
+    /// The work is done (the queue emptied): elapsed time stops here, not when idle shipper
+    /// workers finish their last long poll.
+    fn mark_finished(&self) {
+        let mut finished = self.finished.lock().unwrap_or_else(|e| e.into_inner());
+        finished.get_or_insert_with(Instant::now);
     }
 
     fn mark_started(&self) {
@@ -470,6 +479,7 @@ impl LocalPipeline {
             }
         }
         let drained = self.drain().await;
+        self.mark_finished();
         stop.store(true, Ordering::Relaxed);
         for s in shippers {
             let _ = s.await;
@@ -543,11 +553,13 @@ impl LocalPipeline {
 
     /// The accounting so far (call after [`drain`](Self::drain) for final numbers).
     pub async fn summary(&self) -> Summary {
-        let elapsed = self
-            .started
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .map_or(Duration::ZERO, |s| s.elapsed());
+        let started = *self.started.lock().unwrap_or_else(|e| e.into_inner());
+        let finished = *self.finished.lock().unwrap_or_else(|e| e.into_inner());
+        let elapsed = match (started, finished) {
+            (Some(s), Some(f)) => f.saturating_duration_since(s),
+            (Some(s), None) => s.elapsed(),
+            _ => Duration::ZERO,
+        };
         let (dead_letter_messages, dead_ids) = self.dead_letters().await;
         let mut bridge_duplicates = None;
         if let Some(receiver) = &self.receiver {
