@@ -96,10 +96,10 @@ impl Var {
 pub fn normalize_key<'b>(key: &str, buf: &'b mut [u8; 64]) -> Option<&'b [u8]> {
     let key = key.trim();
     let key = key.strip_prefix('$').unwrap_or(key);
-    let key = if key.len() >= 8 && key[..8].eq_ignore_ascii_case("context.") {
-        &key[8..]
-    } else {
-        key
+    // `get` rather than indexing: byte 8 may fall inside a multi-byte character.
+    let key = match key.get(..8) {
+        Some(head) if head.eq_ignore_ascii_case("context.") => &key[8..],
+        _ => key,
     };
     let mut n = 0;
     for b in key.bytes() {
@@ -177,6 +177,13 @@ mod tests {
         );
         assert_eq!(Var::from_key("HTTP-Method"), Some(Var::HttpMethod));
         assert_eq!(Var::from_key("favouriteColour"), None);
+    }
+
+    #[test]
+    fn multibyte_keys_do_not_panic() {
+        // Found by `cargo fuzz run decode_payload`: byte 8 inside 'ꪪ'.
+        assert_eq!(Var::from_key("ET,ꪪꪪAAGE"), None);
+        assert_eq!(Var::from_key("ꪪꪪꪪ"), None);
     }
 
     #[test]
