@@ -1,4 +1,5 @@
-"""scripts/package for one architecture (PACKAGE_ARCH, default arm64): each zip holds an executable `bootstrap`
+"""scripts/package for one architecture (PACKAGE_ARCH; default arm64 when the toolchain has the aarch64
+standard library, else the host's x86_64, which every toolchain has): each zip holds an executable `bootstrap`
 built for that architecture, sizes and SHA-256 are printed, and --bucket uploads to {bucket}-{region}."""
 
 import hashlib
@@ -10,7 +11,13 @@ import zipfile
 import pytest
 from conftest import ROOT, workspace_version
 
-ARCH = os.environ.get("PACKAGE_ARCH", "arm64")
+def _default_arch() -> str:
+    sysroot = subprocess.run(["rustc", "--print", "sysroot"], capture_output=True, text=True).stdout.strip()
+    has_aarch64 = os.path.isdir(os.path.join(sysroot, "lib/rustlib/aarch64-unknown-linux-gnu/lib"))
+    return "arm64" if has_aarch64 else "x86_64"
+
+
+ARCH = os.environ.get("PACKAGE_ARCH") or _default_arch()
 ELF_MACHINE = {"arm64": 183, "x86_64": 62}  # e_machine: EM_AARCH64, EM_X86_64
 PACKAGES = ("apigw-stream-decode", "apigw-stream-shipper")
 
