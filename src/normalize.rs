@@ -131,10 +131,13 @@ pub fn to_transaction(parsed: ParsedLine, event: &LogEvent, ctx: &Context) -> Tr
         .take(Var::HttpMethod)
         .or(route_method.filter(|m| m != "ANY"))
         .map(|m| m.to_ascii_uppercase());
-    t.request.scheme = (t.api.kind != ApiKind::Websocket).then(|| "https".to_string());
-    if t.api.kind == ApiKind::Websocket {
-        t.request.scheme = Some("wss".to_string());
-    }
+    // execute-api endpoints serve TLS only.
+    let scheme = if t.api.kind == ApiKind::Websocket {
+        "wss"
+    } else {
+        "https"
+    };
+    t.request.scheme = Some(scheme.to_string());
     let is_execute_api = from_domain.is_some();
     t.request.path = fields.take(Var::Path).map(|p| {
         strip_stage(
@@ -268,19 +271,11 @@ fn strip_stage(path: String, stage: Option<&str>, may_carry_stage: bool) -> Stri
     if !may_carry_stage {
         return path;
     }
-    let Some(rest) = path.strip_prefix('/').and_then(|p| p.strip_prefix(stage)) else {
-        return path;
-    };
-    if rest.is_empty() {
-        "/".to_string()
-    } else if rest.starts_with('/') || rest.starts_with('?') {
-        if rest.starts_with('?') {
-            format!("/{rest}")
-        } else {
-            rest.to_string()
-        }
-    } else {
-        path
+    match path.strip_prefix('/').and_then(|p| p.strip_prefix(stage)) {
+        Some("") => "/".to_string(),
+        Some(rest) if rest.starts_with('/') => rest.to_string(),
+        Some(rest) if rest.starts_with('?') => format!("/{rest}"),
+        _ => path,
     }
 }
 

@@ -174,12 +174,6 @@ impl Transaction {
         }
     }
 
-    /// Serialized size in bytes as one NDJSON line (without the newline).
-    pub fn json_len(&self) -> usize {
-        // Serializing a plain struct of strings and numbers cannot fail.
-        serde_json::to_vec(self).map(|v| v.len()).unwrap_or(0)
-    }
-
     /// The request target as the client sent it: path plus `?query` when there is one.
     pub fn path_and_query(&self) -> String {
         let path = self.request.path.as_deref().unwrap_or("/");

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use apigw_stream::config::{DecodeConfig, ProcessEnv};
 use apigw_stream::decode::{forward, summary_emf};
-use apigw_stream::queue::{SendPolicy, SqsQueue};
+use apigw_stream::queue::{SendPolicy, SqsClient, SqsQueue};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
@@ -21,7 +21,7 @@ async fn main() -> Result<(), Error> {
     apigw_stream::telemetry::init_lambda();
     let config = DecodeConfig::from_env(&ProcessEnv)?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let queue = SqsQueue::new(aws_sdk_sqs_client(&sdk), config.queue_url.clone());
+    let queue = SqsQueue::new(SqsClient::new(&sdk), config.queue_url.clone());
     let state = Arc::new(State {
         config,
         queue,
@@ -34,17 +34,24 @@ async fn main() -> Result<(), Error> {
     .await
 }
 
-fn aws_sdk_sqs_client(sdk: &aws_config::SdkConfig) -> apigw_stream::queue::SqsClient {
-    apigw_stream::queue::SqsClient::new(sdk)
-}
-
 async fn handle(state: &State, event: LambdaEvent<Value>) -> Result<(), Error> {
-    // The event is `{"awslogs":{"data":"…"}}`; our decoder takes it as bytes so it can apply
-    // its size cap and name the cause of any failure.
-    let input = serde_json::to_vec(&event.payload)?;
+    // The event is `{"awslogs":{"data":"…"}}`: hand the base64 string to our decoder as it is (it
+    // applies the size cap and names the cause of a failure); anything else is passed whole.
+    let reserialized;
+    let input: &[u8] = match event
+        .payload
+        .pointer("/awslogs/data")
+        .and_then(Value::as_str)
+    {
+        Some(data) => data.as_bytes(),
+        None => {
+            reserialized = serde_json::to_vec(&event.payload)?;
+            &reserialized
+        }
+    };
     let request_id = event.context.request_id;
     match forward(
-        &input,
+        input,
         "lambda event",
         &state.config.options,
         state.config.message_bytes,
