@@ -15,7 +15,6 @@ use crate::bridge::secret::{SecretSource, DEFAULT_SECRET_TTL};
 use crate::bridge::window::{encode_record, plan_windows, window_body, EncodedRecord};
 use crate::bridge::{Format, Secret, TRANSACTIONS_PATH};
 use crate::metrics::Unit;
-use crate::transaction::Transaction;
 
 /// Default largest request body, uncompressed.
 pub const DEFAULT_WINDOW_BYTES: usize = 1_000_000;
@@ -239,7 +238,7 @@ impl Shipper {
         let mut records = Vec::new();
         let mut unpack_failed = vec![false; messages.len()];
         for (i, m) in messages.iter().enumerate() {
-            match unpack(&m.body) {
+            match crate::frame::unpack(&m.body) {
                 Ok(txns) => {
                     records.reserve(txns.len());
                     for t in &txns {
@@ -375,10 +374,6 @@ fn merge(total: &mut ShipStats, s: &ShipStats) {
     total.records_delivered += s.records_delivered;
     total.latency_ms_total += s.latency_ms_total;
     total.latency_ms_max = total.latency_ms_max.max(s.latency_ms_max);
-}
-
-fn unpack(body: &str) -> Result<Vec<Transaction>, crate::frame::FrameError> {
-    crate::frame::unpack(body)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -582,12 +577,9 @@ fn collector_url(url: &str, format: Format) -> String {
     }
 }
 
-fn parse_bool(v: &str) -> Result<bool, String> {
-    match v.to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err("expected true or false".into()),
-    }
+/// `crate::config::parse_bool`, with the reason alone (`parse_or` names the variable).
+fn parse_bool(v: &str) -> Result<bool, &'static str> {
+    crate::config::parse_bool("", v).map_err(|_| "expected true or false")
 }
 
 fn parse_or<T, E: ToString>(
