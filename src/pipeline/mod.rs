@@ -267,7 +267,12 @@ impl LocalPipeline {
         self.add_decode_stats(&stats);
         let (records, frames) = match packed {
             Ok((records, Ok(frames))) => (records, frames),
-            Ok((_, Err(cause))) => return Err(PipelineError::Frame { input: name, cause }),
+            Ok((_, Err(cause))) => {
+                // The payload's records never reach the ledger: count the payload as failed so
+                // the run's exit code reports it.
+                self.counters.payload_errors.fetch_add(1, Ordering::Relaxed);
+                return Err(PipelineError::Frame { input: name, cause });
+            }
             Err(cause) => {
                 self.counters.payload_errors.fetch_add(1, Ordering::Relaxed);
                 return Err(PipelineError::Decode { input: name, cause });
