@@ -102,14 +102,13 @@ impl VendorEnv {
             if v.is_empty() {
                 return Ok(None);
             }
-            match v.to_ascii_lowercase().as_str() {
-                "true" | "yes" | "1" | "on" => Ok(Some(true)),
-                "false" | "no" | "0" | "off" => Ok(Some(false)),
-                _ => Err(EnvFileError::Bool {
+            // The error of `parse_bool` holds the value: report the name only.
+            crate::config::parse_bool("", v)
+                .map(Some)
+                .map_err(|_| EnvFileError::Bool {
                     path: path.to_path_buf(),
                     name: name.to_string(),
-                }),
-            }
+                })
         };
         match name.to_ascii_lowercase().as_str() {
             "cequence_client_id" => self.client_id = text,
