@@ -18,7 +18,6 @@ struct FrameEntry {
     ids: Vec<u64>,
     /// When the records' log events entered the pipeline (epoch ms): latency starts here.
     base_ms: i64,
-    acks: u32,
 }
 
 #[derive(Debug, Default)]
@@ -87,7 +86,6 @@ impl Ledger {
             FrameEntry {
                 ids: hashes,
                 base_ms,
-                acks: 0,
             },
         );
         frame
@@ -102,7 +100,6 @@ impl Ledger {
             state.foreign_messages += 1;
             return 0;
         };
-        entry.acks += 1;
         let latency = (now_ms - entry.base_ms).clamp(0, i64::from(u32::MAX)) as u32;
         let mut fresh = 0;
         for h in &entry.ids {
