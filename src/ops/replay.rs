@@ -521,15 +521,32 @@ pub async fn move_task(
         .map_err(|e| OpsError::aws("StartMessageMoveTask", &source, e))?;
     let handle = started.task_handle().unwrap_or_default().to_string();
     tracing::info!(source = %source, destination = %destination, "message-move task started");
+    // Once started, the task runs on its own: a failed or empty listing is retried a bounded
+    // number of times and then reported as the task's outcome, never as "could not start"
+    // (which would make the caller replay the same DLQ a second way at once).
+    const MAX_UNSEEN_POLLS: u32 = 30;
+    let mut unseen = 0u32;
+    let mut moved = 0u64;
+    let mut last_error = None;
     loop {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let tasks = sqs
+        let listed = sqs
             .list_message_move_tasks()
             .source_arn(&source)
             .max_results(10)
             .send()
-            .await
-            .map_err(|e| OpsError::aws("ListMessageMoveTasks", &source, e))?;
+            .await;
+        let tasks = match listed {
+            Ok(t) => t,
+            Err(e) => {
+                last_error = Some(OpsError::aws("ListMessageMoveTasks", &source, e).to_string());
+                unseen += 1;
+                if unseen >= MAX_UNSEEN_POLLS {
+                    return Ok(unknown_outcome(moved, last_error));
+                }
+                continue;
+            }
+        };
         // Newest first; a queue runs one task at a time, so the newest is ours. Its handle is
         // listed only while it runs, hence the fallback to the newest once it has ended.
         let task = tasks
@@ -537,8 +554,15 @@ pub async fn move_task(
             .iter()
             .find(|t| !handle.is_empty() && t.task_handle() == Some(handle.as_str()))
             .or_else(|| tasks.results().first());
-        let Some(task) = task else { continue };
-        let moved = task.approximate_number_of_messages_moved().max(0) as u64;
+        let Some(task) = task else {
+            unseen += 1;
+            if unseen >= MAX_UNSEEN_POLLS {
+                return Ok(unknown_outcome(moved, last_error));
+            }
+            continue;
+        };
+        unseen = 0;
+        moved = task.approximate_number_of_messages_moved().max(0) as u64;
         progress.set_position(moved);
         let status = task.status().unwrap_or("UNKNOWN").to_string();
         if matches!(status.as_str(), "COMPLETED" | "FAILED" | "CANCELLED") {
@@ -548,6 +572,17 @@ pub async fn move_task(
                 failure_reason: task.failure_reason().map(str::to_string),
             });
         }
+    }
+}
+
+/// The task started but could not be followed to its end: say so instead of guessing.
+fn unknown_outcome(moved: u64, last_error: Option<String>) -> MoveTaskResult {
+    MoveTaskResult {
+        status: "UNKNOWN".to_string(),
+        moved,
+        failure_reason: Some(last_error.unwrap_or_else(|| {
+            "the task was not listed for 60 s; check ListMessageMoveTasks".to_string()
+        })),
     }
 }
 
