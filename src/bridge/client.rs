@@ -291,7 +291,7 @@ impl BridgeClient {
         if let Some((name, value)) = credential.header {
             req = req.header(name, value);
         }
-        let resp = match req.send().await {
+        let mut resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {
                 let e = e.without_url();
@@ -312,11 +312,13 @@ impl BridgeClient {
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
         if status.is_success() {
-            // Drain the body so the connection goes back to the pool.
-            let _ = resp.bytes().await;
+            // Drain the body so the connection goes back to the pool (a huge one is cut off and
+            // its connection dropped instead).
+            let _ = read_capped(&mut resp, DRAIN_CAP).await;
             return Attempt::Done(Outcome::Delivered);
         }
-        let detail = snippet(resp.bytes().await.unwrap_or_default().as_ref());
+        // Only the first bytes are shown; a collector's error page must not fill memory.
+        let detail = snippet(&read_capped(&mut resp, DETAIL_CAP).await);
         match status {
             StatusCode::UNAUTHORIZED if self.auth.can_refresh() => {
                 if let Some(token) = credential.token {
@@ -356,6 +358,22 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 }
 
 /// The start of an error body, on one line, for the log (collectors explain refusals there).
+/// Response bytes kept to drain a success and to describe an error.
+const DRAIN_CAP: usize = 64 * 1024;
+const DETAIL_CAP: usize = 4 * 1024;
+
+/// Read at most about `cap` bytes of the body, stopping at the first error.
+async fn read_capped(resp: &mut reqwest::Response, cap: usize) -> Vec<u8> {
+    let mut buf = Vec::new();
+    while buf.len() < cap {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => buf.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    buf
+}
+
 fn snippet(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
     text.split_whitespace().collect::<Vec<_>>().join(" ")
