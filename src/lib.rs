@@ -22,6 +22,7 @@ pub mod filter;
 pub mod formats;
 pub mod frame;
 pub mod generate;
+pub mod lambda_init;
 pub mod logs;
 pub mod metrics;
 pub mod normalize;

@@ -19,7 +19,13 @@ struct State {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     apigw_stream::telemetry::init_lambda();
-    let config = DecodeConfig::from_env(&ProcessEnv)?;
+    let config = match DecodeConfig::from_env(&ProcessEnv) {
+        Ok(c) => c,
+        Err(e) => {
+            apigw_stream::lambda_init::report_init_error("ConfigError", &e.to_string()).await;
+            return Err(e.into());
+        }
+    };
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let queue = SqsQueue::new(SqsClient::new(&sdk), config.queue_url.clone());
     let state = Arc::new(State {

@@ -7,20 +7,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use apigw_stream::metrics;
-use apigw_stream::ship::{ShipConfig, ShipMessage, Shipper};
+use apigw_stream::ship::{ConfigError, ShipConfig, ShipMessage, Shipper};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     apigw_stream::telemetry::init_lambda();
-    let config = ShipConfig::from_env()?;
-    let aws = if config.needs_aws() {
-        Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
-    } else {
-        None
+    let (config, shipper) = match init().await {
+        Ok(ready) => ready,
+        Err(e) => {
+            apigw_stream::lambda_init::report_init_error("ConfigError", &e.to_string()).await;
+            return Err(e.into());
+        }
     };
-    let shipper = Arc::new(Shipper::from_config(&config, aws.as_ref())?);
+    let shipper = Arc::new(shipper);
     tracing::info!(
         format = %config.format,
         window_bytes = config.window_bytes,
@@ -32,6 +33,18 @@ async fn main() -> Result<(), Error> {
         async move { handle(&shipper, event).await }
     }))
     .await
+}
+
+/// Settings and the shipper built from them; an error names the variable at fault.
+async fn init() -> Result<(ShipConfig, Shipper), ConfigError> {
+    let config = ShipConfig::from_env()?;
+    let aws = if config.needs_aws() {
+        Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
+    } else {
+        None
+    };
+    let shipper = Shipper::from_config(&config, aws.as_ref())?;
+    Ok((config, shipper))
 }
 
 async fn handle(
