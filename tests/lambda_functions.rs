@@ -144,7 +144,10 @@ async fn subscription_events_reach_the_collector_through_both_functions() {
         "ids never delivered beyond the filtered ones, e.g. {:?}; {stats:?}",
         missing.iter().take(5).collect::<Vec<_>>()
     );
-    assert!(got.is_subset(&generated), "the receiver got ids nobody generated");
+    assert!(
+        got.is_subset(&generated),
+        "the receiver got ids nobody generated"
+    );
     assert!(
         stats.item_failures > 0 && stats.max_receive_count > 1,
         "failed windows must come back through batchItemFailures: {stats:?}"
@@ -200,13 +203,24 @@ async fn a_poison_frame_ends_in_the_shipper_dlq() {
     let receiver = e2e_support::receiver(Faults::default()).await;
     let mut shipper = Function::new(shipper_spec(&receiver)).await;
     let mut esm = SqsEventSource::new(sqs.clone(), &queue, 10).await;
-    let stats = esm.drain(&mut shipper, Duration::from_secs(60)).await.clone();
+    let stats = esm
+        .drain(&mut shipper, Duration::from_secs(60))
+        .await
+        .clone();
 
     assert_eq!(accepted(&receiver), ids, "{stats:?}");
     assert_eq!(drain_bodies(&sqs, &dlq).await, vec![poison], "{stats:?}");
-    assert_eq!(stats.item_failures, 2, "reported failed on both receives: {stats:?}");
+    assert_eq!(
+        stats.item_failures, 2,
+        "reported failed on both receives: {stats:?}"
+    );
     assert_eq!(stats.failed_invocations, 0, "{stats:?}");
-    assert_eq!(shipper.log_lines("cannot unpack a queue message; reporting it failed").len(), 2);
+    assert_eq!(
+        shipper
+            .log_lines("cannot unpack a queue message; reporting it failed")
+            .len(),
+        2
+    );
     assert_clean(&shipper);
 }
 
@@ -305,10 +319,7 @@ async fn a_bad_setting_fails_init_naming_the_variable() {
             decode_spec(&queue).env("REST_API_ENABLED", "maybe"),
             "REST_API_ENABLED",
         ),
-        (
-            shipper_spec(&receiver).env("BRIDGE_URL", ""),
-            "BRIDGE_URL",
-        ),
+        (shipper_spec(&receiver).env("BRIDGE_URL", ""), "BRIDGE_URL"),
         (
             shipper_spec(&receiver).env("WINDOW_BYTES", "12"),
             "WINDOW_BYTES",
@@ -356,7 +367,9 @@ async fn hostile_input_fails_cleanly_and_never_panics() {
     let queue = create_queue(&sqs, "lf-hostile", 30, None).await;
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
     let mut gz_json = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz_json.write_all(b"{\"logEvents\": [ this is not json").unwrap();
+    gz_json
+        .write_all(b"{\"logEvents\": [ this is not json")
+        .unwrap();
     let gz_json = gz_json.finish().unwrap();
 
     let hostile: Vec<(&str, Vec<u8>)> = vec![
@@ -365,9 +378,15 @@ async fn hostile_input_fails_cleanly_and_never_panics() {
         ("garbage base64", awslogs("%%% not base64 at all %%%")),
         ("base64 of no gzip", awslogs(&b64(b"hello world, not gzip"))),
         ("empty data", awslogs("")),
-        ("truncated gzip", awslogs(&b64(&gz_json[..gz_json.len() / 2]))),
+        (
+            "truncated gzip",
+            awslogs(&b64(&gz_json[..gz_json.len() / 2])),
+        ),
         ("gzip of broken JSON", awslogs(&b64(&gz_json))),
-        ("data of the wrong type", br#"{"awslogs":{"data":12345}}"#.to_vec()),
+        (
+            "data of the wrong type",
+            br#"{"awslogs":{"data":12345}}"#.to_vec(),
+        ),
         ("not an object", b"[1,2,3]".to_vec()),
     ];
     let mut decode = Function::new(decode_spec(&queue)).await;
@@ -380,9 +399,7 @@ async fn hostile_input_fails_cleanly_and_never_panics() {
         assert!(!inv.outcome.is_panic() && !msg.is_empty(), "{what}: {msg}");
     }
     assert!(
-        decode
-            .output()
-            .contains("refusing a possible gzip bomb"),
+        decode.output().contains("refusing a possible gzip bomb"),
         "the bomb's cause is logged"
     );
     // The environment survived all of it and still works.
@@ -403,7 +420,11 @@ async fn hostile_input_fails_cleanly_and_never_panics() {
     .await;
     let mut shipper = Function::new(shipper_spec(&receiver)).await;
     let inv = shipper.invoke(br#"{"Records":"nope"}"#).await;
-    assert!(matches!(inv.outcome, Outcome::Error { .. }), "{:?}", inv.outcome);
+    assert!(
+        matches!(inv.outcome, Outcome::Error { .. }),
+        "{:?}",
+        inv.outcome
+    );
     assert!(!inv.outcome.is_panic());
 
     let mut stats = DecodeStats::default();

@@ -6,8 +6,8 @@
 //! cargo test --test lambda_measure -- --ignored --nocapture
 //! ```
 //!
-//! It builds the functions with `cargo build --release` first (or uses
-//! `APIGW_STREAM_FUNCTIONS_DIR`), and prints a Markdown table.
+//! It runs the binaries of `cargo build --release -p apigw-stream-decode -p apigw-stream-shipper`
+//! (or those in `APIGW_STREAM_FUNCTIONS_DIR`) and prints a Markdown table.
 #![cfg(feature = "cli")]
 
 mod common;
@@ -104,9 +104,11 @@ fn largest(opts: GenerateOptions) -> Payload {
 async fn release_binaries_per_invocation() {
     if std::env::var_os("APIGW_STREAM_FUNCTIONS_DIR").is_none() {
         let exe = std::env::current_exe().unwrap();
-        let target = exe.ancestors().nth(3).unwrap().to_path_buf();
-        let release = target.join("release");
-        lambda_support::build_functions(&release, true);
+        let release = exe.ancestors().nth(3).unwrap().join("release");
+        assert!(
+            release.join(DECODE).exists() && release.join(SHIPPER).exists(),
+            "build them first: cargo build --release -p {DECODE} -p {SHIPPER}"
+        );
         std::env::set_var("APIGW_STREAM_FUNCTIONS_DIR", &release);
     }
     let sqs = moto().sqs();
@@ -210,12 +212,13 @@ async fn release_binaries_per_invocation() {
     };
     let frames = &frames[..10];
     let frame_records: usize = frames.iter().map(|f| f.records).sum();
-    let event = serde_json::json!({"Records": frames.iter().enumerate().map(|(i, f)| serde_json::json!({
+    let event =
+        serde_json::json!({"Records": frames.iter().enumerate().map(|(i, f)| serde_json::json!({
         "messageId": format!("m{i}"), "receiptHandle": format!("h{i}"), "body": f.body,
         "attributes": {"ApproximateReceiveCount": "1"}, "eventSource": "aws:sqs",
         "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:measure", "awsRegion": "us-east-1",
     })).collect::<Vec<_>>()})
-    .to_string();
+        .to_string();
     let receiver = e2e_support::receiver(Faults::default()).await;
     let shipper = FunctionSpec::new(SHIPPER, "shipper")
         .env("BRIDGE_URL", receiver.transactions_url())

@@ -39,8 +39,10 @@ const MAX_LOG_BYTES: usize = 16 * 1024 * 1024;
 // The function binaries
 
 /// Directory holding the function binaries: `APIGW_STREAM_FUNCTIONS_DIR` when set (e.g. a release
-/// build for measurements), else this build's profile directory after one `cargo build` of the two
-/// function packages (cargo builds them only when asked: they have no tests of their own).
+/// build for measurements); else this build's profile directory when `scripts/test` built them
+/// there (`cargo build -p apigw-stream-decode -p apigw-stream-shipper`) after the last source
+/// change; else a build of their own under `target/lambda-functions`. (Not the shared one: cargo
+/// holds its artifact lock while the tests run, so a nested build there would wait forever.)
 pub fn functions_dir() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -54,8 +56,42 @@ pub fn functions_dir() -> &'static PathBuf {
             .and_then(|d| d.parent())
             .expect("the test binary lives in target/<profile>/deps")
             .to_path_buf();
-        build_functions(&profile_dir, false);
-        profile_dir
+        if built_after_sources(&profile_dir) {
+            return profile_dir;
+        }
+        let target = profile_dir.parent().expect("target dir");
+        let own = target
+            .join("lambda-functions")
+            .join(profile_dir.file_name().expect("profile dir name"));
+        let release = own.ends_with("release");
+        build_functions(&own, release);
+        own
+    })
+}
+
+/// Both binaries exist in `dir` and are newer than every source file they are built from.
+fn built_after_sources(dir: &std::path::Path) -> bool {
+    fn newest(path: &std::path::Path) -> std::time::SystemTime {
+        let mut t = std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .unwrap_or(UNIX_EPOCH);
+        if path.is_dir() {
+            for e in std::fs::read_dir(path).into_iter().flatten().flatten() {
+                t = t.max(newest(&e.path()));
+            }
+        }
+        t
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sources = ["src", "functions", "Cargo.toml", "Cargo.lock"]
+        .iter()
+        .map(|p| newest(&root.join(p)))
+        .max()
+        .unwrap_or(UNIX_EPOCH);
+    [DECODE, SHIPPER].iter().all(|b| {
+        std::fs::metadata(dir.join(b))
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t >= sources)
     })
 }
 
@@ -80,7 +116,11 @@ pub fn build_functions(profile_dir: &std::path::Path, release: bool) {
         ]
         .iter()
         .any(|p| k.starts_with(p));
-        if (k.starts_with("CARGO") && !keep) || k.starts_with("__CARGO") || k == "LD_LIBRARY_PATH" || k == "OUT_DIR" {
+        if (k.starts_with("CARGO") && !keep)
+            || k.starts_with("__CARGO")
+            || k == "LD_LIBRARY_PATH"
+            || k == "OUT_DIR"
+        {
             cmd.env_remove(k.as_ref());
         }
     }
@@ -92,7 +132,9 @@ pub fn build_functions(profile_dir: &std::path::Path, release: bool) {
         cmd.arg("--release");
     }
     let started = Instant::now();
-    let status = cmd.status().expect("run cargo build for the function binaries");
+    let status = cmd
+        .status()
+        .expect("run cargo build for the function binaries");
     assert!(status.success(), "cargo build of the functions failed");
     eprintln!(
         "built {DECODE} and {SHIPPER} in {:.1} s",
@@ -156,8 +198,7 @@ impl Outcome {
 
     /// Whether this is the runtime's report of a panic in the handler.
     pub fn is_panic(&self) -> bool {
-        self.error_message()
-            .is_some_and(|m| m.contains("panicked"))
+        self.error_message().is_some_and(|m| m.contains("panicked"))
     }
 }
 
@@ -364,10 +405,7 @@ impl FunctionSpec {
     }
 
     pub fn arn(&self) -> String {
-        format!(
-            "arn:aws:lambda:{REGION}:{ACCOUNT}:function:{}",
-            self.name
-        )
+        format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{}", self.name)
     }
 }
 
@@ -475,8 +513,14 @@ impl Function {
         let started = Instant::now();
         let mut child = cmd.spawn().expect("start the function binary");
         for pipe in [
-            child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
-            child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
         ]
         .into_iter()
         .flatten()
@@ -608,7 +652,10 @@ impl Function {
                 }
             }
         };
-        let peak_rss_kib = self.process.as_ref().and_then(|p| peak_rss_kib(p.child.id()));
+        let peak_rss_kib = self
+            .process
+            .as_ref()
+            .and_then(|p| peak_rss_kib(p.child.id()));
         Invocation {
             request_id: request_id.to_string(),
             outcome: outcome.0,
@@ -620,7 +667,9 @@ impl Function {
 
     /// Peak resident set (VmHWM) of the running process, KiB.
     pub fn peak_rss_kib(&self) -> Option<u64> {
-        self.process.as_ref().and_then(|p| peak_rss_kib(p.child.id()))
+        self.process
+            .as_ref()
+            .and_then(|p| peak_rss_kib(p.child.id()))
     }
 
     pub fn pid(&self) -> Option<u32> {

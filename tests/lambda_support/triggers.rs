@@ -180,8 +180,10 @@ impl SqsEventSource {
                 return;
             }
         };
-        let done: Vec<&(String, String)> =
-            handles.iter().filter(|(id, _)| !failed.contains(id)).collect();
+        let done: Vec<&(String, String)> = handles
+            .iter()
+            .filter(|(id, _)| !failed.contains(id))
+            .collect();
         for (n, chunk) in done.chunks(10).enumerate() {
             let entries: Vec<DeleteMessageBatchRequestEntry> = chunk
                 .iter()
@@ -315,7 +317,13 @@ impl AsyncInvoker {
         let dead_lettered = match &self.on_failure {
             Some(url) => {
                 let last = attempts.last().map(|i| &i.outcome);
-                let record = destination_record(&function.spec.arn(), &request_id, event, attempts.len(), last);
+                let record = destination_record(
+                    &function.spec.arn(),
+                    &request_id,
+                    event,
+                    attempts.len(),
+                    last,
+                );
                 let out = self
                     .sqs
                     .send_message()
@@ -388,7 +396,10 @@ pub async fn create_queue(
     let mut req = sqs
         .create_queue()
         .queue_name(name)
-        .attributes(QueueAttributeName::VisibilityTimeout, visibility_secs.to_string())
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            visibility_secs.to_string(),
+        )
         .attributes(QueueAttributeName::MaximumMessageSize, "1048576");
     if let Some((arn, max)) = redrive_to {
         req = req.attributes(
@@ -425,8 +436,12 @@ pub async fn queue_attribute(
 /// Messages visible or in flight.
 pub async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> u64 {
     let visible = queue_attribute(sqs, url, QueueAttributeName::ApproximateNumberOfMessages).await;
-    let hidden =
-        queue_attribute(sqs, url, QueueAttributeName::ApproximateNumberOfMessagesNotVisible).await;
+    let hidden = queue_attribute(
+        sqs,
+        url,
+        QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+    )
+    .await;
     visible.parse::<u64>().unwrap_or(0) + hidden.parse::<u64>().unwrap_or(0)
 }
 
