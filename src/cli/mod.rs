@@ -104,6 +104,10 @@ mod tests {
         let mut stack = vec![&cli];
         while let Some(cmd) = stack.pop() {
             stack.extend(cmd.get_subcommands());
+            // The local receiver's CLIENT_ID is the id it accepts, not the shipper's setting.
+            if cmd.get_name() == "bridge" {
+                continue;
+            }
             for arg in cmd.get_arguments() {
                 let Some(env) = arg.get_env().and_then(|e| e.to_str()) else {
                     continue;
@@ -126,7 +130,10 @@ mod tests {
                     .collect();
                 match setting.kind {
                     Kind::Text { .. } | Kind::List { .. } => {
-                        assert!(defaults.is_empty(), "{flag}: the registry holds the default")
+                        assert!(
+                            defaults.is_empty(),
+                            "{flag}: the registry holds the default"
+                        )
                     }
                     Kind::Bool { default } if arg.get_action().takes_values() => {
                         assert_eq!(defaults, [default.to_string()], "{flag}")
