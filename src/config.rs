@@ -79,6 +79,8 @@ pub struct DecodeConfig {
     pub queue_url: String,
     pub message_bytes: usize,
     pub options: DecodeOptions,
+    /// `ARCHIVE_STREAM`: the Firehose delivery stream that archives every record (off when unset).
+    pub archive_stream: Option<String>,
 }
 
 impl DecodeConfig {
@@ -98,6 +100,7 @@ impl DecodeConfig {
             queue_url,
             message_bytes,
             options: decode_options_from_env(env)?,
+            archive_stream: env.get("ARCHIVE_STREAM").map(|s| s.trim().to_string()),
         })
     }
 }

@@ -12,6 +12,7 @@
 //! Everything here runs without AWS; the Lambda binaries under `functions/` only read their
 //! environment and call into this crate.
 
+pub mod archive;
 pub mod aws;
 pub mod bridge;
 #[cfg(feature = "cli")]
