@@ -13,6 +13,7 @@ pub mod env_file;
 pub mod generate;
 pub mod local;
 pub mod replay;
+pub mod replay_archive;
 
 #[derive(Debug, Parser)]
 #[command(
