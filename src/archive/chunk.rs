@@ -100,8 +100,14 @@ mod tests {
     use crate::transaction::Source;
 
     fn rec(i: usize, ua: usize) -> Transaction {
-        let mut t = Transaction::new(format!("r{i}"), 1_700_000_000_000 + i as i64, Source::default());
-        t.request.headers.insert("user-agent".into(), vec!["u".repeat(ua)]);
+        let mut t = Transaction::new(
+            format!("r{i}"),
+            1_700_000_000_000 + i as i64,
+            Source::default(),
+        );
+        t.request
+            .headers
+            .insert("user-agent".into(), vec!["u".repeat(ua)]);
         t
     }
 
@@ -139,9 +145,15 @@ mod tests {
 
     #[test]
     fn batches_respect_count_and_bytes() {
-        let small = |n| Chunk { data: Bytes::from(vec![b'x'; n]), records: 1 };
+        let small = |n| Chunk {
+            data: Bytes::from(vec![b'x'; n]),
+            records: 1,
+        };
         let b = batches((0..1200).map(|_| small(10)).collect());
-        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), vec![500, 500, 200]);
+        assert_eq!(
+            b.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![500, 500, 200]
+        );
         let b = batches((0..9).map(|_| small(MAX_RECORD_BYTES)).collect());
         for batch in &b {
             assert!(batch.iter().map(|c| c.data.len()).sum::<usize>() <= MAX_BATCH_BYTES);

@@ -29,10 +29,7 @@ pub const PREFIX: &str = "apigw-stream/v1/";
 /// `year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/`.
 pub fn partition(time_ms: i64) -> String {
     let t = chrono::DateTime::from_timestamp_millis(time_ms).unwrap_or_default();
-    format!(
-        "{PREFIX}{}",
-        t.format("year=%Y/month=%m/day=%d/hour=%H/")
-    )
+    format!("{PREFIX}{}", t.format("year=%Y/month=%m/day=%d/hour=%H/"))
 }
 
 /// The start (epoch ms) of the hour partition named in `key`, when it has one.
@@ -47,7 +44,11 @@ pub fn partition_start_ms(key: &str) -> Option<i64> {
         field("month")?,
         field("day")?,
     )?;
-    Some(date.and_hms_opt(field("hour")?, 0, 0)?.and_utc().timestamp_millis())
+    Some(
+        date.and_hms_opt(field("hour")?, 0, 0)?
+            .and_utc()
+            .timestamp_millis(),
+    )
 }
 
 #[cfg(test)]
@@ -58,10 +59,16 @@ mod tests {
     fn partition_round_trips() {
         let ms = 1_795_000_000_123; // 2026-11-18T…
         let p = partition(ms);
-        assert!(p.starts_with("apigw-stream/v1/year=2026/month=11/day="), "{p}");
+        assert!(
+            p.starts_with("apigw-stream/v1/year=2026/month=11/day="),
+            "{p}"
+        );
         let start = partition_start_ms(&format!("{p}x.gz")).unwrap();
         assert!(start <= ms && ms - start < 3_600_000);
         assert_eq!(partition_start_ms("apigw-stream/v1/other.gz"), None);
-        assert_eq!(partition_start_ms("year=2026/month=13/day=01/hour=00/"), None);
+        assert_eq!(
+            partition_start_ms("year=2026/month=13/day=01/hour=00/"),
+            None
+        );
     }
 }

@@ -120,7 +120,8 @@ impl ArchiveReader {
             .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| err(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+            let page =
+                page.map_err(|e| err(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
             for o in page.contents() {
                 if let Some(key) = o.key() {
                     out.push(ObjectRef {
@@ -315,11 +316,17 @@ mod tests {
     fn locations_parse() {
         assert_eq!(
             Location::parse("s3://b/apigw-stream/v1/").unwrap(),
-            Location::S3 { bucket: "b".into(), prefix: "apigw-stream/v1/".into() }
+            Location::S3 {
+                bucket: "b".into(),
+                prefix: "apigw-stream/v1/".into()
+            }
         );
         assert_eq!(
             Location::parse("s3://b").unwrap(),
-            Location::S3 { bucket: "b".into(), prefix: String::new() }
+            Location::S3 {
+                bucket: "b".into(),
+                prefix: String::new()
+            }
         );
         assert!(Location::parse("s3:///x").is_err());
         assert!(Location::parse("/definitely/not/here").is_err());

@@ -176,18 +176,29 @@ mod tests {
         async fn put_batch(&self, records: &[Bytes]) -> Result<Vec<Option<EntryError>>, SinkError> {
             let step = {
                 let mut f = self.fail.lock().unwrap();
-                if f.is_empty() { Ok(vec![]) } else { f.remove(0) }
+                if f.is_empty() {
+                    Ok(vec![])
+                } else {
+                    f.remove(0)
+                }
             };
             let failing = match step {
                 Ok(v) => v,
                 Err(retryable) => {
-                    return Err(SinkError { sink: "scripted".into(), message: "down".into(), retryable })
+                    return Err(SinkError {
+                        sink: "scripted".into(),
+                        message: "down".into(),
+                        retryable,
+                    })
                 }
             };
             let mut out = Vec::new();
             for (i, r) in records.iter().enumerate() {
                 if failing.contains(&i) {
-                    out.push(Some(EntryError { code: "ServiceUnavailableException".into(), message: "slow down".into() }));
+                    out.push(Some(EntryError {
+                        code: "ServiceUnavailableException".into(),
+                        message: "slow down".into(),
+                    }));
                 } else {
                     self.accepted.lock().unwrap().push(r.clone());
                     out.push(None);
@@ -200,7 +211,11 @@ mod tests {
     fn recs(n: usize) -> Vec<Transaction> {
         (0..n)
             .map(|i| {
-                let mut t = Transaction::new(format!("id-{i}"), 1_700_000_000_000 + i as i64, Source::default());
+                let mut t = Transaction::new(
+                    format!("id-{i}"),
+                    1_700_000_000_000 + i as i64,
+                    Source::default(),
+                );
                 t.request.path = Some(format!("/p/{}", "x".repeat(200)));
                 t
             })
@@ -208,7 +223,10 @@ mod tests {
     }
 
     fn archiver(script: Vec<Result<Vec<usize>, bool>>) -> (Archiver, Arc<Scripted>) {
-        let sink = Arc::new(Scripted { fail: Mutex::new(script), accepted: Mutex::new(vec![]) });
+        let sink = Arc::new(Scripted {
+            fail: Mutex::new(script),
+            accepted: Mutex::new(vec![]),
+        });
         let policy = ArchivePolicy {
             initial_backoff: Duration::from_millis(1),
             max_backoff: Duration::from_millis(2),
@@ -224,7 +242,12 @@ mod tests {
             .lock()
             .unwrap()
             .iter()
-            .flat_map(|c| c.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice::<Transaction>(l).unwrap().id).collect::<Vec<_>>())
+            .flat_map(|c| {
+                c.split(|b| *b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .map(|l| serde_json::from_slice::<Transaction>(l).unwrap().id)
+                    .collect::<Vec<_>>()
+            })
             .collect();
         v.sort();
         v

@@ -36,7 +36,7 @@ pub struct DecodeFlags {
     #[arg(long, env = "REDACT_HEADERS")]
     pub redact_headers: Option<String>,
     /// Region recorded when a line has no execute-api domain.
-    #[arg(long = "record-region", env = "AWS_REGION")]
+    #[arg(id = "record_region", long = "record-region", env = "AWS_REGION")]
     pub region: Option<String>,
 }
 

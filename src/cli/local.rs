@@ -275,7 +275,10 @@ async fn archiver(args: &Args) -> Option<crate::archive::Archiver> {
         (None, Some(dir)) => Arc::new(DirSink::new(dir.clone())),
         (None, None) => return None,
     };
-    eprintln!("apigw-stream local: archiving every record to {}", sink.name());
+    eprintln!(
+        "apigw-stream local: archiving every record to {}",
+        sink.name()
+    );
     Some(Archiver::new(sink, ArchivePolicy::default()))
 }
 

@@ -84,3 +84,14 @@ pub fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// clap checks flag names only in debug builds and only when a command is parsed: check every
+    /// subcommand here (two flags named `region` once broke `local` in debug builds).
+    #[test]
+    fn every_command_definition_is_valid() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

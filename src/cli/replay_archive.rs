@@ -41,7 +41,12 @@ pub struct ArchiveArgs {
     pub stage: Option<String>,
     /// Ship straight to this Bridge (auth and format from the shipper's environment variables:
     /// AUTH_URL, CLIENT_ID, CLIENT_SECRET, BRIDGE_FORMAT, ...) instead of a queue.
-    #[arg(long, value_name = "URL", requires = "from_archive", conflicts_with = "to")]
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "from_archive",
+        conflicts_with = "to"
+    )]
     pub bridge_url: Option<String>,
 }
 
@@ -82,7 +87,10 @@ impl Selection {
     pub fn matches(&self, t: &Transaction) -> bool {
         self.since_ms.is_none_or(|s| t.time_ms >= s)
             && self.until_ms.is_none_or(|u| t.time_ms < u)
-            && self.api.as_ref().is_none_or(|a| t.api.id.as_deref() == Some(a))
+            && self
+                .api
+                .as_ref()
+                .is_none_or(|a| t.api.id.as_deref() == Some(a))
             && self
                 .stage
                 .as_ref()
@@ -168,7 +176,9 @@ impl Destination {
                     .map(|(_, c)| *c)
                     .sum();
                 let err = (failed > 0).then(|| {
-                    format!("the Bridge did not accept {failed} records after the shipper's retries")
+                    format!(
+                        "the Bridge did not accept {failed} records after the shipper's retries"
+                    )
                 });
                 (n - failed, err)
             }
@@ -240,7 +250,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
-        let verb = if summary.dry_run { "would send" } else { "sent" };
+        let verb = if summary.dry_run {
+            "would send"
+        } else {
+            "sent"
+        };
         println!(
             "{from}: {} objects ({} corrupt), read {}, matched {}, {verb} {}, skipped {}, bad lines {}, failed {}",
             summary.objects,
@@ -343,8 +357,9 @@ async fn backfill(
                 s.read += e.records;
                 s.skipped += skipped;
                 s.corrupt_objects += 1;
-                s.errors
-                    .push(format!("{name}: corrupt object, skipped the rest of it: {e}"));
+                s.errors.push(format!(
+                    "{name}: corrupt object, skipped the rest of it: {e}"
+                ));
             }
             Err(e) => {
                 s.corrupt_objects += 1;
@@ -364,8 +379,14 @@ mod tests {
     #[test]
     fn times_parse_in_every_documented_form() {
         assert_eq!(parse_time("1700000000000").unwrap(), 1_700_000_000_000);
-        assert_eq!(parse_time("2023-11-14T22:13:20Z").unwrap(), 1_700_000_000_000);
-        assert_eq!(parse_time("2023-11-14T22:13:20").unwrap(), 1_700_000_000_000);
+        assert_eq!(
+            parse_time("2023-11-14T22:13:20Z").unwrap(),
+            1_700_000_000_000
+        );
+        assert_eq!(
+            parse_time("2023-11-14T22:13:20").unwrap(),
+            1_700_000_000_000
+        );
         assert_eq!(parse_time("2023-11-14").unwrap(), 1_699_920_000_000);
         assert!(parse_time("yesterday").unwrap_err().contains("yesterday"));
     }

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use apigw_stream::config::{DecodeConfig, ProcessEnv};
 use apigw_stream::archive::{ArchivePolicy, Archiver, FirehoseClient, FirehoseSink};
+use apigw_stream::config::{DecodeConfig, ProcessEnv};
 use apigw_stream::decode::{forward_archived, summary_emf};
 use apigw_stream::queue::{SendPolicy, SqsClient, SqsQueue};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
