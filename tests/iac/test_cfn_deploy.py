@@ -73,6 +73,7 @@ def test_every_template_resource_is_deployed(aws, pipeline):
     name, _, resources = pipeline
     template = load_cfn("pipeline.yaml")
     conditional_off = {"AlarmTopic", "AlarmTopicPolicy", "AlarmEmailSubscription"}  # CreateAlarmTopic=false
+    conditional_off |= {"ArchiveRole", "ArchiveStream", "ArchiveDeliveryAlarm", "ArchiveFailedRecordsAlarm"}  # no ArchiveBucket
     expected = set(template["Resources"]) - conditional_off
     assert expected <= set(resources), f"not created: {sorted(expected - set(resources))}"
 
