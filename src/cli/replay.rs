@@ -53,7 +53,7 @@ pub struct Args {
     /// Move at most this many messages per DLQ.
     #[arg(long)]
     pub max: Option<u64>,
-    /// At most this many messages per second.
+    /// At most this many messages per second (records per second with --from-archive).
     #[arg(long)]
     pub rate: Option<f64>,
     /// Read and decode, but send and delete nothing.
