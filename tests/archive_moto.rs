@@ -314,3 +314,70 @@ async fn local_archive_dir_replays_in_dry_run() {
     assert_eq!(s["matched"].as_u64(), Some(delivered));
     assert_eq!(s["sent"].as_u64(), Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_for_one_api_ships_straight_to_a_bridge() {
+    use apigw_stream::archive::DirSink;
+    use apigw_stream::bridge::receiver::{Receiver, ReceiverConfig};
+    use apigw_stream::bridge::Secret;
+    use apigw_stream::decode::{decode_bytes, DecodeStats};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut records = Vec::new();
+    for p in payloads(600) {
+        let mut stats = DecodeStats::default();
+        records.extend(decode_bytes(&p, &DecodeOptions::default(), &mut stats).unwrap());
+    }
+    let archive = Archiver::new(Arc::new(DirSink::new(dir.path())), ArchivePolicy::default());
+    let report = archive.archive(&records).await;
+    assert_eq!(report.records, records.len() as u64);
+
+    let api = records[0].api.id.clone().unwrap();
+    let mut want: Vec<String> = records
+        .iter()
+        .filter(|t| t.api.id.as_deref() == Some(api.as_str()))
+        .map(|t| t.id.clone())
+        .collect();
+    want.sort();
+    assert!(
+        !want.is_empty() && want.len() < records.len(),
+        "the generator spreads traffic over several APIs"
+    );
+
+    let rx = Receiver::start(
+        ([127, 0, 0, 1], 0).into(),
+        ReceiverConfig {
+            client_id: Some("backfill".into()),
+            client_secret: Some(Secret::new("s3cret-for-test".to_string())),
+            ..ReceiverConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (url, token) = (rx.transactions_url(), rx.token_url());
+    let path = dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_apigw-stream"))
+            .args(["replay", "--from-archive"])
+            .arg(path)
+            .args(["--api", &api, "--bridge-url", &url])
+            .env("AUTH_URL", token)
+            .env("CLIENT_ID", "backfill")
+            .env("CLIENT_SECRET", "s3cret-for-test")
+            .env("ALLOW_INSECURE_HTTP", "true")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!stdout.contains("s3cret"), "no secret in the output");
+    let mut got = rx.accepted_ids();
+    got.sort();
+    assert_eq!(got, want);
+}
