@@ -230,7 +230,7 @@ async fn the_archive_holds_what_the_queue_got_and_a_backfill_resends_one_window(
             "--until",
             &until.to_string(),
             "--to",
-            &target.url().to_string(),
+            target.url(),
         ],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
