@@ -201,7 +201,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             bail!("--since must be before --until");
         }
     }
-    let needs_aws = matches!(location, Location::S3 { .. }) || a.bridge_url.is_none();
+    // S3, a queue, or a Bridge secret kept in Secrets Manager.
+    let needs_aws = matches!(location, Location::S3 { .. })
+        || a.bridge_url.is_none()
+        || std::env::var_os("CLIENT_SECRET_ARN").is_some();
     let sdk = if needs_aws {
         Some(args.aws.load().await)
     } else {
