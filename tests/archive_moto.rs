@@ -156,10 +156,7 @@ async fn decode_all(q: &SqsQueue, archive: &Archiver, inputs: &[Vec<u8>]) -> (u6
         archived += s.archived_records;
         failed += s.archive_failed_records;
         let emf = summary_emf(&s, 0);
-        assert_eq!(
-            emf["archive_failed_records"],
-            s.archive_failed_records as f64
-        );
+        assert_eq!(emf["ArchiveFailedRecords"], s.archive_failed_records as f64);
     }
     (records, archived, failed)
 }

@@ -3,7 +3,7 @@
 //! for a backfill.
 //!
 //! Policy: the archive never blocks delivery. A Firehose failure is retried a few times, then the
-//! records are counted as not archived (`archive_failed_records` in the decode EMF line, alarmed
+//! records are counted as not archived (`ArchiveFailedRecords` in the decode EMF metrics, alarmed
 //! by the stacks) and logged with the stream name; the queue delivery goes on. What is lost is the
 //! archive copy of those records only; an operator finds them in the decode logs and metrics.
 //!

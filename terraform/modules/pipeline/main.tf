@@ -280,9 +280,9 @@ resource "aws_cloudwatch_metric_alarm" "archive_delivery" {
 resource "aws_cloudwatch_metric_alarm" "archive_failed_records" {
   count               = local.archive ? 1 : 0
   alarm_name          = "${var.name}-archive-failed-records"
-  alarm_description   = "Records delivered to the queue were not archived (decode metric archive_failed_records)."
+  alarm_description   = "Records delivered to the queue were not archived (decode metric ArchiveFailedRecords)."
   namespace           = "apigw-stream"
-  metric_name         = "archive_failed_records"
+  metric_name         = "ArchiveFailedRecords"
   dimensions          = { Function = "decode" }
   statistic           = "Sum"
   period              = 300
