@@ -37,7 +37,8 @@ pub struct DecodeFlags {
     pub response_content_types: Option<String>,
     #[arg(long, env = s::REDACT_HEADERS.name, help = s::REDACT_HEADERS.doc)]
     pub redact_headers: Option<String>,
-    #[arg(long = "record-region", env = s::AWS_REGION.name, help = s::AWS_REGION.doc)]
+    // Its own id: `local` also flattens AwsArgs, whose `region` would clash (clap panics in debug builds).
+    #[arg(id = "record_region", long = "record-region", env = s::AWS_REGION.name, help = s::AWS_REGION.doc)]
     pub region: Option<String>,
 }
 

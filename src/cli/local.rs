@@ -101,6 +101,14 @@ pub struct Args {
     #[arg(long, default_value_t = 600)]
     pub drain_timeout: u64,
 
+    // As for the decode Lambda; the stream is reached with --region / --endpoint-url.
+    #[arg(long, env = s::ARCHIVE_STREAM.name, help = s::ARCHIVE_STREAM.doc, value_name = "NAME")]
+    pub archive_stream: Option<String>,
+    /// Also archive every record into DIR, as gzip NDJSON objects laid out like the S3 archive
+    /// (DIR/apigw-stream/v1/year=…/month=…/day=…/hour=…/).
+    #[arg(long, value_name = "DIR", conflicts_with = "archive_stream")]
+    pub archive_dir: Option<PathBuf>,
+
     /// Also write the summary as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
@@ -131,6 +139,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         receiver.clone(),
         opts,
     );
+    if let Some(archiver) = archiver(&args).await {
+        pipeline.set_archive(archiver);
+    }
 
     // Inputs: generated, or read from files, through a small channel (bounded memory).
     let (tx, rx) = mpsc::channel::<Input>(4);
@@ -159,6 +170,27 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     report(&summary, args.summary_json.as_deref())?;
     Ok(exit_code(&summary, read_errors))
+}
+
+/// The archive tee named by --archive-stream or --archive-dir.
+async fn archiver(args: &Args) -> Option<crate::archive::Archiver> {
+    use crate::archive::{ArchivePolicy, ArchiveSink, Archiver, DirSink, FirehoseSink};
+    let sink: Arc<dyn ArchiveSink> = match (&args.archive_stream, &args.archive_dir) {
+        (Some(stream), _) => {
+            let conf = args.aws.load().await;
+            Arc::new(FirehoseSink::new(
+                aws_sdk_firehose::Client::new(&conf),
+                stream.clone(),
+            ))
+        }
+        (None, Some(dir)) => Arc::new(DirSink::new(dir.clone())),
+        (None, None) => return None,
+    };
+    eprintln!(
+        "apigw-stream local: archiving every record to {}",
+        sink.name()
+    );
+    Some(Archiver::new(sink, ArchivePolicy::default()))
 }
 
 /// The shipper's settings by their environment names: the Bridge named by flags or the vendor
@@ -296,7 +328,14 @@ fn report(summary: &Summary, json: Option<&Path>) -> anyhow::Result<()> {
 
 /// Non-zero when a record was lost or an input could not be read or decoded.
 fn exit_code(summary: &Summary, read_errors: usize) -> ExitCode {
+    if summary.archive_failed_records > 0 {
+        eprintln!(
+            "apigw-stream local: {} delivered records were not archived",
+            summary.archive_failed_records
+        );
+    }
     if summary.lost == 0
+        && summary.archive_failed_records == 0
         && summary.payload_errors == 0
         && summary.send_failures == 0
         && read_errors == 0

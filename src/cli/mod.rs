@@ -13,6 +13,7 @@ pub mod env_file;
 pub mod generate;
 pub mod local;
 pub mod replay;
+pub mod replay_archive;
 pub mod settings;
 
 #[derive(Debug, Parser)]
@@ -165,5 +166,12 @@ mod tests {
             }
         }
         assert!(checked >= 20, "only {checked} flags checked");
+    }
+
+    /// clap checks flag names only in debug builds and only when a command is parsed: check every
+    /// subcommand here (two flags named `region` once broke `local` in debug builds).
+    #[test]
+    fn every_command_definition_is_valid() {
+        Cli::command().debug_assert();
     }
 }

@@ -53,7 +53,7 @@ pub struct Args {
     /// Move at most this many messages per DLQ.
     #[arg(long)]
     pub max: Option<u64>,
-    /// At most this many messages per second.
+    /// At most this many messages per second (records per second with --from-archive).
     #[arg(long)]
     pub rate: Option<f64>,
     /// Read and decode, but send and delete nothing.
@@ -77,6 +77,9 @@ pub struct Args {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Backfill from the archive instead of a DLQ (see `replay_archive`).
+    #[command(flatten)]
+    pub archive: super::replay_archive::ArchiveArgs,
 }
 
 fn parse_age(s: &str) -> Result<Duration, String> {
@@ -106,6 +109,9 @@ struct SourceReport {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.archive.from_archive.is_some() {
+        return super::replay_archive::run(args).await;
+    }
     let base = args.aws.load().await;
     if base.region().is_none() {
         bail!("no region: pass --region or set AWS_REGION");
@@ -331,7 +337,7 @@ fn print_reports(reports: &[SourceReport], json: bool) -> anyhow::Result<()> {
 }
 
 /// A progress bar on a terminal, hidden otherwise (scripts, CI).
-fn progress_bar(total: Option<u64>) -> ProgressBar {
+pub(super) fn progress_bar(total: Option<u64>) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }

@@ -190,6 +190,16 @@ pub const AWS_REGION: Setting = setting(
     Stack::NotSet,
     "Region recorded when a line has no execute-api domain (Lambda sets it).",
 );
+pub const ARCHIVE_STREAM: Setting = setting(
+    "ARCHIVE_STREAM",
+    Function::Decode,
+    Kind::Text {
+        required: false,
+        secret: false,
+    },
+    Stack::Wired,
+    "Amazon Data Firehose stream that also archives every record sent to the queue; unset: no archive. The stacks set it when ArchiveBucket is given.",
+);
 pub const BRIDGE_URL: Setting = setting(
     "BRIDGE_URL",
     Function::Shipper,
@@ -372,6 +382,7 @@ pub const SETTINGS: &[Setting] = &[
     RESPONSE_CONTENT_TYPES,
     REDACT_HEADERS,
     AWS_REGION,
+    ARCHIVE_STREAM,
     BRIDGE_URL,
     BRIDGE_FORMAT,
     AUTH_URL,
