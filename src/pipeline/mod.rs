@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::bridge::receiver::Receiver;
+use crate::clock::now_ms;
 use crate::decode::{decode_bytes, DecodeOptions, DecodeStats};
 use crate::frame::{self, Frame};
 use crate::queue::{send_all, Attribute, OutMessage, Queue, QueueError, SendPolicy};
@@ -100,6 +101,8 @@ struct Counters {
     unpack_failures: AtomicU64,
     failed_messages: AtomicU64,
     receive_errors: AtomicU64,
+    archived_records: AtomicU64,
+    archive_failed_records: AtomicU64,
 }
 
 /// A snapshot for progress displays.
@@ -160,6 +163,10 @@ pub struct Summary {
     pub foreign_messages: u64,
     /// The queue did not empty within the drain timeout.
     pub drain_timed_out: bool,
+    /// Records the archive accepted (`--archive-stream` / `--archive-dir`; 0 when off).
+    pub archived_records: u64,
+    /// Records delivered to the queue but not archived.
+    pub archive_failed_records: u64,
 }
 
 /// The pipeline's parts and its accounting. Share it in an `Arc`.
@@ -172,6 +179,8 @@ pub struct LocalPipeline {
     ledger: Ledger,
     counters: Counters,
     decode_stats: Mutex<DecodeStats>,
+    /// The archive tee, when on: records go there after the queue accepted their frames.
+    archive: std::sync::OnceLock<crate::archive::Archiver>,
     started: Mutex<Option<Instant>>,
     finished: Mutex<Option<Instant>>,
 }
@@ -194,10 +203,6 @@ pub enum PipelineError {
     Task { input: String, cause: String },
 }
 
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
 impl LocalPipeline {
     /// `receiver`: the embedded Bridge receiver, when used; its view of accepted ids and
     /// duplicates completes the accounting.
@@ -217,9 +222,15 @@ impl LocalPipeline {
             ledger: Ledger::new(),
             counters: Counters::default(),
             decode_stats: Mutex::new(DecodeStats::default()),
+            archive: std::sync::OnceLock::new(),
             started: Mutex::new(None),
             finished: Mutex::new(None),
         })
+    }
+
+    /// Turn the archive tee on (once; later calls are ignored).
+    pub fn set_archive(&self, archiver: crate::archive::Archiver) {
+        let _ = self.archive.set(archiver);
     }
 
     pub fn options(&self) -> &PipelineOptions {
@@ -279,7 +290,15 @@ impl LocalPipeline {
             }
         };
         let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
-        self.send_frames(&name, frames, &ids, base_ms).await
+        self.send_frames(&name, frames, &ids, base_ms).await?;
+        if let Some(archiver) = self.archive.get() {
+            let a = archiver.archive(&records).await;
+            let c = &self.counters;
+            c.archived_records.fetch_add(a.records, Ordering::Relaxed);
+            c.archive_failed_records
+                .fetch_add(a.failed_records, Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     /// Send frames whose records have the ids `ids` (in frame order). Lower level than
@@ -571,7 +590,7 @@ impl LocalPipeline {
             let accepted = receiver.accepted_ids();
             let unique: HashSet<&str> = accepted.iter().map(String::as_str).collect();
             bridge_duplicates = Some((accepted.len() - unique.len()) as u64);
-            self.ledger.merge_bridge_ids(unique);
+            self.ledger.set_bridge_ids(unique);
         }
         let s: Settlement = self.ledger.settle(&dead_ids);
         let c = &self.counters;
@@ -611,6 +630,8 @@ impl LocalPipeline {
             input_repeats: s.input_repeats,
             foreign_messages: s.foreign_messages,
             drain_timed_out: false,
+            archived_records: get(&c.archived_records),
+            archive_failed_records: get(&c.archive_failed_records),
         }
     }
 }
@@ -641,6 +662,13 @@ pub fn summary_table(s: &Summary) -> String {
             format!("{} ({} failed attempts)", s.windows, s.windows_failed),
         ),
         ("bytes sent", s.bytes_sent.to_string()),
+        (
+            "archived",
+            format!(
+                "{} records ({} not archived)",
+                s.archived_records, s.archive_failed_records
+            ),
+        ),
         ("retries", s.retries.to_string()),
         ("elapsed", format!("{:.1} s", s.elapsed_ms as f64 / 1000.0)),
         ("throughput", format!("{} records/s", s.records_per_s)),

@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
+use apigw_stream::archive::{ArchivePolicy, Archiver, FirehoseClient, FirehoseSink};
 use apigw_stream::config::{DecodeConfig, ProcessEnv};
-use apigw_stream::decode::{forward, summary_emf};
+use apigw_stream::decode::{forward_archived, summary_emf};
 use apigw_stream::queue::{SendPolicy, SqsClient, SqsQueue};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
@@ -14,6 +15,8 @@ struct State {
     config: DecodeConfig,
     queue: SqsQueue,
     policy: SendPolicy,
+    /// The Firehose tee, when `ARCHIVE_STREAM` is set.
+    archive: Option<Archiver>,
 }
 
 #[tokio::main]
@@ -28,10 +31,15 @@ async fn main() -> Result<(), Error> {
     };
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let queue = SqsQueue::new(SqsClient::new(&sdk), config.queue_url.clone());
+    let archive = config.archive_stream.as_ref().map(|stream| {
+        let sink = FirehoseSink::new(FirehoseClient::new(&sdk), stream.clone());
+        Archiver::new(Arc::new(sink), ArchivePolicy::default())
+    });
     let state = Arc::new(State {
         config,
         queue,
         policy: SendPolicy::default(),
+        archive,
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let state = Arc::clone(&state);
@@ -56,19 +64,20 @@ async fn handle(state: &State, event: LambdaEvent<Value>) -> Result<(), Error> {
         }
     };
     let request_id = event.context.request_id;
-    match forward(
+    match forward_archived(
         input,
         "lambda event",
         &state.config.options,
         state.config.message_bytes,
         &state.queue,
         &state.policy,
+        state.archive.as_ref(),
     )
     .await
     {
         Ok(summary) => {
             tracing::info!(request_id, summary = %serde_json::to_string(&summary)?, "decode summary");
-            apigw_stream::metrics::print_emf(&summary_emf(&summary, chrono_now_ms()));
+            apigw_stream::metrics::print_emf(&summary_emf(&summary, apigw_stream::clock::now_ms()));
             Ok(())
         }
         Err(e) => {
@@ -76,11 +85,4 @@ async fn handle(state: &State, event: LambdaEvent<Value>) -> Result<(), Error> {
             Err(e.into())
         }
     }
-}
-
-fn chrono_now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
