@@ -119,10 +119,20 @@ pub fn decode_options_from_env(env: &dyn Env) -> Result<DecodeOptions, ConfigErr
             .get("REDACT_HEADERS")
             .map_or(defaults.redact_headers, |v| parse_list(&v)),
     };
+    let log_groups = match env.get("ALLOWED_LOG_GROUPS") {
+        Some(v) => crate::decode::parse_log_groups(&v),
+        None => Some(
+            crate::decode::DEFAULT_LOG_GROUPS
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+        ),
+    };
     Ok(DecodeOptions {
         max_payload_bytes: env_usize(env, "MAX_PAYLOAD_BYTES", DEFAULT_MAX_PAYLOAD_BYTES)?,
         filter,
         region: env.get("AWS_REGION"),
+        log_groups,
     })
 }
 
@@ -150,6 +160,16 @@ mod tests {
         assert_eq!(c.message_bytes, 1_048_576);
         assert!(!c.options.filter.rest_api_enabled);
         assert_eq!(c.options.filter.static_file_extensions, vec!["png", "css"]);
+        // Only API Gateway's groups unless widened.
+        assert!(c.options.allows_log_group("/aws/apigateway/petstore"));
+        assert!(c.options.allows_log_group("API-Gateway-Execution-Logs_abc/prod"));
+        assert!(!c.options.allows_log_group("/aws/lambda/other"));
+        let wide = env(&[("QUEUE_URL", "q"), ("ALLOWED_LOG_GROUPS", "/custom/*, *")]);
+        assert!(DecodeConfig::from_env(&wide).unwrap().options.allows_log_group("/x"));
+        let custom = env(&[("QUEUE_URL", "q"), ("ALLOWED_LOG_GROUPS", "/custom/*,exact")]);
+        let o = DecodeConfig::from_env(&custom).unwrap().options;
+        assert!(o.allows_log_group("/custom/a") && o.allows_log_group("exact"));
+        assert!(!o.allows_log_group("exactly") && !o.allows_log_group("/aws/apigateway/x"));
     }
 
     #[test]

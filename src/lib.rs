@@ -13,6 +13,7 @@
 //! environment and call into this crate.
 
 pub mod aws;
+pub mod backoff;
 pub mod bridge;
 #[cfg(feature = "cli")]
 pub mod cli;
@@ -30,8 +31,10 @@ pub mod ops;
 #[cfg(feature = "cli")]
 pub mod pipeline;
 pub mod queue;
+pub mod settle;
 pub mod ship;
 pub mod telemetry;
 pub mod transaction;
+pub mod truncate;
 
 pub use transaction::Transaction;

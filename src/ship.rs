@@ -37,9 +37,12 @@ pub struct ShipStats {
     pub records_delivered: u64,
     pub truncated_records: u64,
     pub oversize_records: u64,
+    /// Records the collector rejected (400/422) alone, after bisecting their window.
+    pub records_rejected: u64,
     /// Windows posted (split halves count once each).
     pub windows: u64,
     pub windows_failed: u64,
+    /// Windows halved after a 413, or after a 400/422 to find the rejected record.
     pub splits: u64,
     /// HTTP requests, first tries and retries.
     pub requests: u64,
@@ -75,6 +78,18 @@ impl ShipStats {
             ("Bytes", self.bytes as f64, Unit::Bytes),
             ("Retries", self.retries as f64, Unit::Count),
             ("Failures", self.failed_messages as f64, Unit::Count),
+            // Records of this batch not delivered: the alarm's input (the function itself returns
+            // a partial batch response, so its Errors metric never sees them).
+            (
+                "RecordsFailed",
+                self.records.saturating_sub(self.records_delivered) as f64,
+                Unit::Count,
+            ),
+            (
+                "RecordsRejected",
+                self.records_rejected as f64,
+                Unit::Count,
+            ),
             ("UnpackFailures", self.unpack_failures as f64, Unit::Count),
             (
                 "TruncatedRecords",
@@ -95,7 +110,23 @@ impl ShipStats {
 pub struct ShipReport {
     /// Message ids to report as batch item failures, in input order.
     pub failed: Vec<String>,
+    /// Of `failed`, the messages held back only because the collector rejected their records
+    /// (400/422): retrying later will not help, so they should not wait longer each time.
+    pub rejected: Vec<String>,
+    /// Messages whose records were all delivered except some the collector rejected: the caller
+    /// sends `frames` (those records alone) to the queue, and then counts the message done, so
+    /// the delivered records are not sent again. If sending fails, report the message failed.
+    pub requeue: Vec<Requeue>,
     pub stats: ShipStats,
+}
+
+/// The rejected records of a partly delivered message, framed anew.
+#[derive(Debug, Clone)]
+pub struct Requeue {
+    pub message_id: String,
+    /// Ids of the rejected records.
+    pub record_ids: Vec<String>,
+    pub frames: Vec<crate::frame::Frame>,
 }
 
 /// The outcome of one record range (a window, or part of a split one).
@@ -145,6 +176,8 @@ pub struct Shipper {
 
 struct Delivered {
     outcomes: Vec<RangeOutcome>,
+    /// Records the collector rejected alone.
+    rejected: Vec<usize>,
     stats: ShipStats,
 }
 
@@ -275,21 +308,52 @@ impl Shipper {
             .await;
 
         let mut outcomes = Vec::new();
+        let mut rejected = vec![false; records.len()];
         for d in results {
             merge(&mut stats, &d.stats);
             outcomes.extend(d.outcomes);
+            for r in d.rejected {
+                rejected[r] = true;
+            }
         }
         let record_messages: Vec<usize> = records.iter().map(|r| r.message).collect();
         let failed_idx =
             failed_messages(messages.len(), &record_messages, &outcomes, &unpack_failed);
-        stats.failed_messages = failed_idx.len() as u64;
-        ShipReport {
-            failed: failed_idx
-                .into_iter()
-                .map(|i| messages[i].message_id.clone())
-                .collect(),
+        let mut report = ShipReport {
+            failed: Vec::new(),
+            rejected: Vec::new(),
+            requeue: Vec::new(),
             stats,
+        };
+        let mut delivered = vec![false; records.len()];
+        for o in outcomes.iter().filter(|o| o.delivered) {
+            for d in &mut delivered[o.records.clone()] {
+                *d = true;
+            }
         }
+        for m in failed_idx {
+            let id = &messages[m].message_id;
+            match rejection_of(m, &records, &rejected, &delivered, unpack_failed[m]) {
+                Rejection::None => report.failed.push(id.clone()),
+                Rejection::All => {
+                    report.failed.push(id.clone());
+                    report.rejected.push(id.clone());
+                }
+                Rejection::Some(ids) => match requeue_frames(&messages[m], &ids) {
+                    Ok(frames) => report.requeue.push(Requeue {
+                        message_id: id.clone(),
+                        record_ids: ids,
+                        frames,
+                    }),
+                    Err(e) => {
+                        tracing::error!(message_id = %id, error = %e, "cannot frame the rejected records anew; the whole message is retried");
+                        report.failed.push(id.clone());
+                    }
+                },
+            }
+        }
+        report.stats.failed_messages = report.failed.len() as u64;
+        report
     }
 
     /// Send one window; on 413 split it and send the halves (depth first, in order).
@@ -302,6 +366,7 @@ impl Shipper {
     ) -> Delivered {
         let mut stats = ShipStats::default();
         let mut outcomes = Vec::new();
+        let mut rejected = Vec::new();
         let mut todo = vec![window];
         while let Some(range) = todo.pop() {
             let slice = &records[range.clone()];
@@ -338,6 +403,34 @@ impl Shipper {
                     continue;
                 }
                 Outcome::TooLarge => "collector answered 413 for a single record".to_string(),
+                // A rejection of content: halve until the rejected records are alone, so every
+                // other record of the window is delivered (once).
+                Outcome::Failed(e) if e.is_content_rejection() && range.len() > 1 => {
+                    stats.splits += 1;
+                    let mid = range.start + range.len() / 2;
+                    tracing::info!(records = range.len(), error = %e, "collector rejected the window's content; bisecting to find the record");
+                    todo.push(mid..range.end);
+                    todo.push(range.start..mid);
+                    continue;
+                }
+                Outcome::Failed(e) if e.is_content_rejection() => {
+                    stats.records_rejected += 1;
+                    stats.windows_failed += 1;
+                    let rec = &records[range.start];
+                    tracing::warn!(
+                        record_id = %rec.id,
+                        message_id = %messages[rec.message].message_id,
+                        bytes = body_len,
+                        error = %e,
+                        "collector rejected this record; it alone is held back"
+                    );
+                    rejected.push(range.start);
+                    outcomes.push(RangeOutcome {
+                        records: range,
+                        delivered: false,
+                    });
+                    continue;
+                }
                 Outcome::Failed(e) => e.to_string(),
             };
             stats.windows_failed += 1;
@@ -359,8 +452,61 @@ impl Shipper {
                 delivered: false,
             });
         }
-        Delivered { outcomes, stats }
+        Delivered {
+            outcomes,
+            rejected,
+            stats,
+        }
     }
+}
+
+/// Why a failed message failed, as far as rejected records explain it.
+enum Rejection {
+    /// Some record is undelivered for another reason (or the message did not unpack).
+    None,
+    /// Every record of the message was rejected.
+    All,
+    /// These records were rejected; every other one was delivered.
+    Some(Vec<String>),
+}
+
+fn rejection_of(
+    message: usize,
+    records: &[EncodedRecord],
+    rejected: &[bool],
+    delivered: &[bool],
+    unpack_failed: bool,
+) -> Rejection {
+    if unpack_failed {
+        return Rejection::None;
+    }
+    let mut ids = Vec::new();
+    let mut any_delivered = false;
+    for (i, r) in records.iter().enumerate().filter(|(_, r)| r.message == message) {
+        if rejected[i] {
+            ids.push(r.id.clone());
+        } else if delivered[i] {
+            any_delivered = true;
+        } else {
+            return Rejection::None;
+        }
+    }
+    match (ids.is_empty(), any_delivered) {
+        (true, _) => Rejection::None,
+        (false, false) => Rejection::All,
+        (false, true) => Rejection::Some(ids),
+    }
+}
+
+/// The records `ids` of `message`, packed into frames of their own.
+fn requeue_frames(
+    message: &ShipMessage,
+    ids: &[String],
+) -> Result<Vec<crate::frame::Frame>, crate::frame::FrameError> {
+    let wanted: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+    let mut txns = crate::frame::unpack(&message.body)?;
+    txns.retain(|t| wanted.contains(t.id.as_str()));
+    crate::frame::pack(&txns, crate::frame::DEFAULT_MESSAGE_BYTES)
 }
 
 fn merge(total: &mut ShipStats, s: &ShipStats) {
@@ -372,6 +518,7 @@ fn merge(total: &mut ShipStats, s: &ShipStats) {
     total.bytes += s.bytes;
     total.wire_bytes += s.wire_bytes;
     total.records_delivered += s.records_delivered;
+    total.records_rejected += s.records_rejected;
     total.latency_ms_total += s.latency_ms_total;
     total.latency_ms_max = total.latency_ms_max.max(s.latency_ms_max);
 }
@@ -434,6 +581,14 @@ pub struct ShipConfig {
     pub allow_insecure_http: bool,
     pub concurrency: usize,
     pub secret_ttl: Duration,
+    /// Cap on the visibility a failed message gets (`RETRY_MAX_VISIBILITY_SECS`; 0: no growth).
+    pub retry_max_visibility: Duration,
+    /// The shipper DLQ moved back once deliveries succeed (`REDRIVE_DLQ_ARN`; unset: off).
+    pub redrive_dlq_arn: Option<String>,
+    /// At most one redrive start per this long (`REDRIVE_COOLDOWN_SECS`).
+    pub redrive_cooldown: Duration,
+    /// Messages per second a redrive moves (`REDRIVE_RATE`, 1..=500).
+    pub redrive_rate: u32,
 }
 
 impl ShipConfig {
@@ -450,6 +605,10 @@ impl ShipConfig {
             allow_insecure_http: false,
             concurrency: 4,
             secret_ttl: DEFAULT_SECRET_TTL,
+            retry_max_visibility: crate::settle::DEFAULT_MAX_VISIBILITY,
+            redrive_dlq_arn: None,
+            redrive_cooldown: Duration::from_secs(900),
+            redrive_rate: 50,
         }
     }
 
@@ -545,6 +704,25 @@ impl ShipConfig {
             v.parse::<u64>()
                 .map(Duration::from_secs)
                 .map_err(|e| e.to_string())
+        })?;
+        let secs = |var: &'static str, default: Duration, max: u64| {
+            parse_or(&get, var, default, |v| match v.parse::<u64>() {
+                Ok(n) if n <= max => Ok(Duration::from_secs(n)),
+                _ => Err(format!("expected whole seconds, 0..={max}")),
+            })
+        };
+        config.retry_max_visibility = secs(
+            "RETRY_MAX_VISIBILITY_SECS",
+            config.retry_max_visibility,
+            crate::settle::MAX_VISIBILITY.as_secs(),
+        )?;
+        config.redrive_dlq_arn = get("REDRIVE_DLQ_ARN");
+        config.redrive_cooldown = secs("REDRIVE_COOLDOWN_SECS", config.redrive_cooldown, 86_400)?;
+        config.redrive_rate = parse_or(&get, "REDRIVE_RATE", config.redrive_rate, |v| {
+            match v.parse::<u32>() {
+                Ok(n) if (1..=500).contains(&n) => Ok(n),
+                _ => Err("expected 1..=500 messages per second".to_string()),
+            }
         })?;
         // Fail at start, not at the first window.
         client::check_url(&config.bridge_url, config.allow_insecure_http)?;

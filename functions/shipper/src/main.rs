@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use apigw_stream::metrics;
+use apigw_stream::queue::SqsClient;
+use apigw_stream::settle::{Received, SqsSettler};
 use apigw_stream::ship::{ShipConfig, ShipMessage, Shipper};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -15,12 +17,10 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 async fn main() -> Result<(), Error> {
     apigw_stream::telemetry::init_lambda();
     let config = ShipConfig::from_env()?;
-    let aws = if config.needs_aws() {
-        Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
-    } else {
-        None
-    };
-    let shipper = Arc::new(Shipper::from_config(&config, aws.as_ref())?);
+    // SQS (back off failed messages, requeue rejected records, redrive) and Secrets Manager.
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let shipper = Arc::new(Shipper::from_config(&config, Some(&aws))?);
+    let settler = Arc::new(SqsSettler::new(SqsClient::new(&aws), &config));
     tracing::info!(
         format = %config.format,
         window_bytes = config.window_bytes,
@@ -29,24 +29,43 @@ async fn main() -> Result<(), Error> {
     );
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let shipper = shipper.clone();
-        async move { handle(&shipper, event).await }
+        let settler = settler.clone();
+        async move { handle(&shipper, &settler, event).await }
     }))
     .await
 }
 
 async fn handle(
     shipper: &Shipper,
+    settler: &SqsSettler,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
     let deadline = deadline_instant(event.context.deadline());
     let mut response = SqsBatchResponse::default();
     let mut messages = Vec::with_capacity(event.payload.records.len());
+    let mut received = Vec::with_capacity(event.payload.records.len());
+    let source_arn = event
+        .payload
+        .records
+        .iter()
+        .find_map(|r| r.event_source_arn.clone());
     for record in event.payload.records {
         match (record.message_id, record.body) {
-            (Some(id), Some(body)) => messages.push(ShipMessage {
-                message_id: id,
-                body,
-            }),
+            (Some(id), Some(body)) => {
+                received.push(Received {
+                    message_id: id.clone(),
+                    receipt_handle: record.receipt_handle.unwrap_or_default(),
+                    receive_count: record
+                        .attributes
+                        .get("ApproximateReceiveCount")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(1),
+                });
+                messages.push(ShipMessage {
+                    message_id: id,
+                    body,
+                });
+            }
             (Some(id), None) => {
                 tracing::error!(message_id = %id, "queue message without a body; reporting it failed");
                 response.add_failure(id);
@@ -57,7 +76,10 @@ async fn handle(
     }
 
     let started = Instant::now();
-    let report = shipper.ship(&messages, deadline).await;
+    let mut report = shipper.ship(&messages, deadline).await;
+    settler
+        .settle(source_arn.as_deref(), &received, &mut report)
+        .await;
     let s = &report.stats;
     tracing::info!(
         request_id = %event.context.request_id,
@@ -70,6 +92,8 @@ async fn handle(
         retries = s.retries,
         bytes = s.bytes,
         unpack_failures = s.unpack_failures,
+        records_rejected = s.records_rejected,
+        requeued_messages = report.requeue.len(),
         failed_messages = s.failed_messages,
         duration_ms = started.elapsed().as_millis() as u64,
         "shipped"
