@@ -107,10 +107,38 @@ impl DecodeStats {
     }
 }
 
+/// Why a payload gave no records at all. Both kinds are permanent for these bytes (a retry decodes
+/// the same bytes the same way); they differ in what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
+    /// Not a payload in any supported form (empty, bad base64 / gzip / JSON, wrong shape): the
+    /// sender or the subscription is wrong.
     #[error(transparent)]
-    Payload(#[from] PayloadError),
+    Malformed(PayloadError),
+    /// Over a cap that bounds memory (decompressed bytes, log events): split the input or raise
+    /// `MAX_PAYLOAD_BYTES`.
+    #[error(transparent)]
+    OverLimit(PayloadError),
+}
+
+impl From<PayloadError> for DecodeError {
+    fn from(e: PayloadError) -> Self {
+        match e {
+            PayloadError::TooLarge { .. } | PayloadError::TooManyEvents { .. } => {
+                DecodeError::OverLimit(e)
+            }
+            other => DecodeError::Malformed(other),
+        }
+    }
+}
+
+impl DecodeError {
+    /// The underlying cause.
+    pub fn payload(&self) -> &PayloadError {
+        match self {
+            DecodeError::Malformed(e) | DecodeError::OverLimit(e) => e,
+        }
+    }
 }
 
 /// Decode any payload form into records (in input order), updating `stats`.
