@@ -89,20 +89,20 @@ pub async fn requeue(
     unsent
 }
 
-/// Hide each message of `failed` that is not only `rejected` for `policy.visibility` of its
+/// Hide each message of `failed` that is not `permanent` for `policy.visibility` of its
 /// receive count. A failure to change the visibility is logged: the message then comes back after
 /// the queue's own timeout, which costs a receive but loses nothing. Returns how many changed.
 pub async fn back_off(
     queue: &dyn Queue,
     received: &[Received],
     failed: &[String],
-    rejected: &[String],
+    permanent: &[String],
     policy: &RetryPolicy,
 ) -> usize {
     let mut changed = 0;
     for m in received
         .iter()
-        .filter(|m| failed.contains(&m.message_id) && !rejected.contains(&m.message_id))
+        .filter(|m| failed.contains(&m.message_id) && !permanent.contains(&m.message_id))
     {
         let hide = policy.visibility(m.receive_count);
         match queue.change_visibility(&m.receipt_handle, hide).await {
@@ -307,7 +307,7 @@ impl SqsSettler {
                     first: *visibility,
                     max: self.max_visibility,
                 };
-                back_off(queue, received, &report.failed, &report.rejected, &policy).await;
+                back_off(queue, received, &report.failed, &report.permanent, &policy).await;
             }
             // Without the queue the rejected records cannot travel alone: retry whole messages.
             None => report

@@ -110,9 +110,11 @@ impl ShipStats {
 pub struct ShipReport {
     /// Message ids to report as batch item failures, in input order.
     pub failed: Vec<String>,
-    /// Of `failed`, the messages held back only because the collector rejected their records
-    /// (400/422): retrying later will not help, so they should not wait longer each time.
-    pub rejected: Vec<String>,
+    /// Of `failed`, the messages held back only for reasons waiting will not cure (content
+    /// rejected, credentials refused, a redirect, a body that does not unpack): they keep the
+    /// queue's visibility timeout instead of waiting longer each time, and reach the DLQ (from
+    /// where redrive brings them back once fixed) at the queue's pace.
+    pub permanent: Vec<String>,
     /// Messages whose records were all delivered except some the collector rejected: the caller
     /// sends `frames` (those records alone) to the queue, and then counts the message done, so
     /// the delivered records are not sent again. If sending fails, report the message failed.
@@ -178,6 +180,8 @@ struct Delivered {
     outcomes: Vec<RangeOutcome>,
     /// Records the collector rejected alone.
     rejected: Vec<usize>,
+    /// Ranges that failed for a reason a later try may cure.
+    transient: Vec<Range<usize>>,
     stats: ShipStats,
 }
 
@@ -309,11 +313,15 @@ impl Shipper {
 
         let mut outcomes = Vec::new();
         let mut rejected = vec![false; records.len()];
+        let mut transient = vec![false; records.len()];
         for d in results {
             merge(&mut stats, &d.stats);
             outcomes.extend(d.outcomes);
             for r in d.rejected {
                 rejected[r] = true;
+            }
+            for r in d.transient.into_iter().flatten() {
+                transient[r] = true;
             }
         }
         let record_messages: Vec<usize> = records.iter().map(|r| r.message).collect();
@@ -321,7 +329,7 @@ impl Shipper {
             failed_messages(messages.len(), &record_messages, &outcomes, &unpack_failed);
         let mut report = ShipReport {
             failed: Vec::new(),
-            rejected: Vec::new(),
+            permanent: Vec::new(),
             requeue: Vec::new(),
             stats,
         };
@@ -334,10 +342,19 @@ impl Shipper {
         for m in failed_idx {
             let id = &messages[m].message_id;
             match rejection_of(m, &records, &rejected, &delivered, unpack_failed[m]) {
-                Rejection::None => report.failed.push(id.clone()),
+                Rejection::None => {
+                    report.failed.push(id.clone());
+                    let waiting_helps = records
+                        .iter()
+                        .zip(&transient)
+                        .any(|(r, t)| r.message == m && *t);
+                    if !waiting_helps {
+                        report.permanent.push(id.clone());
+                    }
+                }
                 Rejection::All => {
                     report.failed.push(id.clone());
-                    report.rejected.push(id.clone());
+                    report.permanent.push(id.clone());
                 }
                 Rejection::Some(ids) => match requeue_frames(&messages[m], &ids) {
                     Ok(frames) => report.requeue.push(Requeue {
@@ -367,6 +384,7 @@ impl Shipper {
         let mut stats = ShipStats::default();
         let mut outcomes = Vec::new();
         let mut rejected = Vec::new();
+        let mut transient = Vec::new();
         let mut todo = vec![window];
         while let Some(range) = todo.pop() {
             let slice = &records[range.clone()];
@@ -403,6 +421,10 @@ impl Shipper {
                     continue;
                 }
                 Outcome::TooLarge => "collector answered 413 for a single record".to_string(),
+                Outcome::Failed(e) if e.is_transient() => {
+                    transient.push(range.clone());
+                    e.to_string()
+                }
                 // A rejection of content: halve until the rejected records are alone, so every
                 // other record of the window is delivered (once).
                 Outcome::Failed(e) if e.is_content_rejection() && range.len() > 1 => {
@@ -455,6 +477,7 @@ impl Shipper {
         Delivered {
             outcomes,
             rejected,
+            transient,
             stats,
         }
     }

@@ -249,14 +249,14 @@ async fn a_rejected_record_is_isolated_and_the_rest_delivered_once() {
     assert_eq!(report.stats.records_rejected, 1);
     assert_eq!(report.stats.retries, 0, "a 400 is not retried, it is bisected");
 
-    // The requeued record alone: rejected again, its message fails as "rejected".
+    // The requeued record alone: rejected again, its message fails as permanent (no growing wait).
     let alone = vec![ShipMessage {
         message_id: "requeued".into(),
         body: report.requeue[0].frames[0].body.clone(),
     }];
     let report = shipper.ship(&alone, deadline(10)).await;
     assert_eq!(report.failed, vec!["requeued".to_string()]);
-    assert_eq!(report.rejected, vec!["requeued".to_string()]);
+    assert_eq!(report.permanent, vec!["requeued".to_string()]);
     assert!(report.requeue.is_empty());
 }
 

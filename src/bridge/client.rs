@@ -84,6 +84,15 @@ impl DeliveryError {
     pub fn is_content_rejection(&self) -> bool {
         matches!(self, DeliveryError::ContentRejected { .. })
     }
+
+    /// A later try may succeed unchanged: the collector was unavailable until the deadline, or
+    /// refused a fresh token (a revocation racing the refresh).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            DeliveryError::Exhausted { .. } | DeliveryError::Unauthorized
+        )
+    }
 }
 
 fn detail_suffix(detail: &str) -> String {

@@ -472,7 +472,7 @@ impl LocalPipeline {
             self.queue.as_ref(),
             &received,
             &report.failed,
-            &report.rejected,
+            &report.permanent,
             &policy,
         )
         .await;
