@@ -79,7 +79,10 @@ mod tests {
         let (lo, hi) = (200 * MS, Duration::from_secs(60));
         assert_eq!(clamp_wait(Duration::ZERO, lo, hi), lo);
         assert_eq!(clamp_wait(Duration::MAX, lo, hi), hi);
-        assert_eq!(clamp_wait(Duration::from_secs(3), lo, hi), Duration::from_secs(3));
+        assert_eq!(
+            clamp_wait(Duration::from_secs(3), lo, hi),
+            Duration::from_secs(3)
+        );
     }
 
     proptest! {

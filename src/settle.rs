@@ -137,13 +137,20 @@ pub enum RedriveAction {
     Empty,
     /// A move task is running already.
     Running,
-    Started { messages: u64 },
+    Started {
+        messages: u64,
+    },
     /// Asking SQS failed (logged; tried again after the cooldown).
     Failed(String),
 }
 
 impl Redrive {
-    pub fn new(client: aws_sdk_sqs::Client, dlq_arn: String, cooldown: Duration, rate: u32) -> Self {
+    pub fn new(
+        client: aws_sdk_sqs::Client,
+        dlq_arn: String,
+        cooldown: Duration,
+        rate: u32,
+    ) -> Self {
         Redrive {
             client,
             dlq_arn,
@@ -288,7 +295,12 @@ impl SqsSettler {
 
     /// Requeue rejected records, back off failed messages, and redrive the DLQ after a clean
     /// batch. Messages whose rejected records could not be requeued are added to `report.failed`.
-    pub async fn settle(&self, source_arn: Option<&str>, received: &[Received], report: &mut ShipReport) {
+    pub async fn settle(
+        &self,
+        source_arn: Option<&str>,
+        received: &[Received],
+        report: &mut ShipReport,
+    ) {
         let queue = match source_arn {
             Some(arn) => match self.queue(arn).await {
                 Ok(q) => Some(q),

@@ -3,23 +3,16 @@
 //! response). Everything the shipper Lambda does beyond reading its event lives here.
 
 use std::ops::Range;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::stream::{self, StreamExt};
-use reqwest::header::HeaderName;
 
-use crate::bridge::auth::{Auth, AuthMethod, TokenSource};
-use crate::bridge::client::{self, BridgeClient, ClientConfig, ClientError, Outcome};
-use crate::bridge::secret::{SecretSource, DEFAULT_SECRET_TTL};
+use crate::bridge::client::{BridgeClient, Outcome};
 use crate::bridge::window::{encode_record, plan_windows, window_body, EncodedRecord};
-use crate::bridge::{Format, Secret, TRANSACTIONS_PATH};
 use crate::metrics::Unit;
 
-/// Default largest request body, uncompressed.
-pub const DEFAULT_WINDOW_BYTES: usize = 1_000_000;
-/// Smallest `WINDOW_BYTES` accepted (below this every access-log record would be "oversize").
-pub const MIN_WINDOW_BYTES: usize = 4096;
+pub mod config;
+pub use config::{AuthConfig, ConfigError, SecretConfig, ShipConfig, DEFAULT_WINDOW_BYTES};
 
 /// One queue message as the shipper sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,11 +78,7 @@ impl ShipStats {
                 self.records.saturating_sub(self.records_delivered) as f64,
                 Unit::Count,
             ),
-            (
-                "RecordsRejected",
-                self.records_rejected as f64,
-                Unit::Count,
-            ),
+            ("RecordsRejected", self.records_rejected as f64, Unit::Count),
             ("UnpackFailures", self.unpack_failures as f64, Unit::Count),
             (
                 "TruncatedRecords",
@@ -192,69 +181,6 @@ impl Shipper {
             window_bytes,
             concurrency: concurrency.max(1),
         }
-    }
-
-    /// Build the HTTP client, the auth and the Bridge client from configuration. `aws` is needed
-    /// only for `CLIENT_SECRET_ARN`.
-    pub fn from_config(
-        config: &ShipConfig,
-        aws: Option<&aws_config::SdkConfig>,
-    ) -> Result<Self, ConfigError> {
-        let client_config = ClientConfig {
-            request_timeout: config.request_timeout,
-            deadline_margin: config.deadline_margin,
-            gzip: config.gzip,
-            allow_insecure_http: config.allow_insecure_http,
-            ..ClientConfig::default()
-        };
-        let http = client::http_client(&client_config)?;
-        let auth = match &config.auth {
-            AuthConfig::None => Auth::None,
-            AuthConfig::Bearer(t) => Auth::Bearer(t.clone()),
-            AuthConfig::Header { name, value } => Auth::Header {
-                name: name.clone(),
-                value: value.clone(),
-            },
-            AuthConfig::OAuth {
-                url,
-                client_id,
-                secret,
-                method,
-            } => {
-                client::check_url(url, config.allow_insecure_http)?;
-                let source = match secret {
-                    SecretConfig::Value(s) => SecretSource::Static(s.clone()),
-                    SecretConfig::Arn(arn) => {
-                        let aws = aws.ok_or(ConfigError::NeedsAws)?;
-                        SecretSource::secrets_manager(
-                            aws_sdk_secretsmanager::Client::new(aws),
-                            arn.clone(),
-                            config.secret_ttl,
-                        )
-                    }
-                };
-                Auth::OAuth(Box::new(TokenSource::new(
-                    http.clone(),
-                    url.clone(),
-                    client_id.clone(),
-                    source,
-                    *method,
-                    config.request_timeout,
-                )))
-            }
-        };
-        let client = BridgeClient::new(
-            http,
-            &config.bridge_url,
-            Arc::new(auth),
-            config.format,
-            client_config,
-        )?;
-        Ok(Shipper::new(
-            client,
-            config.window_bytes,
-            config.concurrency,
-        ))
     }
 
     pub fn client(&self) -> &BridgeClient {
@@ -505,7 +431,11 @@ fn rejection_of(
     }
     let mut ids = Vec::new();
     let mut any_delivered = false;
-    for (i, r) in records.iter().enumerate().filter(|(_, r)| r.message == message) {
+    for (i, r) in records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.message == message)
+    {
         if rejected[i] {
             ids.push(r.id.clone());
         } else if delivered[i] {
@@ -546,326 +476,9 @@ fn merge(total: &mut ShipStats, s: &ShipStats) {
     total.latency_ms_max = total.latency_ms_max.max(s.latency_ms_max);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Configuration
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{0} is not set")]
-    Missing(&'static str),
-    #[error("{var}={value:?} is invalid: {reason}")]
-    Invalid {
-        var: &'static str,
-        value: String,
-        reason: String,
-    },
-    /// For variables holding credentials: the value is never repeated.
-    #[error("{var} is invalid: {reason}")]
-    InvalidSecret { var: &'static str, reason: String },
-    #[error("CLIENT_SECRET_ARN needs AWS configuration, and none was given")]
-    NeedsAws,
-    #[error(transparent)]
-    Client(#[from] ClientError),
-}
-
-#[derive(Debug, Clone)]
-pub enum SecretConfig {
-    Arn(String),
-    Value(Secret),
-}
-
-#[derive(Debug, Clone)]
-pub enum AuthConfig {
-    None,
-    Bearer(Secret),
-    Header {
-        name: HeaderName,
-        value: Secret,
-    },
-    OAuth {
-        url: String,
-        client_id: String,
-        secret: SecretConfig,
-        method: AuthMethod,
-    },
-}
-
-/// The shipper's settings (DESIGN.md "Configuration").
-#[derive(Debug, Clone)]
-pub struct ShipConfig {
-    /// Full URL POSTed to (a bare Edge base URL gets `/api-transactions` for `uap`).
-    pub bridge_url: String,
-    pub auth: AuthConfig,
-    pub format: Format,
-    pub window_bytes: usize,
-    pub request_timeout: Duration,
-    pub deadline_margin: Duration,
-    pub gzip: bool,
-    pub allow_insecure_http: bool,
-    pub concurrency: usize,
-    pub secret_ttl: Duration,
-    /// Cap on the visibility a failed message gets (`RETRY_MAX_VISIBILITY_SECS`; 0: no growth).
-    pub retry_max_visibility: Duration,
-    /// The shipper DLQ moved back once deliveries succeed (`REDRIVE_DLQ_ARN`; unset: off).
-    pub redrive_dlq_arn: Option<String>,
-    /// At most one redrive start per this long (`REDRIVE_COOLDOWN_SECS`).
-    pub redrive_cooldown: Duration,
-    /// Messages per second a redrive moves (`REDRIVE_RATE`, 1..=500).
-    pub redrive_rate: u32,
-}
-
-impl ShipConfig {
-    /// Defaults around a collector URL and auth, for tests and the `local` command.
-    pub fn new(bridge_url: impl Into<String>, auth: AuthConfig) -> Self {
-        ShipConfig {
-            bridge_url: bridge_url.into(),
-            auth,
-            format: Format::Uap,
-            window_bytes: DEFAULT_WINDOW_BYTES,
-            request_timeout: Duration::from_secs(10),
-            deadline_margin: ClientConfig::default().deadline_margin,
-            gzip: false,
-            allow_insecure_http: false,
-            concurrency: 4,
-            secret_ttl: DEFAULT_SECRET_TTL,
-            retry_max_visibility: crate::settle::DEFAULT_MAX_VISIBILITY,
-            redrive_dlq_arn: None,
-            redrive_cooldown: Duration::from_secs(900),
-            redrive_rate: 50,
-        }
-    }
-
-    /// Read the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|k| std::env::var(k).ok())
-    }
-
-    /// Read settings through `get` (the environment, an env file, a test map). Empty means unset.
-    ///
-    /// `BRIDGE_URL` (required), `BRIDGE_FORMAT` uap|ndjson, `WINDOW_BYTES`, `REQUEST_TIMEOUT_MS`,
-    /// `DEADLINE_MARGIN_MS`, `BRIDGE_GZIP`, `BRIDGE_CONCURRENCY`, `ALLOW_INSECURE_HTTP`; auth is
-    /// OAuth2 when `AUTH_URL` is set (`CLIENT_ID`, `CLIENT_SECRET_ARN` or `CLIENT_SECRET`,
-    /// `AUTH_METHOD` body|basic, `SECRET_TTL_SECS`), else `BRIDGE_BEARER_TOKEN`, else
-    /// `BRIDGE_AUTH_HEADER` ("Name: value"), else none.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |k: &str| {
-            get(k)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let format: Format = parse_or(&get, "BRIDGE_FORMAT", Format::Uap, |v| v.parse())?;
-        let url = get("BRIDGE_URL").ok_or(ConfigError::Missing("BRIDGE_URL"))?;
-        let bridge_url = collector_url(&url, format);
-
-        let auth = if let Some(auth_url) = get("AUTH_URL") {
-            let client_id = get("CLIENT_ID").ok_or(ConfigError::Missing("CLIENT_ID"))?;
-            let secret = match (get("CLIENT_SECRET_ARN"), get("CLIENT_SECRET")) {
-                (Some(arn), _) => SecretConfig::Arn(arn),
-                (None, Some(s)) => SecretConfig::Value(Secret::new(s)),
-                (None, None) => {
-                    return Err(ConfigError::Missing("CLIENT_SECRET_ARN (or CLIENT_SECRET)"))
-                }
-            };
-            let method = parse_or(&get, "AUTH_METHOD", AuthMethod::Body, |v| v.parse())?;
-            AuthConfig::OAuth {
-                url: auth_url,
-                client_id,
-                secret,
-                method,
-            }
-        } else if let Some(token) = get("BRIDGE_BEARER_TOKEN") {
-            AuthConfig::Bearer(Secret::new(token))
-        } else if let Some(h) = get("BRIDGE_AUTH_HEADER") {
-            let (name, value) = h.split_once(':').ok_or(ConfigError::InvalidSecret {
-                var: "BRIDGE_AUTH_HEADER",
-                reason: "expected \"Name: value\"".into(),
-            })?;
-            let name =
-                HeaderName::try_from(name.trim()).map_err(|_| ConfigError::InvalidSecret {
-                    var: "BRIDGE_AUTH_HEADER",
-                    reason: "the header name is not valid".into(),
-                })?;
-            AuthConfig::Header {
-                name,
-                value: Secret::new(value.trim()),
-            }
-        } else {
-            AuthConfig::None
-        };
-
-        let window_bytes = parse_or(&get, "WINDOW_BYTES", DEFAULT_WINDOW_BYTES, |v| {
-            let n: usize = v.parse().map_err(|e| format!("{e}"))?;
-            if n < MIN_WINDOW_BYTES {
-                return Err(format!("must be at least {MIN_WINDOW_BYTES}"));
-            }
-            Ok(n)
-        })?;
-        let millis = |var: &'static str, default: u64| {
-            parse_or(&get, var, Duration::from_millis(default), |v| {
-                v.parse::<u64>()
-                    .map(Duration::from_millis)
-                    .map_err(|e| e.to_string())
-            })
-        };
-        let mut config = ShipConfig::new(bridge_url, auth);
-        config.format = format;
-        config.window_bytes = window_bytes;
-        config.request_timeout = millis("REQUEST_TIMEOUT_MS", 10_000)?;
-        config.deadline_margin = millis(
-            "DEADLINE_MARGIN_MS",
-            config.deadline_margin.as_millis() as u64,
-        )?;
-        config.gzip = parse_or(&get, "BRIDGE_GZIP", false, parse_bool)?;
-        config.allow_insecure_http = parse_or(&get, "ALLOW_INSECURE_HTTP", false, parse_bool)?;
-        config.concurrency = parse_or(&get, "BRIDGE_CONCURRENCY", 4, |v| {
-            match v.parse::<usize>() {
-                Ok(n) if (1..=64).contains(&n) => Ok(n),
-                _ => Err("expected 1..=64".to_string()),
-            }
-        })?;
-        config.secret_ttl = parse_or(&get, "SECRET_TTL_SECS", DEFAULT_SECRET_TTL, |v| {
-            v.parse::<u64>()
-                .map(Duration::from_secs)
-                .map_err(|e| e.to_string())
-        })?;
-        let secs = |var: &'static str, default: Duration, max: u64| {
-            parse_or(&get, var, default, |v| match v.parse::<u64>() {
-                Ok(n) if n <= max => Ok(Duration::from_secs(n)),
-                _ => Err(format!("expected whole seconds, 0..={max}")),
-            })
-        };
-        config.retry_max_visibility = secs(
-            "RETRY_MAX_VISIBILITY_SECS",
-            config.retry_max_visibility,
-            crate::settle::MAX_VISIBILITY.as_secs(),
-        )?;
-        config.redrive_dlq_arn = get("REDRIVE_DLQ_ARN");
-        config.redrive_cooldown = secs("REDRIVE_COOLDOWN_SECS", config.redrive_cooldown, 86_400)?;
-        config.redrive_rate = parse_or(&get, "REDRIVE_RATE", config.redrive_rate, |v| {
-            match v.parse::<u32>() {
-                Ok(n) if (1..=500).contains(&n) => Ok(n),
-                _ => Err("expected 1..=500 messages per second".to_string()),
-            }
-        })?;
-        // Fail at start, not at the first window.
-        client::check_url(&config.bridge_url, config.allow_insecure_http)?;
-        if let AuthConfig::OAuth { url, .. } = &config.auth {
-            client::check_url(url, config.allow_insecure_http)?;
-        }
-        Ok(config)
-    }
-
-    /// Whether building a [`Shipper`] needs AWS configuration (Secrets Manager).
-    pub fn needs_aws(&self) -> bool {
-        matches!(
-            self.auth,
-            AuthConfig::OAuth {
-                secret: SecretConfig::Arn(_),
-                ..
-            }
-        )
-    }
-}
-
-/// A bare Edge URL (no path) gets the batch path when the format is `uap`.
-fn collector_url(url: &str, format: Format) -> String {
-    let trimmed = url.trim_end_matches('/');
-    match reqwest::Url::parse(url) {
-        Ok(u) if format == Format::Uap && (u.path() == "/" || u.path().is_empty()) => {
-            format!("{trimmed}{TRANSACTIONS_PATH}")
-        }
-        _ => url.to_string(),
-    }
-}
-
-/// `crate::config::parse_bool`, with the reason alone (`parse_or` names the variable).
-fn parse_bool(v: &str) -> Result<bool, &'static str> {
-    crate::config::parse_bool("", v).map_err(|_| "expected true or false")
-}
-
-fn parse_or<T, E: ToString>(
-    get: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
-    default: T,
-    parse: impl Fn(&str) -> Result<T, E>,
-) -> Result<T, ConfigError> {
-    match get(var) {
-        None => Ok(default),
-        Some(v) => parse(&v).map_err(|e| ConfigError::Invalid {
-            var,
-            value: v.clone(),
-            reason: e.to_string(),
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn cfg(pairs: &[(&str, &str)]) -> Result<ShipConfig, ConfigError> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        ShipConfig::from_lookup(|k| map.get(k).cloned())
-    }
-
-    #[test]
-    fn config_defaults_and_oauth() {
-        let c = cfg(&[
-            ("BRIDGE_URL", "https://edge.example.com"),
-            ("AUTH_URL", "https://auth.example.com/t"),
-            ("CLIENT_ID", "id"),
-            (
-                "CLIENT_SECRET_ARN",
-                "arn:aws:secretsmanager:us-east-1:1:secret:x",
-            ),
-        ])
-        .unwrap();
-        assert_eq!(c.bridge_url, "https://edge.example.com/api-transactions");
-        assert_eq!(c.window_bytes, DEFAULT_WINDOW_BYTES);
-        assert_eq!(c.format, Format::Uap);
-        assert!(c.needs_aws());
-        assert!(!c.allow_insecure_http);
-    }
-
-    #[test]
-    fn config_errors_name_the_variable() {
-        let e = cfg(&[]).unwrap_err().to_string();
-        assert!(e.contains("BRIDGE_URL"), "{e}");
-        let e = cfg(&[("BRIDGE_URL", "http://127.0.0.1:1")])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("ALLOW_INSECURE_HTTP"), "{e}");
-        let e = cfg(&[("BRIDGE_URL", "https://x"), ("WINDOW_BYTES", "10")])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("WINDOW_BYTES"), "{e}");
-        let e = cfg(&[
-            ("BRIDGE_URL", "https://x"),
-            ("AUTH_URL", "https://a"),
-            ("CLIENT_ID", "i"),
-        ])
-        .unwrap_err()
-        .to_string();
-        assert!(e.contains("CLIENT_SECRET"), "{e}");
-    }
-
-    #[test]
-    fn bad_auth_header_does_not_echo_the_value() {
-        let e = cfg(&[
-            ("BRIDGE_URL", "https://x"),
-            ("BRIDGE_AUTH_HEADER", "no-colon-s3cr3t"),
-        ])
-        .unwrap_err()
-        .to_string();
-        assert!(
-            e.contains("BRIDGE_AUTH_HEADER") && !e.contains("s3cr3t"),
-            "{e}"
-        );
-    }
 
     #[test]
     fn mapping_marks_unpack_failures_and_undelivered_records() {

@@ -149,11 +149,7 @@ mod tests {
     fn first_step_cuts_values_on_char_boundaries() {
         let t = big();
         let whole = size(&t);
-        let f = fit(
-            &t,
-            |c| c.clone(),
-            |c| size(c) < whole / 2 && size(c) > 2000,
-        );
+        let f = fit(&t, |c| c.clone(), |c| size(c) < whole / 2 && size(c) > 2000);
         assert!(f.truncated && !f.oversize);
         let body = f.encoded.request.body.as_ref().unwrap();
         assert!(body.truncated && body.data.len() <= CUT_VALUE_BYTES);

@@ -2,12 +2,13 @@
 //! 127.0.0.1, written here so they can misbehave as no receiver would): redirects to another host,
 //! absurd `Retry-After` and `expires_in` values, a huge token body. Truth is what the servers saw.
 
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use apigw_stream::bridge::auth::{Auth, AuthMethod, TokenError, TokenSource};
-use apigw_stream::bridge::client::{http_client, BridgeClient, ClientConfig, DeliveryError, Outcome};
+use apigw_stream::bridge::client::{
+    http_client, BridgeClient, ClientConfig, DeliveryError, Outcome,
+};
 use apigw_stream::bridge::{Format, Secret, SecretSource};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode};
@@ -106,13 +107,23 @@ async fn collector_redirects_are_failures_and_nothing_reaches_the_target() {
                 value: Secret::new(SECRET),
             },
         );
-        let result = c.post(WINDOW.to_vec(), Instant::now() + Duration::from_secs(5)).await;
+        let result = c
+            .post(WINDOW.to_vec(), Instant::now() + Duration::from_secs(5))
+            .await;
         match &result.outcome {
-            Outcome::Failed(e @ DeliveryError::Redirected { status: s, location }) => {
+            Outcome::Failed(
+                e @ DeliveryError::Redirected {
+                    status: s,
+                    location,
+                },
+            ) => {
                 assert_eq!(*s, status);
                 assert_eq!(location, "127.0.0.1");
                 let text = e.to_string();
-                assert!(text.contains(&status.to_string()) && text.contains("127.0.0.1"), "{text}");
+                assert!(
+                    text.contains(&status.to_string()) && text.contains("127.0.0.1"),
+                    "{text}"
+                );
             }
             other => panic!("HTTP {status}: expected a redirect failure, got {other:?}"),
         }
@@ -135,17 +146,32 @@ async fn token_endpoint_redirect_keeps_the_secret_home() {
     let target = format!("{sink}/token");
     let (auth_host, auth_seen) = serve(move |_| redirect(307, &target)).await;
     let (bridge, bridge_seen) = serve(|_| StatusCode::OK.into_response()).await;
-    let c = client(&format!("{bridge}/api-transactions"), oauth(&format!("{auth_host}/token")));
-    let result = c.post(WINDOW.to_vec(), Instant::now() + Duration::from_secs(5)).await;
+    let c = client(
+        &format!("{bridge}/api-transactions"),
+        oauth(&format!("{auth_host}/token")),
+    );
+    let result = c
+        .post(WINDOW.to_vec(), Instant::now() + Duration::from_secs(5))
+        .await;
     match &result.outcome {
         Outcome::Failed(DeliveryError::Auth(e @ TokenError::Redirected { status: 307, .. })) => {
             assert!(!e.is_transient(), "a redirect is permanent");
         }
         other => panic!("expected a token redirect failure, got {other:?}"),
     }
-    assert_eq!(auth_seen.lock().unwrap().len(), 1, "asked once, not retried");
-    assert!(sink_seen.lock().unwrap().is_empty(), "the client secret left for another host");
-    assert!(bridge_seen.lock().unwrap().is_empty(), "no token, no request");
+    assert_eq!(
+        auth_seen.lock().unwrap().len(),
+        1,
+        "asked once, not retried"
+    );
+    assert!(
+        sink_seen.lock().unwrap().is_empty(),
+        "the client secret left for another host"
+    );
+    assert!(
+        bridge_seen.lock().unwrap().is_empty(),
+        "no token, no request"
+    );
 }
 
 #[tokio::test]
@@ -166,16 +192,27 @@ async fn absurd_retry_after_values_neither_panic_nor_spin() {
         .await;
         let c = client(&format!("{bridge}/api-transactions"), Auth::None);
         let started = Instant::now();
-        let result = c.post(WINDOW.to_vec(), Instant::now() + Duration::from_secs(2)).await;
+        let result = c
+            .post(WINDOW.to_vec(), Instant::now() + Duration::from_secs(2))
+            .await;
         assert!(
-            matches!(result.outcome, Outcome::Failed(DeliveryError::Exhausted { .. })),
+            matches!(
+                result.outcome,
+                Outcome::Failed(DeliveryError::Exhausted { .. })
+            ),
             "Retry-After {value}: {:?}",
             result.outcome
         );
-        assert!(started.elapsed() < Duration::from_secs(3), "Retry-After {value}");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "Retry-After {value}"
+        );
         // Retry-After: 0 (or junk) still backs off: 2 s at ≥ 20 ms per wait is at most ~100 tries.
         let requests = seen.lock().unwrap().len();
-        assert!(requests <= 100, "Retry-After {value}: {requests} requests, no backoff");
+        assert!(
+            requests <= 100,
+            "Retry-After {value}: {requests} requests, no backoff"
+        );
     }
 }
 
@@ -194,22 +231,31 @@ async fn absurd_token_lifetimes_and_huge_token_bodies_are_contained() {
         // 400 MB, streamed: the client must stop reading long before the end.
         _ => {
             let chunk = Bytes::from(vec![b' '; 1 << 20]);
-            let stream = futures::stream::iter(
-                std::iter::repeat_n(chunk, 400).map(Ok::<_, std::io::Error>),
-            );
+            let stream =
+                futures::stream::iter(std::iter::repeat_n(chunk, 400).map(Ok::<_, std::io::Error>));
             Response::new(Body::from_stream(stream))
         }
     })
     .await;
     let deadline = || Instant::now() + Duration::from_secs(5);
     for path in ["/max", "/float"] {
-        let c = client(&format!("{bridge}/api-transactions"), oauth(&format!("{auth_host}{path}")));
+        let c = client(
+            &format!("{bridge}/api-transactions"),
+            oauth(&format!("{auth_host}{path}")),
+        );
         let r = c.post(WINDOW.to_vec(), deadline()).await;
-        assert!(matches!(r.outcome, Outcome::Delivered), "{path}: {:?}", r.outcome);
+        assert!(
+            matches!(r.outcome, Outcome::Delivered),
+            "{path}: {:?}",
+            r.outcome
+        );
     }
     assert_eq!(bridge_seen.lock().unwrap().len(), 2);
 
-    let c = client(&format!("{bridge}/api-transactions"), oauth(&format!("{auth_host}/control")));
+    let c = client(
+        &format!("{bridge}/api-transactions"),
+        oauth(&format!("{auth_host}/control")),
+    );
     let r = c.post(WINDOW.to_vec(), deadline()).await;
     match r.outcome {
         Outcome::Failed(DeliveryError::Auth(e)) => assert!(!e.is_transient(), "{e}"),
@@ -217,12 +263,19 @@ async fn absurd_token_lifetimes_and_huge_token_bodies_are_contained() {
     }
 
     let started = Instant::now();
-    let c = client(&format!("{bridge}/api-transactions"), oauth(&format!("{auth_host}/huge")));
+    let c = client(
+        &format!("{bridge}/api-transactions"),
+        oauth(&format!("{auth_host}/huge")),
+    );
     let r = c.post(WINDOW.to_vec(), deadline()).await;
     match r.outcome {
         Outcome::Failed(DeliveryError::Auth(TokenError::TooLarge { .. })) => {}
         other => panic!("a 400 MB token body: {other:?}"),
     }
     assert!(started.elapsed() < Duration::from_secs(3));
-    assert_eq!(bridge_seen.lock().unwrap().len(), 2, "no request without a token");
+    assert_eq!(
+        bridge_seen.lock().unwrap().len(),
+        2,
+        "no request without a token"
+    );
 }

@@ -66,7 +66,10 @@ fn check(case: &str, input: PathBuf) {
         vec!["local", "--quiet", "--out", dir.path().to_str().unwrap()],
     ] {
         let (code, rss_kb) = run(&args, &input, dir.path());
-        eprintln!("{case}: {args:?} exit {code:?}, peak RSS {} MiB", rss_kb / 1024);
+        eprintln!(
+            "{case}: {args:?} exit {code:?}, peak RSS {} MiB",
+            rss_kb / 1024
+        );
         assert!(
             rss_kb < LIMIT_KB,
             "{case}: `{}` peaked at {} MiB (limit 300 MB)",

@@ -247,7 +247,10 @@ async fn a_rejected_record_is_isolated_and_the_rest_delivered_once() {
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].id, poison);
     assert_eq!(report.stats.records_rejected, 1);
-    assert_eq!(report.stats.retries, 0, "a 400 is not retried, it is bisected");
+    assert_eq!(
+        report.stats.retries, 0,
+        "a 400 is not retried, it is bisected"
+    );
 
     // The requeued record alone: rejected again, its message fails as permanent (no growing wait).
     let alone = vec![ShipMessage {

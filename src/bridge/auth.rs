@@ -450,7 +450,10 @@ mod tests {
     #[test]
     fn lifetime_takes_the_earlier_and_defaults() {
         let v = serde_json::json!(3600);
-        assert_eq!(token_lifetime(Some(&v), Some(1_000_100), 1_000_000), Duration::from_secs(100));
+        assert_eq!(
+            token_lifetime(Some(&v), Some(1_000_100), 1_000_000),
+            Duration::from_secs(100)
+        );
         assert_eq!(token_lifetime(None, None, 5), DEFAULT_LIFETIME);
         let huge = serde_json::json!(u64::MAX);
         assert_eq!(token_lifetime(Some(&huge), None, 0), MAX_LIFETIME);
@@ -459,9 +462,17 @@ mod tests {
     #[test]
     fn permanent_and_transient_by_type() {
         assert!(TokenError::Unavailable("x".into()).is_transient());
-        assert!(!TokenError::Rejected { status: 401, error: "invalid_client".into() }.is_transient());
+        assert!(!TokenError::Rejected {
+            status: 401,
+            error: "invalid_client".into()
+        }
+        .is_transient());
         assert!(!TokenError::Secret(SecretError::NotFound { arn: "a".into() }).is_transient());
-        assert!(TokenError::Secret(SecretError::Unavailable { arn: "a".into(), message: "m".into() }).is_transient());
+        assert!(TokenError::Secret(SecretError::Unavailable {
+            arn: "a".into(),
+            message: "m".into()
+        })
+        .is_transient());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! POSTing windows to the collector under DESIGN.md's failure policy:
+//! POSTing windows to the collector under the failure policy of docs/architecture.md:
 //!
 //! | answer | action |
 //! |---|---|
@@ -20,8 +20,8 @@ use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 
 use super::auth::{Auth, TokenError};
-use crate::backoff::{checked_deadline, clamp_wait, Backoff, Jitter};
 use super::Format;
+use crate::backoff::{checked_deadline, clamp_wait, Backoff, Jitter};
 
 /// Tuning of one client; defaults match the shipper Lambda's.
 #[derive(Debug, Clone)]
@@ -367,7 +367,9 @@ impl BridgeClient {
                         after: None,
                     }
                 } else {
-                    Attempt::Done(Outcome::Failed(DeliveryError::InvalidRequest(e.to_string())))
+                    Attempt::Done(Outcome::Failed(DeliveryError::InvalidRequest(
+                        e.to_string(),
+                    )))
                 };
             }
         };
@@ -431,7 +433,9 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
         // More digits than u64 holds still means "a very long time".
-        return Some(Duration::from_secs(value.parse::<u64>().unwrap_or(u64::MAX)));
+        return Some(Duration::from_secs(
+            value.parse::<u64>().unwrap_or(u64::MAX),
+        ));
     }
     let when = httpdate::parse_http_date(value).ok()?;
     Some(

@@ -179,7 +179,9 @@ struct Item<'a> {
 
 /// `logEvents`, refused as soon as it holds more than [`MAX_EVENTS_PER_PAYLOAD`] (before the rest
 /// of a huge array is read into memory).
-fn capped_events<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<LogEvent>>, D::Error> {
+fn capped_events<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<LogEvent>>, D::Error> {
     struct Events;
     impl<'de> serde::de::Visitor<'de> for Events {
         type Value = Option<Vec<LogEvent>>;
@@ -195,7 +197,10 @@ fn capped_events<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<Lo
         fn visit_some<D2: serde::Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
             d.deserialize_any(self)
         }
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
             let mut events = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
             while let Some(e) = seq.next_element::<LogEvent>()? {
                 if events.len() == MAX_EVENTS_PER_PAYLOAD {

@@ -212,7 +212,9 @@ pub async fn queue_url_from_arn(client: &Client, arn: &str) -> Result<String, Qu
     };
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let [_, _, "sqs", _, account, name] = parts[..] else {
-        return Err(bad("not an SQS queue ARN (arn:aws:sqs:REGION:ACCOUNT:NAME)"));
+        return Err(bad(
+            "not an SQS queue ARN (arn:aws:sqs:REGION:ACCOUNT:NAME)",
+        ));
     };
     let out = client
         .get_queue_url()
