@@ -39,6 +39,8 @@ fn one_event(message_len: usize, fill: u8) -> Vec<u8> {
 }
 
 /// Run the binary, return (exit code, peak RSS in KiB).
+// The child is reaped by `wait4` (for its rusage), which clippy cannot see.
+#[allow(clippy::zombie_processes)]
 fn run(args: &[&str], input: &Path, out: &Path) -> (Option<i32>, i64) {
     let child = Command::new(env!("CARGO_BIN_EXE_apigw-stream"))
         .args(args)

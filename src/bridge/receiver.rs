@@ -326,7 +326,7 @@ async fn transactions(
     }
     let bearer = match authorize(&shared, &headers) {
         Ok(bearer) => bearer,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     if let Some(resp) = inject_fault(&shared) {
         return resp;
@@ -337,7 +337,7 @@ async fn transactions(
         .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
     let body = match decompress(&shared, body, gzipped) {
         Ok(b) => b,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let ndjson = headers
         .get(header::CONTENT_TYPE)
@@ -345,13 +345,13 @@ async fn transactions(
         .is_some_and(|v| v.starts_with("application/x-ndjson"));
     let ids = match validate(&shared, &body, ndjson) {
         Ok(ids) => ids,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     accept(&shared, body, ids, bearer, gzipped, ndjson).await
 }
 
 /// The bearer token, or the 401 to answer (unless `no_auth`).
-fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<Option<String>, Response> {
+fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<Option<String>, Box<Response>> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -374,7 +374,7 @@ fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<Option<String>, Res
         header::WWW_AUTHENTICATE,
         HeaderValue::from_static(r#"Bearer error="invalid_token""#),
     );
-    Err(resp)
+    Err(Box::new(resp))
 }
 
 /// The next scripted status, or a random failure at `fail_rate`.
@@ -399,13 +399,15 @@ fn inject_fault(shared: &Shared) -> Option<Response> {
 }
 
 /// The window as sent (gunzipped when it says so), or 400 / 413.
-fn decompress(shared: &Shared, body: Bytes, gzipped: bool) -> Result<Bytes, Response> {
+fn decompress(shared: &Shared, body: Bytes, gzipped: bool) -> Result<Bytes, Box<Response>> {
     let body = if gzipped {
         let mut out = Vec::new();
         let mut dec = flate2::read::GzDecoder::new(&body[..]).take(READ_LIMIT as u64);
         if let Err(e) = dec.read_to_end(&mut out) {
             shared.lock().stats.invalid += 1;
-            return Err((StatusCode::BAD_REQUEST, format!("bad gzip body: {e}")).into_response());
+            return Err(Box::new(
+                (StatusCode::BAD_REQUEST, format!("bad gzip body: {e}")).into_response(),
+            ));
         }
         Bytes::from(out)
     } else {
@@ -414,13 +416,15 @@ fn decompress(shared: &Shared, body: Bytes, gzipped: bool) -> Result<Bytes, Resp
     let max = shared.lock().faults.max_body_bytes;
     if max.is_some_and(|m| body.len() > m) {
         shared.lock().stats.too_large += 1;
-        return Err((StatusCode::PAYLOAD_TOO_LARGE, "window too large").into_response());
+        return Err(Box::new(
+            (StatusCode::PAYLOAD_TOO_LARGE, "window too large").into_response(),
+        ));
     }
     Ok(body)
 }
 
 /// The window's record ids, or 400 for an invalid window or one holding a rejected id.
-fn validate(shared: &Shared, body: &[u8], ndjson: bool) -> Result<Vec<String>, Response> {
+fn validate(shared: &Shared, body: &[u8], ndjson: bool) -> Result<Vec<String>, Box<Response>> {
     let ids = if ndjson {
         validate_ndjson(body)
     } else {
@@ -428,11 +432,13 @@ fn validate(shared: &Shared, body: &[u8], ndjson: bool) -> Result<Vec<String>, R
     };
     let refuse = |reason: String| {
         tracing::warn!(reason = %reason, "bridge receiver refused a window");
-        (
-            StatusCode::BAD_REQUEST,
-            axum::Json(json!({"error": reason})),
+        Box::new(
+            (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"error": reason})),
+            )
+                .into_response(),
         )
-            .into_response()
     };
     let ids = ids.map_err(|reason| {
         shared.lock().stats.invalid += 1;

@@ -3,6 +3,9 @@
 //! Configuration comes from the environment (see `ShipConfig::from_lookup`); the HTTP client,
 //! token cache and secret cache live in the handler state, so they survive across invocations.
 
+// The handler's future (shipping, then settling with SQS) is deep for the layout query.
+#![recursion_limit = "256"]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
