@@ -16,7 +16,20 @@ pub struct DecodeOptions {
     pub filter: FilterConfig,
     /// Region to record when a line has no execute-api domain (the Lambda's `AWS_REGION`).
     pub region: Option<String>,
+    /// Log groups whose payloads are decoded (`ALLOWED_LOG_GROUPS`); `None`: any. Others are
+    /// counted (`foreign_payloads`) and ignored: whoever may put a subscription filter on some
+    /// other group must not be able to inject traffic attributed to an API.
+    pub log_groups: Option<Vec<String>>,
 }
+
+/// API Gateway's own groups (execution logs, the console's access-log names) and the prefix our
+/// documentation recommends for access logs; `/aws/apigateway/*` is the usual access-log home.
+pub const DEFAULT_LOG_GROUPS: &[&str] = &[
+    "/aws/apigateway/*",
+    "API-Gateway-Execution-Logs_*",
+    "API-Gateway-Access-Logs_*",
+    "/apigw-stream/*",
+];
 
 impl Default for DecodeOptions {
     fn default() -> Self {
@@ -24,8 +37,32 @@ impl Default for DecodeOptions {
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
             filter: FilterConfig::default(),
             region: None,
+            log_groups: None,
         }
     }
+}
+
+impl DecodeOptions {
+    /// Whether payloads of `group` are decoded: a pattern is a name, or a prefix ending in `*`.
+    pub fn allows_log_group(&self, group: &str) -> bool {
+        self.log_groups.as_ref().is_none_or(|patterns| {
+            patterns.iter().any(|p| match p.strip_suffix('*') {
+                Some(prefix) => group.starts_with(prefix),
+                None => group == p,
+            })
+        })
+    }
+}
+
+/// `ALLOWED_LOG_GROUPS`: comma-separated patterns; `*` alone allows every group.
+pub fn parse_log_groups(value: &str) -> Option<Vec<String>> {
+    let patterns: Vec<String> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
+    (!patterns.iter().any(|p| p == "*")).then_some(patterns)
 }
 
 /// Counts for one invocation or one CLI run. `log_events` = records + lines_unparsed + filtered
@@ -46,6 +83,10 @@ pub struct DecodeStats {
     pub filtered_static_file: u64,
     pub filtered_content_type: u64,
     pub filtered_api_kind: u64,
+    /// Data messages from log groups not allowed (`ALLOWED_LOG_GROUPS`), ignored whole.
+    pub foreign_payloads: u64,
+    /// Their log events (not part of `log_events`).
+    pub foreign_events: u64,
 }
 
 impl DecodeStats {
@@ -61,13 +102,43 @@ impl DecodeStats {
         self.filtered_static_file += o.filtered_static_file;
         self.filtered_content_type += o.filtered_content_type;
         self.filtered_api_kind += o.filtered_api_kind;
+        self.foreign_payloads += o.foreign_payloads;
+        self.foreign_events += o.foreign_events;
     }
 }
 
+/// Why a payload gave no records at all. Both kinds are permanent for these bytes (a retry decodes
+/// the same bytes the same way); they differ in what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
+    /// Not a payload in any supported form (empty, bad base64 / gzip / JSON, wrong shape): the
+    /// sender or the subscription is wrong.
     #[error(transparent)]
-    Payload(#[from] PayloadError),
+    Malformed(PayloadError),
+    /// Over a cap that bounds memory (decompressed bytes, log events): split the input or raise
+    /// `MAX_PAYLOAD_BYTES`.
+    #[error(transparent)]
+    OverLimit(PayloadError),
+}
+
+impl From<PayloadError> for DecodeError {
+    fn from(e: PayloadError) -> Self {
+        match e {
+            PayloadError::TooLarge { .. } | PayloadError::TooManyEvents { .. } => {
+                DecodeError::OverLimit(e)
+            }
+            other => DecodeError::Malformed(other),
+        }
+    }
+}
+
+impl DecodeError {
+    /// The underlying cause.
+    pub fn payload(&self) -> &PayloadError {
+        match self {
+            DecodeError::Malformed(e) | DecodeError::OverLimit(e) => e,
+        }
+    }
 }
 
 /// Decode any payload form into records (in input order), updating `stats`.
@@ -100,6 +171,17 @@ pub fn records_from_logdata(
     stats.payloads += 1;
     if data.is_control() {
         stats.control_messages += 1;
+        return;
+    }
+    if !opts.allows_log_group(&data.log_group) {
+        stats.foreign_payloads += 1;
+        stats.foreign_events += data.log_events.len() as u64;
+        tracing::warn!(
+            log_group = %data.log_group,
+            owner = %data.owner,
+            events = data.log_events.len(),
+            "payload from a log group that is not allowed (ALLOWED_LOG_GROUPS); ignored"
+        );
         return;
     }
     let ctx = Context::of(data, opts.region.as_deref());
@@ -252,6 +334,11 @@ pub fn summary_emf(s: &ForwardSummary, timestamp_ms: i64) -> serde_json::Value {
             ("Records", s.stats.records as f64, Unit::Count),
             ("LinesUnparsed", s.stats.lines_unparsed as f64, Unit::Count),
             ("Filtered", s.stats.filtered as f64, Unit::Count),
+            (
+                "ForeignPayloads",
+                s.stats.foreign_payloads as f64,
+                Unit::Count,
+            ),
             ("MessagesSent", s.messages_sent as f64, Unit::Count),
             ("MessageBytes", s.message_bytes as f64, Unit::Bytes),
             ("ArchivedRecords", s.archived_records as f64, Unit::Count),

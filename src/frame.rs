@@ -14,7 +14,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 
 use crate::queue::{Attribute, OutMessage};
-use crate::transaction::{Body, Transaction, SCHEMA};
+use crate::transaction::{Transaction, SCHEMA};
 
 /// Value of the `encoding` message attribute.
 pub const ENCODING: &str = "ndjson+gzip+base64";
@@ -24,8 +24,6 @@ pub const DEFAULT_MESSAGE_BYTES: usize = 262_144;
 pub const MIN_MESSAGE_BYTES: usize = 4096;
 /// Cap on one frame's decompressed size when unpacking (a frame is at most 1 MiB compressed).
 pub const MAX_UNPACKED_BYTES: usize = 64 * 1024 * 1024;
-/// Header and body values kept when a lone record must be cut to fit a message.
-const CUT_VALUE_BYTES: usize = 1024;
 
 /// One SQS message body holding whole records.
 #[derive(Debug, Clone, PartialEq)]
@@ -143,10 +141,14 @@ pub fn pack(records: &[Transaction], message_bytes: usize) -> Result<Vec<Frame>,
                 break;
             }
             if end - start == 1 {
-                // A lone record too big for a message: cut its bodies and headers, flag it.
-                let cut = cut_record(&records[start]);
-                let (body, raw) = encode_chunk(std::slice::from_ref(&serialize(&cut)));
-                if body.len() + attributes_size(1) > message_bytes {
+                // A lone record too big for a message: cut it (crate::truncate), flag it.
+                let fitted = crate::truncate::fit(
+                    &records[start],
+                    |t| encode_chunk(std::slice::from_ref(&serialize(t))),
+                    |(body, _)| body.len() + attributes_size(1) <= message_bytes,
+                );
+                let (body, raw) = fitted.encoded;
+                if fitted.oversize {
                     return Err(FrameError::RecordTooLarge {
                         id: records[start].id.clone(),
                         limit: message_bytes,
@@ -169,49 +171,6 @@ pub fn pack(records: &[Transaction], message_bytes: usize) -> Result<Vec<Frame>,
 fn serialize(r: &Transaction) -> Vec<u8> {
     // A struct of strings and numbers always serializes.
     serde_json::to_vec(r).unwrap_or_default()
-}
-
-/// A copy with every body and header value cut to a few hundred bytes, flagged as truncated.
-pub fn cut_record(r: &Transaction) -> Transaction {
-    let mut c = r.clone();
-    for body in [&mut c.request.body, &mut c.response.body]
-        .into_iter()
-        .flatten()
-    {
-        cut_body(body);
-    }
-    for headers in [&mut c.request.headers, &mut c.response.headers] {
-        for values in headers.values_mut() {
-            for v in values.iter_mut() {
-                if v.len() > CUT_VALUE_BYTES {
-                    truncate_utf8(v, CUT_VALUE_BYTES);
-                }
-            }
-        }
-    }
-    c.flags.body_truncated =
-        c.flags.body_truncated || c.request.body.is_some() || c.response.body.is_some();
-    c.flags.partial = true;
-    c
-}
-
-fn cut_body(body: &mut Body) {
-    if body.data.len() > CUT_VALUE_BYTES {
-        truncate_utf8(&mut body.data, CUT_VALUE_BYTES);
-        body.truncated = true;
-    }
-}
-
-/// Truncate to at most `max` bytes on a character boundary.
-pub fn truncate_utf8(s: &mut String, max: usize) {
-    if s.len() <= max {
-        return;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s.truncate(end);
 }
 
 /// Unpack a frame body back into its records. Plain NDJSON (not compressed) is accepted too,
@@ -251,7 +210,7 @@ pub fn unpack(body: &str) -> Result<Vec<Transaction>, FrameError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transaction::{BodyEncoding, Source};
+    use crate::transaction::{Body, BodyEncoding, Source};
     use proptest::prelude::*;
 
     fn rec(i: usize, ua_len: usize) -> Transaction {

@@ -16,6 +16,7 @@
 pub mod archive;
 #[cfg(feature = "cli")]
 pub mod aws;
+pub mod backoff;
 pub mod bridge;
 #[cfg(feature = "cli")]
 pub mod cli;
@@ -36,8 +37,10 @@ pub mod ops;
 #[cfg(feature = "cli")]
 pub mod pipeline;
 pub mod queue;
+pub mod settle;
 pub mod ship;
 pub mod telemetry;
 pub mod transaction;
+pub mod truncate;
 
 pub use transaction::Transaction;

@@ -30,9 +30,12 @@ pub struct ShipStats {
     pub records_delivered: u64,
     pub truncated_records: u64,
     pub oversize_records: u64,
+    /// Records the collector rejected (400/422) alone, after bisecting their window.
+    pub records_rejected: u64,
     /// Windows posted (split halves count once each).
     pub windows: u64,
     pub windows_failed: u64,
+    /// Windows halved after a 413, or after a 400/422 to find the rejected record.
     pub splits: u64,
     /// HTTP requests, first tries and retries.
     pub requests: u64,
@@ -68,6 +71,14 @@ impl ShipStats {
             ("Bytes", self.bytes as f64, Unit::Bytes),
             ("Retries", self.retries as f64, Unit::Count),
             ("Failures", self.failed_messages as f64, Unit::Count),
+            // Records of this batch not delivered: the alarm's input (the function itself returns
+            // a partial batch response, so its Errors metric never sees them).
+            (
+                "RecordsFailed",
+                self.records.saturating_sub(self.records_delivered) as f64,
+                Unit::Count,
+            ),
+            ("RecordsRejected", self.records_rejected as f64, Unit::Count),
             ("UnpackFailures", self.unpack_failures as f64, Unit::Count),
             (
                 "TruncatedRecords",
@@ -88,7 +99,25 @@ impl ShipStats {
 pub struct ShipReport {
     /// Message ids to report as batch item failures, in input order.
     pub failed: Vec<String>,
+    /// Of `failed`, the messages held back only for reasons waiting will not cure (content
+    /// rejected, credentials refused, a redirect, a body that does not unpack): they keep the
+    /// queue's visibility timeout instead of waiting longer each time, and reach the DLQ (from
+    /// where redrive brings them back once fixed) at the queue's pace.
+    pub permanent: Vec<String>,
+    /// Messages whose records were all delivered except some the collector rejected: the caller
+    /// sends `frames` (those records alone) to the queue, and then counts the message done, so
+    /// the delivered records are not sent again. If sending fails, report the message failed.
+    pub requeue: Vec<Requeue>,
     pub stats: ShipStats,
+}
+
+/// The rejected records of a partly delivered message, framed anew.
+#[derive(Debug, Clone)]
+pub struct Requeue {
+    pub message_id: String,
+    /// Ids of the rejected records.
+    pub record_ids: Vec<String>,
+    pub frames: Vec<crate::frame::Frame>,
 }
 
 /// The outcome of one record range (a window, or part of a split one).
@@ -138,6 +167,10 @@ pub struct Shipper {
 
 struct Delivered {
     outcomes: Vec<RangeOutcome>,
+    /// Records the collector rejected alone.
+    rejected: Vec<usize>,
+    /// Ranges that failed for a reason a later try may cure.
+    transient: Vec<Range<usize>>,
     stats: ShipStats,
 }
 
@@ -205,21 +238,65 @@ impl Shipper {
             .await;
 
         let mut outcomes = Vec::new();
+        let mut rejected = vec![false; records.len()];
+        let mut transient = vec![false; records.len()];
         for d in results {
             merge(&mut stats, &d.stats);
             outcomes.extend(d.outcomes);
+            for r in d.rejected {
+                rejected[r] = true;
+            }
+            for r in d.transient.into_iter().flatten() {
+                transient[r] = true;
+            }
         }
         let record_messages: Vec<usize> = records.iter().map(|r| r.message).collect();
         let failed_idx =
             failed_messages(messages.len(), &record_messages, &outcomes, &unpack_failed);
-        stats.failed_messages = failed_idx.len() as u64;
-        ShipReport {
-            failed: failed_idx
-                .into_iter()
-                .map(|i| messages[i].message_id.clone())
-                .collect(),
+        let mut report = ShipReport {
+            failed: Vec::new(),
+            permanent: Vec::new(),
+            requeue: Vec::new(),
             stats,
+        };
+        let mut delivered = vec![false; records.len()];
+        for o in outcomes.iter().filter(|o| o.delivered) {
+            for d in &mut delivered[o.records.clone()] {
+                *d = true;
+            }
         }
+        for m in failed_idx {
+            let id = &messages[m].message_id;
+            match rejection_of(m, &records, &rejected, &delivered, unpack_failed[m]) {
+                Rejection::None => {
+                    report.failed.push(id.clone());
+                    let waiting_helps = records
+                        .iter()
+                        .zip(&transient)
+                        .any(|(r, t)| r.message == m && *t);
+                    if !waiting_helps {
+                        report.permanent.push(id.clone());
+                    }
+                }
+                Rejection::All => {
+                    report.failed.push(id.clone());
+                    report.permanent.push(id.clone());
+                }
+                Rejection::Some(ids) => match requeue_frames(&messages[m], &ids) {
+                    Ok(frames) => report.requeue.push(Requeue {
+                        message_id: id.clone(),
+                        record_ids: ids,
+                        frames,
+                    }),
+                    Err(e) => {
+                        tracing::error!(message_id = %id, error = %e, "cannot frame the rejected records anew; the whole message is retried");
+                        report.failed.push(id.clone());
+                    }
+                },
+            }
+        }
+        report.stats.failed_messages = report.failed.len() as u64;
+        report
     }
 
     /// Send one window; on 413 split it and send the halves (depth first, in order).
@@ -232,6 +309,8 @@ impl Shipper {
     ) -> Delivered {
         let mut stats = ShipStats::default();
         let mut outcomes = Vec::new();
+        let mut rejected = Vec::new();
+        let mut transient = Vec::new();
         let mut todo = vec![window];
         while let Some(range) = todo.pop() {
             let slice = &records[range.clone()];
@@ -268,6 +347,38 @@ impl Shipper {
                     continue;
                 }
                 Outcome::TooLarge => "collector answered 413 for a single record".to_string(),
+                Outcome::Failed(e) if e.is_transient() => {
+                    transient.push(range.clone());
+                    e.to_string()
+                }
+                // A rejection of content: halve until the rejected records are alone, so every
+                // other record of the window is delivered (once).
+                Outcome::Failed(e) if e.is_content_rejection() && range.len() > 1 => {
+                    stats.splits += 1;
+                    let mid = range.start + range.len() / 2;
+                    tracing::info!(records = range.len(), error = %e, "collector rejected the window's content; bisecting to find the record");
+                    todo.push(mid..range.end);
+                    todo.push(range.start..mid);
+                    continue;
+                }
+                Outcome::Failed(e) if e.is_content_rejection() => {
+                    stats.records_rejected += 1;
+                    stats.windows_failed += 1;
+                    let rec = &records[range.start];
+                    tracing::warn!(
+                        record_id = %rec.id,
+                        message_id = %messages[rec.message].message_id,
+                        bytes = body_len,
+                        error = %e,
+                        "collector rejected this record; it alone is held back"
+                    );
+                    rejected.push(range.start);
+                    outcomes.push(RangeOutcome {
+                        records: range,
+                        delivered: false,
+                    });
+                    continue;
+                }
                 Outcome::Failed(e) => e.to_string(),
             };
             stats.windows_failed += 1;
@@ -289,8 +400,66 @@ impl Shipper {
                 delivered: false,
             });
         }
-        Delivered { outcomes, stats }
+        Delivered {
+            outcomes,
+            rejected,
+            transient,
+            stats,
+        }
     }
+}
+
+/// Why a failed message failed, as far as rejected records explain it.
+enum Rejection {
+    /// Some record is undelivered for another reason (or the message did not unpack).
+    None,
+    /// Every record of the message was rejected.
+    All,
+    /// These records were rejected; every other one was delivered.
+    Some(Vec<String>),
+}
+
+fn rejection_of(
+    message: usize,
+    records: &[EncodedRecord],
+    rejected: &[bool],
+    delivered: &[bool],
+    unpack_failed: bool,
+) -> Rejection {
+    if unpack_failed {
+        return Rejection::None;
+    }
+    let mut ids = Vec::new();
+    let mut any_delivered = false;
+    for (i, r) in records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.message == message)
+    {
+        if rejected[i] {
+            ids.push(r.id.clone());
+        } else if delivered[i] {
+            any_delivered = true;
+        } else {
+            return Rejection::None;
+        }
+    }
+    match (ids.is_empty(), any_delivered) {
+        (true, _) => Rejection::None,
+        (false, false) => Rejection::All,
+        (false, true) => Rejection::Some(ids),
+    }
+}
+
+/// The records `ids` of `message`, packed into frames of their own.
+fn requeue_frames(
+    message: &ShipMessage,
+    ids: &[String],
+) -> Result<Vec<crate::frame::Frame>, crate::frame::FrameError> {
+    let wanted: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+    let mut txns = crate::frame::unpack(&message.body)?;
+    txns.retain(|t| wanted.contains(t.id.as_str()));
+    crate::frame::pack(&txns, crate::frame::DEFAULT_MESSAGE_BYTES)
 }
 
 fn merge(total: &mut ShipStats, s: &ShipStats) {
@@ -302,6 +471,7 @@ fn merge(total: &mut ShipStats, s: &ShipStats) {
     total.bytes += s.bytes;
     total.wire_bytes += s.wire_bytes;
     total.records_delivered += s.records_delivered;
+    total.records_rejected += s.records_rejected;
     total.latency_ms_total += s.latency_ms_total;
     total.latency_ms_max = total.latency_ms_max.max(s.latency_ms_max);
 }

@@ -270,7 +270,7 @@ fn truncated_and_non_utf8_inputs_are_errors_not_panics() {
     assert!(
         matches!(
             err,
-            apigw_stream::decode::DecodeError::Payload(PayloadError::Json(_))
+            apigw_stream::decode::DecodeError::Malformed(PayloadError::Json(_))
         ),
         "{err}"
     );

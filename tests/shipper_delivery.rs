@@ -16,17 +16,6 @@ fn all_ids(ids: &[Vec<String>]) -> Vec<String> {
     sorted(ids.iter().flatten().cloned().collect())
 }
 
-/// Messages with at least one record the receiver did not accept.
-fn undelivered(messages: &[ShipMessage], ids: &[Vec<String>], accepted: &[String]) -> Vec<String> {
-    let accepted: HashSet<&String> = accepted.iter().collect();
-    messages
-        .iter()
-        .zip(ids)
-        .filter(|(_, ids)| ids.iter().any(|id| !accepted.contains(id)))
-        .map(|(m, _)| m.message_id.clone())
-        .collect()
-}
-
 #[tokio::test]
 async fn every_record_arrives_in_bounded_windows_with_one_token() {
     let rx = receiver(ReceiverConfig::default()).await;
@@ -224,9 +213,18 @@ async fn a_retry_after_beyond_the_deadline_fails_at_once() {
 }
 
 #[tokio::test]
-async fn a_400_fails_only_the_messages_of_that_window() {
-    let rx = receiver(ReceiverConfig::default()).await;
-    // ~15 records per window, so a window spans parts of two 20-record messages.
+async fn a_rejected_record_is_isolated_and_the_rest_delivered_once() {
+    let (messages, ids) = batch(&[20; 6]);
+    // One poison record in the middle of message 2, one that is its message's only record.
+    let poison = ids[2][7].clone();
+    let rx = receiver(ReceiverConfig {
+        faults: Faults {
+            reject_ids: [poison.clone()].into_iter().collect(),
+            ..Faults::default()
+        },
+        ..ReceiverConfig::default()
+    })
+    .await;
     let shipper = shipper(
         &rx,
         Opts {
@@ -235,18 +233,52 @@ async fn a_400_fails_only_the_messages_of_that_window() {
             ..Opts::default()
         },
     );
-    let (messages, ids) = batch(&[20; 6]);
-    rx.push_statuses([200, 400]);
     let report = shipper.ship(&messages, deadline(10)).await;
 
-    let expected = undelivered(&messages, &ids, &rx.accepted_ids());
-    assert_eq!(report.failed, expected);
-    assert!(
-        !expected.is_empty() && expected.len() < messages.len(),
-        "{expected:?}"
+    let accepted = rx.accepted_ids();
+    let mut expected = all_ids(&ids);
+    expected.retain(|id| id != &poison);
+    assert_eq!(sorted(accepted), expected, "every other record, once");
+    assert!(report.failed.is_empty(), "failed: {:?}", report.failed);
+    assert_eq!(report.requeue.len(), 1);
+    assert_eq!(report.requeue[0].message_id, "msg-0002");
+    assert_eq!(report.requeue[0].record_ids, vec![poison.clone()]);
+    let again = apigw_stream::frame::unpack(&report.requeue[0].frames[0].body).unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].id, poison);
+    assert_eq!(report.stats.records_rejected, 1);
+    assert_eq!(
+        report.stats.retries, 0,
+        "a 400 is not retried, it is bisected"
     );
-    assert_eq!(report.stats.windows_failed, 1);
-    assert_eq!(report.stats.retries, 0, "a 400 is not retried");
+
+    // The requeued record alone: rejected again, its message fails as permanent (no growing wait).
+    let alone = vec![ShipMessage {
+        message_id: "requeued".into(),
+        body: report.requeue[0].frames[0].body.clone(),
+    }];
+    let report = shipper.ship(&alone, deadline(10)).await;
+    assert_eq!(report.failed, vec!["requeued".to_string()]);
+    assert_eq!(report.permanent, vec!["requeued".to_string()]);
+    assert!(report.requeue.is_empty());
+}
+
+#[tokio::test]
+async fn a_redirect_is_a_failure_and_is_not_followed() {
+    let rx = receiver(ReceiverConfig::default()).await;
+    rx.push_statuses([302]);
+    let shipper = shipper(
+        &rx,
+        Opts {
+            concurrency: 1,
+            ..Opts::default()
+        },
+    );
+    let (messages, _) = batch(&[5]);
+    let report = shipper.ship(&messages, deadline(10)).await;
+    assert_eq!(report.failed, vec!["msg-0000".to_string()]);
+    assert_eq!(report.stats.requests, 1, "not retried, not followed");
+    assert!(rx.accepted_ids().is_empty());
 }
 
 #[tokio::test]

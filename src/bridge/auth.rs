@@ -20,7 +20,12 @@ use super::Secret;
 pub const DEFAULT_SKEW: Duration = Duration::from_secs(60);
 /// Lifetime assumed when the server gives neither `expires_in` nor a JWT `exp`.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
-/// After the token endpoint refused our credentials, answer with that refusal for this long
+/// Longest lifetime believed, whatever `expires_in` or `exp` say (a hostile or broken endpoint
+/// may send `u64::MAX`); the token is simply fetched again after this.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// A token response larger than this is refused unread (Keycloak's are a few KiB).
+pub const TOKEN_BODY_CAP: usize = 64 * 1024;
+/// After a permanent failure (credentials refused, secret missing), answer with it for this long
 /// instead of asking again for every window.
 const REJECTION_HOLD: Duration = Duration::from_secs(5);
 
@@ -47,29 +52,37 @@ impl std::str::FromStr for AuthMethod {
     }
 }
 
+/// Why no token could be had. [`TokenError::is_transient`] decides by variant whether a retry
+/// may help; permanent ones need a person (credentials, URL, secret, permissions).
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum TokenError {
-    /// Network failure, timeout, 5xx or 429: worth another try later.
+    /// Network failure, timeout, 5xx, 429 or 408: worth another try later.
     #[error("token endpoint unavailable: {0}")]
-    Transient(String),
+    Unavailable(String),
     /// The endpoint refused the credentials (4xx): retrying unchanged will not help.
     #[error("token endpoint refused the client credentials: HTTP {status} {error}")]
     Rejected { status: u16, error: String },
+    /// A 3xx: not followed, so the client secret never goes to another host.
+    #[error("token endpoint answered HTTP {status} redirecting to {location}; redirects are not followed (fix AUTH_URL)")]
+    Redirected { status: u16, location: String },
     #[error("token endpoint answered without a usable access_token: {0}")]
     Malformed(String),
-    #[error("{0}")]
-    Secret(String),
+    #[error("token response exceeds {limit} bytes; refused unread")]
+    TooLarge { limit: usize },
+    #[error(transparent)]
+    Secret(#[from] SecretError),
 }
 
 impl TokenError {
     pub fn is_transient(&self) -> bool {
-        matches!(self, TokenError::Transient(_) | TokenError::Secret(_))
-    }
-}
-
-impl From<SecretError> for TokenError {
-    fn from(e: SecretError) -> Self {
-        TokenError::Secret(e.to_string())
+        match self {
+            TokenError::Unavailable(_) => true,
+            TokenError::Secret(e) => e.is_transient(),
+            TokenError::Rejected { .. }
+            | TokenError::Redirected { .. }
+            | TokenError::Malformed(_)
+            | TokenError::TooLarge { .. } => false,
+        }
     }
 }
 
@@ -250,7 +263,7 @@ impl TokenSource {
                 Ok(token)
             }
             Err(e) => {
-                if let TokenError::Rejected { .. } = e {
+                if !e.is_transient() {
                     // Maybe the secret was rotated: read it again next time.
                     self.secret.invalidate().await;
                     state.rejected = Some((Instant::now(), e.clone()));
@@ -289,17 +302,31 @@ impl TokenSource {
                 )
                 .form(&[("grant_type", "client_credentials")]),
         };
-        let resp = req
+        let mut resp = req
             .send()
             .await
-            .map_err(|e| TokenError::Transient(e.without_url().to_string()))?;
+            .map_err(|e| TokenError::Unavailable(e.without_url().to_string()))?;
         let status = resp.status();
-        let body = resp
-            .bytes()
+        if status.is_redirection() {
+            let location = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok());
+            return Err(TokenError::Redirected {
+                status: status.as_u16(),
+                location: super::client::location_host(resp.url(), location),
+            });
+        }
+        let (body, complete) = super::client::read_body_capped(&mut resp, TOKEN_BODY_CAP)
             .await
-            .map_err(|e| TokenError::Transient(e.without_url().to_string()))?;
+            .map_err(|e| TokenError::Unavailable(e.without_url().to_string()))?;
         if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
-            return Err(TokenError::Transient(format!("HTTP {}", status.as_u16())));
+            return Err(TokenError::Unavailable(format!("HTTP {}", status.as_u16())));
+        }
+        if !complete {
+            return Err(TokenError::TooLarge {
+                limit: TOKEN_BODY_CAP,
+            });
         }
         if !status.is_success() {
             let error = serde_json::from_slice::<OAuthError>(&body)
@@ -317,22 +344,42 @@ impl TokenSource {
             .access_token
             .filter(|t| !t.is_empty())
             .ok_or_else(|| TokenError::Malformed("no access_token".into()))?;
-        let expires_in = parsed.expires_in.as_ref().and_then(|v| match v {
-            serde_json::Value::Number(n) => n.as_u64(),
-            serde_json::Value::String(s) => s.parse().ok(),
-            _ => None,
-        });
-        let from_jwt = jwt_exp(&token).map(|exp| exp.saturating_sub(now_unix.as_secs()));
-        let lifetime = match (expires_in, from_jwt) {
-            (Some(a), Some(b)) => Duration::from_secs(a.min(b)),
-            (Some(a), None) | (None, Some(a)) => Duration::from_secs(a),
-            (None, None) => DEFAULT_LIFETIME,
-        };
+        let lifetime = token_lifetime(
+            parsed.expires_in.as_ref(),
+            jwt_exp(&token),
+            now_unix.as_secs(),
+        );
+        let reuse_for = lifetime.saturating_sub(effective_skew(lifetime, self.skew));
         Ok(Cached {
             token: Secret::new(token),
-            refresh_at: sent + lifetime.saturating_sub(effective_skew(lifetime, self.skew)),
+            // `lifetime` is at most a day, so this cannot overflow; `sent` is the safe fallback.
+            refresh_at: sent.checked_add(reuse_for).unwrap_or(sent),
         })
     }
+}
+
+/// How long a token lives: `expires_in` (a number or a numeric string) or the JWT `exp`, the
+/// earlier of the two, at most [`MAX_LIFETIME`]; [`DEFAULT_LIFETIME`] when neither is usable.
+pub fn token_lifetime(
+    expires_in: Option<&serde_json::Value>,
+    jwt_exp: Option<u64>,
+    now_unix: u64,
+) -> Duration {
+    let expires_in = expires_in.and_then(|v| match v {
+        serde_json::Value::Number(n) => n
+            .as_u64()
+            // A float ("3600.0", or 1e300) is read saturating; negative means already expired.
+            .or_else(|| n.as_f64().map(|f| f.max(0.0) as u64)),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    });
+    let from_jwt = jwt_exp.map(|exp| exp.saturating_sub(now_unix));
+    let secs = match (expires_in, from_jwt) {
+        (Some(a), Some(b)) => a.min(b),
+        (Some(a), None) | (None, Some(a)) => a,
+        (None, None) => return DEFAULT_LIFETIME,
+    };
+    Duration::from_secs(secs).min(MAX_LIFETIME)
 }
 
 /// The skew, but never more than half the lifetime, so a short-lived token is still reused.
@@ -379,6 +426,53 @@ mod tests {
             effective_skew(Duration::from_secs(4), DEFAULT_SKEW),
             Duration::from_secs(2)
         );
+    }
+
+    proptest::proptest! {
+        /// No `expires_in` or `exp` can make the lifetime exceed a day or the refresh instant
+        /// overflow.
+        #[test]
+        fn lifetimes_are_clamped(
+            n in proptest::prelude::any::<u64>(),
+            f in proptest::prelude::any::<f64>(),
+            exp in proptest::option::of(proptest::prelude::any::<u64>()),
+            now in proptest::prelude::any::<u64>(),
+        ) {
+            for v in [serde_json::json!(n), serde_json::json!(n.to_string()), serde_json::json!(f), serde_json::json!(-1)] {
+                let life = token_lifetime(Some(&v), exp, now);
+                proptest::prop_assert!(life <= MAX_LIFETIME);
+                let reuse = life.saturating_sub(effective_skew(life, DEFAULT_SKEW));
+                proptest::prop_assert!(Instant::now().checked_add(reuse).is_some());
+            }
+        }
+    }
+
+    #[test]
+    fn lifetime_takes_the_earlier_and_defaults() {
+        let v = serde_json::json!(3600);
+        assert_eq!(
+            token_lifetime(Some(&v), Some(1_000_100), 1_000_000),
+            Duration::from_secs(100)
+        );
+        assert_eq!(token_lifetime(None, None, 5), DEFAULT_LIFETIME);
+        let huge = serde_json::json!(u64::MAX);
+        assert_eq!(token_lifetime(Some(&huge), None, 0), MAX_LIFETIME);
+    }
+
+    #[test]
+    fn permanent_and_transient_by_type() {
+        assert!(TokenError::Unavailable("x".into()).is_transient());
+        assert!(!TokenError::Rejected {
+            status: 401,
+            error: "invalid_client".into()
+        }
+        .is_transient());
+        assert!(!TokenError::Secret(SecretError::NotFound { arn: "a".into() }).is_transient());
+        assert!(TokenError::Secret(SecretError::Unavailable {
+            arn: "a".into(),
+            message: "m".into()
+        })
+        .is_transient());
     }
 
     #[test]

@@ -3,10 +3,12 @@
 //! | answer | action |
 //! |---|---|
 //! | 2xx | delivered |
-//! | 408, 429, 5xx but 501, connect error, timeout | exponential backoff with full jitter, `Retry-After` honoured, while the deadline (less a margin) allows |
+//! | 408, 429, 5xx but 501, connect error, timeout | exponential backoff with full jitter (never below `base_backoff`), `Retry-After` honoured up to `max_retry_after`, while the deadline (less a margin) allows |
 //! | 401 | drop the token, fetch a new one, retry once |
 //! | 413 | [`Outcome::TooLarge`]: the caller splits the window |
-//! | other 4xx, 501 | the window failed |
+//! | 400, 422 | [`DeliveryError::ContentRejected`]: the caller bisects the window to find the record |
+//! | 3xx | [`DeliveryError::Redirected`]: never followed (a redirect would resend data and credentials elsewhere, and a 303 turns the POST into a body-less GET) |
+//! | other 4xx, 501 | [`DeliveryError::Refused`]: the window failed |
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -14,11 +16,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use flate2::write::GzEncoder;
-use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 
 use super::auth::{Auth, TokenError};
 use super::Format;
+use crate::backoff::{checked_deadline, clamp_wait, Backoff, Jitter};
 
 /// Tuning of one client; defaults match the shipper Lambda's.
 #[derive(Debug, Clone)]
@@ -30,6 +33,8 @@ pub struct ClientConfig {
     /// First backoff; doubles per retry up to `max_backoff`.
     pub base_backoff: Duration,
     pub max_backoff: Duration,
+    /// Longest `Retry-After` honoured; a longer one is cut to this (the deadline still applies).
+    pub max_retry_after: Duration,
     /// Compress bodies (`Content-Encoding: gzip`).
     pub gzip: bool,
     /// Permit `http://` URLs (local receivers, tests).
@@ -43,24 +48,69 @@ impl Default for ClientConfig {
             deadline_margin: Duration::from_millis(1500),
             base_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(10),
+            max_retry_after: Duration::from_secs(120),
             gzip: false,
             allow_insecure_http: false,
         }
     }
 }
 
+/// Why a window was not delivered. The variant says whether sending it again can help.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum DeliveryError {
-    #[error("collector refused the window: HTTP {status}{}", if .detail.is_empty() { String::new() } else { format!(" ({})", .detail) })]
-    Rejected { status: u16, detail: String },
+    /// 400 or 422: the collector refused what the window holds (some record in it).
+    #[error("collector rejected the content: HTTP {status}{}", detail_suffix(.detail))]
+    ContentRejected { status: u16, detail: String },
+    /// Another 4xx, or 501: the collector refuses the request itself.
+    #[error("collector refused the request: HTTP {status}{}", detail_suffix(.detail))]
+    Refused { status: u16, detail: String },
+    /// A 3xx: not followed, so neither the data nor the credentials go anywhere else.
+    #[error("collector answered HTTP {status} redirecting to {location}; redirects are not followed (fix the collector URL)")]
+    Redirected { status: u16, location: String },
     #[error("collector answered 401 again after a new token")]
     Unauthorized,
+    /// Retryable answers until the deadline came near.
     #[error("gave up after {attempts} attempts, the deadline is near (last: {last})")]
     Exhausted { attempts: u32, last: String },
     #[error("cannot authorize: {0}")]
     Auth(TokenError),
-    #[error("request could not be sent: {0}")]
-    Request(String),
+    /// reqwest could not build the request (a header or URL it refuses); no retry helps.
+    #[error("request could not be built: {0}")]
+    InvalidRequest(String),
+}
+
+impl DeliveryError {
+    /// A rejection of content, not of the request: bisecting the window isolates the record.
+    pub fn is_content_rejection(&self) -> bool {
+        matches!(self, DeliveryError::ContentRejected { .. })
+    }
+
+    /// A later try may succeed unchanged: the collector was unavailable until the deadline, or
+    /// refused a fresh token (a revocation racing the refresh).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            DeliveryError::Exhausted { .. } | DeliveryError::Unauthorized
+        )
+    }
+}
+
+fn detail_suffix(detail: &str) -> String {
+    if detail.is_empty() {
+        String::new()
+    } else {
+        format!(" ({detail})")
+    }
+}
+
+/// The host a `Location` header points at, for the error (never the full URL: it may carry
+/// a token in its query).
+pub(crate) fn location_host(base: &Url, location: Option<&str>) -> String {
+    match location.map(|l| base.join(l)) {
+        None => "no Location".to_string(),
+        Some(Ok(u)) => u.host_str().unwrap_or("a URL without host").to_string(),
+        Some(Err(_)) => "an invalid Location".to_string(),
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -121,6 +171,9 @@ pub fn check_url(url: &str, allow_insecure_http: bool) -> Result<Url, ClientErro
 pub fn http_client(config: &ClientConfig) -> Result<reqwest::Client, ClientError> {
     reqwest::Client::builder()
         .https_only(!config.allow_insecure_http)
+        // A followed redirect would send the body or the client secret to wherever it points
+        // (and 301/302/303 turn the POST into a GET without body that "succeeds").
+        .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(config.request_timeout.min(Duration::from_secs(5)))
         .pool_idle_timeout(Duration::from_secs(60))
         .user_agent(concat!("apigw-stream/", env!("CARGO_PKG_VERSION")))
@@ -233,8 +286,11 @@ impl BridgeClient {
                 }
                 Attempt::Retry { reason, after } => {
                     backoff_step += 1;
-                    let delay = after.unwrap_or_else(|| self.backoff(backoff_step));
-                    if Instant::now() + delay >= cutoff {
+                    let delay = self.retry_delay(backoff_step, after);
+                    // A server asking for more time than is left gets none of our requests
+                    // (even though the wait itself is capped at `max_retry_after`).
+                    let asked = after.unwrap_or(Duration::ZERO).max(delay);
+                    if checked_deadline(Instant::now(), asked).is_none_or(|at| at >= cutoff) {
                         result.outcome = Outcome::Failed(DeliveryError::Exhausted {
                             attempts: result.attempts,
                             last: reason,
@@ -251,14 +307,24 @@ impl BridgeClient {
     }
 
     /// Full-jitter exponential backoff: uniform in `[0, min(max, base·2^(n-1))]`.
-    fn backoff(&self, step: u32) -> Duration {
-        let cap = self
-            .config
-            .base_backoff
-            .saturating_mul(1u32 << step.saturating_sub(1).min(16))
-            .min(self.config.max_backoff);
-        let millis = cap.as_millis() as u64;
-        Duration::from_millis(rand::random_range(0..=millis))
+    fn backoff(&self) -> Backoff {
+        Backoff::new(
+            self.config.base_backoff,
+            self.config.max_backoff,
+            Jitter::Full,
+        )
+    }
+
+    /// The wait before retry `step`: the server's `Retry-After` when longer than our backoff,
+    /// never less than `base_backoff` (`Retry-After: 0` must not turn retries into a busy loop)
+    /// and never more than `max_retry_after`.
+    fn retry_delay(&self, step: u32, after: Option<Duration>) -> Duration {
+        let ours = self.backoff().delay(step);
+        clamp_wait(
+            after.unwrap_or(Duration::ZERO).max(ours),
+            self.config.base_backoff,
+            self.config.max_retry_after,
+        )
     }
 
     async fn attempt(&self, payload: Bytes, gzipped: bool, timeout: Duration) -> Attempt {
@@ -301,7 +367,9 @@ impl BridgeClient {
                         after: None,
                     }
                 } else {
-                    Attempt::Done(Outcome::Failed(DeliveryError::Request(e.to_string())))
+                    Attempt::Done(Outcome::Failed(DeliveryError::InvalidRequest(
+                        e.to_string(),
+                    )))
                 };
             }
         };
@@ -316,6 +384,16 @@ impl BridgeClient {
             // its connection dropped instead).
             let _ = read_capped(&mut resp, DRAIN_CAP).await;
             return Attempt::Done(Outcome::Delivered);
+        }
+        if status.is_redirection() {
+            let location = location_host(
+                &self.url,
+                resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()),
+            );
+            return Attempt::Done(Outcome::Failed(DeliveryError::Redirected {
+                status: status.as_u16(),
+                location,
+            }));
         }
         // Only the first bytes are shown; a collector's error page must not fill memory.
         let detail = snippet(&read_capped(&mut resp, DETAIL_CAP).await);
@@ -335,7 +413,13 @@ impl BridgeClient {
                 reason: format!("HTTP {}", status.as_u16()),
                 after: retry_after,
             },
-            s => Attempt::Done(Outcome::Failed(DeliveryError::Rejected {
+            StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => {
+                Attempt::Done(Outcome::Failed(DeliveryError::ContentRejected {
+                    status: status.as_u16(),
+                    detail,
+                }))
+            }
+            s => Attempt::Done(Outcome::Failed(DeliveryError::Refused {
                 status: s.as_u16(),
                 detail,
             })),
@@ -343,14 +427,17 @@ impl BridgeClient {
     }
 }
 
-/// `Retry-After`: delay-seconds or an HTTP date (RFC 9110 §10.2.3).
+/// `Retry-After`: delay-seconds or an HTTP date in any of its three forms (RFC 9110 §10.2.3).
+/// Any number of seconds is accepted here (`u64::MAX` included); the caller clamps the wait.
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // More digits than u64 holds still means "a very long time".
+        return Some(Duration::from_secs(
+            value.parse::<u64>().unwrap_or(u64::MAX),
+        ));
     }
-    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let when = SystemTime::from(when);
+    let when = httpdate::parse_http_date(value).ok()?;
     Some(
         when.duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO),
@@ -362,16 +449,30 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 const DRAIN_CAP: usize = 64 * 1024;
 const DETAIL_CAP: usize = 4 * 1024;
 
-/// Read at most about `cap` bytes of the body, stopping at the first error.
-async fn read_capped(resp: &mut reqwest::Response, cap: usize) -> Vec<u8> {
+/// Read at most `cap` bytes of the body, stopping at the first error. `Content-Length` is not
+/// trusted for anything (not even to reserve memory).
+pub(crate) async fn read_capped(resp: &mut reqwest::Response, cap: usize) -> Vec<u8> {
+    read_body_capped(resp, cap)
+        .await
+        .map(|(b, _)| b)
+        .unwrap_or_default()
+}
+
+/// Up to `cap` bytes of the body, and whether that was all of it.
+pub(crate) async fn read_body_capped(
+    resp: &mut reqwest::Response,
+    cap: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
     let mut buf = Vec::new();
-    while buf.len() < cap {
-        match resp.chunk().await {
-            Ok(Some(chunk)) => buf.extend_from_slice(&chunk),
-            _ => break,
+    while let Some(chunk) = resp.chunk().await? {
+        let room = cap - buf.len();
+        if chunk.len() > room {
+            buf.extend_from_slice(&chunk[..room]);
+            return Ok((buf, false));
         }
+        buf.extend_from_slice(&chunk);
     }
-    buf
+    Ok((buf, true))
 }
 
 fn snippet(body: &[u8]) -> String {
@@ -400,6 +501,82 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(
+            parse_retry_after("18446744073709551615"),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        assert_eq!(
+            parse_retry_after("99999999999999999999999"),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        // RFC 850 and asctime forms are dates too.
+        assert_eq!(
+            parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            parse_retry_after("Sun Nov  6 08:49:37 1994"),
+            Some(Duration::ZERO)
+        );
+    }
+
+    fn client() -> BridgeClient {
+        BridgeClient::new(
+            reqwest::Client::new(),
+            "https://x/",
+            Arc::new(Auth::None),
+            Format::Uap,
+            ClientConfig::default(),
+        )
+        .unwrap()
+    }
+
+    proptest::proptest! {
+        /// Whatever a server says in `Retry-After`, the wait is finite, at least the floor and at
+        /// most the ceiling, and adding it to now cannot panic.
+        #[test]
+        fn retry_waits_are_clamped(secs in proptest::prelude::any::<u64>(), step in proptest::prelude::any::<u32>(), date in proptest::prelude::any::<bool>()) {
+            let c = client();
+            let header = if date {
+                httpdate::fmt_http_date(epoch_plus(secs))
+            } else {
+                secs.to_string()
+            };
+            let after = parse_retry_after(&header);
+            let d = c.retry_delay(step, after);
+            proptest::prop_assert!(d >= c.config.base_backoff);
+            proptest::prop_assert!(d <= c.config.max_retry_after);
+            proptest::prop_assert!(checked_deadline(Instant::now(), d).is_some());
+        }
+    }
+
+    /// A date `secs` after the epoch, saturated to what `SystemTime` and HTTP dates hold.
+    fn epoch_plus(secs: u64) -> SystemTime {
+        // HTTP dates end at year 9999.
+        SystemTime::UNIX_EPOCH + Duration::from_secs(secs % 253_402_300_799)
+    }
+
+    #[test]
+    fn retry_after_zero_still_backs_off() {
+        let c = client();
+        for step in 1..20 {
+            assert!(c.retry_delay(step, Some(Duration::ZERO)) >= Duration::from_millis(200));
+        }
+        assert_eq!(
+            c.retry_delay(1, Some(Duration::from_secs(u64::MAX))),
+            Duration::from_secs(120)
+        );
+    }
+
+    #[test]
+    fn location_names_only_the_host() {
+        let base = Url::parse("https://edge.example.com/api-transactions").unwrap();
+        assert_eq!(
+            location_host(&base, Some("https://evil.example.net/x?token=abc")),
+            "evil.example.net"
+        );
+        assert_eq!(location_host(&base, Some("/elsewhere")), "edge.example.com");
+        assert_eq!(location_host(&base, None), "no Location");
     }
 
     #[test]
@@ -413,17 +590,10 @@ mod tests {
 
     #[test]
     fn backoff_stays_under_the_cap() {
-        let client = BridgeClient::new(
-            reqwest::Client::new(),
-            "https://x/",
-            Arc::new(Auth::None),
-            Format::Uap,
-            ClientConfig::default(),
-        )
-        .unwrap();
+        let client = client();
         for step in 1..40 {
-            assert!(client.backoff(step) <= Duration::from_secs(10));
+            assert!(client.backoff().delay(step) <= Duration::from_secs(10));
         }
-        assert!(client.backoff(1) <= Duration::from_millis(200));
+        assert!(client.backoff().delay(1) <= Duration::from_millis(200));
     }
 }

@@ -120,26 +120,6 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// Replace every captured body with an empty, truncated one and flag the record, so a record too
-/// large for any window can still be sent (alone) instead of dropped.
-pub fn truncate_bodies(txn: &mut Transaction) -> bool {
-    let mut changed = false;
-    for body in [&mut txn.request.body, &mut txn.response.body]
-        .into_iter()
-        .flatten()
-    {
-        if !body.data.is_empty() || !body.truncated {
-            body.data.clear();
-            body.truncated = true;
-            changed = true;
-        }
-    }
-    if changed {
-        txn.flags.body_truncated = true;
-    }
-    changed
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

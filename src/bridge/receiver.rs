@@ -3,7 +3,7 @@
 //! request. `apigw-stream bridge` serves it; tests and `apigw-stream local` start it in-process on
 //! `127.0.0.1:0` and read back what it accepted through [`Receiver`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::Read as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -45,6 +45,8 @@ pub struct Faults {
     pub retry_after_secs: Option<u64>,
     /// Bodies larger than this (decompressed) get 413.
     pub max_body_bytes: Option<usize>,
+    /// Record ids whose windows get 400 (a collector refusing one record's content).
+    pub reject_ids: HashSet<String>,
 }
 
 impl Default for Faults {
@@ -57,6 +59,7 @@ impl Default for Faults {
             statuses: VecDeque::new(),
             retry_after_secs: None,
             max_body_bytes: None,
+            reject_ids: HashSet::new(),
         }
     }
 }
@@ -84,6 +87,8 @@ pub struct ReceiverStats {
     pub faults_injected: u64,
     pub too_large: u64,
     pub invalid: u64,
+    /// Windows refused because they held a record of `reject_ids`.
+    pub rejected_windows: u64,
     pub accepted_windows: u64,
     pub accepted_records: u64,
     pub accepted_bytes: u64,
@@ -319,96 +324,144 @@ async fn transactions(
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+    let bearer = match authorize(&shared, &headers) {
+        Ok(bearer) => bearer,
+        Err(resp) => return *resp,
+    };
+    if let Some(resp) = inject_fault(&shared) {
+        return resp;
+    }
+    let gzipped = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+    let body = match decompress(&shared, body, gzipped) {
+        Ok(b) => b,
+        Err(resp) => return *resp,
+    };
+    let ndjson = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-ndjson"));
+    let ids = match validate(&shared, &body, ndjson) {
+        Ok(ids) => ids,
+        Err(resp) => return *resp,
+    };
+    accept(&shared, body, ids, bearer, gzipped, ndjson).await
+}
 
+/// The bearer token, or the 401 to answer (unless `no_auth`).
+fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<Option<String>, Box<Response>> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_string);
-    let injected = {
-        let mut inner = shared.lock();
-        if !shared.config.no_auth {
-            let valid = bearer
-                .as_ref()
-                .and_then(|t| inner.tokens.get(t))
-                .is_some_and(|exp| Instant::now() < *exp);
-            if !valid {
-                inner.stats.unauthorized += 1;
-                let mut resp =
-                    (StatusCode::UNAUTHORIZED, "invalid or expired token").into_response();
-                resp.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static(r#"Bearer error="invalid_token""#),
-                );
-                return resp;
-            }
-        }
-        let retry_after = inner.faults.retry_after_secs;
-        let injected = match inner.faults.statuses.pop_front() {
-            // A 2xx in the sequence means "handle this one normally".
-            Some(s) if (200..300).contains(&s) => None,
-            Some(s) => Some(s),
-            None if inner.faults.fail_rate > 0.0
-                && rand::random_range(0.0..1.0) < inner.faults.fail_rate =>
-            {
-                Some(inner.faults.fail_status)
-            }
-            None => None,
-        };
-        if injected.is_some() {
-            inner.stats.faults_injected += 1;
-        }
-        injected.map(|s| status_response(s, retry_after))
-    };
-    if let Some(resp) = injected {
-        return resp;
+    if shared.config.no_auth {
+        return Ok(bearer);
     }
+    let mut inner = shared.lock();
+    let valid = bearer
+        .as_ref()
+        .and_then(|t| inner.tokens.get(t))
+        .is_some_and(|exp| Instant::now() < *exp);
+    if valid {
+        return Ok(bearer);
+    }
+    inner.stats.unauthorized += 1;
+    let mut resp = (StatusCode::UNAUTHORIZED, "invalid or expired token").into_response();
+    resp.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+    );
+    Err(Box::new(resp))
+}
 
-    let gzipped = headers
-        .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+/// The next scripted status, or a random failure at `fail_rate`.
+fn inject_fault(shared: &Shared) -> Option<Response> {
+    let mut inner = shared.lock();
+    let retry_after = inner.faults.retry_after_secs;
+    let injected = match inner.faults.statuses.pop_front() {
+        // A 2xx in the sequence means "handle this one normally".
+        Some(s) if (200..300).contains(&s) => None,
+        Some(s) => Some(s),
+        None if inner.faults.fail_rate > 0.0
+            && rand::random_range(0.0..1.0) < inner.faults.fail_rate =>
+        {
+            Some(inner.faults.fail_status)
+        }
+        None => None,
+    };
+    if injected.is_some() {
+        inner.stats.faults_injected += 1;
+    }
+    injected.map(|s| status_response(s, retry_after))
+}
+
+/// The window as sent (gunzipped when it says so), or 400 / 413.
+fn decompress(shared: &Shared, body: Bytes, gzipped: bool) -> Result<Bytes, Box<Response>> {
     let body = if gzipped {
         let mut out = Vec::new();
         let mut dec = flate2::read::GzDecoder::new(&body[..]).take(READ_LIMIT as u64);
         if let Err(e) = dec.read_to_end(&mut out) {
             shared.lock().stats.invalid += 1;
-            return (StatusCode::BAD_REQUEST, format!("bad gzip body: {e}")).into_response();
+            return Err(Box::new(
+                (StatusCode::BAD_REQUEST, format!("bad gzip body: {e}")).into_response(),
+            ));
         }
         Bytes::from(out)
     } else {
         body
     };
-
     let max = shared.lock().faults.max_body_bytes;
     if max.is_some_and(|m| body.len() > m) {
         shared.lock().stats.too_large += 1;
-        return (StatusCode::PAYLOAD_TOO_LARGE, "window too large").into_response();
+        return Err(Box::new(
+            (StatusCode::PAYLOAD_TOO_LARGE, "window too large").into_response(),
+        ));
     }
+    Ok(body)
+}
 
-    let ndjson = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-ndjson"));
+/// The window's record ids, or 400 for an invalid window or one holding a rejected id.
+fn validate(shared: &Shared, body: &[u8], ndjson: bool) -> Result<Vec<String>, Box<Response>> {
     let ids = if ndjson {
-        validate_ndjson(&body)
+        validate_ndjson(body)
     } else {
-        validate_uap(&body)
+        validate_uap(body)
     };
-    let ids = match ids {
-        Ok(ids) => ids,
-        Err(reason) => {
-            shared.lock().stats.invalid += 1;
-            tracing::warn!(reason = %reason, "bridge receiver refused a window");
-            return (
+    let refuse = |reason: String| {
+        tracing::warn!(reason = %reason, "bridge receiver refused a window");
+        Box::new(
+            (
                 StatusCode::BAD_REQUEST,
                 axum::Json(json!({"error": reason})),
             )
-                .into_response();
-        }
+                .into_response(),
+        )
     };
+    let ids = ids.map_err(|reason| {
+        shared.lock().stats.invalid += 1;
+        refuse(reason)
+    })?;
+    let mut inner = shared.lock();
+    if let Some(bad) = ids.iter().find(|id| inner.faults.reject_ids.contains(*id)) {
+        inner.stats.rejected_windows += 1;
+        return Err(refuse(format!("record {bad} rejected")));
+    }
+    Ok(ids)
+}
 
-    let seq = {
+/// Count and keep an accepted window (written to `out_dir` when set).
+async fn accept(
+    shared: &Shared,
+    body: Bytes,
+    ids: Vec<String>,
+    bearer: Option<String>,
+    gzipped: bool,
+    ndjson: bool,
+) -> Response {
+    let (seq, n) = {
         let mut inner = shared.lock();
         inner.stats.accepted_windows += 1;
         inner.stats.accepted_records += ids.len() as u64;
@@ -424,13 +477,13 @@ async fn transactions(
     };
     if let Some(dir) = &shared.config.out_dir {
         let ext = if ndjson { "ndjson" } else { "json" };
-        let path = dir.join(format!("window-{:06}.{ext}", seq.0));
+        let path = dir.join(format!("window-{seq:06}.{ext}"));
         if let Err(e) = tokio::fs::write(&path, &body).await {
             tracing::error!(path = %path.display(), error = %e, "cannot write an accepted window");
             return (StatusCode::INTERNAL_SERVER_ERROR, "cannot store the window").into_response();
         }
     }
-    (StatusCode::OK, axum::Json(json!({"accepted": seq.1}))).into_response()
+    (StatusCode::OK, axum::Json(json!({"accepted": n}))).into_response()
 }
 
 #[derive(Deserialize)]

@@ -3,7 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_secretsmanager::error::DisplayErrorContext;
+use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
 use tokio::sync::Mutex;
 
 use super::Secret;
@@ -11,14 +12,57 @@ use super::Secret;
 /// How long a secret read from Secrets Manager is reused.
 pub const DEFAULT_SECRET_TTL: Duration = Duration::from_secs(300);
 
-#[derive(Debug, thiserror::Error)]
+/// Why the client secret could not be read. Only [`SecretError::Unavailable`] is worth retrying;
+/// the others need someone to fix the secret, its ARN or the function's permissions.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SecretError {
-    #[error("reading secret {arn} from Secrets Manager failed: {message}")]
-    Read { arn: String, message: String },
+    /// Network failure, timeout, throttling or a Secrets Manager fault.
+    #[error("reading secret {arn} from Secrets Manager failed (will retry): {message}")]
+    Unavailable { arn: String, message: String },
+    #[error("secret {arn} does not exist (check CLIENT_SECRET_ARN)")]
+    NotFound { arn: String },
+    #[error("not allowed to read secret {arn} (the function's role needs secretsmanager:GetSecretValue, and kms:Decrypt for a customer key): {message}")]
+    AccessDenied { arn: String, message: String },
+    /// Any other refusal (a deleted or undecryptable secret, an invalid ARN).
+    #[error("Secrets Manager refused to return secret {arn}: {message}")]
+    Refused { arn: String, message: String },
     #[error("secret {arn} has no SecretString (binary secrets are not supported)")]
     NotString { arn: String },
     #[error("secret {arn} is a JSON object without a client_secret key")]
     NoClientSecret { arn: String },
+}
+
+impl SecretError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SecretError::Unavailable { .. })
+    }
+}
+
+/// Sort a `GetSecretValue` failure into transient and permanent causes.
+fn classify(arn: &str, e: SdkError<GetSecretValueError>) -> SecretError {
+    let arn = arn.to_string();
+    let message = DisplayErrorContext(&e).to_string();
+    let SdkError::ServiceError(service) = &e else {
+        // Timeouts, connection and response errors.
+        return SecretError::Unavailable { arn, message };
+    };
+    match service.err() {
+        GetSecretValueError::ResourceNotFoundException(_) => SecretError::NotFound { arn },
+        GetSecretValueError::InternalServiceError(_) => SecretError::Unavailable { arn, message },
+        GetSecretValueError::DecryptionFailure(_)
+        | GetSecretValueError::InvalidParameterException(_)
+        | GetSecretValueError::InvalidRequestException(_) => SecretError::Refused { arn, message },
+        other => match other.code() {
+            Some("AccessDeniedException") | Some("UnrecognizedClientException") => {
+                SecretError::AccessDenied { arn, message }
+            }
+            Some(code) if code.contains("Throttl") => SecretError::Unavailable { arn, message },
+            _ if service.raw().status().is_server_error() => {
+                SecretError::Unavailable { arn, message }
+            }
+            _ => SecretError::Refused { arn, message },
+        },
+    }
 }
 
 pub enum SecretSource {
@@ -87,10 +131,7 @@ impl SecretsManagerSecret {
             .secret_id(&self.arn)
             .send()
             .await
-            .map_err(|e| SecretError::Read {
-                arn: self.arn.clone(),
-                message: DisplayErrorContext(&e).to_string(),
-            })?;
+            .map_err(|e| classify(&self.arn, e))?;
         let raw = out.secret_string().ok_or_else(|| SecretError::NotString {
             arn: self.arn.clone(),
         })?;

@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use super::{truncate_bodies, Format};
+use super::Format;
 use crate::transaction::Transaction;
 
 /// One record, encoded, with the index of the queue message it came from.
@@ -11,6 +11,8 @@ use crate::transaction::Transaction;
 pub struct EncodedRecord {
     /// Index of the source message in the batch being shipped.
     pub message: usize,
+    /// The record's id, to name it when the collector rejects it.
+    pub id: String,
     pub bytes: Vec<u8>,
     /// Its bodies were cut so that it fits a window.
     pub truncated: bool,
@@ -19,35 +21,24 @@ pub struct EncodedRecord {
 }
 
 /// Encode one record for a window of `limit` bytes: a record that would not fit a window alone is
-/// re-encoded cut down and flagged (never dropped).
+/// cut by the one rule of [`crate::truncate`] and flagged (never dropped).
 pub fn encode_record(
     format: Format,
     txn: &Transaction,
     message: usize,
     limit: usize,
 ) -> EncodedRecord {
-    let bytes = format.encode(txn);
-    if format.window_len(1, bytes.len()) <= limit {
-        return EncodedRecord {
-            message,
-            bytes,
-            truncated: false,
-            oversize: false,
-        };
-    }
-    // First as the queue frames cut a lone record (bodies and header values to 1 KiB), then with
-    // no body data at all.
-    let mut cut = crate::frame::cut_record(txn);
-    let mut bytes = format.encode(&cut);
-    if format.window_len(1, bytes.len()) > limit && truncate_bodies(&mut cut) {
-        bytes = format.encode(&cut);
-    }
-    let oversize = format.window_len(1, bytes.len()) > limit;
+    let fitted = crate::truncate::fit(
+        txn,
+        |t| format.encode(t),
+        |bytes| format.window_len(1, bytes.len()) <= limit,
+    );
     EncodedRecord {
         message,
-        bytes,
-        truncated: true,
-        oversize,
+        id: txn.id.clone(),
+        bytes: fitted.encoded,
+        truncated: fitted.truncated,
+        oversize: fitted.oversize,
     }
 }
 
@@ -96,6 +87,7 @@ mod tests {
     fn rec(len: usize) -> EncodedRecord {
         EncodedRecord {
             message: 0,
+            id: String::new(),
             bytes: vec![b'x'; len],
             truncated: false,
             oversize: false,

@@ -49,6 +49,10 @@ pub struct Args {
     /// Answer 413 to windows larger than this (decompressed).
     #[arg(long)]
     pub max_body_bytes: Option<usize>,
+    /// Answer 400 to every window holding a record with this id (repeat or comma-separate):
+    /// a collector refusing one record's content.
+    #[arg(long, value_delimiter = ',', value_name = "ID")]
+    pub reject_id: Vec<String>,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -68,6 +72,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             statuses: args.status.into_iter().collect(),
             retry_after_secs: args.retry_after,
             max_body_bytes: args.max_body_bytes,
+            reject_ids: args.reject_id.into_iter().collect(),
         },
     };
     let receiver = Receiver::start(args.listen, config)
@@ -83,8 +88,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .context("waiting for ctrl-c")?;
     let s = receiver.stats();
     eprintln!(
-        "accepted {} records in {} windows ({} bytes); {} tokens issued; {} unauthorized, {} invalid, {} too large, {} faults injected",
-        s.accepted_records, s.accepted_windows, s.accepted_bytes, s.tokens_issued, s.unauthorized, s.invalid, s.too_large, s.faults_injected
+        "accepted {} records in {} windows ({} bytes); {} tokens issued; {} unauthorized, {} invalid, {} rejected for --reject-id, {} too large, {} faults injected",
+        s.accepted_records, s.accepted_windows, s.accepted_bytes, s.tokens_issued, s.unauthorized, s.invalid, s.rejected_windows, s.too_large, s.faults_injected
     );
     Ok(ExitCode::SUCCESS)
 }

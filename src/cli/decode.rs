@@ -51,6 +51,8 @@ impl DecodeFlags {
         DecodeOptions {
             max_payload_bytes: self.max_payload_bytes,
             region: self.region.clone(),
+            // Files on disk are the user's own: every log group.
+            log_groups: None,
             filter: FilterConfig {
                 rest_api_enabled: self.rest_api_enabled,
                 http_api_enabled: self.http_api_enabled,

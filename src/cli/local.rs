@@ -326,7 +326,8 @@ fn report(summary: &Summary, json: Option<&Path>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Non-zero when a record was lost or an input could not be read or decoded.
+/// Non-zero when a record was lost or dead-lettered, when nothing of what was read was delivered,
+/// or when an input could not be read or decoded.
 fn exit_code(summary: &Summary, read_errors: usize) -> ExitCode {
     if summary.archive_failed_records > 0 {
         eprintln!(
@@ -334,22 +335,37 @@ fn exit_code(summary: &Summary, read_errors: usize) -> ExitCode {
             summary.archive_failed_records
         );
     }
+    let to_deliver = summary.records_in.saturating_sub(summary.filtered);
+    let nothing_delivered = to_deliver > 0 && summary.records_delivered == 0;
+    let dead = summary.dead_lettered > 0 || summary.dead_letter_messages > 0;
     if summary.lost == 0
         && summary.archive_failed_records == 0
+        && !dead
+        && !nothing_delivered
         && summary.payload_errors == 0
         && summary.send_failures == 0
         && read_errors == 0
     {
-        ExitCode::SUCCESS
-    } else {
-        if summary.lost > 0 {
-            eprintln!(
-                "apigw-stream local: {} records lost (neither delivered, filtered nor dead-lettered)",
-                summary.lost
-            );
-        }
-        ExitCode::from(1)
+        return ExitCode::SUCCESS;
     }
+    if summary.lost > 0 {
+        eprintln!(
+            "apigw-stream local: {} records lost (neither delivered, filtered nor dead-lettered)",
+            summary.lost
+        );
+    }
+    if dead {
+        eprintln!(
+            "apigw-stream local: {} records in {} messages ended in the dead-letter queue (see the warnings above for why; an embedded queue is gone when this process ends)",
+            summary.dead_lettered, summary.dead_letter_messages
+        );
+    }
+    if nothing_delivered {
+        eprintln!(
+            "apigw-stream local: none of the {to_deliver} records read was delivered to the collector"
+        );
+    }
+    ExitCode::from(1)
 }
 
 /// The vendor file's filter settings, where flags left the defaults: API toggles are off when

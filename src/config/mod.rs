@@ -94,6 +94,13 @@ pub fn decode_options_from_env(env: &dyn Env) -> Result<DecodeOptions, ConfigErr
         max_payload_bytes: s::MAX_PAYLOAD_BYTES.usize(env)?,
         filter,
         region: s::AWS_REGION.text(env),
+        // Unset: API Gateway's groups; `*` among the patterns: any group. Names are
+        // case-sensitive, so not the registry's (lower-casing) list rule.
+        log_groups: crate::decode::parse_log_groups(
+            &s::ALLOWED_LOG_GROUPS
+                .raw(env)
+                .unwrap_or_else(|| crate::decode::DEFAULT_LOG_GROUPS.join(",")),
+        ),
     })
 }
 

@@ -370,6 +370,59 @@ pub const LOG_LEVEL: Setting = setting(
     "Log level of the function's JSON log lines (a tracing directive is accepted too).",
 );
 
+pub const ALLOWED_LOG_GROUPS: Setting = setting(
+    "ALLOWED_LOG_GROUPS",
+    Function::Decode,
+    Kind::List {
+        default: crate::decode::DEFAULT_LOG_GROUPS,
+    },
+    Stack::Wired,
+    "Log groups whose payloads are decoded (names, or prefixes ending in *; * alone: any); others are counted and ignored. The stacks add ExtraLogGroupPattern.",
+);
+pub const RETRY_MAX_VISIBILITY_SECS: Setting = setting(
+    "RETRY_MAX_VISIBILITY_SECS",
+    Function::Shipper,
+    Kind::Int {
+        default: 10_800,
+        min: 0,
+        max: Some(43_200),
+    },
+    Stack::Param("RetryMaxVisibilitySeconds"),
+    "Cap on the visibility timeout a transiently failed message gets, doubling from the queue's with each receive (0: no growth).",
+);
+pub const REDRIVE_DLQ_ARN: Setting = setting(
+    "REDRIVE_DLQ_ARN",
+    Function::Shipper,
+    Kind::Text {
+        required: false,
+        secret: false,
+    },
+    Stack::Wired,
+    "Dead-letter queue moved back to its source queue once deliveries succeed again (unset: off; the stacks set the shipper DLQ unless AutoRedrive is false).",
+);
+pub const REDRIVE_COOLDOWN_SECS: Setting = setting(
+    "REDRIVE_COOLDOWN_SECS",
+    Function::Shipper,
+    Kind::Int {
+        default: 900,
+        min: 60,
+        max: Some(86_400),
+    },
+    Stack::Param("RedriveCooldownSeconds"),
+    "Least time between two automatic redrive starts.",
+);
+pub const REDRIVE_RATE: Setting = setting(
+    "REDRIVE_RATE",
+    Function::Shipper,
+    Kind::Int {
+        default: 50,
+        min: 1,
+        max: Some(500),
+    },
+    Stack::NotSet,
+    "Messages per second an automatic redrive moves.",
+);
+
 /// Every setting, in the order of the configuration table.
 pub const SETTINGS: &[Setting] = &[
     QUEUE_URL,
@@ -399,6 +452,11 @@ pub const SETTINGS: &[Setting] = &[
     BRIDGE_GZIP,
     BRIDGE_CONCURRENCY,
     ALLOW_INSECURE_HTTP,
+    ALLOWED_LOG_GROUPS,
+    RETRY_MAX_VISIBILITY_SECS,
+    REDRIVE_DLQ_ARN,
+    REDRIVE_COOLDOWN_SECS,
+    REDRIVE_RATE,
     LOG_LEVEL,
 ];
 

@@ -30,7 +30,19 @@ const HTTP: [Var; 8] = [
     Var::RequestId,
 ];
 
+/// Separators looked at before a line is refused: the templates have 7 or 10, quoted values may
+/// hold a few more; a line of millions of commas must not become millions of fields in memory.
+const MAX_SEPARATORS: usize = 256;
+
 pub fn parse(line: &str) -> Result<Fields, LineError> {
+    if memchr::memchr_iter(b',', line.as_bytes())
+        .nth(MAX_SEPARATORS)
+        .is_some()
+    {
+        return Err(LineError::Csv(format!(
+            "more than {MAX_SEPARATORS} commas; the console templates have 11 (REST) or 8 (HTTP) columns"
+        )));
+    }
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -90,5 +102,7 @@ mod tests {
     fn wrong_shape() {
         assert!(parse("a,b,c").is_err());
         assert!(parse("1.1.1.1,t,GET,GET /,HTTP/1.1,OK,1,r").is_err());
+        let commas = ",".repeat(1_000_000);
+        assert!(matches!(parse(&commas), Err(LineError::Csv(e)) if e.contains("256")));
     }
 }

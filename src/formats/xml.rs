@@ -8,7 +8,13 @@ use quick_xml::{Reader, XmlVersion};
 use super::fields::{Fields, Var};
 use super::LineError;
 
+/// Elements read before a line is refused (the templates have about a dozen), and bytes kept of
+/// one element's text: a hostile line must not cost memory in proportion to its size.
+const MAX_ELEMENTS: usize = 256;
+const MAX_TEXT_BYTES: usize = 64 * 1024;
+
 pub fn parse(line: &str) -> Result<Fields, LineError> {
+    let mut elements = 0usize;
     let err = |e: &dyn std::fmt::Display| LineError::Xml(e.to_string());
     let mut reader = Reader::from_str(line);
     let mut f = Fields::default();
@@ -20,6 +26,12 @@ pub fn parse(line: &str) -> Result<Fields, LineError> {
         match reader.read_event().map_err(|e| err(&e))? {
             Event::Start(e) => {
                 depth += 1;
+                elements += 1;
+                if elements > MAX_ELEMENTS {
+                    return Err(LineError::Xml(format!(
+                        "more than {MAX_ELEMENTS} elements in one line"
+                    )));
+                }
                 if depth == 1 {
                     for attr in e.attributes() {
                         let attr = attr.map_err(|e| err(&e))?;
@@ -37,12 +49,12 @@ pub fn parse(line: &str) -> Result<Fields, LineError> {
             }
             Event::Text(t) => {
                 if let Some((_, text)) = current.as_mut() {
-                    text.push_str(&t.xml10_content());
+                    append_capped(text, &t.xml10_content());
                 }
             }
             Event::CData(t) => {
                 if let Some((_, text)) = current.as_mut() {
-                    text.push_str(&t.xml10_content());
+                    append_capped(text, &t.xml10_content());
                 }
             }
             Event::GeneralRef(r) => {
@@ -80,6 +92,20 @@ pub fn parse(line: &str) -> Result<Fields, LineError> {
     Ok(f)
 }
 
+/// Append at most what keeps `text` within [`MAX_TEXT_BYTES`] (cut on a character boundary).
+fn append_capped(text: &mut String, more: &str) {
+    let room = MAX_TEXT_BYTES.saturating_sub(text.len());
+    if more.len() <= room {
+        text.push_str(more);
+    } else {
+        let mut end = room;
+        while !more.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.push_str(&more[..end]);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,5 +134,13 @@ mod tests {
     #[test]
     fn broken_xml() {
         assert!(parse("<request id=\"x\"><ip>1.2.3.4</ip>").is_err());
+    }
+
+    #[test]
+    fn hostile_lines_are_capped() {
+        let many = format!("<request>{}</request>", "<a>1</a>".repeat(10_000));
+        assert!(matches!(parse(&many), Err(LineError::Xml(e)) if e.contains("elements")));
+        let long = format!("<request><ip>{}</ip></request>", "9".repeat(1_000_000));
+        assert!(parse(&long).unwrap().get(Var::SourceIp).unwrap().len() <= MAX_TEXT_BYTES);
     }
 }

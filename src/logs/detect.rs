@@ -21,16 +21,62 @@ const B64: GeneralPurpose = GeneralPurpose::new(
 const MAX_DEPTH: u8 = 4;
 
 /// Decode any supported payload form into the LogData messages it holds, in order.
-/// `limit` caps the decompressed size of each gzip stream.
+/// `limit` caps the decompressed bytes of the whole input (every gzip member of every event of a
+/// file together), and [`MAX_EVENTS_PER_PAYLOAD`] its log events, so one input costs bounded
+/// memory however it is built.
 pub fn decode_payload(input: &[u8], limit: usize) -> Result<Vec<LogData>, PayloadError> {
     let mut out = Vec::new();
-    decode_into(input, limit, 0, &mut out)?;
+    let mut budget = Budget {
+        limit,
+        bytes_left: limit,
+        events: 0,
+    };
+    decode_into(input, &mut budget, 0, &mut out)?;
     Ok(out)
+}
+
+/// What the rest of one input may still decompress to.
+struct Budget {
+    limit: usize,
+    bytes_left: usize,
+    /// Log events read so far.
+    events: usize,
+}
+
+impl Budget {
+    fn gunzip(&mut self, data: &[u8]) -> Result<Vec<u8>, PayloadError> {
+        let plain = gunzip_capped(data, self.bytes_left).map_err(|e| match e {
+            // Name the whole cap, not what was left of it.
+            PayloadError::TooLarge { .. } => PayloadError::TooLarge { limit: self.limit },
+            other => other,
+        })?;
+        self.bytes_left -= plain.len();
+        Ok(plain)
+    }
+}
+
+/// Log events the LogData of one input may hold together. Real subscription deliveries hold at
+/// most a few thousand; past this the records would not fit the memory a decode is given.
+pub const MAX_EVENTS_PER_PAYLOAD: usize = 50_000;
+
+fn add_logdata(
+    budget: &mut Budget,
+    out: &mut Vec<LogData>,
+    data: LogData,
+) -> Result<(), PayloadError> {
+    budget.events += data.log_events.len();
+    if budget.events > MAX_EVENTS_PER_PAYLOAD {
+        return Err(PayloadError::TooManyEvents {
+            limit: MAX_EVENTS_PER_PAYLOAD,
+        });
+    }
+    out.push(data);
+    Ok(())
 }
 
 fn decode_into(
     input: &[u8],
-    limit: usize,
+    limit: &mut Budget,
     depth: u8,
     out: &mut Vec<LogData>,
 ) -> Result<(), PayloadError> {
@@ -44,7 +90,7 @@ fn decode_into(
         return Err(PayloadError::Empty);
     }
     if is_gzip(data) {
-        let plain = gunzip_capped(data, limit)?;
+        let plain = limit.gunzip(data)?;
         return decode_into(&plain, limit, depth + 1, out);
     }
     match data[0] {
@@ -74,7 +120,7 @@ fn trim(data: &[u8]) -> &[u8] {
 /// One or more base64 strings (one per line when several).
 fn decode_base64_text(
     text: &[u8],
-    limit: usize,
+    limit: &mut Budget,
     depth: u8,
     out: &mut Vec<LogData>,
 ) -> Result<(), PayloadError> {
@@ -127,8 +173,47 @@ struct Item<'a> {
     subscription_filters: Option<Vec<String>>,
     #[serde(default)]
     policy_level: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "capped_events")]
     log_events: Option<Vec<LogEvent>>,
+}
+
+/// `logEvents`, refused as soon as it holds more than [`MAX_EVENTS_PER_PAYLOAD`] (before the rest
+/// of a huge array is read into memory).
+fn capped_events<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<LogEvent>>, D::Error> {
+    struct Events;
+    impl<'de> serde::de::Visitor<'de> for Events {
+        type Value = Option<Vec<LogEvent>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array of log events")
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: serde::Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut events = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+            while let Some(e) = seq.next_element::<LogEvent>()? {
+                if events.len() == MAX_EVENTS_PER_PAYLOAD {
+                    return Err(serde::de::Error::custom(format!(
+                        "more than {MAX_EVENTS_PER_PAYLOAD} log events in one payload"
+                    )));
+                }
+                events.push(e);
+            }
+            Ok(Some(events))
+        }
+    }
+    d.deserialize_option(Events)
 }
 
 #[derive(Deserialize)]
@@ -140,7 +225,7 @@ struct AwsLogs<'a> {
 /// A JSON stream: one object, several (one per line or back to back), or an array of them.
 fn decode_json(
     data: &[u8],
-    limit: usize,
+    limit: &mut Budget,
     depth: u8,
     out: &mut Vec<LogData>,
 ) -> Result<(), PayloadError> {
@@ -160,7 +245,7 @@ fn decode_json(
 
 fn decode_item(
     item: Item,
-    limit: usize,
+    limit: &mut Budget,
     depth: u8,
     out: &mut Vec<LogData>,
 ) -> Result<(), PayloadError> {
@@ -172,14 +257,17 @@ fn decode_item(
             "JSON object has neither `awslogs` nor `messageType`/`logEvents`".into(),
         ));
     }
-    out.push(LogData {
-        message_type: item.message_type.unwrap_or_default(),
-        owner: item.owner.unwrap_or_default(),
-        log_group: item.log_group.unwrap_or_default(),
-        log_stream: item.log_stream.unwrap_or_default(),
-        subscription_filters: item.subscription_filters.unwrap_or_default(),
-        policy_level: item.policy_level,
-        log_events: item.log_events.unwrap_or_default(),
-    });
-    Ok(())
+    add_logdata(
+        limit,
+        out,
+        LogData {
+            message_type: item.message_type.unwrap_or_default(),
+            owner: item.owner.unwrap_or_default(),
+            log_group: item.log_group.unwrap_or_default(),
+            log_stream: item.log_stream.unwrap_or_default(),
+            subscription_filters: item.subscription_filters.unwrap_or_default(),
+            policy_level: item.policy_level,
+            log_events: item.log_events.unwrap_or_default(),
+        },
+    )
 }

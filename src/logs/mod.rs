@@ -9,11 +9,12 @@ mod detect;
 mod gunzip;
 mod logdata;
 
-pub use detect::decode_payload;
+pub use detect::{decode_payload, MAX_EVENTS_PER_PAYLOAD};
 pub use gunzip::gunzip_capped;
 pub use logdata::{LogData, LogEvent, MessageType};
 
-/// Default cap on decompressed bytes per payload (`MAX_PAYLOAD_BYTES`).
+/// Default cap on decompressed bytes per input, all its gzip members and events together
+/// (`MAX_PAYLOAD_BYTES`).
 pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 64 * 1024 * 1024;
 
 /// Why a payload could not be decoded. Display names the cause; callers add which input it was.
@@ -27,6 +28,8 @@ pub enum PayloadError {
     Gzip(String),
     #[error("decompressed data exceeds the limit of {limit} bytes (MAX_PAYLOAD_BYTES); refusing a possible gzip bomb")]
     TooLarge { limit: usize },
+    #[error("more than {limit} log events in one input; refusing it whole (split the file)")]
+    TooManyEvents { limit: usize },
     #[error("invalid JSON: {0}")]
     Json(String),
     #[error("not a CloudWatch Logs payload: {0}")]

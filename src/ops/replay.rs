@@ -81,8 +81,13 @@ pub struct ReplaySummary {
     pub moved: u64,
     /// Left in the DLQ on purpose (age filter, over `--max`).
     pub skipped: u64,
-    /// Left in the DLQ after an error (undecodable, send or invoke failed).
+    /// Left in the DLQ after an error (undecodable, invalid, send or invoke failed).
     pub failed: u64,
+    /// Of `failed`: messages that are neither a valid queue frame nor a destination record.
+    pub invalid: u64,
+    /// Copied to the destination but not deleted from the DLQ (not counted in `moved`): the
+    /// message comes back, and a later replay would copy it again.
+    pub undeleted: u64,
     /// Frames sent to the queue for decode-DLQ records.
     pub frames_sent: u64,
     /// Decode-DLQ records handed to the decode function.
@@ -163,19 +168,35 @@ enum Kind {
     Record(Vec<u8>),
 }
 
-fn classify(m: &InMessage, kind: SourceKind) -> Result<Kind, String> {
+/// Why a DLQ message is left where it is.
+enum Refusal {
+    /// The wrong kind for `--kind`.
+    Kind(String),
+    /// Neither a frame nor a destination record: nothing the pipeline could use.
+    Invalid(String),
+}
+
+fn classify(m: &InMessage, kind: SourceKind) -> Result<Kind, Refusal> {
     let record = destination_payload(&m.body);
     match (kind, record) {
         (SourceKind::Decode, Some(p)) | (SourceKind::Auto, Some(p)) => Ok(Kind::Record(p)),
-        (SourceKind::Shipper, None) | (SourceKind::Auto, None) => Ok(Kind::Frame),
-        (SourceKind::Shipper, Some(_)) => Err(format!(
+        // Checked whole (base64, gzip, every line a record): the shipper would only fail on it
+        // again, and it would be back in the DLQ after maxReceiveCount tries.
+        (SourceKind::Shipper, None) | (SourceKind::Auto, None) => match frame::unpack(&m.body) {
+            Ok(_) => Ok(Kind::Frame),
+            Err(e) => Err(Refusal::Invalid(format!(
+                "message {} is neither a queue frame ({e}) nor a Lambda destination record; left in the DLQ",
+                m.message_id
+            ))),
+        },
+        (SourceKind::Shipper, Some(_)) => Err(Refusal::Kind(format!(
             "message {} is a Lambda destination record (decode DLQ), not a queue frame; use --kind decode or auto",
             m.message_id
-        )),
-        (SourceKind::Decode, None) => Err(format!(
+        ))),
+        (SourceKind::Decode, None) => Err(Refusal::Kind(format!(
             "message {} is not a Lambda destination record with a requestPayload; use --kind shipper or auto",
             m.message_id
-        )),
+        ))),
     }
 }
 
@@ -202,65 +223,36 @@ pub async fn replay(
     opts: &ReplayOptions,
     progress: &ProgressBar,
 ) -> ReplaySummary {
-    let mut sum = ReplaySummary {
-        method: "receive-send-delete".to_string(),
-        dry_run: opts.dry_run,
-        ..Default::default()
+    let mut run = Run {
+        sum: ReplaySummary {
+            method: "receive-send-delete".to_string(),
+            dry_run: opts.dry_run,
+            ..Default::default()
+        },
+        release: Vec::new(),
+        taken: 0,
     };
     let policy = SendPolicy::default();
-    // Receipt handles to make visible again at the end (left in the DLQ).
-    let mut release: Vec<String> = Vec::new();
-    let mut taken: u64 = 0;
     let started = tokio::time::Instant::now();
     loop {
-        let room = opts.max.map_or(u64::MAX, |m| m.saturating_sub(taken));
+        let room = opts.max.map_or(u64::MAX, |m| m.saturating_sub(run.taken));
         if room == 0 {
             break;
         }
         let want = (room.min(MAX_BATCH_ENTRIES as u64)) as usize;
-        let before = taken;
+        let before = run.taken;
         let batch = match from.receive(want, opts.wait, opts.visibility).await {
             Ok(b) => b,
             Err(e) => {
-                sum.error(format!("receive from {}: {e}", from.name()));
+                run.sum.error(format!("receive from {}: {e}", from.name()));
                 break;
             }
         };
         if batch.is_empty() {
             break;
         }
-        sum.received += batch.len() as u64;
-
-        let mut frames: Vec<InMessage> = Vec::new();
-        let mut records: Vec<(InMessage, Vec<u8>)> = Vec::new();
-        for m in batch {
-            if taken >= opts.max.unwrap_or(u64::MAX) {
-                sum.skipped += 1;
-                release.push(m.receipt_handle);
-                continue;
-            }
-            if let Some(age) = opts.older_than {
-                let old_enough = m
-                    .sent_timestamp_ms
-                    .is_some_and(|t| now_ms().saturating_sub(t) >= age.as_millis() as i64);
-                if !old_enough {
-                    sum.skipped += 1;
-                    release.push(m.receipt_handle);
-                    continue;
-                }
-            }
-            // Counted towards --max whatever happens next: it bounds the work done.
-            taken += 1;
-            match classify(&m, opts.kind) {
-                Ok(Kind::Frame) => frames.push(m),
-                Ok(Kind::Record(p)) => records.push((m, p)),
-                Err(e) => {
-                    sum.failed += 1;
-                    sum.error(e);
-                    release.push(m.receipt_handle);
-                }
-            }
-        }
+        run.sum.received += batch.len() as u64;
+        let (frames, records) = run.triage(batch, opts);
 
         if let Some(rate) = opts.rate.filter(|r| *r > 0.0) {
             // Pace by messages handled before this batch: message n starts no earlier than n / rate.
@@ -268,34 +260,9 @@ pub async fn replay(
             tokio::time::sleep_until(due).await;
         }
 
-        if !frames.is_empty() {
-            let n = frames.len() as u64;
-            if opts.dry_run {
-                sum.moved += n;
-                release.extend(frames.into_iter().map(|m| m.receipt_handle));
-            } else {
-                let out: Vec<OutMessage> = frames
-                    .iter()
-                    .enumerate()
-                    .map(|(i, m)| OutMessage {
-                        id: i.to_string(),
-                        body: m.body.clone(),
-                        attributes: frame_attributes(&m.attributes),
-                    })
-                    .collect();
-                let handles: Vec<String> = frames.into_iter().map(|m| m.receipt_handle).collect();
-                match send_all(to, out, &policy).await {
-                    Ok(_) => settle(from, handles, &mut sum).await,
-                    Err(e) => {
-                        sum.failed += n;
-                        sum.error(format!("send {n} frames to {}: {e}", to.name()));
-                        release.extend(handles);
-                    }
-                }
-            }
-            progress.inc(n);
-        }
-
+        let n = frames.len() as u64;
+        run.move_frames(frames, from, to, opts, &policy).await;
+        progress.inc(n);
         for (m, payload) in records {
             handle_record(
                 m,
@@ -305,25 +272,117 @@ pub async fn replay(
                 invoker,
                 opts,
                 &policy,
-                &mut sum,
-                &mut release,
+                &mut run.sum,
+                &mut run.release,
             )
             .await;
             progress.inc(1);
         }
         progress.set_message(format!(
             "moved {} failed {} skipped {}",
-            sum.moved, sum.failed, sum.skipped
+            run.sum.moved, run.sum.failed, run.sum.skipped
         ));
     }
 
-    for handle in release {
+    for handle in run.release {
         if let Err(e) = from.change_visibility(&handle, Duration::ZERO).await {
             // Not fatal: the message comes back by itself when its visibility timeout ends.
             tracing::debug!("release {}: {e}", from.name());
         }
     }
-    sum
+    run.sum
+}
+
+/// The state of one [`replay`] run.
+struct Run {
+    sum: ReplaySummary,
+    /// Receipt handles to make visible again at the end (left in the DLQ).
+    release: Vec<String>,
+    /// Messages counted towards `--max`.
+    taken: u64,
+}
+
+impl Run {
+    /// Sort a received batch: frames to copy, destination records to decode, and what stays
+    /// (skipped by age or `--max`, or refused) released at the end.
+    fn triage(
+        &mut self,
+        batch: Vec<InMessage>,
+        opts: &ReplayOptions,
+    ) -> (Vec<InMessage>, Vec<(InMessage, Vec<u8>)>) {
+        let mut frames = Vec::new();
+        let mut records = Vec::new();
+        for m in batch {
+            let old_enough = opts.older_than.is_none_or(|age| {
+                m.sent_timestamp_ms
+                    .is_some_and(|t| now_ms().saturating_sub(t) >= age.as_millis() as i64)
+            });
+            if self.taken >= opts.max.unwrap_or(u64::MAX) || !old_enough {
+                self.sum.skipped += 1;
+                self.release.push(m.receipt_handle);
+                continue;
+            }
+            // Counted towards --max whatever happens next: it bounds the work done.
+            self.taken += 1;
+            match classify(&m, opts.kind) {
+                Ok(Kind::Frame) => frames.push(m),
+                Ok(Kind::Record(p)) => records.push((m, p)),
+                Err(refusal) => {
+                    self.sum.failed += 1;
+                    let e = match refusal {
+                        Refusal::Kind(e) => e,
+                        Refusal::Invalid(e) => {
+                            self.sum.invalid += 1;
+                            e
+                        }
+                    };
+                    self.sum.error(e);
+                    self.release.push(m.receipt_handle);
+                }
+            }
+        }
+        (frames, records)
+    }
+
+    /// Send frames to the queue unchanged, then delete them from the DLQ.
+    async fn move_frames(
+        &mut self,
+        frames: Vec<InMessage>,
+        from: &dyn Queue,
+        to: &dyn Queue,
+        opts: &ReplayOptions,
+        policy: &SendPolicy,
+    ) {
+        let n = frames.len() as u64;
+        if n == 0 {
+            return;
+        }
+        if opts.dry_run {
+            self.sum.moved += n;
+            self.release
+                .extend(frames.into_iter().map(|m| m.receipt_handle));
+            return;
+        }
+        let out: Vec<OutMessage> = frames
+            .iter()
+            .enumerate()
+            .map(|(i, m)| OutMessage {
+                id: i.to_string(),
+                body: m.body.clone(),
+                attributes: frame_attributes(&m.attributes),
+            })
+            .collect();
+        let handles: Vec<String> = frames.into_iter().map(|m| m.receipt_handle).collect();
+        match send_all(to, out, policy).await {
+            Ok(_) => settle(from, handles, &mut self.sum).await,
+            Err(e) => {
+                self.sum.failed += n;
+                self.sum
+                    .error(format!("send {n} frames to {}: {e}", to.name()));
+                self.release.extend(handles);
+            }
+        }
+    }
 }
 
 /// Delete DLQ messages whose copies were confirmed. A failed delete leaves a duplicate behind,
@@ -333,7 +392,7 @@ async fn settle(from: &dyn Queue, handles: Vec<String>, sum: &mut ReplaySummary)
     match from.delete(&handles).await {
         Ok(()) => sum.moved += n,
         Err(e) => {
-            sum.moved += n;
+            sum.undeleted += n;
             sum.error(format!(
                 "{n} messages were copied but not deleted from {} ({e}); a later replay would copy them again",
                 from.name()
@@ -503,6 +562,22 @@ pub async fn move_task(
     rate: Option<u32>,
     progress: &ProgressBar,
 ) -> Result<MoveTaskResult, OpsError> {
+    move_task_within(sqs, from_url, to_url, rate, MOVE_TASK_DEADLINE, progress).await
+}
+
+/// How long [`move_task`] follows a started task before reporting it still running.
+pub const MOVE_TASK_DEADLINE: Duration = Duration::from_secs(30 * 60);
+
+/// [`move_task`], following the task for at most `deadline` overall.
+pub async fn move_task_within(
+    sqs: &aws_sdk_sqs::Client,
+    from_url: &str,
+    to_url: &str,
+    rate: Option<u32>,
+    deadline: Duration,
+    progress: &ProgressBar,
+) -> Result<MoveTaskResult, OpsError> {
+    let give_up = tokio::time::Instant::now() + deadline;
     let source = queue_arn(sqs, from_url).await?;
     let destination = queue_arn(sqs, to_url).await?;
     let started = sqs
@@ -523,7 +598,17 @@ pub async fn move_task(
     let mut moved = 0u64;
     let mut last_error = None;
     loop {
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        if tokio::time::Instant::now() >= give_up {
+            return Ok(MoveTaskResult {
+                status: "RUNNING".to_string(),
+                moved,
+                failure_reason: Some(format!(
+                    "still running after {} s; it goes on by itself (follow it with ListMessageMoveTasks, stop it with CancelMessageMoveTask)",
+                    deadline.as_secs()
+                )),
+            });
+        }
+        tokio::time::sleep(Duration::from_secs(2).min(deadline)).await;
         let listed = sqs
             .list_message_move_tasks()
             .source_arn(&source)
@@ -611,11 +696,9 @@ mod tests {
     }
 
     fn frame_message(i: usize) -> OutMessage {
-        OutMessage {
-            id: i.to_string(),
-            body: format!("H4sIframe{i}"),
-            attributes: frame::Frame::attributes(1),
-        }
+        let t = crate::Transaction::new(format!("r{i}"), 1, Default::default());
+        let mut frames = frame::pack(&[t], frame::DEFAULT_MESSAGE_BYTES).unwrap();
+        frames.remove(0).into_message(i.to_string())
     }
 
     #[tokio::test]
@@ -643,5 +726,35 @@ mod tests {
         assert_eq!((s.moved, s.failed), (20, 0));
         assert_eq!(to.approximate_len().await.unwrap(), 20);
         assert_eq!(from.approximate_len().await.unwrap(), 5);
+    }
+
+    #[tokio::test]
+    async fn invalid_messages_stay_and_are_reported() {
+        use crate::queue::MemoryQueue;
+        let from = MemoryQueue::new("dlq");
+        let to = MemoryQueue::new("queue");
+        let mut msgs: Vec<OutMessage> = (0..3).map(frame_message).collect();
+        for (i, body) in ["H4sInot-a-frame", "{\"random\":\"json\"}"]
+            .iter()
+            .enumerate()
+        {
+            msgs.push(OutMessage {
+                id: format!("bad{i}"),
+                body: body.to_string(),
+                attributes: BTreeMap::new(),
+            });
+        }
+        send_all(&from, msgs, &SendPolicy::default()).await.unwrap();
+        let opts = ReplayOptions {
+            wait: Duration::from_millis(10),
+            ..Default::default()
+        };
+        let s = replay(&from, &to, None, &opts, &ProgressBar::hidden()).await;
+        assert_eq!((s.moved, s.failed, s.invalid), (3, 2, 2));
+        assert_eq!(s.errors.len(), 2);
+        assert_eq!(to.approximate_len().await.unwrap(), 3);
+        let left = from.peek_all();
+        assert_eq!(left.len(), 2, "invalid messages stay in the DLQ");
+        assert!(left.iter().all(|m| frame::unpack(&m.body).is_err()));
     }
 }

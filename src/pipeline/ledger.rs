@@ -98,6 +98,30 @@ impl Ledger {
         frame
     }
 
+    /// Move `ids` out of `frame` into a new frame (the shipper sends records the collector
+    /// rejected again on their own); returns the new frame's number. Input counts do not change.
+    pub fn split_frame<'a>(
+        &self,
+        frame: u64,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> Option<u64> {
+        let moved: HashSet<u64> = ids.into_iter().map(id_hash).collect();
+        let mut state = self.lock();
+        let entry = state.frames.get_mut(&frame)?;
+        entry.ids.retain(|h| !moved.contains(h));
+        let base_ms = entry.base_ms;
+        state.next_frame += 1;
+        let new = state.next_frame;
+        state.frames.insert(
+            new,
+            FrameEntry {
+                ids: moved.into_iter().collect(),
+                base_ms,
+            },
+        );
+        Some(new)
+    }
+
     /// The Bridge accepted every record of `frame` (the shipper reported its message delivered).
     /// Returns the number of records delivered for the first time.
     pub fn confirm(&self, frame: Option<u64>, now_ms: i64) -> u64 {

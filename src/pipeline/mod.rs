@@ -8,7 +8,7 @@
 
 pub mod ledger;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,8 +21,9 @@ use crate::bridge::receiver::Receiver;
 use crate::clock::now_ms;
 use crate::decode::{decode_bytes, DecodeOptions, DecodeStats};
 use crate::frame::{self, Frame};
-use crate::queue::{send_all, Attribute, OutMessage, Queue, QueueError, SendPolicy};
-use crate::ship::{ShipMessage, ShipStats, Shipper};
+use crate::queue::{send_all, Attribute, InMessage, OutMessage, Queue, QueueError, SendPolicy};
+use crate::settle::{Received, RetryPolicy};
+use crate::ship::{ShipMessage, ShipReport, ShipStats, Shipper};
 use ledger::{Ledger, Settlement};
 
 /// Message attribute holding the frame number this run gave a message (for accounting).
@@ -46,6 +47,9 @@ pub struct PipelineOptions {
     pub visibility_timeout: Duration,
     /// Time a shipper batch may take (the shipper Lambda's timeout); below the visibility timeout.
     pub ship_timeout: Duration,
+    /// Cap on the visibility a failed message gets, doubling from `visibility_timeout` with each
+    /// receive (the shipper's `RETRY_MAX_VISIBILITY_SECS`); zero: no growth.
+    pub max_visibility: Duration,
     /// Hold decoding while the queue holds more messages than this (bounded memory with the
     /// embedded queue); `None` for no limit.
     pub max_queued_messages: Option<usize>,
@@ -65,6 +69,7 @@ impl Default for PipelineOptions {
             receive_wait: Duration::from_secs(1),
             visibility_timeout: Duration::from_secs(30),
             ship_timeout: Duration::from_secs(25),
+            max_visibility: Duration::from_secs(300),
             max_queued_messages: Some(64),
             drain_timeout: Duration::from_secs(600),
         }
@@ -407,7 +412,8 @@ impl LocalPipeline {
             })
             .collect();
         let deadline = std::time::Instant::now() + self.opts.ship_timeout;
-        let report = self.shipper.ship(&batch, deadline).await;
+        let mut report = self.shipper.ship(&batch, deadline).await;
+        self.settle(&messages, &mut report).await;
         self.add_ship_stats(&report.stats);
         let failed: HashSet<&str> = report.failed.iter().map(String::as_str).collect();
         let now = now_ms();
@@ -433,6 +439,62 @@ impl LocalPipeline {
             }
         }
         Ok(messages.len())
+    }
+
+    /// What the shipper Lambda does beyond its partial batch response (crate::settle): rejected
+    /// records travel on in frames of their own, failed messages stay hidden longer each time.
+    async fn settle(&self, messages: &[InMessage], report: &mut ShipReport) {
+        let frame_of = |id: &str| {
+            messages
+                .iter()
+                .find(|m| m.message_id == id)
+                .and_then(|m| m.attributes.get(FRAME_ATTRIBUTE))
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        // The ledger follows the rejected records into their new frames.
+        let mut new_frames = HashMap::new();
+        for part in &report.requeue {
+            if let Some(frame) = frame_of(&part.message_id) {
+                let ids = part.record_ids.iter().map(String::as_str);
+                if let Some(new) = self.ledger.split_frame(frame, ids) {
+                    new_frames.insert(part.record_ids.clone(), new);
+                }
+            }
+        }
+        let unsent = crate::settle::requeue(self.queue.as_ref(), report, |ids| {
+            new_frames
+                .get(ids)
+                .map(|f| {
+                    BTreeMap::from([(
+                        FRAME_ATTRIBUTE.to_string(),
+                        Attribute::Number(f.to_string()),
+                    )])
+                })
+                .unwrap_or_default()
+        })
+        .await;
+        report.failed.extend(unsent);
+        report.stats.failed_messages = report.failed.len() as u64;
+        let received: Vec<Received> = messages
+            .iter()
+            .map(|m| Received {
+                message_id: m.message_id.clone(),
+                receipt_handle: m.receipt_handle.clone(),
+                receive_count: m.receive_count,
+            })
+            .collect();
+        let policy = RetryPolicy {
+            first: self.opts.visibility_timeout,
+            max: self.opts.max_visibility,
+        };
+        crate::settle::back_off(
+            self.queue.as_ref(),
+            &received,
+            &report.failed,
+            &report.permanent,
+            &policy,
+        )
+        .await;
     }
 
     /// A shipper worker: [`ship_once`](Self::ship_once) until `stop` is set.

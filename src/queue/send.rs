@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
 
+use crate::backoff::{Backoff, Jitter};
+
 use super::{OutMessage, Queue, QueueError, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_MESSAGE_BYTES};
 
 #[derive(Debug, Clone)]
@@ -18,6 +20,13 @@ pub struct SendPolicy {
     pub max_backoff: Duration,
     /// Batch calls in flight at once.
     pub concurrency: usize,
+}
+
+impl SendPolicy {
+    /// Equal jitter: senders retrying together spread out, yet never come back at once.
+    pub fn backoff(&self) -> Backoff {
+        Backoff::new(self.initial_backoff, self.max_backoff, Jitter::Equal)
+    }
 }
 
 impl Default for SendPolicy {
@@ -100,7 +109,7 @@ async fn send_batch_with_retry(
     policy: &SendPolicy,
 ) -> Result<(usize, usize), QueueError> {
     let total = pending.len();
-    let mut backoff = policy.initial_backoff;
+    let backoff = policy.backoff();
     let mut calls = 0;
     let mut retried = 0;
     let mut last_error = String::new();
@@ -120,8 +129,7 @@ async fn send_batch_with_retry(
         }
         if attempt < policy.attempts {
             retried += pending.len();
-            tokio::time::sleep(jitter(backoff)).await;
-            backoff = (backoff * 2).min(policy.max_backoff);
+            tokio::time::sleep(backoff.delay(attempt)).await;
         }
     }
     Err(QueueError::EntriesFailed {
@@ -131,15 +139,6 @@ async fn send_batch_with_retry(
         attempts: policy.attempts,
         first: last_error,
     })
-}
-
-/// Full jitter between half and the whole backoff, so retrying senders don't move in step.
-pub fn jitter(d: Duration) -> Duration {
-    let ms = d.as_millis() as u64;
-    if ms < 2 {
-        return d;
-    }
-    Duration::from_millis(ms / 2 + rand::random_range(0..=ms / 2))
 }
 
 #[cfg(test)]

@@ -201,3 +201,28 @@ impl Queue for SqsQueue {
             + n(QueueAttributeName::ApproximateNumberOfMessagesNotVisible))
     }
 }
+
+/// The URL of the queue `arn:aws:sqs:REGION:ACCOUNT:NAME`, asked of SQS (so it also works
+/// against moto or LocalStack endpoints).
+pub async fn queue_url_from_arn(client: &Client, arn: &str) -> Result<String, QueueError> {
+    let bad = |why: &str| QueueError::Call {
+        queue: arn.to_string(),
+        operation: "GetQueueUrl",
+        message: why.to_string(),
+    };
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [_, _, "sqs", _, account, name] = parts[..] else {
+        return Err(bad(
+            "not an SQS queue ARN (arn:aws:sqs:REGION:ACCOUNT:NAME)",
+        ));
+    };
+    let out = client
+        .get_queue_url()
+        .queue_name(name)
+        .queue_owner_aws_account_id(account)
+        .send()
+        .await
+        .map_err(|e| bad(&DisplayErrorContext(e).to_string()))?;
+    out.queue_url
+        .ok_or_else(|| bad("GetQueueUrl answered without a URL"))
+}

@@ -55,6 +55,14 @@ pub struct ShipConfig {
     pub allow_insecure_http: bool,
     pub concurrency: usize,
     pub secret_ttl: Duration,
+    /// Cap on the visibility a failed message gets (`RETRY_MAX_VISIBILITY_SECS`; 0: no growth).
+    pub retry_max_visibility: Duration,
+    /// The shipper DLQ moved back once deliveries succeed (`REDRIVE_DLQ_ARN`; unset: off).
+    pub redrive_dlq_arn: Option<String>,
+    /// At most one redrive start per this long (`REDRIVE_COOLDOWN_SECS`).
+    pub redrive_cooldown: Duration,
+    /// Messages per second a redrive moves (`REDRIVE_RATE`).
+    pub redrive_rate: u32,
 }
 
 impl ShipConfig {
@@ -71,6 +79,10 @@ impl ShipConfig {
             allow_insecure_http: s::ALLOW_INSECURE_HTTP.bool_default(),
             concurrency: s::BRIDGE_CONCURRENCY.int_default() as usize,
             secret_ttl: Duration::from_secs(s::SECRET_TTL_SECS.int_default()),
+            retry_max_visibility: Duration::from_secs(s::RETRY_MAX_VISIBILITY_SECS.int_default()),
+            redrive_dlq_arn: None,
+            redrive_cooldown: Duration::from_secs(s::REDRIVE_COOLDOWN_SECS.int_default()),
+            redrive_rate: s::REDRIVE_RATE.int_default() as u32,
         }
     }
 
@@ -98,6 +110,10 @@ impl ShipConfig {
         config.allow_insecure_http = s::ALLOW_INSECURE_HTTP.bool(env)?;
         config.concurrency = s::BRIDGE_CONCURRENCY.usize(env)?;
         config.secret_ttl = Duration::from_secs(s::SECRET_TTL_SECS.int(env)?);
+        config.retry_max_visibility = Duration::from_secs(s::RETRY_MAX_VISIBILITY_SECS.int(env)?);
+        config.redrive_dlq_arn = s::REDRIVE_DLQ_ARN.text(env);
+        config.redrive_cooldown = Duration::from_secs(s::REDRIVE_COOLDOWN_SECS.int(env)?);
+        config.redrive_rate = u32::try_from(s::REDRIVE_RATE.int(env)?).unwrap_or(500);
         // Fail at start, not at the first window.
         client::check_url(&config.bridge_url, config.allow_insecure_http)?;
         if let AuthConfig::OAuth { url, .. } = &config.auth {

@@ -92,6 +92,9 @@ def tf_source(value):
     return ("input", m.group(1)) if m else ("literal", value)
 
 
+# The log groups whose subscription filters may invoke decode, on both sides and in decode's default.
+API_LOG_GROUPS = ["/aws/apigateway/*", "API-Gateway-Execution-Logs_*", "API-Gateway-Access-Logs_*", "/apigw-stream/*"]
+
 # Environment values wired to a resource rather than an input, on each side.
 WIRED = {
     "QUEUE_URL": ({"Ref": "Queue"}, "${aws_sqs_queue.queue.url}"),
@@ -100,6 +103,15 @@ WIRED = {
     "CLIENT_SECRET_ARN": (
         {"Fn::If": ["CreateSecret", {"Ref": "ClientSecretValue"}, {"Ref": "ClientSecretArn"}]},
         "${local.client_secret_arn}",
+    ),
+    "ALLOWED_LOG_GROUPS": (
+        {"Fn::If": ["HasExtraLogGroup", {"Fn::Sub": ",".join(API_LOG_GROUPS + ["${ExtraLogGroupPattern}"])},
+                    ",".join(API_LOG_GROUPS)]},
+        '${join(",", local.log_group_patterns)}',
+    ),
+    "REDRIVE_DLQ_ARN": (
+        {"Fn::If": ["Redrive", {"Fn::GetAtt": ["ShipperDlq", "Arn"]}, ""]},
+        '${var.auto_redrive ? aws_sqs_queue.shipper_dlq.arn : ""}',
     ),
 }
 
@@ -135,9 +147,11 @@ def test_the_contract_environment():
     decode = resources["DecodeFunction"]["Properties"]["Environment"]["Variables"]
     shipper = resources["ShipperFunction"]["Properties"]["Environment"]["Variables"]
     assert set(decode) == {"QUEUE_URL", "MESSAGE_BYTES", "MAX_PAYLOAD_BYTES", "REST_API_ENABLED", "HTTP_API_ENABLED",
-                           "STATIC_FILE_EXTENSIONS", "RESPONSE_CONTENT_TYPES", "REDACT_HEADERS", "ARCHIVE_STREAM", "LOG_LEVEL"}
+                           "STATIC_FILE_EXTENSIONS", "RESPONSE_CONTENT_TYPES", "REDACT_HEADERS", "ALLOWED_LOG_GROUPS",
+                           "ARCHIVE_STREAM", "LOG_LEVEL"}
     assert set(shipper) == {"BRIDGE_URL", "AUTH_URL", "CLIENT_ID", "CLIENT_SECRET_ARN", "BRIDGE_FORMAT", "WINDOW_BYTES",
-                            "REQUEST_TIMEOUT_MS", "ALLOW_INSECURE_HTTP", "LOG_LEVEL"}  # fmt: skip
+                            "REQUEST_TIMEOUT_MS", "ALLOW_INSECURE_HTTP", "RETRY_MAX_VISIBILITY_SECS",
+                            "REDRIVE_DLQ_ARN", "REDRIVE_COOLDOWN_SECS", "LOG_LEVEL"}  # fmt: skip
     tf = tf_resources("pipeline", "aws_lambda_function")["decode"]["environment"][0]["variables"]
     assert decode["MESSAGE_BYTES"] == tf["MESSAGE_BYTES"] == "1048576"
 
@@ -173,17 +187,48 @@ def test_invoke_settings_match():
     assert esm["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "ShipperMaximumConcurrency"}
     assert tf_esm["scaling_config"][0]["maximum_concurrency"] == "${var.shipper_maximum_concurrency}"
 
-    perm, tf_perm = res["DecodeInvokeByLogs"]["Properties"], tf_resources("pipeline", "aws_lambda_permission")["logs"]
-    assert perm["Principal"] == tf_perm["principal"] == "logs.amazonaws.com"
-    assert perm["SourceArn"] == {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"}
-    assert tf_perm["source_arn"] == "${local.log_group_arn_in_us}"
+    # Least privilege: API Gateway's log groups and ours, one permission each, plus an optional extra pattern.
+    perms = {k: r for k, r in res.items() if r["Type"] == "AWS::Lambda::Permission"}
+    arns = sorted(r["Properties"]["SourceArn"]["Fn::Sub"] for r in perms.values())
+    prefix = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+    assert arns == sorted(prefix + g for g in API_LOG_GROUPS + ["${ExtraLogGroupPattern}"])
+    assert all(r["Properties"]["Principal"] == "logs.amazonaws.com" for r in perms.values())
+    assert all(r["Properties"]["SourceAccount"] == {"Ref": "AWS::AccountId"} for r in perms.values())
+    assert [k for k, r in perms.items() if "Condition" in r] == ["DecodeInvokeByExtraLogs"]
+    tf_perm = tf_resources("pipeline", "aws_lambda_permission")["logs"]
+    assert tf_perm["principal"] == "logs.amazonaws.com" and tf_perm["for_each"] == "${toset(local.log_group_patterns)}"
+    assert tf_perm["source_arn"] == "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:${each.value}"
+    main_tf = (TF / "modules" / "pipeline" / "main.tf").read_text()
+    assert "api_log_group_patterns = " + json.dumps(API_LOG_GROUPS).replace('","', '", "') in main_tf
+    # decode's own default (ALLOWED_LOG_GROUPS unset) is the same list.
+    decode_rs = (ROOT / "src" / "decode.rs").read_text()
+    for g in API_LOG_GROUPS:
+        assert f'"{g}",' in decode_rs, g
+
+
+def alarm_metrics_cfn(props):
+    if "Metrics" in props:
+        return tuple(sorted((m["MetricStat"]["Metric"]["Namespace"], m["MetricStat"]["Metric"]["MetricName"])
+                            for m in props["Metrics"] if "MetricStat" in m))
+    return ((props["Namespace"], props["MetricName"]),)
+
+
+def alarm_metrics_tf(alarm):
+    if "metric_query" in alarm:
+        return tuple(sorted((q["metric"][0]["namespace"], q["metric"][0]["metric_name"])
+                            for q in alarm["metric_query"] if q.get("metric")))
+    return ((alarm["namespace"], alarm["metric_name"]),)
 
 
 def test_alarms_match():
     res = load_cfn("pipeline.yaml")["Resources"]
-    cfn = sorted((r["Properties"]["Namespace"], r["Properties"]["MetricName"]) for r in res.values() if r["Type"] == "AWS::CloudWatch::Alarm")
-    tf = sorted((a["namespace"], a["metric_name"]) for a in tf_resources("pipeline", "aws_cloudwatch_metric_alarm").values())
-    assert cfn == tf and len(cfn) == 6
+    cfn = sorted(alarm_metrics_cfn(r["Properties"]) for r in res.values() if r["Type"] == "AWS::CloudWatch::Alarm")
+    tf = sorted(alarm_metrics_tf(a) for a in tf_resources("pipeline", "aws_cloudwatch_metric_alarm").values())
+    assert cfn == tf and len(cfn) == 9
+    # Failed deliveries, the unparsed-line rate and the DLQ's age and depth are watched.
+    watched = {m for metrics in cfn for m in metrics}
+    assert {("apigw-stream", "RecordsFailed"), ("apigw-stream", "LinesUnparsed"), ("apigw-stream", "LogEvents"),
+            ("AWS/SQS", "ApproximateAgeOfOldestMessage"), ("AWS/SQS", "ApproximateNumberOfMessagesVisible")} <= watched
 
 
 def test_subscription_filter_name_matches():

@@ -123,6 +123,7 @@ pub fn shipper(rx: &Receiver, o: Opts) -> Shipper {
         deadline_margin: o.margin,
         base_backoff: Duration::from_millis(20),
         max_backoff: Duration::from_millis(200),
+        max_retry_after: Duration::from_secs(2),
         gzip: o.gzip,
         allow_insecure_http: true,
     };

@@ -17,6 +17,9 @@ locals {
   archive             = var.archive_bucket != ""
   archive_stream      = local.archive ? aws_kinesis_firehose_delivery_stream.archive[0].name : ""
   archive_bucket_arn  = "arn:${local.partition}:s3:::${var.archive_bucket}"
+  # Log groups whose subscription filters may invoke decode (and whose payloads it decodes).
+  api_log_group_patterns = ["/aws/apigateway/*", "API-Gateway-Execution-Logs_*", "API-Gateway-Access-Logs_*", "/apigw-stream/*"]
+  log_group_patterns     = concat(local.api_log_group_patterns, var.extra_log_group_pattern != "" ? [var.extra_log_group_pattern] : [])
 }
 
 # One customer-managed key for the queues, the created secret, the alarm topic, the log groups and the
@@ -317,6 +320,28 @@ data "aws_iam_policy_document" "shipper" {
     actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
     resources = [aws_sqs_queue.queue.arn]
   }
+  # Records the collector rejected are sent again on their own; the queue's URL and visibility timeout are read
+  # once per instance.
+  statement {
+    sid       = "RequeueRejected"
+    actions   = ["sqs:SendMessage", "sqs:GetQueueUrl"]
+    resources = [aws_sqs_queue.queue.arn]
+  }
+  statement {
+    sid       = "QueueKeyForSend"
+    actions   = ["kms:GenerateDataKey"]
+    resources = [aws_kms_key.this.arn]
+  }
+  # A message-move task acts with the caller's permissions on both queues.
+  dynamic "statement" {
+    for_each = var.auto_redrive ? [aws_sqs_queue.shipper_dlq.arn] : []
+    content {
+      sid = "RedriveShipperDlq"
+      actions = ["sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks", "sqs:GetQueueUrl", "sqs:GetQueueAttributes",
+      "sqs:ReceiveMessage", "sqs:DeleteMessage"]
+      resources = [statement.value]
+    }
+  }
   statement {
     sid       = "ReadClientSecret"
     actions   = ["secretsmanager:GetSecretValue"]
@@ -381,6 +406,7 @@ resource "aws_lambda_function" "decode" {
       RESPONSE_CONTENT_TYPES = var.response_content_types
       REDACT_HEADERS         = var.redact_headers
       ARCHIVE_STREAM         = local.archive_stream
+      ALLOWED_LOG_GROUPS     = join(",", local.log_group_patterns)
       LOG_LEVEL              = var.log_level
     }
   }
@@ -399,13 +425,16 @@ resource "aws_lambda_function_event_invoke_config" "decode" {
   }
 }
 
-# Subscription filters in this account and region may invoke the decode function; nothing else may.
+# Only subscription filters on API Gateway's log groups (and ours) in this account and region may invoke the
+# decode function: whoever may subscribe some other group must not inject traffic attributed to an API.
+# Widen with extra_log_group_pattern; decode also ignores other groups (ALLOWED_LOG_GROUPS).
 resource "aws_lambda_permission" "logs" {
+  for_each       = toset(local.log_group_patterns)
   function_name  = aws_lambda_function.decode.function_name
   action         = "lambda:InvokeFunction"
   principal      = "logs.amazonaws.com"
   source_account = local.account
-  source_arn     = local.log_group_arn_in_us
+  source_arn     = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:${each.value}"
 }
 
 resource "aws_lambda_function" "shipper" {
@@ -432,15 +461,18 @@ resource "aws_lambda_function" "shipper" {
   }
   environment {
     variables = {
-      BRIDGE_URL          = var.bridge_url
-      AUTH_URL            = var.auth_url
-      CLIENT_ID           = var.client_id
-      CLIENT_SECRET_ARN   = local.client_secret_arn
-      BRIDGE_FORMAT       = var.bridge_format
-      WINDOW_BYTES        = tostring(var.window_bytes)
-      REQUEST_TIMEOUT_MS  = tostring(var.request_timeout_ms)
-      ALLOW_INSECURE_HTTP = tostring(var.allow_insecure_http)
-      LOG_LEVEL           = var.log_level
+      BRIDGE_URL                = var.bridge_url
+      AUTH_URL                  = var.auth_url
+      CLIENT_ID                 = var.client_id
+      CLIENT_SECRET_ARN         = local.client_secret_arn
+      BRIDGE_FORMAT             = var.bridge_format
+      WINDOW_BYTES              = tostring(var.window_bytes)
+      REQUEST_TIMEOUT_MS        = tostring(var.request_timeout_ms)
+      ALLOW_INSECURE_HTTP       = tostring(var.allow_insecure_http)
+      RETRY_MAX_VISIBILITY_SECS = tostring(var.retry_max_visibility_seconds)
+      REDRIVE_DLQ_ARN           = var.auto_redrive ? aws_sqs_queue.shipper_dlq.arn : ""
+      REDRIVE_COOLDOWN_SECS     = tostring(var.redrive_cooldown_seconds)
+      LOG_LEVEL                 = var.log_level
     }
   }
   lifecycle {
@@ -550,6 +582,78 @@ resource "aws_cloudwatch_metric_alarm" "queue_age" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
   tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "shipper_dlq_age" {
+  alarm_name          = "${var.name}-shipper-dlq-oldest-message-age"
+  alarm_description   = "A message has waited in the shipper DLQ too long (automatic redrive did not clear it; see its cause in the shipper log)."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateAgeOfOldestMessage"
+  dimensions          = { QueueName = aws_sqs_queue.shipper_dlq.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = var.dlq_age_alarm_seconds
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  tags                = var.tags
+}
+
+# The shipper answers with a partial batch response, so its Errors metric misses failed deliveries; its EMF
+# metric RecordsFailed counts them.
+resource "aws_cloudwatch_metric_alarm" "records_failed" {
+  alarm_name          = "${var.name}-records-failed"
+  alarm_description   = "Records were not delivered to the collector (they are retried; see the shipper log for why)."
+  namespace           = "apigw-stream"
+  metric_name         = "RecordsFailed"
+  dimensions          = { Function = "shipper" }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 3
+  datapoints_to_alarm = 2
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "lines_unparsed" {
+  alarm_name          = "${var.name}-lines-unparsed"
+  alarm_description   = "Too many log events are not access-log lines (a changed access-log format, or execution logs subscribed)."
+  evaluation_periods  = 1
+  threshold           = var.unparsed_alarm_percent
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  metric_query {
+    id = "unparsed"
+    metric {
+      namespace   = "apigw-stream"
+      metric_name = "LinesUnparsed"
+      dimensions  = { Function = "decode" }
+      period      = 900
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id = "events"
+    metric {
+      namespace   = "apigw-stream"
+      metric_name = "LogEvents"
+      dimensions  = { Function = "decode" }
+      period      = 900
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "rate"
+    label       = "Percent of log events unparsed"
+    expression  = "IF(events > 0, 100 * unparsed / events, 0)"
+    return_data = true
+  }
+  tags = var.tags
 }
 
 resource "aws_cloudwatch_metric_alarm" "shipper_errors" {

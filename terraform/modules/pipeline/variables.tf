@@ -227,9 +227,35 @@ variable "maximum_batching_window_in_seconds" {
 }
 
 variable "max_receive_count" {
-  description = "Receives before a queue message moves to the shipper DLQ."
+  description = "Receives before a queue message moves to the shipper DLQ. With the shipper's growing visibility (retry_max_visibility_seconds) the default 15 outlasts a 33-hour collector outage at shipper_timeout 60 (README \"Outages\")."
   type        = number
-  default     = 5
+  default     = 15
+}
+
+variable "retry_max_visibility_seconds" {
+  description = "A message that failed for a transient reason is hidden for the queue's visibility timeout doubled per receive, up to this (0 turns the growth off)."
+  type        = number
+  default     = 10800
+  validation {
+    condition     = var.retry_max_visibility_seconds >= 0 && var.retry_max_visibility_seconds <= 43200
+    error_message = "retry_max_visibility_seconds must be 0..43200 (SQS's 12-hour maximum)."
+  }
+}
+
+variable "auto_redrive" {
+  description = "When deliveries succeed again after messages were dead-lettered, the shipper moves the shipper DLQ back to the queue (an SQS message-move task, at most once per redrive_cooldown_seconds)."
+  type        = bool
+  default     = true
+}
+
+variable "redrive_cooldown_seconds" {
+  description = "Least time between two automatic redrive starts."
+  type        = number
+  default     = 900
+  validation {
+    condition     = var.redrive_cooldown_seconds >= 60 && var.redrive_cooldown_seconds <= 86400
+    error_message = "redrive_cooldown_seconds must be 60..86400."
+  }
 }
 
 variable "log_level" {
@@ -279,5 +305,31 @@ variable "archive_bucket" {
   validation {
     condition     = can(regex("^([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])?$", var.archive_bucket))
     error_message = "archive_bucket must be an S3 bucket name or empty."
+  }
+}
+
+variable "dlq_age_alarm_seconds" {
+  description = "Alarm when the oldest shipper-DLQ message is older than this (automatic redrive did not clear it)."
+  type        = number
+  default     = 3600
+}
+
+variable "unparsed_alarm_percent" {
+  description = "Alarm when more than this share of log events (percent, over 15 minutes) is not an access-log line."
+  type        = number
+  default     = 5
+  validation {
+    condition     = var.unparsed_alarm_percent >= 0 && var.unparsed_alarm_percent <= 100
+    error_message = "unparsed_alarm_percent must be 0..100."
+  }
+}
+
+variable "extra_log_group_pattern" {
+  description = "One more log group name pattern (a name, or a prefix ending in *) whose subscription filters may invoke the decode function, besides /aws/apigateway/*, API-Gateway-Execution-Logs_*, API-Gateway-Access-Logs_* and /apigw-stream/*. \"*\" allows every group of the account."
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_/.#*-]*$", var.extra_log_group_pattern))
+    error_message = "extra_log_group_pattern may hold letters, digits and _ / . # * - only."
   }
 }
