@@ -119,10 +119,20 @@ pub fn decode_options_from_env(env: &dyn Env) -> Result<DecodeOptions, ConfigErr
             .get("REDACT_HEADERS")
             .map_or(defaults.redact_headers, |v| parse_list(&v)),
     };
+    use crate::execution::{DEFAULT_MAX_BODY_BYTES, MAX_MAX_BODY_BYTES, MIN_MAX_BODY_BYTES};
+    let max_body_bytes = env_usize(env, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?;
+    if !(MIN_MAX_BODY_BYTES..=MAX_MAX_BODY_BYTES).contains(&max_body_bytes) {
+        return Err(ConfigError::Invalid {
+            name: "MAX_BODY_BYTES",
+            value: max_body_bytes.to_string(),
+            why: format!("must be between {MIN_MAX_BODY_BYTES} and {MAX_MAX_BODY_BYTES}"),
+        });
+    }
     Ok(DecodeOptions {
         max_payload_bytes: env_usize(env, "MAX_PAYLOAD_BYTES", DEFAULT_MAX_PAYLOAD_BYTES)?,
         filter,
         region: env.get("AWS_REGION"),
+        max_body_bytes,
     })
 }
 

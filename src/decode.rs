@@ -16,6 +16,8 @@ pub struct DecodeOptions {
     pub filter: FilterConfig,
     /// Region to record when a line has no execute-api domain (the Lambda's `AWS_REGION`).
     pub region: Option<String>,
+    /// Execution-log bodies longer than this are cut and flagged truncated (`MAX_BODY_BYTES`).
+    pub max_body_bytes: usize,
 }
 
 impl Default for DecodeOptions {
@@ -24,12 +26,14 @@ impl Default for DecodeOptions {
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
             filter: FilterConfig::default(),
             region: None,
+            max_body_bytes: crate::execution::DEFAULT_MAX_BODY_BYTES,
         }
     }
 }
 
-/// Counts for one invocation or one CLI run. `log_events` = records + lines_unparsed + filtered
-/// (+ the events of control messages).
+/// Counts for one invocation or one CLI run. `log_events` = access-log records + lines_unparsed +
+/// access-log lines filtered + execution_lines (+ the events of control messages); execution lines
+/// become one record (or one filtered count) per request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct DecodeStats {
     /// Subscription messages (LogData) decoded, control messages included.
@@ -46,6 +50,13 @@ pub struct DecodeStats {
     pub filtered_static_file: u64,
     pub filtered_content_type: u64,
     pub filtered_api_kind: u64,
+    /// Execution-log lines that joined a request.
+    pub execution_lines: u64,
+    /// Of those, lines of a kind the parser does not know.
+    pub execution_lines_other: u64,
+    /// Execution-log requests whose completion line was not in their payload (records flagged
+    /// `partial`, carrying their lines).
+    pub requests_incomplete: u64,
 }
 
 impl DecodeStats {
@@ -61,6 +72,9 @@ impl DecodeStats {
         self.filtered_static_file += o.filtered_static_file;
         self.filtered_content_type += o.filtered_content_type;
         self.filtered_api_kind += o.filtered_api_kind;
+        self.execution_lines += o.execution_lines;
+        self.execution_lines_other += o.execution_lines_other;
+        self.requests_incomplete += o.requests_incomplete;
     }
 }
 
@@ -103,9 +117,15 @@ pub fn records_from_logdata(
         return;
     }
     let ctx = Context::of(data, opts.region.as_deref());
+    let execution_group = crate::execution::is_execution_group(&data.log_group);
+    let mut execution = Vec::new();
     out.reserve(data.log_events.len());
-    for event in &data.log_events {
+    for (i, event) in data.log_events.iter().enumerate() {
         stats.log_events += 1;
+        if let Some(item) = crate::execution::recognize(&event.message, i, execution_group) {
+            execution.push(item);
+            continue;
+        }
         let parsed = match parse_line(&event.message) {
             Ok(p) => p,
             Err(e) => {
@@ -118,19 +138,35 @@ pub fn records_from_logdata(
         if parsed.partial {
             stats.lines_recovered += 1;
         }
-        let mut t = to_transaction(parsed, event, &ctx);
-        match opts.filter.apply(&mut t) {
-            Ok(()) => {
-                stats.records += 1;
-                out.push(t);
-            }
-            Err(reason) => {
-                stats.filtered += 1;
-                match reason {
-                    Drop::StaticFile => stats.filtered_static_file += 1,
-                    Drop::ContentType => stats.filtered_content_type += 1,
-                    Drop::ApiKindDisabled => stats.filtered_api_kind += 1,
-                }
+        keep(opts, to_transaction(parsed, event, &ctx), stats, out);
+    }
+    if execution.is_empty() {
+        return;
+    }
+    let (records, counts) =
+        crate::execution::assemble(&execution, &data.log_events, &ctx, opts.max_body_bytes);
+    stats.execution_lines += counts.lines;
+    stats.execution_lines_other += counts.other;
+    stats.lines_unparsed += counts.orphans;
+    stats.requests_incomplete += counts.incomplete;
+    for t in records {
+        keep(opts, t, stats, out);
+    }
+}
+
+/// Filter one record: append it to `out`, or count why it was dropped.
+fn keep(opts: &DecodeOptions, mut t: Transaction, stats: &mut DecodeStats, out: &mut Vec<Transaction>) {
+    match opts.filter.apply(&mut t) {
+        Ok(()) => {
+            stats.records += 1;
+            out.push(t);
+        }
+        Err(reason) => {
+            stats.filtered += 1;
+            match reason {
+                Drop::StaticFile => stats.filtered_static_file += 1,
+                Drop::ContentType => stats.filtered_content_type += 1,
+                Drop::ApiKindDisabled => stats.filtered_api_kind += 1,
             }
         }
     }
@@ -227,6 +263,11 @@ pub fn summary_emf(s: &ForwardSummary, timestamp_ms: i64) -> serde_json::Value {
             ("log_events", s.stats.log_events as f64, Unit::Count),
             ("records", s.stats.records as f64, Unit::Count),
             ("lines_unparsed", s.stats.lines_unparsed as f64, Unit::Count),
+            (
+                "requests_incomplete",
+                s.stats.requests_incomplete as f64,
+                Unit::Count,
+            ),
             ("filtered", s.stats.filtered as f64, Unit::Count),
             ("messages_sent", s.messages_sent as f64, Unit::Count),
             ("message_bytes", s.message_bytes as f64, Unit::Bytes),

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 
 use crate::decode::{decode_bytes, DecodeOptions, DecodeStats};
+use crate::execution::{DEFAULT_MAX_BODY_BYTES, MAX_MAX_BODY_BYTES, MIN_MAX_BODY_BYTES};
 use crate::filter::{parse_extensions, parse_list, FilterConfig};
 use crate::frame::{pack, DEFAULT_MESSAGE_BYTES};
 use crate::logs::DEFAULT_MAX_PAYLOAD_BYTES;
@@ -38,6 +39,10 @@ pub struct DecodeFlags {
     /// Region recorded when a line has no execute-api domain.
     #[arg(long = "record-region", env = "AWS_REGION")]
     pub region: Option<String>,
+    /// Execution-log bodies longer than this are cut and flagged truncated (1024..=1048576).
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES,
+          value_parser = clap::value_parser!(u64).range(MIN_MAX_BODY_BYTES as u64..=MAX_MAX_BODY_BYTES as u64))]
+    pub max_body_bytes: u64,
 }
 
 impl DecodeFlags {
@@ -46,6 +51,7 @@ impl DecodeFlags {
         DecodeOptions {
             max_payload_bytes: self.max_payload_bytes,
             region: self.region.clone(),
+            max_body_bytes: self.max_body_bytes as usize,
             filter: FilterConfig {
                 rest_api_enabled: self.rest_api_enabled,
                 http_api_enabled: self.http_api_enabled,
