@@ -40,7 +40,7 @@ pub struct DecodeFlags {
     #[arg(long = "record-region", env = "AWS_REGION")]
     pub region: Option<String>,
     /// Execution-log bodies longer than this are cut and flagged truncated (1024..=1048576).
-    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES,
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES as u64,
           value_parser = clap::value_parser!(u64).range(MIN_MAX_BODY_BYTES as u64..=MAX_MAX_BODY_BYTES as u64))]
     pub max_body_bytes: u64,
 }

@@ -191,6 +191,14 @@ fn read<'b>(lines: &[(usize, Line<'b>)]) -> Seen<'b> {
             Event::MethodRequestHeaders(v) => s.request_headers = Some((v, cut)),
             Event::MethodRequestBody(v) => s.request_body = Some((v, cut)),
             Event::EndpointRequestBody(v) if !in_authorizer => s.proxy_event = Some((v, cut)),
+            Event::EndpointRequestBody(v) => {
+                // A TOKEN/REQUEST authorizer's event names the method and path in `methodArn`:
+                // all a denied request tells about itself.
+                if let Some((method, path)) = method_arn(v) {
+                    s.method = s.method.or(Some(method));
+                    s.path = s.path.or(Some(path));
+                }
+            }
             Event::ReceivedResponse { latency_ms, .. } if !in_authorizer => {
                 s.integration_latency_ms = latency_ms;
             }
@@ -204,6 +212,13 @@ fn read<'b>(lines: &[(usize, Line<'b>)]) -> Seen<'b> {
             Event::Throttled(v) => {
                 s.throttled = true;
                 s.error = Some(v);
+                // `…, HttpMethod POST. Limit: …`
+                if let Some((_, rest)) = v.split_once(" HttpMethod ") {
+                    let m = rest.split(['.', ',', ' ']).next().unwrap_or("");
+                    if !m.is_empty() {
+                        s.method = s.method.or(Some(m));
+                    }
+                }
             }
             Event::MethodCompleted { status } => s.status = status.or(s.status),
             _ => {}
@@ -404,6 +419,20 @@ fn escape_query(s: &str, out: &mut String, is_name: bool) {
     }
 }
 
+/// `"methodArn":"arn:aws:execute-api:{region}:{account}:{api}/{stage}/{METHOD}/{path}"` → (method,
+/// path).
+fn method_arn(event: &str) -> Option<(&str, &str)> {
+    let (_, rest) = event.split_once("\"methodArn\":\"")?;
+    let arn = &rest[..rest.find('"')?];
+    let resource = arn.splitn(6, ':').nth(5)?;
+    let mut parts = resource.splitn(3, '/');
+    let (_api, _stage) = (parts.next()?, parts.next()?);
+    let (method, path) = parts.next()?.split_once('/')?;
+    // The path starts after the method's slash; keep it.
+    let path = &resource[resource.len() - path.len() - 1..];
+    (!method.is_empty()).then_some((method, path))
+}
+
 /// The client: the first `X-Forwarded-For` hop.
 fn first_hop(headers: &Headers) -> Option<String> {
     let xff = headers.get("x-forwarded-for")?.first()?;
@@ -449,6 +478,100 @@ fn body(text: &str, cut: bool, max: usize) -> Option<Body> {
 mod tests {
     use super::*;
 
+    fn events(messages: &[&str]) -> Vec<LogEvent> {
+        messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| LogEvent {
+                id: format!("e{i}"),
+                timestamp: 1_000 + i as i64 * 10,
+                message: m.to_string(),
+            })
+            .collect()
+    }
+
+    fn run(evs: &[LogEvent], group: &str) -> (Vec<Transaction>, Counts) {
+        let items: Vec<Item> = evs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| super::super::recognize(&e.message, i, true))
+            .collect();
+        let ctx = Context {
+            log_group: group,
+            log_stream: "s",
+            owner: "123456789012",
+            subscription_filters: &[],
+            region: None,
+        };
+        assemble(&items, evs, &ctx, 1 << 20)
+    }
+
+    #[test]
+    fn interleaved_requests_trailing_lines_and_a_fragment() {
+        let evs = events(&[
+            "(a) HTTP Method: GET, Resource Path: /pets/1",
+            "(b) HTTP Method: POST, Resource Path: /pets",
+            "(a) Method request query string: {limit=10, q=blue cat}",
+            "(a) Method completed with status: 200",
+            "(a) X-ray Tracing ID : 1-abc",
+            "(b) Method request body before transformations: {\"name\":\"Rex\"}",
+            "(a) Some future line kind",
+        ]);
+        let (recs, counts) = run(&evs, "API-Gateway-Execution-Logs_abc123/prod");
+        assert_eq!(
+            counts,
+            Counts {
+                lines: 7,
+                other: 1,
+                orphans: 0,
+                incomplete: 1
+            }
+        );
+        let a = &recs[0];
+        assert_eq!((a.id.as_str(), a.response.status), ("a", Some(200)));
+        assert_eq!(a.request.query.as_deref(), Some("limit=10&q=blue%20cat"));
+        assert_eq!(a.response.latency_ms, Some(60));
+        assert_eq!((a.api.id.as_deref(), a.api.stage.as_deref()), (Some("abc123"), Some("prod")));
+        assert!(a.flags.discovery_only && !a.flags.partial);
+        let b = &recs[1];
+        assert!(b.flags.partial && !b.flags.discovery_only);
+        let lines = &b.execution.as_ref().unwrap().lines;
+        assert_eq!(lines.iter().map(|l| l.event_id.as_str()).collect::<Vec<_>>(), ["e1", "e5"]);
+    }
+
+    #[test]
+    fn unprefixed_2016_lines_follow_their_request() {
+        let evs = events(&[
+            "Verifying Usage Plan for request: 9ac0eacd-87c5. API Key: ****bMZHBg API Stage: ulhoxnm2x2/dev",
+            "Starting execution for request: 9ac0eacd-87c5",
+            "HTTP Method: POST, Resource Path: /repos/hello",
+            "Method request headers: {X-Forwarded-For=199.203.61.109, 54.240.145.13, x-api-key=****bMZHBg}",
+            "Method completed with status: 200",
+        ]);
+        let (recs, counts) = run(&evs, "/aws/x");
+        assert_eq!((recs.len(), counts.orphans, counts.incomplete), (1, 0, 0));
+        let r = &recs[0];
+        assert_eq!(r.id, "9ac0eacd-87c5");
+        assert_eq!(r.request.client_ip.as_deref(), Some("199.203.61.109"));
+        assert_eq!((r.api.id.as_deref(), r.api.stage.as_deref()), (Some("ulhoxnm2x2"), Some("dev")));
+    }
+
+    #[test]
+    fn authorizer_calls_do_not_stand_in_for_the_integration() {
+        let evs = events(&[
+            "(a) Starting authorizer: x1 for request: a",
+            r#"(a) Endpoint request body after transformations: {"type":"TOKEN","requestContext":{"identity":{"sourceIp":"9.9.9.9"}}}"#,
+            "(a) Endpoint response body before transformations: {\"principalId\":\"u\"}",
+            "(a) Unauthorized request: a",
+            "(a) Method completed with status: 401",
+        ]);
+        let (recs, _) = run(&evs, "g");
+        let r = &recs[0];
+        assert!(r.execution.as_ref().unwrap().authorizer_denied);
+        assert_eq!(r.request.client_ip, None);
+        assert_eq!(r.response.body, None);
+    }
+
     #[test]
     fn query_strings_keep_their_structure() {
         assert_eq!(
@@ -470,6 +593,15 @@ mod tests {
         assert_eq!((b.data.as_str(), b.truncated), ("0123456789", true));
         let b = body("{}", true, 10).unwrap();
         assert!(b.truncated);
+    }
+
+    #[test]
+    fn method_and_path_from_an_authorizer_event() {
+        assert_eq!(
+            method_arn(r#"{"type":"TOKEN","methodArn":"arn:aws:execute-api:us-east-1:123456789012:abc/prod/GET/pets/42","authorizationToken":"x"}"#),
+            Some(("GET", "/pets/42"))
+        );
+        assert_eq!(method_arn(r#"{"methodArn":"arn:aws:execute-api:r:a:abc/prod"}"#), None);
     }
 
     #[test]

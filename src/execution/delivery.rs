@@ -59,7 +59,9 @@ fn may_be_delivered(message: &str) -> bool {
 }
 
 /// A delivered event, when `message` is one: a JSON object with execution message text.
-pub fn parse(message: &str) -> Option<Delivered> {
+/// `execution_group`: the payload's log group holds execution logs, so a line of a kind the parser
+/// does not know is still taken when the object names its request.
+pub fn parse(message: &str, execution_group: bool) -> Option<Delivered> {
     if !may_be_delivered(message) {
         return None;
     }
@@ -96,7 +98,8 @@ pub fn parse(message: &str) -> Option<Delivered> {
     }
     // The text must read as an execution line, else this is some other JSON log.
     let line = super::line::parse(&out.text);
-    (have_text && (line.event.is_known() || line.request_id.is_some())).then_some(out)
+    let named = line.request_id.is_some() || out.request_id.is_some();
+    (have_text && (line.event.is_known() || (execution_group && named))).then_some(out)
 }
 
 /// Seconds or milliseconds since the epoch.
@@ -117,16 +120,20 @@ mod tests {
 
     #[test]
     fn lenient_shapes() {
-        let d = parse(r#"{"requestId":"abc-1","message":"Method completed with status: 200","timestamp":1717200000123}"#).unwrap();
+        let d = parse(r#"{"requestId":"abc-1","message":"Method completed with status: 200","timestamp":1717200000123}"#, false).unwrap();
         assert_eq!(d.request_id.as_deref(), Some("abc-1"));
         assert_eq!(d.text, "Method completed with status: 200");
         assert_eq!(d.time_ms, Some(1_717_200_000_123));
-        let d = parse(r#"{"msg":"(abc-2) HTTP Method: GET, Resource Path: /x","time":"2024-06-01T00:00:00Z"}"#).unwrap();
+        let d = parse(r#"{"msg":"(abc-2) HTTP Method: GET, Resource Path: /x","time":"2024-06-01T00:00:00Z"}"#, false).unwrap();
         assert_eq!(d.request_id, None);
         assert_eq!(d.time_ms, Some(1_717_200_000_000));
         // Other JSON: an access-log line, an app log with a message that is no execution line.
-        assert!(parse(r#"{"requestId":"a","status":"200","httpMethod":"GET"}"#).is_none());
-        assert!(parse(r#"{"message":"hello","level":"info"}"#).is_none());
-        assert!(parse(r#"{"message": 5"#).is_none());
+        assert!(parse(r#"{"requestId":"a","status":"200","httpMethod":"GET"}"#, true).is_none());
+        assert!(parse(r#"{"message":"hello","level":"info"}"#, true).is_none());
+        assert!(parse(r#"{"message": 5"#, true).is_none());
+        // A line kind the parser does not name: taken in an execution log group only.
+        let other = r#"{"requestId":"a","message":"Incoming identity: ****abcdef"}"#;
+        assert!(parse(other, false).is_none());
+        assert_eq!(parse(other, true).unwrap().text, "Incoming identity: ****abcdef");
     }
 }

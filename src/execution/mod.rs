@@ -28,9 +28,12 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
 pub const MIN_MAX_BODY_BYTES: usize = 1024;
 pub const MAX_MAX_BODY_BYTES: usize = 1_048_576;
 
-/// `API-Gateway-Execution-Logs_{id}/{stage}`: where standard execution logging writes.
+/// A log group of execution logs: `API-Gateway-Execution-Logs_{id}/{stage}` (standard logging),
+/// or any group whose name says `execution` (the 1 MB delivery's group, named by its owner;
+/// `enable --large-bodies` names it `/aws/vendedlogs/apigw-stream/execution/{id}/{stage}`).
 pub fn is_execution_group(log_group: &str) -> bool {
     log_group.starts_with("API-Gateway-Execution-Logs_")
+        || memchr::memmem::find(log_group.to_ascii_lowercase().as_bytes(), b"execution").is_some()
 }
 
 /// Is this log event an execution-log line? `execution_group`: the payload comes from an
@@ -43,7 +46,7 @@ pub fn recognize(message: &str, event: usize, execution_group: bool) -> Option<I
             request_id: None,
             time_ms: None,
         }),
-        Some(b'{') => delivery::parse(message).map(|d| Item {
+        Some(b'{') => delivery::parse(message, execution_group).map(|d| Item {
             event,
             text: Cow::Owned(d.text),
             request_id: d.request_id,
