@@ -155,7 +155,12 @@ pub fn records_from_logdata(
 }
 
 /// Filter one record: append it to `out`, or count why it was dropped.
-fn keep(opts: &DecodeOptions, mut t: Transaction, stats: &mut DecodeStats, out: &mut Vec<Transaction>) {
+fn keep(
+    opts: &DecodeOptions,
+    mut t: Transaction,
+    stats: &mut DecodeStats,
+    out: &mut Vec<Transaction>,
+) {
     match opts.filter.apply(&mut t) {
         Ok(()) => {
             stats.records += 1;

@@ -40,7 +40,8 @@ pub struct Args {
 
 /// `--logs` values.
 pub fn parse_logs(s: &str) -> Result<LogKind, String> {
-    LogKind::parse(s).ok_or_else(|| format!("unknown log kind {s:?} (expected access, execution or delivery)"))
+    LogKind::parse(s)
+        .ok_or_else(|| format!("unknown log kind {s:?} (expected access, execution or delivery)"))
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {

@@ -280,7 +280,9 @@ fn build(
         }
         (None, None) => {}
     }
-    t.request.body = s.request_body.and_then(|(b, cut)| body(b, cut, max_body_bytes));
+    t.request.body = s
+        .request_body
+        .and_then(|(b, cut)| body(b, cut, max_body_bytes));
     t.response.body = s
         .response_body
         .or(s.endpoint_body)
@@ -369,8 +371,8 @@ fn set_api(t: &mut Transaction, ctx: &Context, api_stage: Option<&str>) {
         .or(filter.as_ref().and_then(|f| f.stage))
         .map(str::to_string);
     let owner = ctx.owner;
-    t.api.account = (owner.len() == 12 && owner.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| owner.to_string());
+    t.api.account =
+        (owner.len() == 12 && owner.bytes().all(|b| b.is_ascii_digit())).then(|| owner.to_string());
     t.api.region = ctx.region.map(str::to_string);
 }
 
@@ -404,7 +406,26 @@ fn query_string(entries: &[(&str, &str)]) -> String {
 fn escape_query(s: &str, out: &mut String, is_name: bool) {
     for c in s.chars() {
         let keep = c.is_ascii_alphanumeric()
-            || matches!(c, '-' | '.' | '_' | '~' | '!' | '$' | '\'' | '(' | ')' | '*' | ',' | ';' | ':' | '@' | '/' | '?' | '[' | ']')
+            || matches!(
+                c,
+                '-' | '.'
+                    | '_'
+                    | '~'
+                    | '!'
+                    | '$'
+                    | '\''
+                    | '('
+                    | ')'
+                    | '*'
+                    | ','
+                    | ';'
+                    | ':'
+                    | '@'
+                    | '/'
+                    | '?'
+                    | '['
+                    | ']'
+            )
             || (c == '=' && !is_name);
         if keep {
             out.push(c);
@@ -531,12 +552,21 @@ mod tests {
         assert_eq!((a.id.as_str(), a.response.status), ("a", Some(200)));
         assert_eq!(a.request.query.as_deref(), Some("limit=10&q=blue%20cat"));
         assert_eq!(a.response.latency_ms, Some(60));
-        assert_eq!((a.api.id.as_deref(), a.api.stage.as_deref()), (Some("abc123"), Some("prod")));
+        assert_eq!(
+            (a.api.id.as_deref(), a.api.stage.as_deref()),
+            (Some("abc123"), Some("prod"))
+        );
         assert!(a.flags.discovery_only && !a.flags.partial);
         let b = &recs[1];
         assert!(b.flags.partial && !b.flags.discovery_only);
         let lines = &b.execution.as_ref().unwrap().lines;
-        assert_eq!(lines.iter().map(|l| l.event_id.as_str()).collect::<Vec<_>>(), ["e1", "e5"]);
+        assert_eq!(
+            lines
+                .iter()
+                .map(|l| l.event_id.as_str())
+                .collect::<Vec<_>>(),
+            ["e1", "e5"]
+        );
     }
 
     #[test]
@@ -553,7 +583,10 @@ mod tests {
         let r = &recs[0];
         assert_eq!(r.id, "9ac0eacd-87c5");
         assert_eq!(r.request.client_ip.as_deref(), Some("199.203.61.109"));
-        assert_eq!((r.api.id.as_deref(), r.api.stage.as_deref()), (Some("ulhoxnm2x2"), Some("dev")));
+        assert_eq!(
+            (r.api.id.as_deref(), r.api.stage.as_deref()),
+            (Some("ulhoxnm2x2"), Some("dev"))
+        );
     }
 
     #[test]
@@ -598,10 +631,15 @@ mod tests {
     #[test]
     fn method_and_path_from_an_authorizer_event() {
         assert_eq!(
-            method_arn(r#"{"type":"TOKEN","methodArn":"arn:aws:execute-api:us-east-1:123456789012:abc/prod/GET/pets/42","authorizationToken":"x"}"#),
+            method_arn(
+                r#"{"type":"TOKEN","methodArn":"arn:aws:execute-api:us-east-1:123456789012:abc/prod/GET/pets/42","authorizationToken":"x"}"#
+            ),
             Some(("GET", "/pets/42"))
         );
-        assert_eq!(method_arn(r#"{"methodArn":"arn:aws:execute-api:r:a:abc/prod"}"#), None);
+        assert_eq!(
+            method_arn(r#"{"methodArn":"arn:aws:execute-api:r:a:abc/prod"}"#),
+            None
+        );
     }
 
     #[test]

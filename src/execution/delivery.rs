@@ -128,12 +128,19 @@ mod tests {
         assert_eq!(d.request_id, None);
         assert_eq!(d.time_ms, Some(1_717_200_000_000));
         // Other JSON: an access-log line, an app log with a message that is no execution line.
-        assert!(parse(r#"{"requestId":"a","status":"200","httpMethod":"GET"}"#, true).is_none());
+        assert!(parse(
+            r#"{"requestId":"a","status":"200","httpMethod":"GET"}"#,
+            true
+        )
+        .is_none());
         assert!(parse(r#"{"message":"hello","level":"info"}"#, true).is_none());
         assert!(parse(r#"{"message": 5"#, true).is_none());
         // A line kind the parser does not name: taken in an execution log group only.
         let other = r#"{"requestId":"a","message":"Incoming identity: ****abcdef"}"#;
         assert!(parse(other, false).is_none());
-        assert_eq!(parse(other, true).unwrap().text, "Incoming identity: ****abcdef");
+        assert_eq!(
+            parse(other, true).unwrap().text,
+            "Incoming identity: ****abcdef"
+        );
     }
 }

@@ -27,11 +27,19 @@ pub enum Event<'a> {
         api_stage: Option<&'a str>,
     },
     /// `API Key … authorized because method 'POST /pets/{id}' …`: method and route template.
-    ApiKeyAuthorized { method: &'a str, route: &'a str },
+    ApiKeyAuthorized {
+        method: &'a str,
+        route: &'a str,
+    },
     UsagePlanSucceeded,
-    ExecutionStarted { request_id: &'a str },
+    ExecutionStarted {
+        request_id: &'a str,
+    },
     /// `HTTP Method: GET, Resource Path: /pets/42` (the path the client asked for).
-    HttpMethod { method: &'a str, path: &'a str },
+    HttpMethod {
+        method: &'a str,
+        path: &'a str,
+    },
     MethodRequestPath(&'a str),
     MethodRequestQuery(&'a str),
     MethodRequestHeaders(&'a str),
@@ -56,7 +64,9 @@ pub enum Event<'a> {
     LambdaFailed(&'a str),
     /// `Key throttle limit exceeded for RestApi …` and the other `… throttle limit exceeded` lines.
     Throttled(&'a str),
-    MethodCompleted { status: Option<u16> },
+    MethodCompleted {
+        status: Option<u16>,
+    },
     IntegrationRequestId(&'a str),
     XrayTraceId(&'a str),
     /// A line of a kind not listed above (counted, kept with the record's lines).
@@ -117,10 +127,15 @@ pub fn parse_text(text: &str) -> Event<'_> {
         Some(b'E') => endpoint_line(text),
         Some(b'A') => a_line(text),
         Some(b'S') => s_line(text),
-        Some(b'H') => after(text, "HTTP Method: ").map(|rest| match rest.split_once(", Resource Path: ") {
-            Some((method, path)) => Event::HttpMethod { method, path },
-            None => Event::HttpMethod { method: rest, path: "" },
-        }),
+        Some(b'H') => {
+            after(text, "HTTP Method: ").map(|rest| match rest.split_once(", Resource Path: ") {
+                Some((method, path)) => Event::HttpMethod { method, path },
+                None => Event::HttpMethod {
+                    method: rest,
+                    path: "",
+                },
+            })
+        }
         Some(b'R') => after(text, "Received response. ").map(received),
         Some(b'V') => after(text, "Verifying Usage Plan for request: ").map(|rest| {
             Event::UsagePlanVerifying {
@@ -273,7 +288,8 @@ mod tests {
             Event::EndpointRequestHeaders("{Authorization=****ad4886, X-Amz-Security-Token=FQoG")
         );
         // The Datadog snapshot's 35-character placeholder id.
-        let (id, text) = split_request_id("(aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaa) Extended Request Id: X=");
+        let (id, text) =
+            split_request_id("(aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaa) Extended Request Id: X=");
         assert_eq!(id, Some("aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaa"));
         assert_eq!(text, "Extended Request Id: X=");
         // Not a prefix: no closing parenthesis, spaces inside, no space after.

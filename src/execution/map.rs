@@ -135,11 +135,16 @@ mod tests {
 
     #[test]
     fn equals_inside_values() {
-        let m = h("{X-Amzn-Trace-Id=Root=1-5c756de5-f69ee0aea16ccb26b0eb5c51, X-Amz-Cf-Id=KCem6vn2==}");
+        let m = h(
+            "{X-Amzn-Trace-Id=Root=1-5c756de5-f69ee0aea16ccb26b0eb5c51, X-Amz-Cf-Id=KCem6vn2==}",
+        );
         assert_eq!(
             m.entries,
             vec![
-                ("X-Amzn-Trace-Id", "Root=1-5c756de5-f69ee0aea16ccb26b0eb5c51"),
+                (
+                    "X-Amzn-Trace-Id",
+                    "Root=1-5c756de5-f69ee0aea16ccb26b0eb5c51"
+                ),
                 ("X-Amz-Cf-Id", "KCem6vn2=="),
             ]
         );
@@ -147,16 +152,26 @@ mod tests {
 
     #[test]
     fn empty_and_cut_maps() {
-        assert_eq!(h("{}"), Map {
-            entries: vec![],
-            complete: true
-        });
+        assert_eq!(
+            h("{}"),
+            Map {
+                entries: vec![],
+                complete: true
+            }
+        );
         // Cut inside a value: the value is kept as far as it goes.
-        let m = parse("{Host=a.example.com, User-Agent=Mozilla/5.0 (Mac", Names::Header, true);
+        let m = parse(
+            "{Host=a.example.com, User-Agent=Mozilla/5.0 (Mac",
+            Names::Header,
+            true,
+        );
         assert!(!m.complete);
         assert_eq!(
             m.entries,
-            vec![("Host", "a.example.com"), ("User-Agent", "Mozilla/5.0 (Mac")]
+            vec![
+                ("Host", "a.example.com"),
+                ("User-Agent", "Mozilla/5.0 (Mac")
+            ]
         );
         // Cut inside a name: the name is dropped, the previous value is not polluted.
         let m = parse("{Host=a.example.com, X-Forwa", Names::Header, true);

@@ -199,8 +199,8 @@ pub fn render(
 
     // Request side.
     let has_body = matches!(req.method, "POST" | "PUT" | "PATCH");
-    let query = (req.method == "GET" && rng.random_bool(0.4))
-        .then(|| rng.random_range(0..QUERIES.len()));
+    let query =
+        (req.method == "GET" && rng.random_bool(0.4)).then(|| rng.random_range(0..QUERIES.len()));
     let proxy_hop = format!(
         "130.176.{}.{}",
         rng.random_range(0..=255u8),
@@ -221,7 +221,10 @@ pub fn render(
         headers.push(("Content-Type".into(), "application/json".into()));
     }
     if rng.random_bool(0.2) {
-        headers.push(("Cookie".into(), format!("session={}; theme=dark", alnum(rng, 16))));
+        headers.push((
+            "Cookie".into(),
+            format!("session={}; theme=dark", alnum(rng, 16)),
+        ));
     }
     headers.push(("Host".into(), domain.clone()));
     if rng.random_bool(0.1) {
@@ -274,90 +277,220 @@ pub fn render(
     let mut lines: Vec<(i64, String)> = Vec::with_capacity(28);
     let mut at = 0i64;
     let mut line = |at: i64, s: String| lines.push((at, s));
-    line(at, format!("Extended Request Id: {}", req.extended_request_id));
+    line(
+        at,
+        format!("Extended Request Id: {}", req.extended_request_id),
+    );
     if matches!(scenario, Scenario::Authorized | Scenario::AuthorizerDenied) {
         let authorizer = alnum(rng, 6).to_lowercase();
-        line(at, format!("Starting authorizer: {authorizer} for request: {id}"));
+        line(
+            at,
+            format!("Starting authorizer: {authorizer} for request: {id}"),
+        );
         line(at, format!("Incoming identity: {}", mask(&key, 60)));
         line(at, format!("Endpoint request URI: https://lambda.{region}.amazonaws.com/2015-03-31/functions/arn:aws:lambda:{region}:{account}:function:authorizer/invocations"));
-        line(at, format!(r#"Endpoint request body after transformations: {{"type":"TOKEN","methodArn":"arn:aws:execute-api:{region}:{account}:{}/{}/{}{}","authorizationToken":"{}"}}"#, stage.api_id, stage.stage, req.method, req.path, mask(&key, 60)));
+        line(
+            at,
+            format!(
+                r#"Endpoint request body after transformations: {{"type":"TOKEN","methodArn":"arn:aws:execute-api:{region}:{account}:{}/{}/{}{}","authorizationToken":"{}"}}"#,
+                stage.api_id,
+                stage.stage,
+                req.method,
+                req.path,
+                mask(&key, 60)
+            ),
+        );
         line(at, format!("Sending request to https://lambda.{region}.amazonaws.com/2015-03-31/functions/arn:aws:lambda:{region}:{account}:function:authorizer/invocations"));
         at += 3;
         if scenario == Scenario::AuthorizerDenied {
             line(at, format!("Unauthorized request: {id}"));
             line(at, "Method completed with status: 401".into());
-            return finish(lines, req, scenario, status, headers, None, None, query, is_static);
+            return finish(
+                lines, req, scenario, status, headers, None, None, query, is_static,
+            );
         }
-        line(at, format!(r#"Authorizer result body before parsing: {{"principalId":"user-{}","policyDocument":{{"Version":"2012-10-17","Statement":[{{"Action":"execute-api:Invoke","Effect":"Allow","Resource":"*"}}]}}}}"#, rng.random_range(1..5000u32)));
-        line(at, "Using valid authorizer policy for principal: user".into());
+        line(
+            at,
+            format!(
+                r#"Authorizer result body before parsing: {{"principalId":"user-{}","policyDocument":{{"Version":"2012-10-17","Statement":[{{"Action":"execute-api:Invoke","Effect":"Allow","Resource":"*"}}]}}}}"#,
+                rng.random_range(1..5000u32)
+            ),
+        );
+        line(
+            at,
+            "Using valid authorizer policy for principal: user".into(),
+        );
         line(at, "Successfully completed authorizer execution".into());
     }
-    line(at, format!("Verifying Usage Plan for request: {id}. API Key: {} API Stage: {api_stage}", if with_key { masked_key.as_str() } else { "" }));
+    line(
+        at,
+        format!(
+            "Verifying Usage Plan for request: {id}. API Key: {} API Stage: {api_stage}",
+            if with_key { masked_key.as_str() } else { "" }
+        ),
+    );
     if scenario == Scenario::Throttled {
         line(at, format!("Key throttle limit exceeded for RestApi {}, Stage {}, Resource {}, HttpMethod {}. Limit: 10.00 Burst: 20", stage.api_id, stage.stage, alnum(rng, 6).to_lowercase(), req.method));
         line(at, "Method completed with status: 429".into());
-        return finish(lines, req, scenario, status, headers, None, None, query, is_static);
+        return finish(
+            lines, req, scenario, status, headers, None, None, query, is_static,
+        );
     }
     if with_key {
         line(at, format!("API Key {masked_key} authorized because method '{} {}' requires API Key and a valid API Key was provided. Request will contribute to throttle and quota limits", req.method, req.route));
-        line(at, format!("Usage Plan check succeeded for API Key {masked_key} and API Stage {api_stage}"));
+        line(
+            at,
+            format!(
+                "Usage Plan check succeeded for API Key {masked_key} and API Stage {api_stage}"
+            ),
+        );
     } else {
         line(at, format!("API Key  authorized because method '{} {}' does not require API Key. Request will not contribute to throttle or quota limits", req.method, req.route));
-        line(at, format!("Usage Plan check succeeded for API Key  and API Stage {api_stage}"));
+        line(
+            at,
+            format!("Usage Plan check succeeded for API Key  and API Stage {api_stage}"),
+        );
     }
     line(at, format!("Starting execution for request: {id}"));
-    line(at, format!("HTTP Method: {}, Resource Path: {}", req.method, req.path));
+    line(
+        at,
+        format!("HTTP Method: {}, Resource Path: {}", req.method, req.path),
+    );
     line(at, format!("Method request path: {}", path_params(req)));
     let query_map: Vec<(String, String)> = query
-        .map(|q| QUERIES[q].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        .map(|q| {
+            QUERIES[q]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
         .unwrap_or_default();
-    line(at, format!("Method request query string: {}", map_text(&query_map)));
-    line(at, format!("Method request headers: {}", map_text(&headers)));
-    line(at, format!("Method request body before transformations: {}", request_body.as_deref().unwrap_or("")));
-    let function = format!("arn:aws:lambda:{region}:{account}:function:{}-handler", stage.api_id);
-    let invoke = format!("https://lambda.{region}.amazonaws.com/2015-03-31/functions/{function}/invocations");
+    line(
+        at,
+        format!("Method request query string: {}", map_text(&query_map)),
+    );
+    line(
+        at,
+        format!("Method request headers: {}", map_text(&headers)),
+    );
+    line(
+        at,
+        format!(
+            "Method request body before transformations: {}",
+            request_body.as_deref().unwrap_or("")
+        ),
+    );
+    let function = format!(
+        "arn:aws:lambda:{region}:{account}:function:{}-handler",
+        stage.api_id
+    );
+    let invoke = format!(
+        "https://lambda.{region}.amazonaws.com/2015-03-31/functions/{function}/invocations"
+    );
     line(at, format!("Endpoint request URI: {invoke}"));
     line(at, format!("Endpoint request headers: {{x-amzn-lambda-integration-tag={id}, Authorization={}, X-Amz-Date=20240601T000000Z, x-amzn-apigateway-api-id={}, X-Amz-Source-Arn=arn:aws:execute-api:{region}:{account}:{}/{}/{}{}, Accept=application/json, User-Agent=AmazonAPIGateway_{}, X-Amz-Security-Token={}}}", mask(&alnum(rng, 20), 380), stage.api_id, stage.api_id, stage.stage, req.method, req.route, stage.api_id, alnum(rng, 700)));
-    line(at, format!("Endpoint request body after transformations: {}", proxy_event(req, stage, account, &headers, request_body.as_deref())));
+    line(
+        at,
+        format!(
+            "Endpoint request body after transformations: {}",
+            proxy_event(req, stage, account, &headers, request_body.as_deref())
+        ),
+    );
     line(at, format!("Sending request to {invoke}"));
     at += req.integration_latency_ms.unwrap_or(5) as i64;
-    let lambda_id = uuid::Builder::from_random_bytes(rng.random()).into_uuid().to_string();
+    let lambda_id = uuid::Builder::from_random_bytes(rng.random())
+        .into_uuid()
+        .to_string();
     if scenario == Scenario::IntegrationTimeout {
         line(at, "Execution failed due to a timeout error".into());
         line(at, "Method completed with status: 504".into());
-        return finish(lines, req, scenario, status, headers, request_body, None, query, is_static);
+        return finish(
+            lines,
+            req,
+            scenario,
+            status,
+            headers,
+            request_body,
+            None,
+            query,
+            is_static,
+        );
     }
-    line(at, format!("Received response. Status: 200, Integration latency: {} ms", req.integration_latency_ms.unwrap_or(5)));
+    line(
+        at,
+        format!(
+            "Received response. Status: 200, Integration latency: {} ms",
+            req.integration_latency_ms.unwrap_or(5)
+        ),
+    );
     line(at, format!("Endpoint response headers: {{Date={}, Content-Type=application/json, Content-Length={}, Connection=keep-alive, x-amzn-RequestId={lambda_id}, x-amzn-Remapped-Content-Length=0, X-Amz-Executed-Version=$LATEST, X-Amzn-Trace-Id=root={trace};sampled=1}}", http_date(req.time_ms), response_body.as_ref().map_or(2, |b| b.len() + 40)));
     match scenario {
         Scenario::MalformedProxy => {
             line(at, r#"Endpoint response body before transformations: {"statusCode":200,"body":{"not":"a string"}}"#.into());
-            line(at, "Execution failed due to configuration error: Malformed Lambda proxy response".into());
+            line(
+                at,
+                "Execution failed due to configuration error: Malformed Lambda proxy response"
+                    .into(),
+            );
             line(at, "Method completed with status: 502".into());
         }
         Scenario::LambdaTimeout => {
-            line(at, format!(r#"Endpoint response body before transformations: {{"errorMessage":"{lambda_id} Task timed out after 10.00 seconds"}}"#));
+            line(
+                at,
+                format!(
+                    r#"Endpoint response body before transformations: {{"errorMessage":"{lambda_id} Task timed out after 10.00 seconds"}}"#
+                ),
+            );
             line(at, format!("Lambda execution failed with status 200 due to customer function error: {lambda_id} Task timed out after 10.00 seconds. Lambda request id: {lambda_id}"));
             line(at, "Method completed with status: 502".into());
         }
         _ => {
-            let escaped = serde_json::to_string(response_body.as_deref().unwrap_or("")).unwrap_or_default();
-            line(at, format!(r#"Endpoint response body before transformations: {{"statusCode":{status},"headers":{{"Content-Type":"application/json"}},"body":{escaped}}}"#));
-            line(at, format!("Method response body after transformations: {}", response_body.as_deref().unwrap_or("")));
+            let escaped =
+                serde_json::to_string(response_body.as_deref().unwrap_or("")).unwrap_or_default();
+            line(
+                at,
+                format!(
+                    r#"Endpoint response body before transformations: {{"statusCode":{status},"headers":{{"Content-Type":"application/json"}},"body":{escaped}}}"#
+                ),
+            );
+            line(
+                at,
+                format!(
+                    "Method response body after transformations: {}",
+                    response_body.as_deref().unwrap_or("")
+                ),
+            );
             line(at, format!("Method response headers: {{Content-Type=application/json, Cache-Control=no-cache, no-store, X-Amzn-Trace-Id=Root={trace};Sampled=1}}"));
             line(at, "Successfully completed execution".into());
             line(at, format!("Method completed with status: {status}"));
         }
     }
-    line(at, format!("AWS Integration Endpoint RequestId : {lambda_id}"));
+    line(
+        at,
+        format!("AWS Integration Endpoint RequestId : {lambda_id}"),
+    );
     line(at, format!("X-ray Tracing ID : {trace}"));
     // Errors answer with API Gateway's own body; the decoder falls back to the integration's.
     let decoded_response = match scenario {
-        Scenario::MalformedProxy => Some(r#"{"statusCode":200,"body":{"not":"a string"}}"#.to_string()),
-        Scenario::LambdaTimeout => Some(format!(r#"{{"errorMessage":"{lambda_id} Task timed out after 10.00 seconds"}}"#)),
+        Scenario::MalformedProxy => {
+            Some(r#"{"statusCode":200,"body":{"not":"a string"}}"#.to_string())
+        }
+        Scenario::LambdaTimeout => Some(format!(
+            r#"{{"errorMessage":"{lambda_id} Task timed out after 10.00 seconds"}}"#
+        )),
         _ => response_body,
     };
-    finish(lines, req, scenario, status, headers, request_body, decoded_response, query, is_static)
+    finish(
+        lines,
+        req,
+        scenario,
+        status,
+        headers,
+        request_body,
+        decoded_response,
+        query,
+        is_static,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -399,7 +532,8 @@ impl Rendered {
         let cut = |label: &str| line(label).is_some_and(|(_, l)| l.len() > LINE_LIMIT);
         self.expected.request_headers_cut = cut("Method request headers: ");
         self.expected.request_body_cut = cut("Method request body before transformations: ");
-        self.expected.response_body_cut = match line("Method response body after transformations: ") {
+        self.expected.response_body_cut = match line("Method response body after transformations: ")
+        {
             Some((_, l)) => l.len() > LINE_LIMIT,
             None => cut("Endpoint response body before transformations: "),
         };

@@ -108,204 +108,204 @@ pub fn render(stage: &Stage, region: &str, account: &str, req: &Request) -> Stri
 
 /// The recommended JSON format, REST (`resourcePath`).
 fn recommended_rest(line: &mut String, at: &At, req: &Request) -> std::fmt::Result {
-        write!(
-            line,
-            r#"{{"requestId":"{}","extendedRequestId":"{}","requestTimeEpoch":"{}","httpMethod":"{}","path":"{}","resourcePath":"{}","protocol":"HTTP/1.1","status":"{}","responseLength":"{}","responseLatency":"{}","integrationLatency":"{}","ip":"{}","userAgent":"{}","domainName":"{}","apiId":"{}","stage":"{}","accountId":"{}","caller":"-","user":"-","apiKeyId":"{}","principalId":"{}","errorMessage":"{}","wafResponseCode":"{}"}}"#,
-            req.request_id,
-            req.extended_request_id,
-            req.time_ms,
-            req.method,
-            context_path(at.stage, &req.path),
-            req.route,
-            req.status,
-            opt(&req.response_length),
-            req.latency_ms,
-            opt(&req.integration_latency_ms),
-            req.ip,
-            req.user_agent,
-            at.domain,
-            at.stage.api_id,
-            at.stage.stage,
-            at.account,
-            opt(&req.api_key_id),
-            opt(&req.principal_id),
-            error_message(req.status),
-            if req.status == 403 {
-                "WAF_BLOCK"
-            } else {
-                "WAF_ALLOW"
-            },
-        )
+    write!(
+        line,
+        r#"{{"requestId":"{}","extendedRequestId":"{}","requestTimeEpoch":"{}","httpMethod":"{}","path":"{}","resourcePath":"{}","protocol":"HTTP/1.1","status":"{}","responseLength":"{}","responseLatency":"{}","integrationLatency":"{}","ip":"{}","userAgent":"{}","domainName":"{}","apiId":"{}","stage":"{}","accountId":"{}","caller":"-","user":"-","apiKeyId":"{}","principalId":"{}","errorMessage":"{}","wafResponseCode":"{}"}}"#,
+        req.request_id,
+        req.extended_request_id,
+        req.time_ms,
+        req.method,
+        context_path(at.stage, &req.path),
+        req.route,
+        req.status,
+        opt(&req.response_length),
+        req.latency_ms,
+        opt(&req.integration_latency_ms),
+        req.ip,
+        req.user_agent,
+        at.domain,
+        at.stage.api_id,
+        at.stage.stage,
+        at.account,
+        opt(&req.api_key_id),
+        opt(&req.principal_id),
+        error_message(req.status),
+        if req.status == 403 {
+            "WAF_BLOCK"
+        } else {
+            "WAF_ALLOW"
+        },
+    )
 }
 
 /// The recommended JSON format, HTTP and WebSocket (`routeKey`).
 fn recommended_route(line: &mut String, at: &At, req: &Request) -> std::fmt::Result {
-        write!(
-            line,
-            r#"{{"requestId":"{}","extendedRequestId":"{}","requestTimeEpoch":"{}","httpMethod":"{}","path":"{}","routeKey":"{}","protocol":"HTTP/1.1","status":"{}","responseLength":"{}","responseLatency":"{}","integrationLatency":"{}","ip":"{}","userAgent":"{}","domainName":"{}","apiId":"{}","stage":"{}","accountId":"{}","caller":"-","user":"-","principalId":"{}","errorMessage":"{}"}}"#,
-            req.request_id,
-            req.extended_request_id,
-            req.time_ms,
-            req.method,
-            context_path(at.stage, &req.path),
-            route_key(req),
-            req.status,
-            opt(&req.response_length),
-            req.latency_ms,
-            opt(&req.integration_latency_ms),
-            req.ip,
-            req.user_agent,
-            at.domain,
-            at.stage.api_id,
-            at.stage.stage,
-            at.account,
-            opt(&req.principal_id),
-            error_message(req.status),
-        )
+    write!(
+        line,
+        r#"{{"requestId":"{}","extendedRequestId":"{}","requestTimeEpoch":"{}","httpMethod":"{}","path":"{}","routeKey":"{}","protocol":"HTTP/1.1","status":"{}","responseLength":"{}","responseLatency":"{}","integrationLatency":"{}","ip":"{}","userAgent":"{}","domainName":"{}","apiId":"{}","stage":"{}","accountId":"{}","caller":"-","user":"-","principalId":"{}","errorMessage":"{}"}}"#,
+        req.request_id,
+        req.extended_request_id,
+        req.time_ms,
+        req.method,
+        context_path(at.stage, &req.path),
+        route_key(req),
+        req.status,
+        opt(&req.response_length),
+        req.latency_ms,
+        opt(&req.integration_latency_ms),
+        req.ip,
+        req.user_agent,
+        at.domain,
+        at.stage.api_id,
+        at.stage.stage,
+        at.account,
+        opt(&req.principal_id),
+        error_message(req.status),
+    )
 }
 
 /// The console's JSON template, REST.
 fn console_json_rest(line: &mut String, at: &At, req: &Request) -> std::fmt::Result {
-        write!(
-            line,
-            r#"{{ "requestId":"{}", "extendedRequestId":"{}", "ip": "{}", "caller":"-", "user":"-", "requestTime":"{}", "httpMethod":"{}", "resourcePath":"{}", "status":"{}", "protocol":"HTTP/1.1", "responseLength":"{}" }}"#,
-            req.request_id,
-            req.extended_request_id,
-            req.ip,
-            at.time,
-            req.method,
-            req.route,
-            req.status,
-            opt(&req.response_length),
-        )
+    write!(
+        line,
+        r#"{{ "requestId":"{}", "extendedRequestId":"{}", "ip": "{}", "caller":"-", "user":"-", "requestTime":"{}", "httpMethod":"{}", "resourcePath":"{}", "status":"{}", "protocol":"HTTP/1.1", "responseLength":"{}" }}"#,
+        req.request_id,
+        req.extended_request_id,
+        req.ip,
+        at.time,
+        req.method,
+        req.route,
+        req.status,
+        opt(&req.response_length),
+    )
 }
 
 /// The console's JSON template, HTTP.
 fn console_json_route(line: &mut String, at: &At, req: &Request) -> std::fmt::Result {
-        write!(
-            line,
-            r#"{{ "requestId":"{}", "ip": "{}", "requestTime":"{}", "httpMethod":"{}","routeKey":"{}", "status":"{}","protocol":"HTTP/1.1", "responseLength":"{}" }}"#,
-            req.request_id,
-            req.ip,
-            at.time,
-            req.method,
-            route_key(req),
-            req.status,
-            opt(&req.response_length),
-        )
+    write!(
+        line,
+        r#"{{ "requestId":"{}", "ip": "{}", "requestTime":"{}", "httpMethod":"{}","routeKey":"{}", "status":"{}","protocol":"HTTP/1.1", "responseLength":"{}" }}"#,
+        req.request_id,
+        req.ip,
+        at.time,
+        req.method,
+        route_key(req),
+        req.status,
+        opt(&req.response_length),
+    )
 }
 
 /// The console's CLF template, REST.
 fn clf_rest(line: &mut String, at: &At, req: &Request) -> std::fmt::Result {
-        write!(
-            line,
-            r#"{} - - [{}] "{} {} HTTP/1.1" {} {} {} {}"#,
-            req.ip,
-            at.time,
-            req.method,
-            req.route,
-            req.status,
-            opt(&req.response_length),
-            req.request_id,
-            req.extended_request_id,
-        )
+    write!(
+        line,
+        r#"{} - - [{}] "{} {} HTTP/1.1" {} {} {} {}"#,
+        req.ip,
+        at.time,
+        req.method,
+        req.route,
+        req.status,
+        opt(&req.response_length),
+        req.request_id,
+        req.extended_request_id,
+    )
 }
 
 /// The console's CLF template, HTTP.
 fn clf_route(line: &mut String, at: &At, req: &Request) -> std::fmt::Result {
-        write!(
-            line,
-            r#"{} - - [{}] "{} {} HTTP/1.1" {} {} {}"#,
-            req.ip,
-            at.time,
-            req.method,
-            route_key(req),
-            req.status,
-            opt(&req.response_length),
-            req.request_id,
-        )
+    write!(
+        line,
+        r#"{} - - [{}] "{} {} HTTP/1.1" {} {} {}"#,
+        req.ip,
+        at.time,
+        req.method,
+        route_key(req),
+        req.status,
+        opt(&req.response_length),
+        req.request_id,
+    )
 }
 
 /// The console's CSV template, REST.
 fn csv_rest(line: &mut String, at: &At, req: &Request) -> std::fmt::Result {
-        write!(
-            line,
-            "{},-,-,{},{},{},HTTP/1.1,{},{},{},{}",
-            req.ip,
-            at.time,
-            req.method,
-            req.route,
-            req.status,
-            opt(&req.response_length),
-            req.request_id,
-            req.extended_request_id,
-        )
+    write!(
+        line,
+        "{},-,-,{},{},{},HTTP/1.1,{},{},{},{}",
+        req.ip,
+        at.time,
+        req.method,
+        req.route,
+        req.status,
+        opt(&req.response_length),
+        req.request_id,
+        req.extended_request_id,
+    )
 }
 
 /// The console's CSV template, HTTP.
 fn csv_route(line: &mut String, at: &At, req: &Request) -> std::fmt::Result {
-        write!(
-            line,
-            "{},{},{},{},HTTP/1.1,{},{},{}",
-            req.ip,
-            at.time,
-            req.method,
-            route_key(req),
-            req.status,
-            opt(&req.response_length),
-            req.request_id,
-        )
+    write!(
+        line,
+        "{},{},{},{},HTTP/1.1,{},{},{}",
+        req.ip,
+        at.time,
+        req.method,
+        route_key(req),
+        req.status,
+        opt(&req.response_length),
+        req.request_id,
+    )
 }
 
 /// The console's XML template, REST.
 fn xml_rest(line: &mut String, at: &At, req: &Request) -> std::fmt::Result {
-        write!(
-            line,
-            r#"<request id="{}"> <extendedRequestId>{}</extendedRequestId> <ip>{}</ip> <caller>-</caller> <user>-</user> <requestTime>{}</requestTime> <httpMethod>{}</httpMethod> <resourcePath>{}</resourcePath> <status>{}</status> <protocol>HTTP/1.1</protocol> <responseLength>{}</responseLength> </request>"#,
-            req.request_id,
-            req.extended_request_id,
-            req.ip,
-            at.time,
-            req.method,
-            req.route,
-            req.status,
-            opt(&req.response_length),
-        )
+    write!(
+        line,
+        r#"<request id="{}"> <extendedRequestId>{}</extendedRequestId> <ip>{}</ip> <caller>-</caller> <user>-</user> <requestTime>{}</requestTime> <httpMethod>{}</httpMethod> <resourcePath>{}</resourcePath> <status>{}</status> <protocol>HTTP/1.1</protocol> <responseLength>{}</responseLength> </request>"#,
+        req.request_id,
+        req.extended_request_id,
+        req.ip,
+        at.time,
+        req.method,
+        req.route,
+        req.status,
+        opt(&req.response_length),
+    )
 }
 
 /// The console's XML template, HTTP.
 fn xml_route(line: &mut String, at: &At, req: &Request) -> std::fmt::Result {
-        write!(
-            line,
-            r#"<request id="{}"> <ip>{}</ip> <requestTime>{}</requestTime> <httpMethod>{}</httpMethod> <routeKey>{}</routeKey> <status>{}</status> <protocol>HTTP/1.1</protocol> <responseLength>{}</responseLength> </request>"#,
-            req.request_id,
-            req.ip,
-            at.time,
-            req.method,
-            route_key(req),
-            req.status,
-            opt(&req.response_length),
-        )
+    write!(
+        line,
+        r#"<request id="{}"> <ip>{}</ip> <requestTime>{}</requestTime> <httpMethod>{}</httpMethod> <routeKey>{}</routeKey> <status>{}</status> <protocol>HTTP/1.1</protocol> <responseLength>{}</responseLength> </request>"#,
+        req.request_id,
+        req.ip,
+        at.time,
+        req.method,
+        route_key(req),
+        req.status,
+        opt(&req.response_length),
+    )
 }
 
 /// WebSocket JSON lines as seen in the wild.
 fn websocket(line: &mut String, at: &At, req: &Request) -> std::fmt::Result {
-        let (event_type, route, connection) = match &req.websocket {
-            Some((e, r, c)) => (*e, *r, c.as_str()),
-            None => ("-", "-", "-"),
-        };
-        write!(
-            line,
-            r#"{{"requestId":"{}","ip":"{}","caller":"-","user":"-","requestTime":"{}","eventType":"{}","routeKey":"{}","status":"{}","connectionId":"{}","apiId":"{}","stage":"{}","domainName":"{}"}}"#,
-            req.request_id,
-            req.ip,
-            at.time,
-            event_type,
-            route,
-            req.status,
-            connection,
-            at.stage.api_id,
-            at.stage.stage,
-            at.domain,
-        )
+    let (event_type, route, connection) = match &req.websocket {
+        Some((e, r, c)) => (*e, *r, c.as_str()),
+        None => ("-", "-", "-"),
+    };
+    write!(
+        line,
+        r#"{{"requestId":"{}","ip":"{}","caller":"-","user":"-","requestTime":"{}","eventType":"{}","routeKey":"{}","status":"{}","connectionId":"{}","apiId":"{}","stage":"{}","domainName":"{}"}}"#,
+        req.request_id,
+        req.ip,
+        at.time,
+        event_type,
+        route,
+        req.status,
+        connection,
+        at.stage.api_id,
+        at.stage.stage,
+        at.domain,
+    )
 }

@@ -25,8 +25,8 @@ use rand::{Rng, RngExt, SeedableRng};
 use serde::Serialize;
 
 pub use catalog::LineFormat;
-pub use execution::{Expected, LogKind, Scenario};
 use catalog::{Route, Stage, HOT_IPS, STAGES, STATUSES, USER_AGENTS, WEBSOCKET_EVENTS};
+pub use execution::{Expected, LogKind, Scenario};
 use lines::Request;
 
 /// Fixed start of the synthetic timeline (2024-06-01T00:00:00Z) when timestamps must be reproducible.
@@ -275,7 +275,10 @@ impl Generator {
         let log_group = if delivery {
             delivery_log_group(stage.api_id, stage.stage)
         } else {
-            format!("API-Gateway-Execution-Logs_{}/{}", stage.api_id, stage.stage)
+            format!(
+                "API-Gateway-Execution-Logs_{}/{}",
+                stage.api_id, stage.stage
+            )
         };
         let wanted = if self.rng.random_bool(0.2) {
             self.rng.random_range(1..=5)
