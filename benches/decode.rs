@@ -111,7 +111,7 @@ fn bench_execution(c: &mut Criterion) {
         return;
     };
     let opts = DecodeOptions::default();
-    let requests = p.events() - p.static_requests;
+    let requests = p.events() - p.static_request_ids.len();
     eprintln!(
         "decode/execution: {} requests, {} log events, {} LogData bytes per payload",
         p.events(),

@@ -79,12 +79,12 @@ pub struct Payload {
     pub logged_ms: i64,
     /// The request id of every request, in order (access logs: one line each).
     pub request_ids: Vec<String>,
+    /// The request ids of the requests that ask for static files (what the default filter drops).
+    pub static_request_ids: Vec<String>,
     /// Execution logs: what each request should decode to, in order (empty for access logs).
     pub expected: Vec<Expected>,
     /// Log events in the payload.
     pub log_events: usize,
-    /// How many lines are requests for static files.
-    pub static_requests: usize,
     /// Uncompressed LogData JSON size.
     pub logdata_bytes: usize,
     /// The Lambda event JSON: `{"awslogs":{"data":"..."}}`.
@@ -178,7 +178,7 @@ impl Generator {
 
         let mut events = Vec::with_capacity(count);
         let mut request_ids = Vec::with_capacity(count);
-        let mut static_requests = 0;
+        let mut static_request_ids = Vec::new();
         // LogData framing around the events, then each event's JSON with its escapes.
         let mut size = 200 + stage.log_group.len() + log_stream.len();
         let mut logged_ms = wall_ms;
@@ -202,15 +202,17 @@ impl Generator {
                 timestamp,
                 message,
             });
+            if is_static {
+                static_request_ids.push(req.request_id.clone());
+            }
             request_ids.push(req.request_id);
-            static_requests += usize::from(is_static);
             self.produced += 1;
         }
 
         let mut p = self.seal(stage.log_group, log_stream, stage.filter_name(), &events);
         p.logged_ms = logged_ms;
         p.request_ids = request_ids;
-        p.static_requests = static_requests;
+        p.static_request_ids = static_request_ids;
         Some(p)
     }
 
@@ -247,9 +249,9 @@ impl Generator {
             subscription_filter: filter,
             logged_ms: events.last().map_or(0, |e| e.timestamp),
             request_ids: Vec::new(),
+            static_request_ids: Vec::new(),
             expected: Vec::new(),
             log_events: events.len(),
-            static_requests: 0,
             logdata_bytes,
             event,
         }
@@ -290,7 +292,7 @@ impl Generator {
         let mut events: Vec<LogEventOut> = Vec::new();
         let mut request_ids = Vec::with_capacity(count);
         let mut expected = Vec::with_capacity(count);
-        let mut static_requests = 0;
+        let mut static_request_ids = Vec::new();
         let mut size = 200 + log_group.len() + log_stream.len();
         while request_ids.len() < count {
             let seq = self.produced;
@@ -342,8 +344,10 @@ impl Generator {
             }
             size += added;
             events.extend(new_events);
+            if is_static {
+                static_request_ids.push(req.request_id.clone());
+            }
             request_ids.push(req.request_id);
-            static_requests += usize::from(is_static);
             expected.push(r.expected);
             self.produced += 1;
         }
@@ -351,7 +355,7 @@ impl Generator {
         let mut p = self.seal(&log_group, log_stream, filter, &events);
         p.request_ids = request_ids;
         p.expected = expected;
-        p.static_requests = static_requests;
+        p.static_request_ids = static_request_ids;
         Some(p)
     }
 
@@ -684,7 +688,7 @@ mod tests {
             ..small(30_000, 11)
         };
         for p in Generator::new(opts) {
-            statics += p.static_requests;
+            statics += p.static_request_ids.len();
             let logdata = unpack(&p);
             let filter = logdata["subscriptionFilters"][0]
                 .as_str()
