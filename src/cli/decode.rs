@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 
 use crate::config::settings as s;
-use crate::decode::{decode_bytes, DecodeOptions, DecodeStats};
 use crate::config::Lookup;
+use crate::decode::{decode_bytes, DecodeOptions, DecodeStats};
 use crate::filter::FilterConfig;
 use crate::frame::pack;
 
@@ -48,7 +48,9 @@ pub struct DecodeFlags {
 impl DecodeFlags {
     pub fn options(&self) -> DecodeOptions {
         // The registry's list rule (blank is unset, extensions lose their dot), as in the Lambda.
-        let list = |setting: &s::Setting, flag: &Option<String>| setting.list(&Lookup(|_: &str| flag.clone()));
+        let list = |setting: &s::Setting, flag: &Option<String>| {
+            setting.list(&Lookup(|_: &str| flag.clone()))
+        };
         DecodeOptions {
             max_payload_bytes: self.max_payload_bytes,
             max_body_bytes: self.max_body_bytes,
@@ -57,8 +59,14 @@ impl DecodeFlags {
                 rest_api_enabled: self.rest_api_enabled,
                 http_api_enabled: self.http_api_enabled,
                 websocket_api_enabled: self.websocket_api_enabled,
-                static_file_extensions: list(&s::STATIC_FILE_EXTENSIONS, &self.static_file_extensions),
-                response_content_types: list(&s::RESPONSE_CONTENT_TYPES, &self.response_content_types),
+                static_file_extensions: list(
+                    &s::STATIC_FILE_EXTENSIONS,
+                    &self.static_file_extensions,
+                ),
+                response_content_types: list(
+                    &s::RESPONSE_CONTENT_TYPES,
+                    &self.response_content_types,
+                ),
                 redact_headers: list(&s::REDACT_HEADERS, &self.redact_headers),
             },
         }

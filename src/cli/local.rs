@@ -17,10 +17,10 @@ use super::env_file::VendorEnv;
 use crate::aws::AwsArgs;
 use crate::bridge::receiver::{Receiver, ReceiverConfig};
 use crate::bridge::Secret;
+use crate::config::settings as s;
 use crate::generate::{GenerateOptions, Generator, LogKind};
 use crate::pipeline::{summary_table, Input, LocalPipeline, PipelineOptions, Progress, Summary};
 use crate::queue::{MemoryQueue, Queue, SqsQueue};
-use crate::config::settings as s;
 use crate::ship::{ShipConfig, Shipper};
 
 /// Requests generated when neither inputs nor --generate are given.
@@ -176,13 +176,26 @@ async fn bridge_settings(
         Some(url) => {
             let given = [
                 (s::BRIDGE_URL.name, Some(url)),
-                (s::AUTH_URL.name, args.auth_url.clone().or_else(|| vendor.auth_endpoint.clone())),
-                (s::CLIENT_ID.name, args.client_id.clone().or_else(|| vendor.client_id.clone())),
+                (
+                    s::AUTH_URL.name,
+                    args.auth_url
+                        .clone()
+                        .or_else(|| vendor.auth_endpoint.clone()),
+                ),
+                (
+                    s::CLIENT_ID.name,
+                    args.client_id.clone().or_else(|| vendor.client_id.clone()),
+                ),
                 (
                     s::CLIENT_SECRET.name,
-                    args.client_secret.clone().or_else(|| vendor.client_secret.clone()),
+                    args.client_secret
+                        .clone()
+                        .or_else(|| vendor.client_secret.clone()),
                 ),
-                (s::ALLOW_INSECURE_HTTP.name, Some(args.allow_insecure_http.to_string())),
+                (
+                    s::ALLOW_INSECURE_HTTP.name,
+                    Some(args.allow_insecure_http.to_string()),
+                ),
             ];
             settings.extend(given.into_iter().filter_map(|(k, v)| Some((k, v?))));
         }
@@ -210,8 +223,14 @@ async fn bridge_settings(
     }
     settings.insert(s::BRIDGE_FORMAT.name, args.bridge_format.clone());
     settings.insert(s::WINDOW_BYTES.name, args.window_bytes.to_string());
-    settings.insert(s::REQUEST_TIMEOUT_MS.name, args.request_timeout_ms.to_string());
-    settings.insert(s::BRIDGE_CONCURRENCY.name, args.bridge_concurrency.to_string());
+    settings.insert(
+        s::REQUEST_TIMEOUT_MS.name,
+        args.request_timeout_ms.to_string(),
+    );
+    settings.insert(
+        s::BRIDGE_CONCURRENCY.name,
+        args.bridge_concurrency.to_string(),
+    );
     settings.insert(s::BRIDGE_GZIP.name, args.bridge_gzip.to_string());
     Ok((settings, receiver))
 }

@@ -126,7 +126,10 @@ mod tests {
                     .collect();
                 match setting.kind {
                     Kind::Text { .. } | Kind::List { .. } => {
-                        assert!(defaults.is_empty(), "{flag}: the registry holds the default")
+                        assert!(
+                            defaults.is_empty(),
+                            "{flag}: the registry holds the default"
+                        )
                     }
                     Kind::Bool { default } if arg.get_action().takes_values() => {
                         assert_eq!(defaults, [default.to_string()], "{flag}")

@@ -163,9 +163,8 @@ async fn queues(
     } else {
         Default::default()
     };
-    let output = |name: &str, flag: &str| {
-        stack::required_output(&outputs, &args.stack_name, name, flag)
-    };
+    let output =
+        |name: &str, flag: &str| stack::required_output(&outputs, &args.stack_name, name, flag);
     let to = match &args.to {
         Some(u) => u.clone(),
         None => output(stack::OUTPUT_QUEUE_URL, "--to")?,
@@ -279,7 +278,9 @@ async fn replay_source(
                 };
             }
             Err(e) => {
-                tracing::info!("message-move task not available ({e}); receiving and sending instead")
+                tracing::info!(
+                    "message-move task not available ({e}); receiving and sending instead"
+                )
             }
         }
     }
@@ -316,7 +317,10 @@ fn print_reports(reports: &[SourceReport], json: bool) -> anyhow::Result<()> {
         if s.decode.payloads > 0 {
             println!(
                 "    decoded: {} records, {} filtered, {} unparsed lines, {} control messages",
-                s.decode.records, s.decode.filtered, s.decode.lines_unparsed, s.decode.control_messages
+                s.decode.records,
+                s.decode.filtered,
+                s.decode.lines_unparsed,
+                s.decode.control_messages
             );
         }
         for e in &s.errors {
