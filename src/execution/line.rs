@@ -182,11 +182,9 @@ fn method_line(text: &str) -> Option<Event<'_>> {
         Some(Event::MethodCompleted {
             status: v.trim().parse().ok(),
         })
-    } else if let Some(v) = after(rest, "request body before transformations:") {
-        // An empty body: the trailing space is sometimes trimmed away.
-        Some(Event::MethodRequestBody(v))
     } else {
-        None
+        // An empty body: the trailing space is sometimes trimmed away.
+        after(rest, "request body before transformations:").map(Event::MethodRequestBody)
     }
 }
 
