@@ -1,5 +1,5 @@
 //! `cargo bench --bench decode`: realistic ~1 MB (uncompressed) subscription payloads of access-log
-//! lines → canonical records, and → SQS frames.
+//! lines → canonical records, and → SQS frames; and `decode/execution`, REST execution logs.
 
 use std::io::Write;
 
@@ -109,6 +109,43 @@ fn bench(c: &mut Criterion) {
         b.iter(|| decode_bytes(&event, &opts, &mut DecodeStats::default()).unwrap())
     });
     bytes.finish();
+    bench_execution(c);
+}
+
+/// `decode/execution`: the biggest of a few generated ~1 MB payloads of standard REST execution
+/// logs (every line kind, 1 KB cuts) → one record per request. Throughput in LogData bytes; the
+/// request count is printed so requests/s follows from the time.
+fn bench_execution(c: &mut Criterion) {
+    use apigw_stream::generate::{GenerateOptions, Generator, LogKind};
+    let Some(p) = Generator::new(GenerateOptions {
+        requests: 2_000,
+        seed: 7,
+        logs: LogKind::Execution,
+        ..GenerateOptions::default()
+    })
+    .max_by_key(|p| p.logdata_bytes) else {
+        return;
+    };
+    let opts = DecodeOptions::default();
+    let requests = p.events() - p.static_request_ids.len();
+    eprintln!(
+        "decode/execution: {} requests, {} log events, {} LogData bytes per payload",
+        p.events(),
+        p.log_events,
+        p.logdata_bytes
+    );
+    let mut g = c.benchmark_group("decode");
+    g.throughput(Throughput::Bytes(p.logdata_bytes as u64));
+    g.sample_size(30);
+    g.bench_function("execution", |b| {
+        b.iter(|| {
+            let mut s = DecodeStats::default();
+            let r = decode_bytes(&p.event, &opts, &mut s).unwrap();
+            assert_eq!(r.len(), requests);
+            r
+        })
+    });
+    g.finish();
 }
 
 criterion_group!(benches, bench);

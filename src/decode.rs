@@ -20,6 +20,8 @@ pub struct DecodeOptions {
     /// counted (`foreign_payloads`) and ignored: whoever may put a subscription filter on some
     /// other group must not be able to inject traffic attributed to an API.
     pub log_groups: Option<Vec<String>>,
+    /// Execution-log bodies longer than this are cut and flagged truncated (`MAX_BODY_BYTES`).
+    pub max_body_bytes: usize,
 }
 
 /// API Gateway's own groups (execution logs, the console's access-log names) and the prefix our
@@ -38,6 +40,7 @@ impl Default for DecodeOptions {
             filter: FilterConfig::default(),
             region: None,
             log_groups: None,
+            max_body_bytes: crate::execution::DEFAULT_MAX_BODY_BYTES,
         }
     }
 }
@@ -65,8 +68,9 @@ pub fn parse_log_groups(value: &str) -> Option<Vec<String>> {
     (!patterns.iter().any(|p| p == "*")).then_some(patterns)
 }
 
-/// Counts for one invocation or one CLI run. `log_events` = records + lines_unparsed + filtered
-/// (+ the events of control messages).
+/// Counts for one invocation or one CLI run. `log_events` = access-log records + lines_unparsed +
+/// access-log lines filtered + execution_lines (+ the events of control messages); execution lines
+/// become one record (or one filtered count) per request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct DecodeStats {
     /// Subscription messages (LogData) decoded, control messages included.
@@ -87,6 +91,13 @@ pub struct DecodeStats {
     pub foreign_payloads: u64,
     /// Their log events (not part of `log_events`).
     pub foreign_events: u64,
+    /// Execution-log lines that joined a request.
+    pub execution_lines: u64,
+    /// Of those, lines of a kind the parser does not know.
+    pub execution_lines_other: u64,
+    /// Execution-log requests whose completion line was not in their payload (records flagged
+    /// `partial`, carrying their lines).
+    pub requests_incomplete: u64,
 }
 
 impl DecodeStats {
@@ -104,6 +115,9 @@ impl DecodeStats {
         self.filtered_api_kind += o.filtered_api_kind;
         self.foreign_payloads += o.foreign_payloads;
         self.foreign_events += o.foreign_events;
+        self.execution_lines += o.execution_lines;
+        self.execution_lines_other += o.execution_lines_other;
+        self.requests_incomplete += o.requests_incomplete;
     }
 }
 
@@ -185,9 +199,15 @@ pub fn records_from_logdata(
         return;
     }
     let ctx = Context::of(data, opts.region.as_deref());
+    let execution_group = crate::execution::is_execution_group(&data.log_group);
+    let mut execution = Vec::new();
     out.reserve(data.log_events.len());
-    for event in &data.log_events {
+    for (i, event) in data.log_events.iter().enumerate() {
         stats.log_events += 1;
+        if let Some(item) = crate::execution::recognize(&event.message, i, execution_group) {
+            execution.push(item);
+            continue;
+        }
         let parsed = match parse_line(&event.message) {
             Ok(p) => p,
             Err(e) => {
@@ -200,19 +220,40 @@ pub fn records_from_logdata(
         if parsed.partial {
             stats.lines_recovered += 1;
         }
-        let mut t = to_transaction(parsed, event, &ctx);
-        match opts.filter.apply(&mut t) {
-            Ok(()) => {
-                stats.records += 1;
-                out.push(t);
-            }
-            Err(reason) => {
-                stats.filtered += 1;
-                match reason {
-                    Drop::StaticFile => stats.filtered_static_file += 1,
-                    Drop::ContentType => stats.filtered_content_type += 1,
-                    Drop::ApiKindDisabled => stats.filtered_api_kind += 1,
-                }
+        keep(opts, to_transaction(parsed, event, &ctx), stats, out);
+    }
+    if execution.is_empty() {
+        return;
+    }
+    let (records, counts) =
+        crate::execution::assemble(&execution, &data.log_events, &ctx, opts.max_body_bytes);
+    stats.execution_lines += counts.lines;
+    stats.execution_lines_other += counts.other;
+    stats.lines_unparsed += counts.orphans;
+    stats.requests_incomplete += counts.incomplete;
+    for t in records {
+        keep(opts, t, stats, out);
+    }
+}
+
+/// Filter one record: append it to `out`, or count why it was dropped.
+fn keep(
+    opts: &DecodeOptions,
+    mut t: Transaction,
+    stats: &mut DecodeStats,
+    out: &mut Vec<Transaction>,
+) {
+    match opts.filter.apply(&mut t) {
+        Ok(()) => {
+            stats.records += 1;
+            out.push(t);
+        }
+        Err(reason) => {
+            stats.filtered += 1;
+            match reason {
+                Drop::StaticFile => stats.filtered_static_file += 1,
+                Drop::ContentType => stats.filtered_content_type += 1,
+                Drop::ApiKindDisabled => stats.filtered_api_kind += 1,
             }
         }
     }
@@ -333,6 +374,11 @@ pub fn summary_emf(s: &ForwardSummary, timestamp_ms: i64) -> serde_json::Value {
             ("LogEvents", s.stats.log_events as f64, Unit::Count),
             ("Records", s.stats.records as f64, Unit::Count),
             ("LinesUnparsed", s.stats.lines_unparsed as f64, Unit::Count),
+            (
+                "RequestsIncomplete",
+                s.stats.requests_incomplete as f64,
+                Unit::Count,
+            ),
             ("Filtered", s.stats.filtered as f64, Unit::Count),
             (
                 "ForeignPayloads",

@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! logs (payload → LogData) → formats (line → fields) → normalize (→ Transaction)
+//!   | execution (REST execution-log lines → grouped by request → Transaction)
 //!   → filter (drop on purpose, redact) → frame (NDJSON+gzip+base64 SQS bodies) → queue (SQS | embedded)
 //!   → ship (unpack → bridge::encode → bridge::window → bridge::client POST) → SqsBatchResponse
 //! ```
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod decode;
+pub mod execution;
 pub mod filter;
 pub mod formats;
 pub mod frame;

@@ -256,7 +256,7 @@ fn kind_from_log_group(group: &str) -> Option<ApiKind> {
 }
 
 /// `API-Gateway-Execution-Logs_{api-id}/{stage}[/Canary]` → (api id, stage).
-fn exec_log_group(group: &str) -> Option<(&str, &str)> {
+pub fn exec_log_group(group: &str) -> Option<(&str, &str)> {
     let rest = group.strip_prefix("API-Gateway-Execution-Logs_")?;
     let (id, stage) = rest.split_once('/')?;
     let stage = stage.strip_suffix("/Canary").unwrap_or(stage);

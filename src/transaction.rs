@@ -23,6 +23,38 @@ pub struct Transaction {
     pub response: Response,
     pub flags: Flags,
     pub source: Source,
+    /// What only execution logs tell (absent for access-log records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<Execution>,
+}
+
+/// Execution-log details of a REST request that have no place in the HTTP exchange itself.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Execution {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extended_request_id: Option<String>,
+    /// `Execution failed due to …`, `Lambda execution failed …` or the throttling line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The Lambda authorizer denied the request.
+    #[serde(default)]
+    pub authorizer_denied: bool,
+    #[serde(default)]
+    pub throttled: bool,
+    /// The `Method completed with status` line was in the payload.
+    #[serde(default)]
+    pub complete: bool,
+    /// The raw lines of an incomplete request, so that a later stage can join it with the rest.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<ExecutionLine>,
+}
+
+/// One log event of an incomplete request, as it arrived.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ExecutionLine {
+    pub event_id: String,
+    pub timestamp: i64,
+    pub message: String,
 }
 
 #[derive(
@@ -171,6 +203,7 @@ impl Transaction {
                 ..Flags::default()
             },
             source,
+            execution: None,
         }
     }
 

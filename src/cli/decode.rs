@@ -19,6 +19,10 @@ pub struct DecodeFlags {
           default_value_t = s::MAX_PAYLOAD_BYTES.int_default() as usize,
           value_parser = s::MAX_PAYLOAD_BYTES.clap_usize())]
     pub max_payload_bytes: usize,
+    #[arg(long, env = s::MAX_BODY_BYTES.name, help = s::MAX_BODY_BYTES.doc,
+          default_value_t = s::MAX_BODY_BYTES.int_default() as usize,
+          value_parser = s::MAX_BODY_BYTES.clap_usize())]
+    pub max_body_bytes: usize,
     #[arg(long, env = s::REST_API_ENABLED.name, help = s::REST_API_ENABLED.doc,
           default_value_t = s::REST_API_ENABLED.bool_default(), action = clap::ArgAction::Set,
           value_parser = clap::builder::BoolishValueParser::new())]
@@ -50,6 +54,7 @@ impl DecodeFlags {
         };
         DecodeOptions {
             max_payload_bytes: self.max_payload_bytes,
+            max_body_bytes: self.max_body_bytes,
             region: self.region.clone(),
             // Files on disk are the user's own: every log group.
             log_groups: None,

@@ -1,5 +1,6 @@
 //! `apigw-stream generate N --out DIR`: synthetic subscription payloads, one Lambda event
-//! (`{"awslogs":{"data":...}}`) per file, as CloudWatch Logs would deliver API Gateway access logs.
+//! (`{"awslogs":{"data":...}}`) per file, as CloudWatch Logs would deliver API Gateway access
+//! logs, or REST execution logs with `--logs execution|delivery`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -7,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
-use crate::generate::{GenerateOptions, Generator, DEFAULT_BATCH_BYTES, DEFAULT_START_MS};
+use crate::generate::{GenerateOptions, Generator, LogKind, DEFAULT_BATCH_BYTES, DEFAULT_START_MS};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -31,6 +32,16 @@ pub struct Args {
     /// Also write every request id, one per line, to this file.
     #[arg(long)]
     pub ids: Option<PathBuf>,
+    /// Which logs: access (every API kind), execution (REST execution logs, 1 KB lines) or
+    /// delivery (REST execution logs as the 1 MB CloudWatch Logs delivery writes them).
+    #[arg(long, default_value = "access", value_parser = parse_logs)]
+    pub logs: LogKind,
+}
+
+/// `--logs` values.
+pub fn parse_logs(s: &str) -> Result<LogKind, String> {
+    LogKind::parse(s)
+        .ok_or_else(|| format!("unknown log kind {s:?} (expected access, execution or delivery)"))
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -45,6 +56,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         start_ms: (!args.now).then_some(args.start_ms),
         max_batch_bytes: args.batch_bytes,
+        logs: args.logs,
         ..GenerateOptions::default()
     };
     let out = args.out.clone();

@@ -18,7 +18,7 @@ use crate::aws::AwsArgs;
 use crate::bridge::receiver::{Receiver, ReceiverConfig};
 use crate::bridge::Secret;
 use crate::config::settings as s;
-use crate::generate::{GenerateOptions, Generator};
+use crate::generate::{GenerateOptions, Generator, LogKind};
 use crate::pipeline::{summary_table, Input, LocalPipeline, PipelineOptions, Progress, Summary};
 use crate::queue::{MemoryQueue, Queue, SqsQueue};
 use crate::ship::{ShipConfig, Shipper};
@@ -36,6 +36,9 @@ pub struct Args {
     /// Seed of the synthetic traffic.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Which logs --generate writes: access, execution or delivery (1 MB execution logs).
+    #[arg(long, default_value = "access", value_parser = super::generate::parse_logs)]
+    pub logs: LogKind,
 
     /// SQS queue URL (default: an embedded in-process queue).
     #[arg(long, env = s::QUEUE_URL.name)]
@@ -151,7 +154,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         (None, false) => None,
     };
     let producer = match expected {
-        Some(n) => spawn_generator(n, args.seed, tx),
+        Some(n) => spawn_generator(n, args.seed, args.logs, tx),
         None => spawn_reader(args.inputs.clone(), tx),
     };
     if let Some(r) = &receiver {
@@ -394,6 +397,7 @@ fn apply_vendor_filters(opts: &mut PipelineOptions, vendor: &VendorEnv) {
 fn spawn_generator(
     requests: u64,
     seed: u64,
+    logs: LogKind,
     tx: mpsc::Sender<Input>,
 ) -> tokio::task::JoinHandle<usize> {
     tokio::task::spawn_blocking(move || {
@@ -404,6 +408,7 @@ fn spawn_generator(
             start_ms: None,
             // Cheaper than CloudWatch's level 6; the decoder reads both alike.
             compression: 1,
+            logs,
             ..GenerateOptions::default()
         };
         for (i, p) in Generator::new(opts).enumerate() {

@@ -101,6 +101,7 @@ pub fn decode_options_from_env(env: &dyn Env) -> Result<DecodeOptions, ConfigErr
                 .raw(env)
                 .unwrap_or_else(|| crate::decode::DEFAULT_LOG_GROUPS.join(",")),
         ),
+        max_body_bytes: s::MAX_BODY_BYTES.usize(env)?,
     })
 }
 

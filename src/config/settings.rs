@@ -132,6 +132,17 @@ pub const MAX_PAYLOAD_BYTES: Setting = setting(
     Stack::Param("MaxPayloadBytes"),
     "Cap on one decompressed subscription payload (gzip-bomb guard).",
 );
+pub const MAX_BODY_BYTES: Setting = setting(
+    "MAX_BODY_BYTES",
+    Function::Decode,
+    Kind::Int {
+        default: crate::execution::DEFAULT_MAX_BODY_BYTES as u64,
+        min: crate::execution::MIN_MAX_BODY_BYTES as u64,
+        max: Some(crate::execution::MAX_MAX_BODY_BYTES as u64),
+    },
+    Stack::NotSet,
+    "Execution-log bodies longer than this are cut and flagged truncated (never dropped).",
+);
 pub const REST_API_ENABLED: Setting = setting(
     "REST_API_ENABLED",
     Function::Decode,
@@ -428,6 +439,7 @@ pub const SETTINGS: &[Setting] = &[
     QUEUE_URL,
     MESSAGE_BYTES,
     MAX_PAYLOAD_BYTES,
+    MAX_BODY_BYTES,
     REST_API_ENABLED,
     HTTP_API_ENABLED,
     WEBSOCKET_API_ENABLED,

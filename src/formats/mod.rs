@@ -26,7 +26,7 @@ pub enum LineError {
     Csv(String),
     #[error("invalid XML access-log line: {0}")]
     Xml(String),
-    #[error("REST execution-log line (execution logs are not parsed; use access logs)")]
+    #[error("REST execution-log line with an unusual request id")]
     Execution,
     #[error("unrecognized line format")]
     Unknown,

@@ -72,194 +72,240 @@ fn route_key(req: &Request) -> String {
     format!("{} {}", req.method, req.route)
 }
 
+/// What every format needs besides the request.
+struct At<'a> {
+    stage: &'a Stage,
+    domain: String,
+    time: String,
+    account: &'a str,
+}
+
 /// Render `req` as `stage` logs it.
 pub fn render(stage: &Stage, region: &str, account: &str, req: &Request) -> String {
-    let domain = stage.domain(region);
-    let time = request_time(req.time_ms);
+    let at = At {
+        stage,
+        domain: stage.domain(region),
+        time: request_time(req.time_ms),
+        account,
+    };
     let mut line = String::with_capacity(640);
-    match (stage.format, stage.kind) {
-        (LineFormat::Recommended, ApiKind::Rest) => {
-            let _ = write!(
-                line,
-                r#"{{"requestId":"{}","extendedRequestId":"{}","requestTimeEpoch":"{}","httpMethod":"{}","path":"{}","resourcePath":"{}","protocol":"HTTP/1.1","status":"{}","responseLength":"{}","responseLatency":"{}","integrationLatency":"{}","ip":"{}","userAgent":"{}","domainName":"{}","apiId":"{}","stage":"{}","accountId":"{}","caller":"-","user":"-","apiKeyId":"{}","principalId":"{}","errorMessage":"{}","wafResponseCode":"{}"}}"#,
-                req.request_id,
-                req.extended_request_id,
-                req.time_ms,
-                req.method,
-                context_path(stage, &req.path),
-                req.route,
-                req.status,
-                opt(&req.response_length),
-                req.latency_ms,
-                opt(&req.integration_latency_ms),
-                req.ip,
-                req.user_agent,
-                domain,
-                stage.api_id,
-                stage.stage,
-                account,
-                opt(&req.api_key_id),
-                opt(&req.principal_id),
-                error_message(req.status),
-                if req.status == 403 {
-                    "WAF_BLOCK"
-                } else {
-                    "WAF_ALLOW"
-                },
-            );
-        }
-        (LineFormat::Recommended, _) => {
-            let _ = write!(
-                line,
-                r#"{{"requestId":"{}","extendedRequestId":"{}","requestTimeEpoch":"{}","httpMethod":"{}","path":"{}","routeKey":"{}","protocol":"HTTP/1.1","status":"{}","responseLength":"{}","responseLatency":"{}","integrationLatency":"{}","ip":"{}","userAgent":"{}","domainName":"{}","apiId":"{}","stage":"{}","accountId":"{}","caller":"-","user":"-","principalId":"{}","errorMessage":"{}"}}"#,
-                req.request_id,
-                req.extended_request_id,
-                req.time_ms,
-                req.method,
-                context_path(stage, &req.path),
-                route_key(req),
-                req.status,
-                opt(&req.response_length),
-                req.latency_ms,
-                opt(&req.integration_latency_ms),
-                req.ip,
-                req.user_agent,
-                domain,
-                stage.api_id,
-                stage.stage,
-                account,
-                opt(&req.principal_id),
-                error_message(req.status),
-            );
-        }
-        (LineFormat::ConsoleJson, ApiKind::Rest) => {
-            let _ = write!(
-                line,
-                r#"{{ "requestId":"{}", "extendedRequestId":"{}", "ip": "{}", "caller":"-", "user":"-", "requestTime":"{}", "httpMethod":"{}", "resourcePath":"{}", "status":"{}", "protocol":"HTTP/1.1", "responseLength":"{}" }}"#,
-                req.request_id,
-                req.extended_request_id,
-                req.ip,
-                time,
-                req.method,
-                req.route,
-                req.status,
-                opt(&req.response_length),
-            );
-        }
-        (LineFormat::ConsoleJson, _) => {
-            let _ = write!(
-                line,
-                r#"{{ "requestId":"{}", "ip": "{}", "requestTime":"{}", "httpMethod":"{}","routeKey":"{}", "status":"{}","protocol":"HTTP/1.1", "responseLength":"{}" }}"#,
-                req.request_id,
-                req.ip,
-                time,
-                req.method,
-                route_key(req),
-                req.status,
-                opt(&req.response_length),
-            );
-        }
-        (LineFormat::ConsoleClf, ApiKind::Rest) => {
-            let _ = write!(
-                line,
-                r#"{} - - [{}] "{} {} HTTP/1.1" {} {} {} {}"#,
-                req.ip,
-                time,
-                req.method,
-                req.route,
-                req.status,
-                opt(&req.response_length),
-                req.request_id,
-                req.extended_request_id,
-            );
-        }
-        (LineFormat::ConsoleClf, _) => {
-            let _ = write!(
-                line,
-                r#"{} - - [{}] "{} {} HTTP/1.1" {} {} {}"#,
-                req.ip,
-                time,
-                req.method,
-                route_key(req),
-                req.status,
-                opt(&req.response_length),
-                req.request_id,
-            );
-        }
-        (LineFormat::ConsoleCsv, ApiKind::Rest) => {
-            let _ = write!(
-                line,
-                "{},-,-,{},{},{},HTTP/1.1,{},{},{},{}",
-                req.ip,
-                time,
-                req.method,
-                req.route,
-                req.status,
-                opt(&req.response_length),
-                req.request_id,
-                req.extended_request_id,
-            );
-        }
-        (LineFormat::ConsoleCsv, _) => {
-            let _ = write!(
-                line,
-                "{},{},{},{},HTTP/1.1,{},{},{}",
-                req.ip,
-                time,
-                req.method,
-                route_key(req),
-                req.status,
-                opt(&req.response_length),
-                req.request_id,
-            );
-        }
-        (LineFormat::ConsoleXml, ApiKind::Rest) => {
-            let _ = write!(
-                line,
-                r#"<request id="{}"> <extendedRequestId>{}</extendedRequestId> <ip>{}</ip> <caller>-</caller> <user>-</user> <requestTime>{}</requestTime> <httpMethod>{}</httpMethod> <resourcePath>{}</resourcePath> <status>{}</status> <protocol>HTTP/1.1</protocol> <responseLength>{}</responseLength> </request>"#,
-                req.request_id,
-                req.extended_request_id,
-                req.ip,
-                time,
-                req.method,
-                req.route,
-                req.status,
-                opt(&req.response_length),
-            );
-        }
-        (LineFormat::ConsoleXml, _) => {
-            let _ = write!(
-                line,
-                r#"<request id="{}"> <ip>{}</ip> <requestTime>{}</requestTime> <httpMethod>{}</httpMethod> <routeKey>{}</routeKey> <status>{}</status> <protocol>HTTP/1.1</protocol> <responseLength>{}</responseLength> </request>"#,
-                req.request_id,
-                req.ip,
-                time,
-                req.method,
-                route_key(req),
-                req.status,
-                opt(&req.response_length),
-            );
-        }
-        (LineFormat::WebsocketJson, _) => {
-            let (event_type, route, connection) = match &req.websocket {
-                Some((e, r, c)) => (*e, *r, c.as_str()),
-                None => ("-", "-", "-"),
-            };
-            let _ = write!(
-                line,
-                r#"{{"requestId":"{}","ip":"{}","caller":"-","user":"-","requestTime":"{}","eventType":"{}","routeKey":"{}","status":"{}","connectionId":"{}","apiId":"{}","stage":"{}","domainName":"{}"}}"#,
-                req.request_id,
-                req.ip,
-                time,
-                event_type,
-                route,
-                req.status,
-                connection,
-                stage.api_id,
-                stage.stage,
-                domain,
-            );
-        }
-    }
+    // Writing to a String cannot fail.
+    let _ = match (stage.format, stage.kind) {
+        (LineFormat::Recommended, ApiKind::Rest) => recommended_rest(&mut line, &at, req),
+        (LineFormat::Recommended, _) => recommended_route(&mut line, &at, req),
+        (LineFormat::ConsoleJson, ApiKind::Rest) => console_json_rest(&mut line, &at, req),
+        (LineFormat::ConsoleJson, _) => console_json_route(&mut line, &at, req),
+        (LineFormat::ConsoleClf, ApiKind::Rest) => clf_rest(&mut line, &at, req),
+        (LineFormat::ConsoleClf, _) => clf_route(&mut line, &at, req),
+        (LineFormat::ConsoleCsv, ApiKind::Rest) => csv_rest(&mut line, &at, req),
+        (LineFormat::ConsoleCsv, _) => csv_route(&mut line, &at, req),
+        (LineFormat::ConsoleXml, ApiKind::Rest) => xml_rest(&mut line, &at, req),
+        (LineFormat::ConsoleXml, _) => xml_route(&mut line, &at, req),
+        (LineFormat::WebsocketJson, _) => websocket(&mut line, &at, req),
+    };
     line
+}
+
+/// The recommended JSON format, REST (`resourcePath`).
+fn recommended_rest(line: &mut String, at: &At, req: &Request) -> std::fmt::Result {
+    write!(
+        line,
+        r#"{{"requestId":"{}","extendedRequestId":"{}","requestTimeEpoch":"{}","httpMethod":"{}","path":"{}","resourcePath":"{}","protocol":"HTTP/1.1","status":"{}","responseLength":"{}","responseLatency":"{}","integrationLatency":"{}","ip":"{}","userAgent":"{}","domainName":"{}","apiId":"{}","stage":"{}","accountId":"{}","caller":"-","user":"-","apiKeyId":"{}","principalId":"{}","errorMessage":"{}","wafResponseCode":"{}"}}"#,
+        req.request_id,
+        req.extended_request_id,
+        req.time_ms,
+        req.method,
+        context_path(at.stage, &req.path),
+        req.route,
+        req.status,
+        opt(&req.response_length),
+        req.latency_ms,
+        opt(&req.integration_latency_ms),
+        req.ip,
+        req.user_agent,
+        at.domain,
+        at.stage.api_id,
+        at.stage.stage,
+        at.account,
+        opt(&req.api_key_id),
+        opt(&req.principal_id),
+        error_message(req.status),
+        if req.status == 403 {
+            "WAF_BLOCK"
+        } else {
+            "WAF_ALLOW"
+        },
+    )
+}
+
+/// The recommended JSON format, HTTP and WebSocket (`routeKey`).
+fn recommended_route(line: &mut String, at: &At, req: &Request) -> std::fmt::Result {
+    write!(
+        line,
+        r#"{{"requestId":"{}","extendedRequestId":"{}","requestTimeEpoch":"{}","httpMethod":"{}","path":"{}","routeKey":"{}","protocol":"HTTP/1.1","status":"{}","responseLength":"{}","responseLatency":"{}","integrationLatency":"{}","ip":"{}","userAgent":"{}","domainName":"{}","apiId":"{}","stage":"{}","accountId":"{}","caller":"-","user":"-","principalId":"{}","errorMessage":"{}"}}"#,
+        req.request_id,
+        req.extended_request_id,
+        req.time_ms,
+        req.method,
+        context_path(at.stage, &req.path),
+        route_key(req),
+        req.status,
+        opt(&req.response_length),
+        req.latency_ms,
+        opt(&req.integration_latency_ms),
+        req.ip,
+        req.user_agent,
+        at.domain,
+        at.stage.api_id,
+        at.stage.stage,
+        at.account,
+        opt(&req.principal_id),
+        error_message(req.status),
+    )
+}
+
+/// The console's JSON template, REST.
+fn console_json_rest(line: &mut String, at: &At, req: &Request) -> std::fmt::Result {
+    write!(
+        line,
+        r#"{{ "requestId":"{}", "extendedRequestId":"{}", "ip": "{}", "caller":"-", "user":"-", "requestTime":"{}", "httpMethod":"{}", "resourcePath":"{}", "status":"{}", "protocol":"HTTP/1.1", "responseLength":"{}" }}"#,
+        req.request_id,
+        req.extended_request_id,
+        req.ip,
+        at.time,
+        req.method,
+        req.route,
+        req.status,
+        opt(&req.response_length),
+    )
+}
+
+/// The console's JSON template, HTTP.
+fn console_json_route(line: &mut String, at: &At, req: &Request) -> std::fmt::Result {
+    write!(
+        line,
+        r#"{{ "requestId":"{}", "ip": "{}", "requestTime":"{}", "httpMethod":"{}","routeKey":"{}", "status":"{}","protocol":"HTTP/1.1", "responseLength":"{}" }}"#,
+        req.request_id,
+        req.ip,
+        at.time,
+        req.method,
+        route_key(req),
+        req.status,
+        opt(&req.response_length),
+    )
+}
+
+/// The console's CLF template, REST.
+fn clf_rest(line: &mut String, at: &At, req: &Request) -> std::fmt::Result {
+    write!(
+        line,
+        r#"{} - - [{}] "{} {} HTTP/1.1" {} {} {} {}"#,
+        req.ip,
+        at.time,
+        req.method,
+        req.route,
+        req.status,
+        opt(&req.response_length),
+        req.request_id,
+        req.extended_request_id,
+    )
+}
+
+/// The console's CLF template, HTTP.
+fn clf_route(line: &mut String, at: &At, req: &Request) -> std::fmt::Result {
+    write!(
+        line,
+        r#"{} - - [{}] "{} {} HTTP/1.1" {} {} {}"#,
+        req.ip,
+        at.time,
+        req.method,
+        route_key(req),
+        req.status,
+        opt(&req.response_length),
+        req.request_id,
+    )
+}
+
+/// The console's CSV template, REST.
+fn csv_rest(line: &mut String, at: &At, req: &Request) -> std::fmt::Result {
+    write!(
+        line,
+        "{},-,-,{},{},{},HTTP/1.1,{},{},{},{}",
+        req.ip,
+        at.time,
+        req.method,
+        req.route,
+        req.status,
+        opt(&req.response_length),
+        req.request_id,
+        req.extended_request_id,
+    )
+}
+
+/// The console's CSV template, HTTP.
+fn csv_route(line: &mut String, at: &At, req: &Request) -> std::fmt::Result {
+    write!(
+        line,
+        "{},{},{},{},HTTP/1.1,{},{},{}",
+        req.ip,
+        at.time,
+        req.method,
+        route_key(req),
+        req.status,
+        opt(&req.response_length),
+        req.request_id,
+    )
+}
+
+/// The console's XML template, REST.
+fn xml_rest(line: &mut String, at: &At, req: &Request) -> std::fmt::Result {
+    write!(
+        line,
+        r#"<request id="{}"> <extendedRequestId>{}</extendedRequestId> <ip>{}</ip> <caller>-</caller> <user>-</user> <requestTime>{}</requestTime> <httpMethod>{}</httpMethod> <resourcePath>{}</resourcePath> <status>{}</status> <protocol>HTTP/1.1</protocol> <responseLength>{}</responseLength> </request>"#,
+        req.request_id,
+        req.extended_request_id,
+        req.ip,
+        at.time,
+        req.method,
+        req.route,
+        req.status,
+        opt(&req.response_length),
+    )
+}
+
+/// The console's XML template, HTTP.
+fn xml_route(line: &mut String, at: &At, req: &Request) -> std::fmt::Result {
+    write!(
+        line,
+        r#"<request id="{}"> <ip>{}</ip> <requestTime>{}</requestTime> <httpMethod>{}</httpMethod> <routeKey>{}</routeKey> <status>{}</status> <protocol>HTTP/1.1</protocol> <responseLength>{}</responseLength> </request>"#,
+        req.request_id,
+        req.ip,
+        at.time,
+        req.method,
+        route_key(req),
+        req.status,
+        opt(&req.response_length),
+    )
+}
+
+/// WebSocket JSON lines as seen in the wild.
+fn websocket(line: &mut String, at: &At, req: &Request) -> std::fmt::Result {
+    let (event_type, route, connection) = match &req.websocket {
+        Some((e, r, c)) => (*e, *r, c.as_str()),
+        None => ("-", "-", "-"),
+    };
+    write!(
+        line,
+        r#"{{"requestId":"{}","ip":"{}","caller":"-","user":"-","requestTime":"{}","eventType":"{}","routeKey":"{}","status":"{}","connectionId":"{}","apiId":"{}","stage":"{}","domainName":"{}"}}"#,
+        req.request_id,
+        req.ip,
+        at.time,
+        event_type,
+        route,
+        req.status,
+        connection,
+        at.stage.api_id,
+        at.stage.stage,
+        at.domain,
+    )
 }

@@ -12,6 +12,7 @@
 //! filtered, is the decode library's decision: tests decode the payloads to get their expectations.
 
 mod catalog;
+pub mod execution;
 mod lines;
 
 use std::io::Write;
@@ -25,6 +26,7 @@ use serde::Serialize;
 
 pub use catalog::LineFormat;
 use catalog::{Route, Stage, HOT_IPS, STAGES, STATUSES, USER_AGENTS, WEBSOCKET_EVENTS};
+pub use execution::{Expected, LogKind, Scenario};
 use lines::Request;
 
 /// Fixed start of the synthetic timeline (2024-06-01T00:00:00Z) when timestamps must be reproducible.
@@ -48,6 +50,8 @@ pub struct GenerateOptions {
     pub compression: u32,
     pub region: String,
     pub account: String,
+    /// Access logs (the default mix), or REST execution logs (standard or 1 MB delivery).
+    pub logs: LogKind,
 }
 
 impl Default for GenerateOptions {
@@ -60,6 +64,7 @@ impl Default for GenerateOptions {
             compression: 6,
             region: "us-east-1".to_string(),
             account: "123456789012".to_string(),
+            logs: LogKind::Access,
         }
     }
 }
@@ -72,10 +77,14 @@ pub struct Payload {
     pub subscription_filter: String,
     /// Timestamp of the payload's log events (epoch ms).
     pub logged_ms: i64,
-    /// The request id of every line, in order.
+    /// The request id of every request, in order (access logs: one line each).
     pub request_ids: Vec<String>,
-    /// The request ids of the lines that ask for static files (what the default filter drops).
+    /// The request ids of the requests that ask for static files (what the default filter drops).
     pub static_request_ids: Vec<String>,
+    /// Execution logs: what each request should decode to, in order (empty for access logs).
+    pub expected: Vec<Expected>,
+    /// Log events in the payload.
+    pub log_events: usize,
     /// Uncompressed LogData JSON size.
     pub logdata_bytes: usize,
     /// The Lambda event JSON: `{"awslogs":{"data":"..."}}`.
@@ -83,6 +92,7 @@ pub struct Payload {
 }
 
 impl Payload {
+    /// Requests in the payload.
     pub fn events(&self) -> usize {
         self.request_ids.len()
     }
@@ -146,6 +156,9 @@ impl Generator {
     }
 
     fn next_payload(&mut self) -> Option<Payload> {
+        if self.opts.logs != LogKind::Access {
+            return self.next_execution_payload();
+        }
         let remaining = self.remaining();
         if remaining == 0 {
             return None;
@@ -178,12 +191,7 @@ impl Generator {
             };
             let (req, is_static) = self.request(stage, seq, timestamp);
             let message = lines::render(stage, &self.opts.region, &self.opts.account, &req);
-            let escapes = message
-                .bytes()
-                .filter(|b| matches!(b, b'"' | b'\\'))
-                .count();
-            // `{"id":"<56 digits>","timestamp":<13 digits>,"message":"..."},` around the message.
-            let event_size = message.len() + escapes + 110;
+            let event_size = json_event_size(&message);
             if !events.is_empty() && size + event_size > self.opts.max_batch_bytes {
                 break;
             }
@@ -201,14 +209,28 @@ impl Generator {
             self.produced += 1;
         }
 
-        let filter = stage.filter_name();
+        let mut p = self.seal(stage.log_group, log_stream, stage.filter_name(), &events);
+        p.logged_ms = logged_ms;
+        p.request_ids = request_ids;
+        p.static_request_ids = static_request_ids;
+        Some(p)
+    }
+
+    /// Wrap events as CloudWatch Logs delivers them: LogData JSON, gzip, base64, Lambda event.
+    fn seal(
+        &self,
+        log_group: &str,
+        log_stream: String,
+        filter: String,
+        events: &[LogEventOut],
+    ) -> Payload {
         let logdata = LogDataOut {
             message_type: "DATA_MESSAGE",
             owner: &self.opts.account,
-            log_group: stage.log_group,
+            log_group,
             log_stream: &log_stream,
             subscription_filters: [&filter],
-            log_events: &events,
+            log_events: events,
         };
         let json = serde_json::to_vec(&logdata).unwrap_or_default();
         let logdata_bytes = json.len();
@@ -221,16 +243,120 @@ impl Generator {
         let gz = gz.finish().unwrap_or_default();
         let data = base64::engine::general_purpose::STANDARD.encode(gz);
         let event = format!(r#"{{"awslogs":{{"data":"{data}"}}}}"#).into_bytes();
-        Some(Payload {
-            log_group: stage.log_group.to_string(),
+        Payload {
+            log_group: log_group.to_string(),
             log_stream,
             subscription_filter: filter,
-            logged_ms,
-            request_ids,
-            static_request_ids,
+            logged_ms: events.last().map_or(0, |e| e.timestamp),
+            request_ids: Vec::new(),
+            static_request_ids: Vec::new(),
+            expected: Vec::new(),
+            log_events: events.len(),
             logdata_bytes,
             event,
-        })
+        }
+    }
+
+    /// One payload of REST execution logs: whole requests of one stage's log stream.
+    fn next_execution_payload(&mut self) -> Option<Payload> {
+        let remaining = self.remaining();
+        if remaining == 0 {
+            return None;
+        }
+        let rest: Vec<(usize, u32)> = self
+            .stage_weights
+            .iter()
+            .copied()
+            .filter(|(i, _)| STAGES[*i].kind == crate::transaction::ApiKind::Rest)
+            .collect();
+        let stage_index = *pick(&mut self.rng, &rest);
+        let stage = &STAGES[stage_index];
+        let stream_index = self.rng.random_range(0..self.streams[stage_index].len());
+        let log_stream = self.streams[stage_index][stream_index].clone();
+        let delivery = self.opts.logs == LogKind::Delivery;
+        let log_group = if delivery {
+            delivery_log_group(stage.api_id, stage.stage)
+        } else {
+            format!(
+                "API-Gateway-Execution-Logs_{}/{}",
+                stage.api_id, stage.stage
+            )
+        };
+        let wanted = if self.rng.random_bool(0.2) {
+            self.rng.random_range(1..=5)
+        } else {
+            self.rng.random_range(20..=150)
+        };
+        let count = (wanted as u64).min(remaining) as usize;
+        let wall_ms = chrono::Utc::now().timestamp_millis();
+        let mut events: Vec<LogEventOut> = Vec::new();
+        let mut request_ids = Vec::with_capacity(count);
+        let mut expected = Vec::with_capacity(count);
+        let mut static_request_ids = Vec::new();
+        let mut size = 200 + log_group.len() + log_stream.len();
+        while request_ids.len() < count {
+            let seq = self.produced;
+            let timestamp = match self.opts.start_ms {
+                Some(start) => start + (seq as i64) * 3,
+                None => wall_ms,
+            };
+            let (req, is_static) = self.request(stage, seq, timestamp);
+            let mut r = execution::render(
+                &mut self.rng,
+                stage,
+                &self.opts.region,
+                &self.opts.account,
+                &req,
+                is_static,
+                delivery,
+            );
+            if !delivery {
+                r.mark_cuts();
+            }
+            let start = match self.opts.start_ms {
+                Some(_) => req.time_ms,
+                None => wall_ms,
+            };
+            let mut new_events = Vec::with_capacity(r.lines.len());
+            let mut added = 0;
+            for (n, (offset, text)) in r.lines.iter().enumerate() {
+                let time = start + offset;
+                let message = if delivery {
+                    execution::delivery_message(&req.request_id, time, text)
+                } else {
+                    execution::standard_message(&req.request_id, text)
+                };
+                added += json_event_size(&message);
+                new_events.push(LogEventOut {
+                    id: event_id(time, seq * 64 + n as u64),
+                    timestamp: time,
+                    message,
+                });
+            }
+            // Whole requests only: one that does not fit starts the next payload (its draw is
+            // discarded; the sequence number is reused, so ids stay unique and the output
+            // deterministic).
+            if !events.is_empty()
+                && (size + added > self.opts.max_batch_bytes
+                    || events.len() + new_events.len() > MAX_BATCH_EVENTS)
+            {
+                break;
+            }
+            size += added;
+            events.extend(new_events);
+            if is_static {
+                static_request_ids.push(req.request_id.clone());
+            }
+            request_ids.push(req.request_id);
+            expected.push(r.expected);
+            self.produced += 1;
+        }
+        let filter = stage.filter_name();
+        let mut p = self.seal(&log_group, log_stream, filter, &events);
+        p.request_ids = request_ids;
+        p.expected = expected;
+        p.static_request_ids = static_request_ids;
+        Some(p)
     }
 
     /// A request whose response was logged at `timestamp`.
@@ -337,6 +463,25 @@ const WEBSOCKET_EVENTS_W: &[((&str, &str), u32)] = &[
         WEBSOCKET_EVENTS[3].2,
     ),
 ];
+
+/// Bytes one event takes in LogData JSON: `{"id":"<56 digits>","timestamp":<13 digits>,
+/// "message":"..."},` around the message, with its escapes (control characters counted as `\uXXXX`).
+fn json_event_size(message: &str) -> usize {
+    let escapes: usize = message
+        .bytes()
+        .map(|b| match b {
+            b'"' | b'\\' => 1,
+            0..=0x1f => 5,
+            _ => 0,
+        })
+        .sum();
+    message.len() + escapes + 110
+}
+
+/// The log group `enable --large-bodies` delivers a stage's 1 MB execution logs to.
+pub fn delivery_log_group(api_id: &str, stage: &str) -> String {
+    format!("/aws/vendedlogs/apigw-stream/execution/{api_id}/{stage}")
+}
 
 fn pick<'a, T>(rng: &mut StdRng, items: &'a [(T, u32)]) -> &'a T {
     let total: u32 = items.iter().map(|(_, w)| *w).sum();

@@ -1,0 +1,653 @@
+//! Assembly within one payload: execution-log lines grouped by request id, in order, each group
+//! made into one canonical record.
+//!
+//! A request is complete at `Method completed with status`; lines of the same request that come
+//! after it (integration request id, X-Ray id) still attach. A request whose completion line is
+//! not in the payload becomes a record flagged `partial` that carries its raw lines
+//! (`execution.lines`), so that a later stage can join it with the rest.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+use super::line::{self, Event, Line};
+use super::map::{self, Names};
+use crate::logs::LogEvent;
+use crate::normalize::{exec_log_group, parse_execute_api_domain, Context, FilterName};
+use crate::transaction::{
+    ApiKind, Body, BodyEncoding, Execution, ExecutionLine, Headers, Source, SourceFormat,
+    Transaction,
+};
+
+/// An execution-log event recognised in a payload, before grouping.
+#[derive(Debug, Clone)]
+pub struct Item<'a> {
+    /// Index of the log event in the payload.
+    pub event: usize,
+    /// The line text (the message itself, or the text a delivered JSON event carries).
+    pub text: Cow<'a, str>,
+    /// A request id given beside the text (delivered JSON events).
+    pub request_id: Option<String>,
+    /// A time given beside the text (delivered JSON events).
+    pub time_ms: Option<i64>,
+}
+
+/// Counts of one assembly.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Lines that joined a request.
+    pub lines: u64,
+    /// Of those, lines of a kind the parser does not know.
+    pub other: u64,
+    /// Lines with no request to join (no prefix, and no request before them).
+    pub orphans: u64,
+    /// Requests without their completion line in the payload.
+    pub incomplete: u64,
+}
+
+struct Group<'b> {
+    id: &'b str,
+    lines: Vec<(usize, Line<'b>)>,
+    complete: bool,
+}
+
+/// Group `items` by request and build one record per request, in order of first appearance.
+pub fn assemble(
+    items: &[Item<'_>],
+    events: &[LogEvent],
+    ctx: &Context,
+    max_body_bytes: usize,
+) -> (Vec<Transaction>, Counts) {
+    let mut counts = Counts::default();
+    let groups = group(items, &mut counts);
+    let mut out = Vec::with_capacity(groups.len());
+    for g in &groups {
+        if !g.complete {
+            counts.incomplete += 1;
+        }
+        out.push(build(g, items, events, ctx, max_body_bytes));
+    }
+    (out, counts)
+}
+
+fn group<'b>(items: &'b [Item<'_>], counts: &mut Counts) -> Vec<Group<'b>> {
+    let mut groups: Vec<Group<'b>> = Vec::new();
+    let mut index: HashMap<&'b str, usize> = HashMap::new();
+    for (i, item) in items.iter().enumerate() {
+        let line = line::parse(&item.text);
+        let id = line
+            .request_id
+            .or(item.request_id.as_deref())
+            .or(match line.event {
+                Event::ExecutionStarted { request_id }
+                | Event::UsagePlanVerifying { request_id, .. }
+                    if !request_id.is_empty() =>
+                {
+                    Some(request_id)
+                }
+                _ => None,
+            })
+            // The 2016 format has no prefix: a line belongs to the request before it.
+            .or_else(|| groups.last().map(|g| g.id));
+        let Some(id) = id else {
+            counts.orphans += 1;
+            continue;
+        };
+        // Lines of one request are usually contiguous: try the last group first.
+        let at = match groups.last() {
+            Some(g) if g.id == id => groups.len() - 1,
+            _ => *index.entry(id).or_insert_with(|| {
+                groups.push(Group {
+                    id,
+                    lines: Vec::new(),
+                    complete: false,
+                });
+                groups.len() - 1
+            }),
+        };
+        counts.lines += 1;
+        if !line.event.is_known() {
+            counts.other += 1;
+        }
+        if matches!(line.event, Event::MethodCompleted { .. }) {
+            groups[at].complete = true;
+        }
+        groups[at].lines.push((i, line));
+    }
+    groups
+}
+
+/// The parts of a Lambda proxy event we use.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ProxyEvent {
+    #[serde(default)]
+    resource: Option<String>,
+    #[serde(default)]
+    request_context: Option<ProxyContext>,
+}
+
+#[derive(Deserialize)]
+struct ProxyContext {
+    #[serde(default)]
+    identity: Option<ProxyIdentity>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ProxyIdentity {
+    #[serde(default)]
+    source_ip: Option<String>,
+}
+
+/// What the lines of one request said, before it becomes a record.
+#[derive(Default)]
+struct Seen<'b> {
+    method: Option<&'b str>,
+    path: Option<&'b str>,
+    route: Option<&'b str>,
+    api_stage: Option<&'b str>,
+    query: Option<(&'b str, bool)>,
+    request_headers: Option<(&'b str, bool)>,
+    request_body: Option<(&'b str, bool)>,
+    proxy_event: Option<(&'b str, bool)>,
+    endpoint_headers: Option<(&'b str, bool)>,
+    endpoint_body: Option<(&'b str, bool)>,
+    response_headers: Option<(&'b str, bool)>,
+    response_body: Option<(&'b str, bool)>,
+    status: Option<u16>,
+    integration_latency_ms: Option<u64>,
+    extended_request_id: Option<&'b str>,
+    error: Option<&'b str>,
+    denied: bool,
+    throttled: bool,
+}
+
+fn read<'b>(lines: &[(usize, Line<'b>)]) -> Seen<'b> {
+    let mut s = Seen::default();
+    // Between `Starting authorizer` and its outcome, endpoint lines are the authorizer's call.
+    let mut in_authorizer = false;
+    for (_, l) in lines {
+        let cut = l.truncated;
+        match l.event {
+            Event::ExtendedRequestId(v) => s.extended_request_id = Some(v),
+            Event::AuthorizerStarted => in_authorizer = true,
+            Event::AuthorizerSucceeded => in_authorizer = false,
+            Event::AuthorizerDenied => {
+                in_authorizer = false;
+                s.denied = true;
+            }
+            Event::UsagePlanVerifying { api_stage, .. } => s.api_stage = api_stage,
+            Event::ApiKeyAuthorized { method, route } => {
+                s.route = Some(route);
+                s.method = s.method.or(Some(method));
+            }
+            Event::HttpMethod { method, path } => {
+                s.method = Some(method);
+                s.path = Some(path);
+            }
+            Event::MethodRequestQuery(v) => s.query = Some((v, cut)),
+            Event::MethodRequestHeaders(v) => s.request_headers = Some((v, cut)),
+            Event::MethodRequestBody(v) => s.request_body = Some((v, cut)),
+            Event::EndpointRequestBody(v) if !in_authorizer => s.proxy_event = Some((v, cut)),
+            Event::EndpointRequestBody(v) => {
+                // A TOKEN/REQUEST authorizer's event names the method and path in `methodArn`:
+                // all a denied request tells about itself.
+                if let Some((method, path)) = method_arn(v) {
+                    s.method = s.method.or(Some(method));
+                    s.path = s.path.or(Some(path));
+                }
+            }
+            Event::ReceivedResponse { latency_ms, .. } if !in_authorizer => {
+                s.integration_latency_ms = latency_ms;
+            }
+            Event::EndpointResponseHeaders(v) if !in_authorizer => {
+                s.endpoint_headers = Some((v, cut))
+            }
+            Event::EndpointResponseBody(v) if !in_authorizer => s.endpoint_body = Some((v, cut)),
+            Event::MethodResponseBody(v) => s.response_body = Some((v, cut)),
+            Event::MethodResponseHeaders(v) => s.response_headers = Some((v, cut)),
+            Event::ExecutionFailed(v) | Event::LambdaFailed(v) => s.error = Some(v),
+            Event::Throttled(v) => {
+                s.throttled = true;
+                s.error = Some(v);
+                // `…, HttpMethod POST. Limit: …`
+                if let Some((_, rest)) = v.split_once(" HttpMethod ") {
+                    let m = rest.split(['.', ',', ' ']).next().unwrap_or("");
+                    if !m.is_empty() {
+                        s.method = s.method.or(Some(m));
+                    }
+                }
+            }
+            Event::MethodCompleted { status } => s.status = status.or(s.status),
+            _ => {}
+        }
+    }
+    s
+}
+
+fn build(
+    g: &Group<'_>,
+    items: &[Item<'_>],
+    events: &[LogEvent],
+    ctx: &Context,
+    max_body_bytes: usize,
+) -> Transaction {
+    let time_of = |item: usize| {
+        let it = &items[item];
+        it.time_ms.unwrap_or_else(|| events[it.event].timestamp)
+    };
+    let first = g.lines.first().map_or(0, |(i, _)| *i);
+    let last = g.lines.last().map_or(first, |(i, _)| *i);
+    let (start_ms, end_ms) = (time_of(first), time_of(last));
+    let first_event = &events[items[first].event];
+    let source = Source {
+        log_group: ctx.log_group.to_string(),
+        log_stream: ctx.log_stream.to_string(),
+        event_id: first_event.id.clone(),
+        format: SourceFormat::Execution,
+    };
+    let mut t = Transaction::new(g.id.to_string(), start_ms, source);
+    let s = read(&g.lines);
+
+    set_api(&mut t, ctx, s.api_stage);
+    t.request.method = s.method.map(|m| m.trim().to_ascii_uppercase());
+    if let Some(p) = s.path {
+        match p.split_once('?') {
+            Some((path, q)) => {
+                t.request.path = Some(path.to_string());
+                t.request.query = Some(q.to_string());
+            }
+            None => t.request.path = Some(p.to_string()),
+        }
+    }
+    t.request.scheme = Some("https".to_string());
+    let mut partial = false;
+    if let Some((q, cut)) = s.query {
+        let m = map::parse(q, Names::Param, cut);
+        partial |= !m.complete;
+        if !m.entries.is_empty() {
+            t.request.query = Some(query_string(&m.entries));
+        }
+    }
+    if let Some((h, cut)) = s.request_headers {
+        partial |= headers_into(&mut t.request.headers, h, cut);
+    }
+    match (s.response_headers, s.endpoint_headers) {
+        (Some((h, cut)), _) | (None, Some((h, cut))) => {
+            partial |= headers_into(&mut t.response.headers, h, cut);
+        }
+        (None, None) => {}
+    }
+    t.request.body = s
+        .request_body
+        .and_then(|(b, cut)| body(b, cut, max_body_bytes));
+    t.response.body = s
+        .response_body
+        .or(s.endpoint_body)
+        .and_then(|(b, cut)| body(b, cut, max_body_bytes));
+
+    let proxy = s
+        .proxy_event
+        .filter(|(b, cut)| !cut && b.starts_with('{'))
+        .and_then(|(b, _)| serde_json::from_str::<ProxyEvent>(b).ok());
+    t.request.route = s
+        .route
+        .map(str::to_string)
+        .or_else(|| proxy.as_ref().and_then(|p| p.resource.clone()))
+        .or_else(|| s.proxy_event.and_then(|(b, _)| cut_resource(b)));
+    t.request.client_ip = first_hop(&t.request.headers).or_else(|| {
+        proxy
+            .and_then(|p| p.request_context)
+            .and_then(|c| c.identity)
+            .and_then(|i| i.source_ip)
+    });
+    if let Some(host) = t.request.headers.get("host").and_then(|v| v.first()) {
+        t.request.host = Some(host.clone());
+        if let Some((_, region)) = parse_execute_api_domain(host) {
+            t.api.region = Some(region.to_string());
+            t.api.domain = Some(host.clone());
+        }
+    }
+
+    t.response.status = s.status;
+    t.response.integration_latency_ms = s.integration_latency_ms;
+    t.response.latency_ms = Some(end_ms.saturating_sub(start_ms).max(0) as u64);
+
+    let captured = !t.request.headers.is_empty()
+        || !t.response.headers.is_empty()
+        || t.request.body.is_some()
+        || t.response.body.is_some();
+    t.flags.discovery_only = !captured;
+    t.flags.body_truncated = [&t.request.body, &t.response.body]
+        .into_iter()
+        .flatten()
+        .any(|b| b.truncated);
+    t.flags.partial = partial || !g.complete;
+    t.execution = Some(Execution {
+        extended_request_id: s.extended_request_id.map(str::to_string),
+        error: s.error.map(str::to_string),
+        authorizer_denied: s.denied,
+        throttled: s.throttled,
+        complete: g.complete,
+        lines: if g.complete {
+            Vec::new()
+        } else {
+            g.lines
+                .iter()
+                .map(|(i, _)| {
+                    let e = &events[items[*i].event];
+                    ExecutionLine {
+                        event_id: e.id.clone(),
+                        timestamp: e.timestamp,
+                        message: e.message.clone(),
+                    }
+                })
+                .collect()
+        },
+    });
+    t
+}
+
+/// Kind, id, stage, account and region from the payload (log group, filter name, owner) and the
+/// usage-plan line's `API Stage: <api>/<stage>`.
+fn set_api(t: &mut Transaction, ctx: &Context, api_stage: Option<&str>) {
+    t.api.kind = ApiKind::Rest;
+    let from_group = exec_log_group(ctx.log_group);
+    let from_line = api_stage.and_then(|s| s.split_once('/'));
+    let filter = ctx
+        .subscription_filters
+        .iter()
+        .find_map(|n| FilterName::parse(n));
+    t.api.id = from_group
+        .map(|(id, _)| id)
+        .or(from_line.map(|(id, _)| id))
+        .or(filter.as_ref().and_then(|f| f.api_id))
+        .map(str::to_string);
+    t.api.stage = from_group
+        .map(|(_, s)| s)
+        .or(from_line.map(|(_, s)| s))
+        .or(filter.as_ref().and_then(|f| f.stage))
+        .map(str::to_string);
+    let owner = ctx.owner;
+    t.api.account =
+        (owner.len() == 12 && owner.bytes().all(|b| b.is_ascii_digit())).then(|| owner.to_string());
+    t.api.region = ctx.region.map(str::to_string);
+}
+
+/// Parse a header map into `headers` (lower-case names, values in order). True when it was cut.
+fn headers_into(headers: &mut Headers, text: &str, cut: bool) -> bool {
+    let m = map::parse(text, Names::Header, cut);
+    for (k, v) in m.entries {
+        headers
+            .entry(k.to_ascii_lowercase())
+            .or_default()
+            .push(v.to_string());
+    }
+    !m.complete
+}
+
+/// `k=v&k2=v2`, with the characters that would change the query's structure escaped (API Gateway
+/// logs the decoded values).
+fn query_string(entries: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(entries.iter().map(|(k, v)| k.len() + v.len() + 2).sum());
+    for (i, (k, v)) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        escape_query(k, &mut out, true);
+        out.push('=');
+        escape_query(v, &mut out, false);
+    }
+    out
+}
+
+fn escape_query(s: &str, out: &mut String, is_name: bool) {
+    for c in s.chars() {
+        let keep = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                '-' | '.'
+                    | '_'
+                    | '~'
+                    | '!'
+                    | '$'
+                    | '\''
+                    | '('
+                    | ')'
+                    | '*'
+                    | ','
+                    | ';'
+                    | ':'
+                    | '@'
+                    | '/'
+                    | '?'
+                    | '['
+                    | ']'
+            )
+            || (c == '=' && !is_name);
+        if keep {
+            out.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push('%');
+                out.push(char::from(b"0123456789ABCDEF"[usize::from(b >> 4)]));
+                out.push(char::from(b"0123456789ABCDEF"[usize::from(b & 15)]));
+            }
+        }
+    }
+}
+
+/// `"methodArn":"arn:aws:execute-api:{region}:{account}:{api}/{stage}/{METHOD}/{path}"` → (method,
+/// path).
+fn method_arn(event: &str) -> Option<(&str, &str)> {
+    let (_, rest) = event.split_once("\"methodArn\":\"")?;
+    let arn = &rest[..rest.find('"')?];
+    let resource = arn.splitn(6, ':').nth(5)?;
+    let mut parts = resource.splitn(3, '/');
+    let (_api, _stage) = (parts.next()?, parts.next()?);
+    let (method, path) = parts.next()?.split_once('/')?;
+    // The path starts after the method's slash; keep it.
+    let path = &resource[resource.len() - path.len() - 1..];
+    (!method.is_empty()).then_some((method, path))
+}
+
+/// The client: the first `X-Forwarded-For` hop.
+fn first_hop(headers: &Headers) -> Option<String> {
+    let xff = headers.get("x-forwarded-for")?.first()?;
+    let hop = xff.split(',').next()?.trim();
+    (!hop.is_empty()).then(|| hop.to_string())
+}
+
+/// `"resource":"/pets/{id}"` from the start of a proxy event cut at 1 KB (it comes first).
+fn cut_resource(event: &str) -> Option<String> {
+    let rest = event.strip_prefix("{\"resource\":\"")?;
+    let end = rest.find('"')?;
+    let r = &rest[..end];
+    (r.starts_with('/') && !r.contains('\\')).then(|| r.to_string())
+}
+
+/// A body line's text as a body: empty means none; `[Binary Data]` is a body we cannot see
+/// (flagged truncated); longer than `max` is cut and flagged.
+fn body(text: &str, cut: bool, max: usize) -> Option<Body> {
+    if text.is_empty() {
+        return None;
+    }
+    if text == "[Binary Data]" {
+        return Some(Body {
+            data: String::new(),
+            encoding: BodyEncoding::Utf8,
+            truncated: true,
+        });
+    }
+    let mut data = text.to_string();
+    let mut truncated = cut;
+    if data.len() > max {
+        crate::frame::truncate_utf8(&mut data, max);
+        truncated = true;
+    }
+    Some(Body {
+        data,
+        encoding: BodyEncoding::Utf8,
+        truncated,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events(messages: &[&str]) -> Vec<LogEvent> {
+        messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| LogEvent {
+                id: format!("e{i}"),
+                timestamp: 1_000 + i as i64 * 10,
+                message: m.to_string(),
+            })
+            .collect()
+    }
+
+    fn run(evs: &[LogEvent], group: &str) -> (Vec<Transaction>, Counts) {
+        let items: Vec<Item> = evs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| super::super::recognize(&e.message, i, true))
+            .collect();
+        let ctx = Context {
+            log_group: group,
+            log_stream: "s",
+            owner: "123456789012",
+            subscription_filters: &[],
+            region: None,
+        };
+        assemble(&items, evs, &ctx, 1 << 20)
+    }
+
+    #[test]
+    fn interleaved_requests_trailing_lines_and_a_fragment() {
+        let evs = events(&[
+            "(a) HTTP Method: GET, Resource Path: /pets/1",
+            "(b) HTTP Method: POST, Resource Path: /pets",
+            "(a) Method request query string: {limit=10, q=blue cat}",
+            "(a) Method completed with status: 200",
+            "(a) X-ray Tracing ID : 1-abc",
+            "(b) Method request body before transformations: {\"name\":\"Rex\"}",
+            "(a) Some future line kind",
+        ]);
+        let (recs, counts) = run(&evs, "API-Gateway-Execution-Logs_abc123/prod");
+        assert_eq!(
+            counts,
+            Counts {
+                lines: 7,
+                other: 1,
+                orphans: 0,
+                incomplete: 1
+            }
+        );
+        let a = &recs[0];
+        assert_eq!((a.id.as_str(), a.response.status), ("a", Some(200)));
+        assert_eq!(a.request.query.as_deref(), Some("limit=10&q=blue%20cat"));
+        assert_eq!(a.response.latency_ms, Some(60));
+        assert_eq!(
+            (a.api.id.as_deref(), a.api.stage.as_deref()),
+            (Some("abc123"), Some("prod"))
+        );
+        assert!(a.flags.discovery_only && !a.flags.partial);
+        let b = &recs[1];
+        assert!(b.flags.partial && !b.flags.discovery_only);
+        let lines = &b.execution.as_ref().unwrap().lines;
+        assert_eq!(
+            lines
+                .iter()
+                .map(|l| l.event_id.as_str())
+                .collect::<Vec<_>>(),
+            ["e1", "e5"]
+        );
+    }
+
+    #[test]
+    fn unprefixed_2016_lines_follow_their_request() {
+        let evs = events(&[
+            "Verifying Usage Plan for request: 9ac0eacd-87c5. API Key: ****bMZHBg API Stage: ulhoxnm2x2/dev",
+            "Starting execution for request: 9ac0eacd-87c5",
+            "HTTP Method: POST, Resource Path: /repos/hello",
+            "Method request headers: {X-Forwarded-For=199.203.61.109, 54.240.145.13, x-api-key=****bMZHBg}",
+            "Method completed with status: 200",
+        ]);
+        let (recs, counts) = run(&evs, "/aws/x");
+        assert_eq!((recs.len(), counts.orphans, counts.incomplete), (1, 0, 0));
+        let r = &recs[0];
+        assert_eq!(r.id, "9ac0eacd-87c5");
+        assert_eq!(r.request.client_ip.as_deref(), Some("199.203.61.109"));
+        assert_eq!(
+            (r.api.id.as_deref(), r.api.stage.as_deref()),
+            (Some("ulhoxnm2x2"), Some("dev"))
+        );
+    }
+
+    #[test]
+    fn authorizer_calls_do_not_stand_in_for_the_integration() {
+        let evs = events(&[
+            "(a) Starting authorizer: x1 for request: a",
+            r#"(a) Endpoint request body after transformations: {"type":"TOKEN","requestContext":{"identity":{"sourceIp":"9.9.9.9"}}}"#,
+            "(a) Endpoint response body before transformations: {\"principalId\":\"u\"}",
+            "(a) Unauthorized request: a",
+            "(a) Method completed with status: 401",
+        ]);
+        let (recs, _) = run(&evs, "g");
+        let r = &recs[0];
+        assert!(r.execution.as_ref().unwrap().authorizer_denied);
+        assert_eq!(r.request.client_ip, None);
+        assert_eq!(r.response.body, None);
+    }
+
+    #[test]
+    fn query_strings_keep_their_structure() {
+        assert_eq!(
+            query_string(&[("q", "koa-oop"), ("page", "2")]),
+            "q=koa-oop&page=2"
+        );
+        assert_eq!(
+            query_string(&[("a b", "x&y=z"), ("t", "日")]),
+            "a%20b=x%26y=z&t=%E6%97%A5"
+        );
+    }
+
+    #[test]
+    fn bodies() {
+        assert_eq!(body("", false, 10), None);
+        let b = body("[Binary Data]", false, 10).unwrap();
+        assert!(b.truncated && b.data.is_empty());
+        let b = body("0123456789abc", false, 10).unwrap();
+        assert_eq!((b.data.as_str(), b.truncated), ("0123456789", true));
+        let b = body("{}", true, 10).unwrap();
+        assert!(b.truncated);
+    }
+
+    #[test]
+    fn method_and_path_from_an_authorizer_event() {
+        assert_eq!(
+            method_arn(
+                r#"{"type":"TOKEN","methodArn":"arn:aws:execute-api:us-east-1:123456789012:abc/prod/GET/pets/42","authorizationToken":"x"}"#
+            ),
+            Some(("GET", "/pets/42"))
+        );
+        assert_eq!(
+            method_arn(r#"{"methodArn":"arn:aws:execute-api:r:a:abc/prod"}"#),
+            None
+        );
+    }
+
+    #[test]
+    fn resource_from_a_cut_proxy_event() {
+        assert_eq!(
+            cut_resource(r#"{"resource":"/pets/{id}","path":"/pets/4"#).as_deref(),
+            Some("/pets/{id}")
+        );
+        assert_eq!(cut_resource(r#"{"path":"/x"}"#), None);
+    }
+}
