@@ -8,7 +8,7 @@ use quick_xml::{Reader, XmlVersion};
 use super::fields::{Fields, Var};
 use super::LineError;
 
-pub fn parse(line: &str) -> Result<Fields, LineError> {
+pub fn parse(line: &str) -> Result<Fields<'static>, LineError> {
     let err = |e: &dyn std::fmt::Display| LineError::Xml(e.to_string());
     let mut reader = Reader::from_str(line);
     let mut f = Fields::default();
