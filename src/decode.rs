@@ -177,7 +177,7 @@ fn warn_not_api_group(log_group: &str, lines: u64) {
 mod tests {
     use super::*;
 
-    // The AWS documentation sample event (reference/apigw_formats.md §1.2): two non-access lines.
+    // The AWS documentation's sample subscription event: two non-access lines.
     const AWS_SAMPLE: &str = r#"{"awslogs":{"data":"H4sIAAAAAAAAAHWPwQqCQBCGX0Xm7EFtK+smZBEUgXoLCdMhFtKV3akI8d0bLYmibvPPN3wz00CJxmQnTO41whwWQRIctmEcB6sQbFC3CjW3XW8kxpOpP+OC22d1Wml1qZkQGtoMsScxaczKN3plG8zlaHIta5KqWsozoTYw3/djzwhpLwivWFGHGpAFe7DL68JlBUk+l7KSN7tCOEJ4M3/qOI49vMHj+zCKdlFqLaU2ZHV2a4Ct/an0/ivdX8oYc1UVX860fQDQiMdxRQEAAA=="}}"#;
 
     #[test]
@@ -263,14 +263,14 @@ pub fn summary_emf(s: &ForwardSummary, timestamp_ms: i64) -> serde_json::Value {
         timestamp_ms,
         &[("Function", "decode")],
         &[
-            ("payloads", s.stats.payloads as f64, Unit::Count),
-            ("log_events", s.stats.log_events as f64, Unit::Count),
-            ("records", s.stats.records as f64, Unit::Count),
-            ("lines_unparsed", s.stats.lines_unparsed as f64, Unit::Count),
-            ("lines_not_api", s.stats.lines_not_api as f64, Unit::Count),
-            ("filtered", s.stats.filtered as f64, Unit::Count),
-            ("messages_sent", s.messages_sent as f64, Unit::Count),
-            ("message_bytes", s.message_bytes as f64, Unit::Bytes),
+            ("Payloads", s.stats.payloads as f64, Unit::Count),
+            ("LogEvents", s.stats.log_events as f64, Unit::Count),
+            ("Records", s.stats.records as f64, Unit::Count),
+            ("LinesUnparsed", s.stats.lines_unparsed as f64, Unit::Count),
+            ("LinesNotApi", s.stats.lines_not_api as f64, Unit::Count),
+            ("Filtered", s.stats.filtered as f64, Unit::Count),
+            ("MessagesSent", s.messages_sent as f64, Unit::Count),
+            ("MessageBytes", s.message_bytes as f64, Unit::Bytes),
         ],
     )
 }

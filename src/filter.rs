@@ -1,6 +1,6 @@
 //! Filters that drop records on purpose (each counted by reason) and header redaction.
 //!
-//! Defaults (documented in the README; from reference/bridge_payloads.md §3.4):
+//! Defaults (the settings registry and docs/architecture.md list them):
 //! - static-file extensions: the union of Akto's and Levo's lists, minus `json` and `txt`;
 //!   matched case-insensitively on the path without its query string;
 //! - response content types to keep: JSON, XML, text/plain, forms, GraphQL, multipart (and any

@@ -10,17 +10,21 @@
 //! ```
 //!
 //! Everything here runs without AWS; the Lambda binaries under `functions/` only read their
-//! environment and call into this crate.
+//! environment and call into this crate. The design, the record and the settings are described in
+//! `docs/architecture.md`.
 
+#[cfg(feature = "cli")]
 pub mod aws;
 pub mod bridge;
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod decode;
 pub mod filter;
 pub mod formats;
 pub mod frame;
+#[cfg(feature = "cli")]
 pub mod generate;
 pub mod logs;
 pub mod metrics;

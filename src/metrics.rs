@@ -1,5 +1,8 @@
 //! CloudWatch embedded metric format (EMF): one JSON log line that CloudWatch turns into metrics,
 //! with no PutMetricData calls and no extra latency.
+//!
+//! Both functions name their metrics in UpperCamelCase, as AWS names its own (`RecordsDelivered`,
+//! `LinesUnparsed`), under the namespace [`NAMESPACE`] with the dimension `Function`.
 
 use serde_json::{json, Map, Value};
 
@@ -61,6 +64,29 @@ pub fn print_emf(value: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn both_functions_follow_one_naming_convention() {
+        let decode = crate::decode::summary_emf(&Default::default(), 0);
+        let mut names: Vec<String> = decode["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["Name"].as_str().map(str::to_string))
+            .collect();
+        names.extend(
+            crate::ship::ShipStats::default()
+                .metrics()
+                .iter()
+                .map(|(n, _, _)| n.to_string()),
+        );
+        assert!(names.len() > 10);
+        for name in names {
+            let upper_camel = name.starts_with(|c: char| c.is_ascii_uppercase())
+                && name.chars().all(|c| c.is_ascii_alphanumeric());
+            assert!(upper_camel, "metric {name:?} is not UpperCamelCase");
+        }
+    }
 
     #[test]
     fn emf_has_directive_and_values() {

@@ -1,4 +1,4 @@
-//! Fields of one parsed line + where it came from → the canonical record (DESIGN.md).
+//! Fields of one parsed line + where it came from → the canonical record (docs/architecture.md).
 
 use chrono::DateTime;
 

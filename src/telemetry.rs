@@ -15,11 +15,12 @@ pub fn init_cli(level: &str) {
 /// Lambda logging: one JSON object per line on stdout (CloudWatch keeps each as one event).
 /// `LOG_LEVEL` wins over `AWS_LAMBDA_LOG_LEVEL`; default info.
 pub fn init_lambda() {
+    let default = crate::config::settings::LOG_LEVEL.choice_default();
     let level = std::env::var("LOG_LEVEL")
         .or_else(|_| std::env::var("AWS_LAMBDA_LOG_LEVEL"))
-        .unwrap_or_else(|_| "info".to_string())
+        .unwrap_or_else(|_| default.to_string())
         .to_ascii_lowercase();
-    let filter = EnvFilter::try_new(&level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_new(&level).unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)

@@ -16,7 +16,7 @@ use e2e_support::*;
 async fn aborted_shipper_messages_return_and_are_delivered() {
     let payloads = payloads(2_000, 9, 64 * 1024);
     let opts = fast_options(Duration::from_secs(2));
-    let (expected_ids, _) = expected(&payloads, &opts.decode);
+    let expected = expected(&payloads);
 
     let receiver = receiver(Faults {
         latency: Duration::from_millis(250),
@@ -80,8 +80,8 @@ async fn aborted_shipper_messages_return_and_are_delivered() {
     let summary = pipeline.clone().run(rx).await;
 
     assert_eq!(summary.lost, 0, "{summary:#?}");
-    assert_all_delivered(&expected_ids, &receiver);
-    assert_eq!(summary.records_delivered, expected_ids.len() as u64);
+    assert_delivered_exactly(&expected, &receiver);
+    assert_eq!(summary.records_delivered, expected.delivered.len() as u64);
     let accepted = receiver.accepted_ids();
     let unique: std::collections::HashSet<&String> = accepted.iter().collect();
     assert_eq!(summary.duplicates, (accepted.len() - unique.len()) as u64);

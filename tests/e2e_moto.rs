@@ -62,7 +62,7 @@ async fn through_moto_sqs_loses_nothing() {
     // A shipper batch gets 4.5 s for its retries (Retry-After 1 s, 20% failures).
     let mut opts = fast_options(Duration::from_secs(5));
     opts.receive_wait = Duration::from_millis(200);
-    let (expected_ids, expected_stats) = expected(&payloads, &opts.decode);
+    let expected = expected(&payloads);
 
     let receiver = receiver(Faults {
         fail_rate: 0.2,
@@ -88,9 +88,10 @@ async fn through_moto_sqs_loses_nothing() {
     let summary = pipeline.clone().run(inputs(&payloads)).await;
 
     assert_eq!(summary.lost, 0, "{summary:#?}");
-    assert_all_delivered(&expected_ids, &receiver);
-    assert_eq!(summary.records_delivered, expected_ids.len() as u64);
-    assert_eq!(summary.filtered, expected_stats.filtered);
+    assert_delivered_exactly(&expected, &receiver);
+    assert_eq!(summary.records_delivered, expected.delivered.len() as u64);
+    assert_eq!(summary.filtered, expected.static_files.len() as u64);
+    assert_eq!(summary.records_in, expected.requests);
     assert_eq!(summary.dead_lettered, 0, "{summary:#?}");
     assert!(
         summary.retries > 0 && summary.messages_sent > 10,

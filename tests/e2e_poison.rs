@@ -19,7 +19,7 @@ async fn poison_frame_ends_in_the_dlq_and_is_counted() {
     let payloads = payloads(2_000, 5, 64 * 1024);
     let mut opts = fast_options(Duration::from_millis(800));
     opts.message_bytes = 4096;
-    let (expected_ids, _) = expected(&payloads, &opts.decode);
+    let expected_ids = expected(&payloads).delivered;
 
     let receiver = receiver(Faults::default()).await;
     let shipper = shipper(&receiver, &[]);

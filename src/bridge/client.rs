@@ -1,4 +1,4 @@
-//! POSTing windows to the collector under DESIGN.md's failure policy:
+//! POSTing windows to the collector under the failure policy of docs/architecture.md:
 //!
 //! | answer | action |
 //! |---|---|

@@ -1,5 +1,5 @@
 //! The collector side: encoders (`uap`, `ndjson`), request windows, OAuth2 tokens, the HTTP client
-//! with the failure policy of DESIGN.md, and a local receiver for tests and trials.
+//! with the failure policy of docs/architecture.md, and a local receiver for tests and trials.
 //!
 //! ```text
 //! Transaction ─encode (uap | ndjson)→ bytes ─window::plan→ ≤ WINDOW_BYTES bodies ─client::post→ Bridge

@@ -1,4 +1,4 @@
-//! Cequence UAP Edge data format 1.0 (see `reference/bridge_payloads.md` §1.3).
+//! Cequence UAP Edge data format 1.0 (docs/architecture.md, "Collector formats").
 //!
 //! Hyphenated keys, `timestamp` as `"secs.millis"`, headers as `"name:base64(value)"` (one entry per
 //! value), bodies as `{length, data(base64)}`, `status-code` as a string. Access logs carry no

@@ -5,44 +5,46 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
+use crate::config::settings as s;
 use crate::decode::{decode_bytes, DecodeOptions, DecodeStats};
-use crate::filter::{parse_extensions, parse_list, FilterConfig};
-use crate::frame::{pack, DEFAULT_MESSAGE_BYTES};
-use crate::logs::DEFAULT_MAX_PAYLOAD_BYTES;
+use crate::config::Lookup;
+use crate::filter::FilterConfig;
+use crate::frame::pack;
 
-/// The decode settings, as flags named like the decode Lambda's environment variables.
+/// The decode settings as flags: names, help, defaults and ranges from the settings registry.
 /// `local` flattens these too.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DecodeFlags {
-    /// Cap on decompressed bytes per payload (gzip-bomb guard).
-    #[arg(long, env = "MAX_PAYLOAD_BYTES", default_value_t = DEFAULT_MAX_PAYLOAD_BYTES)]
+    #[arg(long, env = s::MAX_PAYLOAD_BYTES.name, help = s::MAX_PAYLOAD_BYTES.doc,
+          default_value_t = s::MAX_PAYLOAD_BYTES.int_default() as usize,
+          value_parser = s::MAX_PAYLOAD_BYTES.clap_usize())]
     pub max_payload_bytes: usize,
-    /// Keep records of REST APIs.
-    #[arg(long, env = "REST_API_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, env = s::REST_API_ENABLED.name, help = s::REST_API_ENABLED.doc,
+          default_value_t = s::REST_API_ENABLED.bool_default(), action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
     pub rest_api_enabled: bool,
-    /// Keep records of HTTP APIs.
-    #[arg(long, env = "HTTP_API_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, env = s::HTTP_API_ENABLED.name, help = s::HTTP_API_ENABLED.doc,
+          default_value_t = s::HTTP_API_ENABLED.bool_default(), action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
     pub http_api_enabled: bool,
-    /// Keep records of WebSocket APIs.
-    #[arg(long, env = "WEBSOCKET_API_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, env = s::WEBSOCKET_API_ENABLED.name, help = s::WEBSOCKET_API_ENABLED.doc,
+          default_value_t = s::WEBSOCKET_API_ENABLED.bool_default(), action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
     pub websocket_api_enabled: bool,
-    /// Drop requests for these file extensions (comma-separated; default: a list of web assets).
-    #[arg(long, env = "STATIC_FILE_EXTENSIONS")]
+    #[arg(long, env = s::STATIC_FILE_EXTENSIONS.name, help = s::STATIC_FILE_EXTENSIONS.doc)]
     pub static_file_extensions: Option<String>,
-    /// Keep only responses of these content types, where the record knows one (comma-separated).
-    #[arg(long, env = "RESPONSE_CONTENT_TYPES")]
+    #[arg(long, env = s::RESPONSE_CONTENT_TYPES.name, help = s::RESPONSE_CONTENT_TYPES.doc)]
     pub response_content_types: Option<String>,
-    /// Header names whose values are replaced by [REDACTED] (comma-separated).
-    #[arg(long, env = "REDACT_HEADERS")]
+    #[arg(long, env = s::REDACT_HEADERS.name, help = s::REDACT_HEADERS.doc)]
     pub redact_headers: Option<String>,
-    /// Region recorded when a line has no execute-api domain.
-    #[arg(long = "record-region", env = "AWS_REGION")]
+    #[arg(long = "record-region", env = s::AWS_REGION.name, help = s::AWS_REGION.doc)]
     pub region: Option<String>,
 }
 
 impl DecodeFlags {
     pub fn options(&self) -> DecodeOptions {
-        let d = FilterConfig::default();
+        // The registry's list rule (blank is unset, extensions lose their dot), as in the Lambda.
+        let list = |setting: &s::Setting, flag: &Option<String>| setting.list(&Lookup(|_: &str| flag.clone()));
         DecodeOptions {
             max_payload_bytes: self.max_payload_bytes,
             region: self.region.clone(),
@@ -50,18 +52,9 @@ impl DecodeFlags {
                 rest_api_enabled: self.rest_api_enabled,
                 http_api_enabled: self.http_api_enabled,
                 websocket_api_enabled: self.websocket_api_enabled,
-                static_file_extensions: self
-                    .static_file_extensions
-                    .as_deref()
-                    .map_or(d.static_file_extensions, parse_extensions),
-                response_content_types: self
-                    .response_content_types
-                    .as_deref()
-                    .map_or(d.response_content_types, parse_list),
-                redact_headers: self
-                    .redact_headers
-                    .as_deref()
-                    .map_or(d.redact_headers, parse_list),
+                static_file_extensions: list(&s::STATIC_FILE_EXTENSIONS, &self.static_file_extensions),
+                response_content_types: list(&s::RESPONSE_CONTENT_TYPES, &self.response_content_types),
+                redact_headers: list(&s::REDACT_HEADERS, &self.redact_headers),
             },
         }
     }
@@ -78,8 +71,9 @@ pub struct Args {
     /// Print SQS message bodies (frames) instead of records, one per line.
     #[arg(long)]
     pub frames: bool,
-    /// Frame size bound with --frames (body plus attributes).
-    #[arg(long, env = "MESSAGE_BYTES", default_value_t = DEFAULT_MESSAGE_BYTES)]
+    #[arg(long, env = s::MESSAGE_BYTES.name, help = s::MESSAGE_BYTES.doc,
+          default_value_t = s::MESSAGE_BYTES.int_default() as usize,
+          value_parser = s::MESSAGE_BYTES.clap_usize())]
     pub message_bytes: usize,
     #[command(flatten)]
     pub decode: DecodeFlags,

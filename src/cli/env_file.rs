@@ -102,10 +102,10 @@ impl VendorEnv {
             if v.is_empty() {
                 return Ok(None);
             }
-            // The error of `parse_bool` holds the value: report the name only.
-            crate::config::parse_bool("", v)
+            // Report the name only: the file holds a secret.
+            crate::config::parse_bool(v)
                 .map(Some)
-                .map_err(|_| EnvFileError::Bool {
+                .ok_or_else(|| EnvFileError::Bool {
                     path: path.to_path_buf(),
                     name: name.to_string(),
                 })

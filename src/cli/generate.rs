@@ -65,7 +65,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             for p in Generator::new(opts) {
                 payloads += 1;
                 requests += p.events() as u64;
-                statics += p.static_requests as u64;
+                statics += p.static_request_ids.len() as u64;
                 bytes += p.event.len() as u64;
                 let path = out.join(format!("payload-{payloads:06}.json"));
                 std::fs::write(&path, &p.event)

@@ -17,11 +17,11 @@ use super::env_file::VendorEnv;
 use crate::aws::AwsArgs;
 use crate::bridge::receiver::{Receiver, ReceiverConfig};
 use crate::bridge::Secret;
-use crate::frame::DEFAULT_MESSAGE_BYTES;
 use crate::generate::{GenerateOptions, Generator};
 use crate::pipeline::{summary_table, Input, LocalPipeline, PipelineOptions, Progress, Summary};
 use crate::queue::{MemoryQueue, Queue, SqsQueue};
-use crate::ship::{ShipConfig, Shipper, DEFAULT_WINDOW_BYTES};
+use crate::config::settings as s;
+use crate::ship::{ShipConfig, Shipper};
 
 /// Requests generated when neither inputs nor --generate are given.
 const DEFAULT_GENERATE: u64 = 100_000;
@@ -38,7 +38,7 @@ pub struct Args {
     pub seed: u64,
 
     /// SQS queue URL (default: an embedded in-process queue).
-    #[arg(long, env = "QUEUE_URL")]
+    #[arg(long, env = s::QUEUE_URL.name)]
     pub queue_url: Option<String>,
     /// Dead-letter queue URL of --queue-url (its redrive target), to count what ends there.
     #[arg(long, requires = "queue_url")]
@@ -53,43 +53,41 @@ pub struct Args {
     pub visibility_timeout: u64,
 
     /// Bridge transactions URL, or the Edge base URL (default: an embedded receiver on 127.0.0.1).
-    #[arg(long, env = "BRIDGE_URL")]
+    #[arg(long, env = s::BRIDGE_URL.name)]
     pub bridge_url: Option<String>,
-    /// OAuth2 token URL (client credentials).
-    #[arg(long, env = "AUTH_URL")]
+    #[arg(long, env = s::AUTH_URL.name, help = s::AUTH_URL.doc)]
     pub auth_url: Option<String>,
-    #[arg(long, env = "CLIENT_ID")]
+    #[arg(long, env = s::CLIENT_ID.name, help = s::CLIENT_ID.doc)]
     pub client_id: Option<String>,
-    #[arg(long, env = "CLIENT_SECRET", hide_env_values = true)]
+    #[arg(long, env = s::CLIENT_SECRET.name, help = s::CLIENT_SECRET.doc, hide_env_values = true)]
     pub client_secret: Option<String>,
     /// The vendor integration's .env file (cequence_client_id, cequence_edge_endpoint, ...);
     /// flags and environment variables take precedence.
     #[arg(long)]
     pub env_file: Option<PathBuf>,
-    /// Collector format: uap or ndjson.
-    #[arg(long, env = "BRIDGE_FORMAT", default_value = "uap")]
+    #[arg(long, env = s::BRIDGE_FORMAT.name, help = s::BRIDGE_FORMAT.doc,
+          default_value = s::BRIDGE_FORMAT.choice_default(), value_parser = s::BRIDGE_FORMAT.clap_choice())]
     pub bridge_format: String,
-    /// Permit http:// Bridge and token URLs (the embedded receiver is always allowed).
-    #[arg(long, env = "ALLOW_INSECURE_HTTP")]
+    #[arg(long, env = s::ALLOW_INSECURE_HTTP.name, help = s::ALLOW_INSECURE_HTTP.doc)]
     pub allow_insecure_http: bool,
-    /// Largest request body sent to the Bridge (uncompressed).
-    #[arg(long, env = "WINDOW_BYTES", default_value_t = DEFAULT_WINDOW_BYTES)]
+    #[arg(long, env = s::WINDOW_BYTES.name, help = s::WINDOW_BYTES.doc,
+          default_value_t = s::WINDOW_BYTES.int_default() as usize, value_parser = s::WINDOW_BYTES.clap_usize())]
     pub window_bytes: usize,
-    /// Bridge request timeout, in ms.
-    #[arg(long, env = "REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
+    #[arg(long, env = s::REQUEST_TIMEOUT_MS.name, help = s::REQUEST_TIMEOUT_MS.doc,
+          default_value_t = s::REQUEST_TIMEOUT_MS.int_default(), value_parser = s::REQUEST_TIMEOUT_MS.clap_u64())]
     pub request_timeout_ms: u64,
-    /// Windows in flight per shipper batch.
-    #[arg(long, env = "BRIDGE_CONCURRENCY", default_value_t = 4)]
+    #[arg(long, env = s::BRIDGE_CONCURRENCY.name, help = s::BRIDGE_CONCURRENCY.doc,
+          default_value_t = s::BRIDGE_CONCURRENCY.int_default() as usize,
+          value_parser = s::BRIDGE_CONCURRENCY.clap_usize())]
     pub bridge_concurrency: usize,
-    /// Compress request bodies (Content-Encoding: gzip).
-    #[arg(long, env = "BRIDGE_GZIP")]
+    #[arg(long, env = s::BRIDGE_GZIP.name, help = s::BRIDGE_GZIP.doc)]
     pub bridge_gzip: bool,
     /// Where the embedded receiver writes what it accepts.
     #[arg(long, default_value = "apigw-stream-out")]
     pub out: PathBuf,
 
-    /// Largest queue message (body plus attributes).
-    #[arg(long, env = "MESSAGE_BYTES", default_value_t = DEFAULT_MESSAGE_BYTES)]
+    #[arg(long, env = s::MESSAGE_BYTES.name, help = s::MESSAGE_BYTES.doc,
+          default_value_t = s::MESSAGE_BYTES.int_default() as usize, value_parser = s::MESSAGE_BYTES.clap_usize())]
     pub message_bytes: usize,
     #[command(flatten)]
     pub decode: DecodeFlags,
@@ -113,106 +111,26 @@ pub struct Args {
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let vendor = match &args.env_file {
-        Some(p) => Some(VendorEnv::load(p)?),
-        None => None,
+        Some(p) => VendorEnv::load(p)?,
+        None => VendorEnv::default(),
     };
-    let vendor = vendor.unwrap_or_default();
-
-    // The Bridge: the one named, or the embedded receiver with fresh credentials.
-    let bridge_url = args.bridge_url.clone().or_else(|| vendor.bridge_url());
-    let mut receiver = None;
-    let mut settings: HashMap<&'static str, String> = HashMap::new();
-    match bridge_url {
-        Some(url) => {
-            settings.insert("BRIDGE_URL", url);
-            if let Some(auth) = args
-                .auth_url
-                .clone()
-                .or_else(|| vendor.auth_endpoint.clone())
-            {
-                settings.insert("AUTH_URL", auth);
-            }
-            if let Some(id) = args.client_id.clone().or_else(|| vendor.client_id.clone()) {
-                settings.insert("CLIENT_ID", id);
-            }
-            if let Some(secret) = args
-                .client_secret
-                .clone()
-                .or_else(|| vendor.client_secret.clone())
-            {
-                settings.insert("CLIENT_SECRET", secret);
-            }
-            settings.insert("ALLOW_INSECURE_HTTP", args.allow_insecure_http.to_string());
-        }
-        None => {
-            let client_id = "apigw-stream-local".to_string();
-            let secret = uuid::Uuid::new_v4().to_string();
-            let config = ReceiverConfig {
-                client_id: Some(client_id.clone()),
-                client_secret: Some(Secret::new(secret.clone())),
-                out_dir: Some(args.out.clone()),
-                ..ReceiverConfig::default()
-            };
-            let listen: SocketAddr = ([127, 0, 0, 1], 0).into();
-            let r = Receiver::start(listen, config)
-                .await
-                .context("cannot start the embedded Bridge receiver")?;
-            settings.insert("BRIDGE_URL", r.transactions_url());
-            settings.insert("AUTH_URL", r.token_url());
-            settings.insert("CLIENT_ID", client_id);
-            settings.insert("CLIENT_SECRET", secret);
-            // Our own receiver on the loopback interface.
-            settings.insert("ALLOW_INSECURE_HTTP", "true".to_string());
-            receiver = Some(Arc::new(r));
-        }
-    }
-    settings.insert("BRIDGE_FORMAT", args.bridge_format.clone());
-    settings.insert("WINDOW_BYTES", args.window_bytes.to_string());
-    settings.insert("REQUEST_TIMEOUT_MS", args.request_timeout_ms.to_string());
-    settings.insert("BRIDGE_CONCURRENCY", args.bridge_concurrency.to_string());
-    settings.insert("BRIDGE_GZIP", args.bridge_gzip.to_string());
+    let (settings, receiver) = bridge_settings(&args, &vendor).await?;
     // The same parsing and checks as the shipper Lambda's environment.
     let ship_config = ShipConfig::from_lookup(|k| settings.get(k).cloned())?;
-
     let sqs_config = match &args.queue_url {
         Some(_) => Some(args.aws.load().await),
         None => None,
     };
     let shipper = Shipper::from_config(&ship_config, sqs_config.as_ref())?;
-
-    let (queue, dlq, max_queued): (Arc<dyn Queue>, Option<Arc<dyn Queue>>, _) =
-        match (&args.queue_url, &sqs_config) {
-            (Some(url), Some(conf)) => {
-                let client = aws_sdk_sqs::Client::new(conf);
-                let dlq = args
-                    .dlq_url
-                    .as_ref()
-                    .map(|u| Arc::new(SqsQueue::new(client.clone(), u.clone())) as Arc<dyn Queue>);
-                (Arc::new(SqsQueue::new(client, url.clone())), dlq, None)
-            }
-            _ => {
-                let dlq = Arc::new(MemoryQueue::new("embedded-dlq"));
-                let queue =
-                    MemoryQueue::with_dead_letter_queue("embedded", dlq.clone(), args.max_receive);
-                (Arc::new(queue), Some(dlq as Arc<dyn Queue>), Some(64))
-            }
-        };
-
-    let mut opts = PipelineOptions {
-        decode: args.decode.options(),
-        message_bytes: args.message_bytes,
-        shipper_workers: args.shipper_workers.max(1),
-        visibility_timeout: Duration::from_secs(args.visibility_timeout.max(1)),
-        ship_timeout: Duration::from_secs(args.visibility_timeout.saturating_sub(2).max(1)),
-        max_queued_messages: max_queued,
-        drain_timeout: Duration::from_secs(args.drain_timeout),
-        ..PipelineOptions::default()
-    };
-    apply_vendor_filters(&mut opts, &vendor);
-    if let Some(n) = args.decode_workers {
-        opts.decode_workers = n.max(1);
-    }
-    let pipeline = LocalPipeline::new(queue, dlq, Arc::new(shipper), receiver.clone(), opts);
+    let queues = queues(&args, sqs_config.as_ref());
+    let opts = pipeline_options(&args, &vendor, queues.max_queued);
+    let pipeline = LocalPipeline::new(
+        queues.queue,
+        queues.dlq,
+        Arc::new(shipper),
+        receiver.clone(),
+        opts,
+    );
 
     // Inputs: generated, or read from files, through a small channel (bounded memory).
     let (tx, rx) = mpsc::channel::<Input>(4);
@@ -225,7 +143,6 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(n) => spawn_generator(n, args.seed, tx),
         None => spawn_reader(args.inputs.clone(), tx),
     };
-
     if let Some(r) = &receiver {
         eprintln!(
             "apigw-stream local: embedded Bridge receiver on {}, writing to {}",
@@ -240,13 +157,122 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         let _ = stop.send(());
         let _ = handle.await;
     }
-
-    println!("{}", summary_table(&summary));
-    if let Some(path) = &args.summary_json {
-        let json = serde_json::to_vec_pretty(&summary)?;
-        std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
-    }
+    report(&summary, args.summary_json.as_deref())?;
     Ok(exit_code(&summary, read_errors))
+}
+
+/// The shipper's settings by their environment names: the Bridge named by flags or the vendor
+/// file, or the embedded receiver (started here, with fresh credentials).
+async fn bridge_settings(
+    args: &Args,
+    vendor: &VendorEnv,
+) -> anyhow::Result<(HashMap<&'static str, String>, Option<Arc<Receiver>>)> {
+    let mut settings: HashMap<&'static str, String> = HashMap::new();
+    let mut receiver = None;
+    match args.bridge_url.clone().or_else(|| vendor.bridge_url()) {
+        Some(url) => {
+            let given = [
+                (s::BRIDGE_URL.name, Some(url)),
+                (s::AUTH_URL.name, args.auth_url.clone().or_else(|| vendor.auth_endpoint.clone())),
+                (s::CLIENT_ID.name, args.client_id.clone().or_else(|| vendor.client_id.clone())),
+                (
+                    s::CLIENT_SECRET.name,
+                    args.client_secret.clone().or_else(|| vendor.client_secret.clone()),
+                ),
+                (s::ALLOW_INSECURE_HTTP.name, Some(args.allow_insecure_http.to_string())),
+            ];
+            settings.extend(given.into_iter().filter_map(|(k, v)| Some((k, v?))));
+        }
+        None => {
+            let client_id = "apigw-stream-local".to_string();
+            let secret = uuid::Uuid::new_v4().to_string();
+            let config = ReceiverConfig {
+                client_id: Some(client_id.clone()),
+                client_secret: Some(Secret::new(secret.clone())),
+                out_dir: Some(args.out.clone()),
+                ..ReceiverConfig::default()
+            };
+            let listen: SocketAddr = ([127, 0, 0, 1], 0).into();
+            let r = Receiver::start(listen, config)
+                .await
+                .context("cannot start the embedded Bridge receiver")?;
+            settings.insert(s::BRIDGE_URL.name, r.transactions_url());
+            settings.insert(s::AUTH_URL.name, r.token_url());
+            settings.insert(s::CLIENT_ID.name, client_id);
+            settings.insert(s::CLIENT_SECRET.name, secret);
+            // Our own receiver on the loopback interface.
+            settings.insert(s::ALLOW_INSECURE_HTTP.name, "true".to_string());
+            receiver = Some(Arc::new(r));
+        }
+    }
+    settings.insert(s::BRIDGE_FORMAT.name, args.bridge_format.clone());
+    settings.insert(s::WINDOW_BYTES.name, args.window_bytes.to_string());
+    settings.insert(s::REQUEST_TIMEOUT_MS.name, args.request_timeout_ms.to_string());
+    settings.insert(s::BRIDGE_CONCURRENCY.name, args.bridge_concurrency.to_string());
+    settings.insert(s::BRIDGE_GZIP.name, args.bridge_gzip.to_string());
+    Ok((settings, receiver))
+}
+
+/// The queue, its dead-letter queue, and a bound on queued messages (embedded queue only).
+struct Queues {
+    queue: Arc<dyn Queue>,
+    dlq: Option<Arc<dyn Queue>>,
+    max_queued: Option<usize>,
+}
+
+fn queues(args: &Args, sqs_config: Option<&aws_config::SdkConfig>) -> Queues {
+    match (&args.queue_url, sqs_config) {
+        (Some(url), Some(conf)) => {
+            let client = aws_sdk_sqs::Client::new(conf);
+            let dlq = args
+                .dlq_url
+                .as_ref()
+                .map(|u| Arc::new(SqsQueue::new(client.clone(), u.clone())) as Arc<dyn Queue>);
+            Queues {
+                queue: Arc::new(SqsQueue::new(client, url.clone())),
+                dlq,
+                max_queued: None,
+            }
+        }
+        _ => {
+            let dlq = Arc::new(MemoryQueue::new("embedded-dlq"));
+            let queue =
+                MemoryQueue::with_dead_letter_queue("embedded", dlq.clone(), args.max_receive);
+            Queues {
+                queue: Arc::new(queue),
+                dlq: Some(dlq as Arc<dyn Queue>),
+                max_queued: Some(64),
+            }
+        }
+    }
+}
+
+fn pipeline_options(args: &Args, vendor: &VendorEnv, max_queued: Option<usize>) -> PipelineOptions {
+    let mut opts = PipelineOptions {
+        decode: args.decode.options(),
+        message_bytes: args.message_bytes,
+        shipper_workers: args.shipper_workers.max(1),
+        visibility_timeout: Duration::from_secs(args.visibility_timeout.max(1)),
+        ship_timeout: Duration::from_secs(args.visibility_timeout.saturating_sub(2).max(1)),
+        max_queued_messages: max_queued,
+        drain_timeout: Duration::from_secs(args.drain_timeout),
+        ..PipelineOptions::default()
+    };
+    apply_vendor_filters(&mut opts, vendor);
+    if let Some(n) = args.decode_workers {
+        opts.decode_workers = n.max(1);
+    }
+    opts
+}
+
+/// The summary table on stdout, and as JSON to `json` when asked.
+fn report(summary: &Summary, json: Option<&Path>) -> anyhow::Result<()> {
+    println!("{}", summary_table(summary));
+    if let Some(path) = json {
+        let text = serde_json::to_vec_pretty(summary)?;
+        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// Non-zero when a record was lost or an input could not be read or decoded.

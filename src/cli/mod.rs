@@ -13,6 +13,7 @@ pub mod env_file;
 pub mod generate;
 pub mod local;
 pub mod replay;
+pub mod settings;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -47,6 +48,9 @@ pub enum Command {
     Disable(disable::Args),
     /// Move dead-lettered messages back to the queue.
     Replay(replay::Args),
+    /// The settings registry as a table or JSON; refresh the generated documents.
+    #[command(hide = true)]
+    Settings(settings::Args),
 }
 
 /// Entry point of the binary.
@@ -73,6 +77,7 @@ pub fn main() -> ExitCode {
             Command::Enable(args) => enable::run(args).await,
             Command::Disable(args) => disable::run(args).await,
             Command::Replay(args) => replay::run(args).await,
+            Command::Settings(args) => settings::run(args).await,
         }
     });
     match result {
@@ -81,5 +86,77 @@ pub fn main() -> ExitCode {
             eprintln!("apigw-stream: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::settings::{Kind, SETTINGS};
+    use clap::CommandFactory;
+
+    /// Every flag read from a registered environment variable takes its help, default and range
+    /// from the registry.
+    #[test]
+    fn flags_follow_the_settings_registry() {
+        let cli = Cli::command();
+        let mut checked = 0;
+        let mut stack = vec![&cli];
+        while let Some(cmd) = stack.pop() {
+            stack.extend(cmd.get_subcommands());
+            for arg in cmd.get_arguments() {
+                let Some(env) = arg.get_env().and_then(|e| e.to_str()) else {
+                    continue;
+                };
+                // Flags named as the variable (`WINDOW_BYTES` → `--window-bytes`); the CLI's log
+                // level defaults to warn on purpose (a terminal wants warnings only).
+                let Some(setting) = SETTINGS.iter().find(|s| {
+                    s.name == env && s.name.to_ascii_lowercase() == arg.get_id().as_str()
+                }) else {
+                    continue;
+                };
+                if env == "LOG_LEVEL" {
+                    continue;
+                }
+                let flag = format!("{} --{}", cmd.get_name(), arg.get_id());
+                let defaults: Vec<String> = arg
+                    .get_default_values()
+                    .iter()
+                    .map(|v| v.to_string_lossy().into_owned())
+                    .collect();
+                match setting.kind {
+                    Kind::Text { .. } | Kind::List { .. } => {
+                        assert!(defaults.is_empty(), "{flag}: the registry holds the default")
+                    }
+                    Kind::Bool { default } if arg.get_action().takes_values() => {
+                        assert_eq!(defaults, [default.to_string()], "{flag}")
+                    }
+                    Kind::Bool { default } => assert!(!default, "{flag}: a switch defaults to off"),
+                    _ => assert_eq!(defaults, [setting.default_text()], "{flag}"),
+                }
+                if let Kind::Int { min, max, .. } = setting.kind {
+                    let long = format!("--{}", arg.get_long().unwrap_or_default());
+                    let parse = |n: u64| {
+                        let alone = clap::Command::new("t").arg(arg.clone());
+                        alone
+                            .try_get_matches_from(["t", long.as_str(), &n.to_string()])
+                            .is_ok()
+                    };
+                    assert!(parse(min) && (min == 0 || !parse(min - 1)), "{flag}: range");
+                    if let Some(max) = max {
+                        assert!(parse(max) && !parse(max + 1), "{flag}: range");
+                    }
+                }
+                // A flag may add to the registry's help, never contradict it: it starts with it.
+                let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+                // The queue and the Bridge are optional in the CLI (embedded ones are the default)
+                // and their help says so.
+                if env != "BRIDGE_URL" && env != "QUEUE_URL" {
+                    assert!(help.starts_with(setting.doc), "{flag}: help {help:?}");
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 20, "only {checked} flags checked");
     }
 }

@@ -69,7 +69,7 @@ pub struct Args {
     #[arg(long, value_name = "ARN")]
     pub function_arn: Option<String>,
     /// Frame size bound for decoded records (default: the decode function's MESSAGE_BYTES).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::config::settings::MESSAGE_BYTES.clap_usize())]
     pub message_bytes: Option<usize>,
     /// Never use an SQS message-move task for the shipper DLQ (always receive → send → delete).
     #[arg(long)]
@@ -112,98 +112,129 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let sqs = aws_sdk_sqs::Client::new(&base);
     let cfn = aws_sdk_cloudformation::Client::new(&base);
+    let lambda = aws_sdk_lambda::Client::new(&base);
+    let (to, sources) = queues(&args, &cfn).await?;
+    let decodes = sources.iter().any(|(_, k)| *k != SourceKind::Shipper);
+    let function = if decodes {
+        decode_function(&args, &cfn).await?
+    } else {
+        None
+    };
+    let region = base.region().map(|r| r.to_string());
+    let opts = replay_options(&args, &lambda, function.as_deref(), region).await?;
+    let invoker = match (function, args.invoke) {
+        (Some(function), true) => Some(LambdaInvoker {
+            client: lambda.clone(),
+            function,
+        }),
+        _ => None,
+    };
 
+    let mut reports = Vec::new();
+    for (from, kind) in sources {
+        let summary = replay_source(&args, &sqs, &from, &to, kind, &opts, invoker.as_ref()).await;
+        reports.push(SourceReport {
+            from,
+            to: to.clone(),
+            kind,
+            summary,
+        });
+    }
+    print_reports(&reports, args.json)?;
+    let failed: u64 = reports.iter().map(|r| r.summary.failed).sum();
+    let errors: usize = reports.iter().map(|r| r.summary.errors.len()).sum();
+    Ok(if failed > 0 || errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The destination queue and the DLQs to replay: from the flags, else the stack's outputs.
+async fn queues(
+    args: &Args,
+    cfn: &aws_sdk_cloudformation::Client,
+) -> anyhow::Result<(String, Vec<(String, SourceKind)>)> {
     let needs_stack = args.from.is_none() || args.to.is_none();
     let outputs = if needs_stack {
-        stack::stack_outputs(&cfn, &args.stack_name)
+        stack::stack_outputs(cfn, &args.stack_name)
             .await
             .with_context(|| "cannot find the queues: pass --from and --to, or --stack-name")?
     } else {
         Default::default()
     };
+    let output = |name: &str, flag: &str| {
+        stack::required_output(&outputs, &args.stack_name, name, flag)
+    };
     let to = match &args.to {
         Some(u) => u.clone(),
-        None => {
-            stack::required_output(&outputs, &args.stack_name, stack::OUTPUT_QUEUE_URL, "--to")?
-        }
+        None => output(stack::OUTPUT_QUEUE_URL, "--to")?,
     };
-    let sources: Vec<(String, SourceKind)> = match &args.from {
-        Some(u) => vec![(
-            u.clone(),
-            match args.kind {
-                Kind::Auto => SourceKind::Auto,
-                Kind::Shipper => SourceKind::Shipper,
-                Kind::Decode => SourceKind::Decode,
-            },
-        )],
+    let kind = match args.kind {
+        Kind::Auto => SourceKind::Auto,
+        Kind::Shipper => SourceKind::Shipper,
+        Kind::Decode => SourceKind::Decode,
+    };
+    let mut sources = Vec::new();
+    match &args.from {
+        Some(u) => sources.push((u.clone(), kind)),
         None => {
-            let mut v = Vec::new();
             if matches!(args.dlq, Dlq::Shipper | Dlq::Both) {
-                let url = stack::required_output(
-                    &outputs,
-                    &args.stack_name,
-                    stack::OUTPUT_SHIPPER_DLQ_URL,
-                    "--from",
-                )?;
-                v.push((url, SourceKind::Shipper));
+                let url = output(stack::OUTPUT_SHIPPER_DLQ_URL, "--from")?;
+                sources.push((url, SourceKind::Shipper));
             }
             if matches!(args.dlq, Dlq::Decode | Dlq::Both) {
-                let url = stack::required_output(
-                    &outputs,
-                    &args.stack_name,
-                    stack::OUTPUT_DECODE_DLQ_URL,
-                    "--from",
-                )?;
-                v.push((url, SourceKind::Decode));
+                let url = output(stack::OUTPUT_DECODE_DLQ_URL, "--from")?;
+                sources.push((url, SourceKind::Decode));
             }
-            v
         }
-    };
+    }
+    Ok((to, sources))
+}
 
-    // The decode function: re-invoked with --invoke, else the source of the decode settings
-    // (filters, redaction, MESSAGE_BYTES) applied to decode-DLQ records.
-    let decodes = sources.iter().any(|(_, k)| *k != SourceKind::Shipper);
-    let function = if decodes {
-        match &args.function_arn {
-            Some(a) => Some(a.clone()),
-            None => {
-                match stack::decode_function_arn(&cfn, &args.stack_name).await {
-                    Ok(a) => Some(a),
-                    Err(e) if args.invoke => return Err(e.into()),
-                    Err(e) => {
-                        eprintln!("warning: {e}; decode-DLQ records are decoded with the default settings");
-                        None
-                    }
-                }
-            }
+/// The decode function: re-invoked with --invoke, else the source of the decode settings
+/// (filters, redaction, MESSAGE_BYTES) applied to decode-DLQ records.
+async fn decode_function(
+    args: &Args,
+    cfn: &aws_sdk_cloudformation::Client,
+) -> anyhow::Result<Option<String>> {
+    if let Some(a) = &args.function_arn {
+        return Ok(Some(a.clone()));
+    }
+    match stack::decode_function_arn(cfn, &args.stack_name).await {
+        Ok(a) => Ok(Some(a)),
+        Err(e) if args.invoke => Err(e.into()),
+        Err(e) => {
+            eprintln!("warning: {e}; decode-DLQ records are decoded with the default settings");
+            Ok(None)
         }
-    } else {
-        None
-    };
-    let lambda = aws_sdk_lambda::Client::new(&base);
-    let region = base.region().map(|r| r.to_string());
+    }
+}
+
+/// What every source shares: limits from the flags, decode settings from the deployed function.
+async fn replay_options(
+    args: &Args,
+    lambda: &aws_sdk_lambda::Client,
+    function: Option<&str>,
+    region: Option<String>,
+) -> anyhow::Result<ReplayOptions> {
     let mut decode = DecodeOptions {
         region: region.clone(),
         ..Default::default()
     };
     let mut message_bytes = frame::DEFAULT_MESSAGE_BYTES;
-    if let (Some(f), false) = (&function, args.invoke) {
-        let (o, m) = replay::function_decode_settings(&lambda, f, region.as_deref()).await?;
+    if let (Some(f), false) = (function, args.invoke) {
+        let (o, m) = replay::function_decode_settings(lambda, f, region.as_deref()).await?;
         decode = o;
         message_bytes = m;
     }
     if let Some(m) = args.message_bytes {
         message_bytes = m;
     }
-    let invoker = match (&function, args.invoke) {
-        (Some(f), true) => Some(LambdaInvoker {
-            client: lambda.clone(),
-            function: f.clone(),
-        }),
-        _ => None,
-    };
-
-    let opts = ReplayOptions {
+    if let Err(e) = frame::pack(&[], message_bytes) {
+        bail!("--message-bytes: {e}");
+    }
+    Ok(ReplayOptions {
         kind: SourceKind::Auto,
         max: args.max,
         rate: args.rate,
@@ -212,101 +243,87 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         message_bytes,
         decode,
         ..Default::default()
-    };
-    if let Err(e) = frame::pack(&[], opts.message_bytes) {
-        bail!("--message-bytes: {e}");
-    }
-
-    let mut reports = Vec::new();
-    for (from, kind) in sources {
-        let depth = replay::queue_depth(&sqs, &from).await;
-        let bar = progress_bar(depth.map(|d| args.max.map_or(d, |m| m.min(d))));
-        // A message-move task does the shipper DLQ server-side, when nothing asks for per-message
-        // choices (max, age, dry run). SQS moves to the destination we name.
-        let plain =
-            args.max.is_none() && args.older_than.is_none() && !args.dry_run && !args.no_move_task;
-        let mut summary = None;
-        if kind == SourceKind::Shipper && plain {
-            match replay::move_task(&sqs, &from, &to, args.rate.map(|r| r.ceil() as u32), &bar)
-                .await
-            {
-                Ok(res) => {
-                    let failed = res.status != "COMPLETED";
-                    summary = Some(ReplaySummary {
-                        method: "message-move-task".to_string(),
-                        moved: res.moved,
-                        failed: u64::from(failed),
-                        errors: res
-                            .failure_reason
-                            .map(|r| vec![format!("move task {}: {r}", res.status)])
-                            .unwrap_or_default(),
-                        ..Default::default()
-                    });
-                }
-                Err(e) => tracing::info!(
-                    "message-move task not available ({e}); receiving and sending instead"
-                ),
-            }
-        }
-        let summary = match summary {
-            Some(s) => s,
-            None => {
-                let source = SqsQueue::new(sqs.clone(), from.clone());
-                let dest = SqsQueue::new(sqs.clone(), to.clone());
-                let kind_opts = ReplayOptions {
-                    kind,
-                    ..opts.clone()
-                };
-                replay::replay(
-                    &source,
-                    &dest,
-                    invoker.as_ref().map(|i| i as &dyn Invoker),
-                    &kind_opts,
-                    &bar,
-                )
-                .await
-            }
-        };
-        bar.finish_and_clear();
-        reports.push(SourceReport {
-            from,
-            to: to.clone(),
-            kind,
-            summary,
-        });
-    }
-
-    let failed: u64 = reports.iter().map(|r| r.summary.failed).sum();
-    let errors: usize = reports.iter().map(|r| r.summary.errors.len()).sum();
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&reports)?);
-    } else {
-        for r in &reports {
-            let s = &r.summary;
-            let verb = if s.dry_run { "would move" } else { "moved" };
-            println!(
-                "{} → {} ({}): {verb} {}, skipped {}, failed {} [received {}, frames sent {}, invoked {}]",
-                r.from, r.to, s.method, s.moved, s.skipped, s.failed, s.received, s.frames_sent, s.invoked
-            );
-            if s.decode.payloads > 0 {
-                println!(
-                    "    decoded: {} records, {} filtered, {} unparsed lines, {} control messages",
-                    s.decode.records,
-                    s.decode.filtered,
-                    s.decode.lines_unparsed,
-                    s.decode.control_messages
-                );
-            }
-            for e in &s.errors {
-                eprintln!("error: {e}");
-            }
-        }
-    }
-    Ok(if failed > 0 || errors > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
     })
+}
+
+/// Replay one DLQ: a message-move task for the shipper DLQ when nothing asks for per-message
+/// choices (max, age, dry run), else receive → send → delete.
+async fn replay_source(
+    args: &Args,
+    sqs: &aws_sdk_sqs::Client,
+    from: &str,
+    to: &str,
+    kind: SourceKind,
+    opts: &ReplayOptions,
+    invoker: Option<&LambdaInvoker>,
+) -> ReplaySummary {
+    let depth = replay::queue_depth(sqs, from).await;
+    let bar = progress_bar(depth.map(|d| args.max.map_or(d, |m| m.min(d))));
+    let plain =
+        args.max.is_none() && args.older_than.is_none() && !args.dry_run && !args.no_move_task;
+    if kind == SourceKind::Shipper && plain {
+        // SQS moves to the destination we name.
+        match replay::move_task(sqs, from, to, args.rate.map(|r| r.ceil() as u32), &bar).await {
+            Ok(res) => {
+                bar.finish_and_clear();
+                let failed = res.status != "COMPLETED";
+                return ReplaySummary {
+                    method: "message-move-task".to_string(),
+                    moved: res.moved,
+                    failed: u64::from(failed),
+                    errors: res
+                        .failure_reason
+                        .map(|r| vec![format!("move task {}: {r}", res.status)])
+                        .unwrap_or_default(),
+                    ..Default::default()
+                };
+            }
+            Err(e) => {
+                tracing::info!("message-move task not available ({e}); receiving and sending instead")
+            }
+        }
+    }
+    let source = SqsQueue::new(sqs.clone(), from.to_string());
+    let dest = SqsQueue::new(sqs.clone(), to.to_string());
+    let kind_opts = ReplayOptions {
+        kind,
+        ..opts.clone()
+    };
+    let summary = replay::replay(
+        &source,
+        &dest,
+        invoker.map(|i| i as &dyn Invoker),
+        &kind_opts,
+        &bar,
+    )
+    .await;
+    bar.finish_and_clear();
+    summary
+}
+
+fn print_reports(reports: &[SourceReport], json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(reports)?);
+        return Ok(());
+    }
+    for r in reports {
+        let s = &r.summary;
+        let verb = if s.dry_run { "would move" } else { "moved" };
+        println!(
+            "{} → {} ({}): {verb} {}, skipped {}, failed {} [received {}, frames sent {}, invoked {}]",
+            r.from, r.to, s.method, s.moved, s.skipped, s.failed, s.received, s.frames_sent, s.invoked
+        );
+        if s.decode.payloads > 0 {
+            println!(
+                "    decoded: {} records, {} filtered, {} unparsed lines, {} control messages",
+                s.decode.records, s.decode.filtered, s.decode.lines_unparsed, s.decode.control_messages
+            );
+        }
+        for e in &s.errors {
+            eprintln!("error: {e}");
+        }
+    }
+    Ok(())
 }
 
 /// A progress bar on a terminal, hidden otherwise (scripts, CI).

@@ -293,7 +293,7 @@ fn unescape(inner: &str) -> Cow<'_, str> {
 mod tests {
     use super::*;
 
-    // Real lines: elastic/integrations apigateway_logs test pipeline (reference/apigw_formats.md §2.4).
+    // Real lines: the elastic/integrations apigateway_logs test pipeline.
     const REST: &str = r#"{"requestId":"c12d1542-b79e-4e79-a158-fdf36452a81b","ip":"1.128.0.0","caller":"-","user":"-","requestTime":"26/Jul/2023:12:07:03 +0000","httpMethod":"GET","resourcePath":"/pets/{petId}","status":"200","protocol":"HTTP/1.1","responseLength":"48","stage":"prod","apiId":"asad15n3p0","domainName":"asad15n3p0.execute-api.us-east-1.amazonaws.com"}"#;
 
     #[test]

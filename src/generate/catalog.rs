@@ -6,7 +6,7 @@ use crate::transaction::ApiKind;
 /// Access-log format a stage is configured with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineFormat {
-    /// The format DESIGN.md recommends (and `apigw-stream enable` sets).
+    /// The recommended format (docs/architecture.md; `apigw-stream enable` sets it).
     Recommended,
     ConsoleJson,
     ConsoleClf,

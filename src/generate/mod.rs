@@ -74,8 +74,8 @@ pub struct Payload {
     pub logged_ms: i64,
     /// The request id of every line, in order.
     pub request_ids: Vec<String>,
-    /// How many lines are requests for static files.
-    pub static_requests: usize,
+    /// The request ids of the lines that ask for static files (what the default filter drops).
+    pub static_request_ids: Vec<String>,
     /// Uncompressed LogData JSON size.
     pub logdata_bytes: usize,
     /// The Lambda event JSON: `{"awslogs":{"data":"..."}}`.
@@ -165,7 +165,7 @@ impl Generator {
 
         let mut events = Vec::with_capacity(count);
         let mut request_ids = Vec::with_capacity(count);
-        let mut static_requests = 0;
+        let mut static_request_ids = Vec::new();
         // LogData framing around the events, then each event's JSON with its escapes.
         let mut size = 200 + stage.log_group.len() + log_stream.len();
         let mut logged_ms = wall_ms;
@@ -194,8 +194,10 @@ impl Generator {
                 timestamp,
                 message,
             });
+            if is_static {
+                static_request_ids.push(req.request_id.clone());
+            }
             request_ids.push(req.request_id);
-            static_requests += usize::from(is_static);
             self.produced += 1;
         }
 
@@ -225,7 +227,7 @@ impl Generator {
             subscription_filter: filter,
             logged_ms,
             request_ids,
-            static_requests,
+            static_request_ids,
             logdata_bytes,
             event,
         })
@@ -541,7 +543,7 @@ mod tests {
             ..small(30_000, 11)
         };
         for p in Generator::new(opts) {
-            statics += p.static_requests;
+            statics += p.static_request_ids.len();
             let logdata = unpack(&p);
             let filter = logdata["subscriptionFilters"][0]
                 .as_str()

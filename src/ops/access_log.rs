@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::transaction::ApiKind;
 
-/// REST APIs (API Gateway v1), the field list of DESIGN.md "Recommended access-log format".
+/// REST APIs (API Gateway v1), the field list of docs/architecture.md "Recommended access-log format".
 pub const REST_FORMAT: &str = concat!(
     r#"{"requestId":"$context.requestId","extendedRequestId":"$context.extendedRequestId","#,
     r#""requestTimeEpoch":"$context.requestTimeEpoch","httpMethod":"$context.httpMethod","#,

@@ -10,12 +10,13 @@
 //! Messages left in place (skipped, failed, dry run) are made visible again at the end.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use indicatif::ProgressBar;
 use serde::Serialize;
 
+use crate::clock::now_ms;
 use crate::decode::{decode_bytes, DecodeOptions, DecodeStats};
 use crate::frame;
 use crate::ops::{sdk_message, OpsError};
@@ -191,13 +192,6 @@ fn frame_attributes(attrs: &BTreeMap<String, String>) -> BTreeMap<String, Attrib
             (k.clone(), a)
         })
         .collect()
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// Receive → copy → delete until the source is empty or `max` is reached.
@@ -457,9 +451,9 @@ pub async fn function_decode_settings(
     let bad =
         |e: crate::config::ConfigError| OpsError::Input(format!("decode function {function}: {e}"));
     let options = crate::config::decode_options_from_env(&env).map_err(bad)?;
-    let message_bytes =
-        crate::config::env_usize(&env, "MESSAGE_BYTES", frame::DEFAULT_MESSAGE_BYTES)
-            .map_err(bad)?;
+    let message_bytes = crate::config::settings::MESSAGE_BYTES
+        .usize(&env)
+        .map_err(bad)?;
     Ok((options, message_bytes))
 }
 

@@ -209,11 +209,12 @@ impl VendorSettings {
     }
 }
 
+/// The settings' boolean spellings; the vendor's scripts treat an empty value as false.
 fn parse_bool(v: &str) -> Option<bool> {
-    match v.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Some(true),
-        "false" | "0" | "no" | "off" | "" => Some(false),
-        _ => None,
+    if v.is_empty() {
+        Some(false)
+    } else {
+        crate::config::parse_bool(v)
     }
 }
 

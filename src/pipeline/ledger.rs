@@ -1,5 +1,7 @@
 //! Delivery accounting for a local run: which record ids went in, which the Bridge accepted, which
-//! ended in the dead-letter queue, and how long each took. Ids are kept as 64-bit hashes so a
+//! ended in the dead-letter queue, and how long each took. When the Bridge is the embedded receiver,
+//! a record counts as delivered only if the receiver saw it: the shipper's confirmations then feed
+//! progress and latency, never the final count. Ids are kept as 64-bit hashes so a
 //! million records cost a few tens of MB; a collision would need ~4 billion ids to be likely.
 
 use std::collections::{HashMap, HashSet};
@@ -27,7 +29,10 @@ struct State {
     input: HashSet<u64>,
     /// Records read whose id had been read before (the same line in two inputs).
     input_repeats: u64,
-    delivered: HashSet<u64>,
+    /// Ids in messages the shipper reported delivered.
+    confirmed: HashSet<u64>,
+    /// Ids the Bridge itself reports having accepted, when it can tell (the embedded receiver).
+    bridge: Option<HashSet<u64>>,
     /// Records confirmed again after their first confirmation.
     repeat_confirmations: u64,
     /// Confirmed messages this run did not send (already in the queue).
@@ -47,8 +52,10 @@ pub struct Settlement {
     /// Distinct ids read.
     pub records_in: u64,
     pub input_repeats: u64,
-    /// Distinct ids read and accepted by the Bridge.
+    /// Distinct ids read and accepted by the Bridge (by its own account when it gives one).
     pub delivered: u64,
+    /// Distinct ids the shipper reported delivered that the Bridge never saw (they count as lost).
+    pub unconfirmed: u64,
     /// Distinct ids read, not delivered, held in the dead-letter queue.
     pub dead_lettered: u64,
     /// Distinct ids read and neither delivered nor dead-lettered.
@@ -103,7 +110,7 @@ impl Ledger {
         let latency = (now_ms - entry.base_ms).clamp(0, i64::from(u32::MAX)) as u32;
         let mut fresh = 0;
         for h in &entry.ids {
-            if state.delivered.insert(*h) {
+            if state.confirmed.insert(*h) {
                 fresh += 1;
                 state.latencies_ms.push(latency);
             } else {
@@ -113,15 +120,11 @@ impl Ledger {
         fresh
     }
 
-    /// Ids the Bridge reports having accepted (the embedded receiver's view), merged in.
-    pub fn merge_bridge_ids<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
-        let mut state = self.lock();
-        for id in ids {
-            let h = id_hash(id);
-            if state.input.contains(&h) {
-                state.delivered.insert(h);
-            }
-        }
+    /// Ids the Bridge reports having accepted (the embedded receiver's view). From then on they
+    /// alone decide what was delivered.
+    pub fn set_bridge_ids<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
+        let seen = ids.into_iter().map(id_hash).collect();
+        self.lock().bridge = Some(seen);
     }
 
     /// Record ids of a frame (for dead-letter accounting), when this run sent it.
@@ -129,23 +132,25 @@ impl Ledger {
         self.lock().frames.get(&frame).map(|e| e.ids.clone())
     }
 
-    /// Distinct ids delivered so far.
-    pub fn delivered_count(&self) -> u64 {
-        self.lock().delivered.len() as u64
+    /// Distinct ids the shipper has confirmed so far (progress).
+    pub fn confirmed_count(&self) -> u64 {
+        self.lock().confirmed.len() as u64
     }
 
     /// Final accounting, given the id hashes found in the dead-letter queue.
     pub fn settle(&self, dead_letter_ids: &HashSet<u64>) -> Settlement {
         let mut state = self.lock();
         let records_in = state.input.len() as u64;
-        let delivered = state
+        let witness = state.bridge.as_ref().unwrap_or(&state.confirmed);
+        let delivered = state.input.iter().filter(|h| witness.contains(h)).count() as u64;
+        let unconfirmed = state
             .input
             .iter()
-            .filter(|h| state.delivered.contains(h))
+            .filter(|h| state.confirmed.contains(h) && !witness.contains(h))
             .count() as u64;
         let dead_lettered = dead_letter_ids
             .iter()
-            .filter(|h| state.input.contains(h) && !state.delivered.contains(h))
+            .filter(|h| state.input.contains(h) && !witness.contains(h))
             .count() as u64;
         let lost = records_in - delivered - dead_lettered;
         state.latencies_ms.sort_unstable();
@@ -161,6 +166,7 @@ impl Ledger {
             records_in,
             input_repeats: state.input_repeats,
             delivered,
+            unconfirmed,
             dead_lettered,
             lost,
             repeat_confirmations: state.repeat_confirmations,
@@ -202,8 +208,25 @@ mod tests {
     fn bridge_ids_count_as_delivered_only_for_our_input() {
         let l = Ledger::new();
         l.register_frame(["x", "y"], 0);
-        l.merge_bridge_ids(["x", "other"]);
+        l.set_bridge_ids(["x", "other"]);
         let s = l.settle(&HashSet::new());
         assert_eq!((s.delivered, s.lost), (1, 1));
+    }
+
+    #[test]
+    fn with_a_bridge_the_shippers_word_is_not_enough() {
+        let l = Ledger::new();
+        let f = l.register_frame(["x", "y"], 0);
+        // The shipper says the whole frame went through; the Bridge saw only x.
+        assert_eq!(l.confirm(Some(f), 5), 2);
+        l.set_bridge_ids(["x"]);
+        let s = l.settle(&HashSet::new());
+        assert_eq!((s.delivered, s.unconfirmed, s.lost), (1, 1, 1));
+        // Without a Bridge's view, the confirmations are all there is.
+        let l = Ledger::new();
+        let f = l.register_frame(["x", "y"], 0);
+        l.confirm(Some(f), 5);
+        let s = l.settle(&HashSet::new());
+        assert_eq!((s.delivered, s.unconfirmed, s.lost), (2, 0, 0));
     }
 }

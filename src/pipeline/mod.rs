@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::bridge::receiver::Receiver;
+use crate::clock::now_ms;
 use crate::decode::{decode_bytes, DecodeOptions, DecodeStats};
 use crate::frame::{self, Frame};
 use crate::queue::{send_all, Attribute, OutMessage, Queue, QueueError, SendPolicy};
@@ -194,10 +195,6 @@ pub enum PipelineError {
     Send { input: String, cause: QueueError },
     #[error("{input}: decode task failed: {cause}")]
     Task { input: String, cause: String },
-}
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 impl LocalPipeline {
@@ -573,7 +570,7 @@ impl LocalPipeline {
             let accepted = receiver.accepted_ids();
             let unique: HashSet<&str> = accepted.iter().map(String::as_str).collect();
             bridge_duplicates = Some((accepted.len() - unique.len()) as u64);
-            self.ledger.merge_bridge_ids(unique);
+            self.ledger.set_bridge_ids(unique);
         }
         let s: Settlement = self.ledger.settle(&dead_ids);
         let c = &self.counters;

@@ -263,3 +263,83 @@ def test_templates_hard_code_no_account_region_or_partition():
         assert not re.search(r"(?<![\d.])\d{12}(?![\d.])", text), f"{path.name}: an account id"
         assert not re.search(r"\b(us|eu|ap|sa|ca|me|af|il|mx)-(east|west|north|south|central|southeast|northeast)-\d\b", text), f"{path.name}: a region"
         assert not re.search(r"arn:aws:", text), f"{path.name}: a hard-coded partition"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The settings registry (src/config/settings.rs, dumped to docs/settings.json and kept current by a Rust test)
+# against both stacks: a setting the stacks pass must have the same default and the same allowed values there.
+
+FUNCTIONS = {"decode": ["DecodeFunction"], "shipper": ["ShipperFunction"], "both": ["DecodeFunction", "ShipperFunction"]}
+
+
+def registry():
+    return json.loads((ROOT / "docs/settings.json").read_text())["settings"]
+
+
+def registry_default(setting):
+    """The registry's default as CloudFormation spells it, or None."""
+    kind = setting["kind"]
+    if kind["type"] == "bool":
+        return "true" if kind["default"] else "false"
+    if kind["type"] == "list":
+        return ",".join(kind["default"])
+    if kind["type"] == "text":
+        return None
+    return kind["default"]
+
+
+def test_every_function_variable_is_a_registered_setting():
+    """Both directions: what the functions get is declared, and what is declared and set is passed."""
+    settings = {s["name"]: s for s in registry()}
+    resources = load_cfn("pipeline.yaml")["Resources"]
+    for function in ("DecodeFunction", "ShipperFunction"):
+        env = resources[function]["Properties"]["Environment"]["Variables"]
+        for var, value in env.items():
+            assert var in settings, f"{function} gets {var}, which src/config/settings.rs does not declare"
+            s = settings[var]
+            assert function in FUNCTIONS[s["function"]], f"{var} is read by {s['function']}, not {function}"
+            how = s["stack"]["how"]
+            if how == "param":
+                assert value == {"Ref": s["stack"]["value"]}, f"{var} is not fed by parameter {s['stack']['value']}"
+            elif how == "fixed":
+                assert str(value) == s["stack"]["value"], f"{var} is fixed to {value!r}, the registry says {s['stack']['value']!r}"
+            else:
+                assert how == "wired" and var in WIRED, f"{var}: the registry says {how}"
+    for s in registry():
+        for function in FUNCTIONS[s["function"]]:
+            env = resources[function]["Properties"]["Environment"]["Variables"]
+            assert (s["stack"]["how"] != "not_set") == (s["name"] in env), f"{s['name']} in {function}: {s['stack']['how']}"
+
+
+@pytest.mark.parametrize("setting", [s for s in registry() if s["stack"]["how"] == "param"], ids=lambda s: s["name"])
+def test_stack_inputs_match_the_registry(setting):
+    param_name = setting["stack"]["value"]
+    param = load_cfn("pipeline.yaml")["Parameters"][param_name]
+    var = tf_variables("pipeline")[snake(param_name)]
+    kind = setting["kind"]
+    want = registry_default(setting)
+    validation = " ".join(str(v) for v in var.get("validation", [{}])[0].values()) if var.get("validation") else ""
+
+    # Defaults: a required text setting has none; an optional one defaults to empty.
+    if kind["type"] == "text":
+        assert ("Default" in param) != kind["required"], f"{param_name}: Default and required disagree"
+        assert param.get("Default", "") == "" and var.get("default", "") == ""
+    else:
+        assert str(param.get("Default")) == str(want), f"{param_name}: Default {param.get('Default')!r}, code {want!r}"
+        assert str(cfn_default(want) if kind["type"] == "bool" else want) == str(tf_default(var.get("default"))), \
+            f"{snake(param_name)}: default {var.get('default')!r}, code {want!r}"
+
+    if kind["type"] == "int":
+        assert param.get("MinValue") == kind["min"], f"{param_name}: MinValue {param.get('MinValue')}, code {kind['min']}"
+        assert param.get("MaxValue") == kind["max"], f"{param_name}: MaxValue {param.get('MaxValue')}, code {kind['max']}"
+        name = snake(param_name)
+        assert f"var.{name} >= {kind['min']}" in validation, f"{name}: validation lacks the minimum {kind['min']}"
+        if kind["max"] is not None:
+            assert f"var.{name} <= {kind['max']}" in validation, f"{name}: validation lacks the maximum {kind['max']}"
+    elif kind["type"] == "choice":
+        assert param.get("AllowedValues") == kind["values"], f"{param_name}: AllowedValues"
+        m = re.search(r"contains\(\[(.*?)\]", validation)
+        assert m and re.findall(r"[\w.-]+", m.group(1)) == kind["values"], f"{snake(param_name)}: validation {validation!r}"
+    elif kind["type"] == "bool":
+        assert param.get("AllowedValues") == ["true", "false"]
+        assert "bool" in str(var.get("type")), f"{snake(param_name)} is not a bool"

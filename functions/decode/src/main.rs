@@ -62,7 +62,7 @@ async fn handle(state: &State, event: LambdaEvent<Value>) -> Result<(), Error> {
     {
         Ok(summary) => {
             tracing::info!(request_id, summary = %serde_json::to_string(&summary)?, "decode summary");
-            apigw_stream::metrics::print_emf(&summary_emf(&summary, chrono_now_ms()));
+            apigw_stream::metrics::print_emf(&summary_emf(&summary, apigw_stream::clock::now_ms()));
             Ok(())
         }
         Err(e) => {
@@ -70,11 +70,4 @@ async fn handle(state: &State, event: LambdaEvent<Value>) -> Result<(), Error> {
             Err(e.into())
         }
     }
-}
-
-fn chrono_now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

@@ -74,12 +74,8 @@ async fn handle(
         duration_ms = started.elapsed().as_millis() as u64,
         "shipped"
     );
-    let now_ms = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default();
     metrics::print_emf(&metrics::emf(
-        now_ms,
+        apigw_stream::clock::now_ms(),
         &[("Function", "shipper")],
         &s.metrics(),
     ));

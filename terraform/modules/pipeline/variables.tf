@@ -88,12 +88,20 @@ variable "window_bytes" {
   description = "Largest request body the shipper sends to the collector."
   type        = number
   default     = 1000000
+  validation {
+    condition     = var.window_bytes >= 4096 && var.window_bytes <= 10000000
+    error_message = "window_bytes must be 4096..10000000."
+  }
 }
 
 variable "request_timeout_ms" {
   description = "Timeout of one collector request, in milliseconds."
   type        = number
   default     = 10000
+  validation {
+    condition     = var.request_timeout_ms >= 100 && var.request_timeout_ms <= 600000
+    error_message = "request_timeout_ms must be 100..600000."
+  }
 }
 
 variable "allow_insecure_http" {
@@ -134,6 +142,10 @@ variable "max_payload_bytes" {
   description = "Cap on one decompressed CloudWatch Logs payload (gzip-bomb guard)."
   type        = number
   default     = 67108864
+  validation {
+    condition     = var.max_payload_bytes >= 1048576
+    error_message = "max_payload_bytes must be at least 1048576."
+  }
 }
 
 variable "rest_api_enabled" {
@@ -149,21 +161,21 @@ variable "http_api_enabled" {
 }
 
 variable "static_file_extensions" {
-  description = "Comma-separated path extensions dropped as static files (counted, not shipped)."
+  description = "Comma-separated path extensions dropped as static files (counted, not shipped); empty means this list."
   type        = string
-  default     = ".js,.css,.png,.jpg,.jpeg,.gif,.svg,.ico,.woff,.woff2,.ttf,.map"
+  default     = "html,htm,css,js,mjs,map,js.map,png,jpg,jpeg,gif,svg,webp,ico,bmp,avif,woff,woff2,ttf,otf,eot,mp4,webm,ogg,ogv,avi,mov,wmv,flv,mpeg,mp3,wav,oga,pdf,zip,tar,gz,7z,rar,bz2,apk,exe,dmg,iso,img,swf,pptx"
 }
 
 variable "response_content_types" {
-  description = "Comma-separated response content types to keep; empty keeps all."
+  description = "Comma-separated response content types to keep, where a record knows its type (access logs never do); empty means this list."
   type        = string
-  default     = ""
+  default     = "application/json,application/*+json,application/xml,text/xml,application/*+xml,text/plain,application/x-www-form-urlencoded,application/graphql,multipart/form-data"
 }
 
 variable "redact_headers" {
-  description = "Comma-separated header names whose values are redacted before shipping."
+  description = "Comma-separated header names whose values are redacted before shipping; empty means this list."
   type        = string
-  default     = "authorization,cookie,set-cookie,x-api-key"
+  default     = "authorization,cookie,set-cookie,x-api-key,proxy-authorization"
 }
 
 variable "shipper_memory_size" {
