@@ -208,6 +208,10 @@ pub struct ForwardSummary {
     pub message_bytes: u64,
     pub send_calls: u64,
     pub send_retried: u64,
+    /// Records the archive accepted (0 with the archive off).
+    pub archived_records: u64,
+    /// Records sent to the queue but not archived (a persistent archive failure).
+    pub archive_failed_records: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -233,6 +237,21 @@ pub async fn forward(
     queue: &dyn crate::queue::Queue,
     policy: &crate::queue::SendPolicy,
 ) -> Result<ForwardSummary, ForwardError> {
+    forward_archived(input, source_name, opts, message_bytes, queue, policy, None).await
+}
+
+/// [`forward`], then, once the queue accepted every frame, the same records to the archive. The
+/// archive never fails the invocation (see [`crate::archive`]); it runs after the queue so the
+/// archive holds only records that were delivered to the queue.
+pub async fn forward_archived(
+    input: &[u8],
+    source_name: &str,
+    opts: &DecodeOptions,
+    message_bytes: usize,
+    queue: &dyn crate::queue::Queue,
+    policy: &crate::queue::SendPolicy,
+    archive: Option<&crate::archive::Archiver>,
+) -> Result<ForwardSummary, ForwardError> {
     let mut summary = ForwardSummary::default();
     let records =
         decode_bytes(input, opts, &mut summary.stats).map_err(|cause| ForwardError::Payload {
@@ -253,6 +272,11 @@ pub async fn forward(
     summary.message_bytes = report.bytes as u64;
     summary.send_calls = report.calls as u64;
     summary.send_retried = report.retried as u64;
+    if let Some(archiver) = archive {
+        let a = archiver.archive(&records).await;
+        summary.archived_records = a.records;
+        summary.archive_failed_records = a.failed_records;
+    }
     Ok(summary)
 }
 
@@ -271,6 +295,12 @@ pub fn summary_emf(s: &ForwardSummary, timestamp_ms: i64) -> serde_json::Value {
             ("Filtered", s.stats.filtered as f64, Unit::Count),
             ("MessagesSent", s.messages_sent as f64, Unit::Count),
             ("MessageBytes", s.message_bytes as f64, Unit::Bytes),
+            ("ArchivedRecords", s.archived_records as f64, Unit::Count),
+            (
+                "ArchiveFailedRecords",
+                s.archive_failed_records as f64,
+                Unit::Count,
+            ),
         ],
     )
 }

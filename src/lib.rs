@@ -13,6 +13,7 @@
 //! environment and call into this crate. The design, the record and the settings are described in
 //! `docs/architecture.md`.
 
+pub mod archive;
 #[cfg(feature = "cli")]
 pub mod aws;
 pub mod bridge;

@@ -18,7 +18,10 @@ async fn faulty_bridge_loses_nothing() {
     // A shipper batch gets 4.5 s for its retries (Retry-After 1 s, 20% failures, spikes).
     let opts = fast_options(Duration::from_secs(5));
     let expected = expected(&payloads);
-    assert!(!expected.static_files.is_empty(), "the mix includes static files");
+    assert!(
+        !expected.static_files.is_empty(),
+        "the mix includes static files"
+    );
 
     let receiver = receiver(Faults {
         fail_rate: 0.2,

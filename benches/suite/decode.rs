@@ -122,5 +122,21 @@ pub fn bench(c: &mut Criterion, allocator: &str) {
             pack(&r, 1_048_576).unwrap()
         })
     });
+    // The decode Lambda with ARCHIVE_STREAM set: the same frames plus the Firehose NDJSON chunks.
+    g.bench_function(
+        format!("payload_to_frames_1m_and_archive_chunks/{n}_lines"),
+        |b| {
+            b.iter(|| {
+                let mut s = DecodeStats::default();
+                let r = decode_bytes(&event, &opts, &mut s).unwrap();
+                let frames = pack(&r, 1_048_576).unwrap();
+                let chunks = apigw_stream::archive::chunk::pack(
+                    &r,
+                    apigw_stream::archive::chunk::MAX_RECORD_BYTES,
+                );
+                (frames, chunks)
+            })
+        },
+    );
     g.finish();
 }

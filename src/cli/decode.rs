@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 
 use crate::config::settings as s;
-use crate::decode::{decode_bytes, DecodeOptions, DecodeStats};
 use crate::config::Lookup;
+use crate::decode::{decode_bytes, DecodeOptions, DecodeStats};
 use crate::filter::FilterConfig;
 use crate::frame::pack;
 
@@ -37,14 +37,17 @@ pub struct DecodeFlags {
     pub response_content_types: Option<String>,
     #[arg(long, env = s::REDACT_HEADERS.name, help = s::REDACT_HEADERS.doc)]
     pub redact_headers: Option<String>,
-    #[arg(long = "record-region", env = s::AWS_REGION.name, help = s::AWS_REGION.doc)]
+    // Its own id: `local` also flattens AwsArgs, whose `region` would clash (clap panics in debug builds).
+    #[arg(id = "record_region", long = "record-region", env = s::AWS_REGION.name, help = s::AWS_REGION.doc)]
     pub region: Option<String>,
 }
 
 impl DecodeFlags {
     pub fn options(&self) -> DecodeOptions {
         // The registry's list rule (blank is unset, extensions lose their dot), as in the Lambda.
-        let list = |setting: &s::Setting, flag: &Option<String>| setting.list(&Lookup(|_: &str| flag.clone()));
+        let list = |setting: &s::Setting, flag: &Option<String>| {
+            setting.list(&Lookup(|_: &str| flag.clone()))
+        };
         DecodeOptions {
             max_payload_bytes: self.max_payload_bytes,
             region: self.region.clone(),
@@ -52,8 +55,14 @@ impl DecodeFlags {
                 rest_api_enabled: self.rest_api_enabled,
                 http_api_enabled: self.http_api_enabled,
                 websocket_api_enabled: self.websocket_api_enabled,
-                static_file_extensions: list(&s::STATIC_FILE_EXTENSIONS, &self.static_file_extensions),
-                response_content_types: list(&s::RESPONSE_CONTENT_TYPES, &self.response_content_types),
+                static_file_extensions: list(
+                    &s::STATIC_FILE_EXTENSIONS,
+                    &self.static_file_extensions,
+                ),
+                response_content_types: list(
+                    &s::RESPONSE_CONTENT_TYPES,
+                    &self.response_content_types,
+                ),
                 redact_headers: list(&s::REDACT_HEADERS, &self.redact_headers),
             },
         }

@@ -17,10 +17,10 @@ use super::env_file::VendorEnv;
 use crate::aws::AwsArgs;
 use crate::bridge::receiver::{Receiver, ReceiverConfig};
 use crate::bridge::Secret;
+use crate::config::settings as s;
 use crate::generate::{GenerateOptions, Generator};
 use crate::pipeline::{summary_table, Input, LocalPipeline, PipelineOptions, Progress, Summary};
 use crate::queue::{MemoryQueue, Queue, SqsQueue};
-use crate::config::settings as s;
 use crate::ship::{ShipConfig, Shipper};
 
 /// Requests generated when neither inputs nor --generate are given.
@@ -101,6 +101,14 @@ pub struct Args {
     #[arg(long, default_value_t = 600)]
     pub drain_timeout: u64,
 
+    // As for the decode Lambda; the stream is reached with --region / --endpoint-url.
+    #[arg(long, env = s::ARCHIVE_STREAM.name, help = s::ARCHIVE_STREAM.doc, value_name = "NAME")]
+    pub archive_stream: Option<String>,
+    /// Also archive every record into DIR, as gzip NDJSON objects laid out like the S3 archive
+    /// (DIR/apigw-stream/v1/year=…/month=…/day=…/hour=…/).
+    #[arg(long, value_name = "DIR", conflicts_with = "archive_stream")]
+    pub archive_dir: Option<PathBuf>,
+
     /// Also write the summary as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
@@ -131,6 +139,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         receiver.clone(),
         opts,
     );
+    if let Some(archiver) = archiver(&args).await {
+        pipeline.set_archive(archiver);
+    }
 
     // Inputs: generated, or read from files, through a small channel (bounded memory).
     let (tx, rx) = mpsc::channel::<Input>(4);
@@ -161,6 +172,27 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(exit_code(&summary, read_errors))
 }
 
+/// The archive tee named by --archive-stream or --archive-dir.
+async fn archiver(args: &Args) -> Option<crate::archive::Archiver> {
+    use crate::archive::{ArchivePolicy, ArchiveSink, Archiver, DirSink, FirehoseSink};
+    let sink: Arc<dyn ArchiveSink> = match (&args.archive_stream, &args.archive_dir) {
+        (Some(stream), _) => {
+            let conf = args.aws.load().await;
+            Arc::new(FirehoseSink::new(
+                aws_sdk_firehose::Client::new(&conf),
+                stream.clone(),
+            ))
+        }
+        (None, Some(dir)) => Arc::new(DirSink::new(dir.clone())),
+        (None, None) => return None,
+    };
+    eprintln!(
+        "apigw-stream local: archiving every record to {}",
+        sink.name()
+    );
+    Some(Archiver::new(sink, ArchivePolicy::default()))
+}
+
 /// The shipper's settings by their environment names: the Bridge named by flags or the vendor
 /// file, or the embedded receiver (started here, with fresh credentials).
 async fn bridge_settings(
@@ -173,13 +205,26 @@ async fn bridge_settings(
         Some(url) => {
             let given = [
                 (s::BRIDGE_URL.name, Some(url)),
-                (s::AUTH_URL.name, args.auth_url.clone().or_else(|| vendor.auth_endpoint.clone())),
-                (s::CLIENT_ID.name, args.client_id.clone().or_else(|| vendor.client_id.clone())),
+                (
+                    s::AUTH_URL.name,
+                    args.auth_url
+                        .clone()
+                        .or_else(|| vendor.auth_endpoint.clone()),
+                ),
+                (
+                    s::CLIENT_ID.name,
+                    args.client_id.clone().or_else(|| vendor.client_id.clone()),
+                ),
                 (
                     s::CLIENT_SECRET.name,
-                    args.client_secret.clone().or_else(|| vendor.client_secret.clone()),
+                    args.client_secret
+                        .clone()
+                        .or_else(|| vendor.client_secret.clone()),
                 ),
-                (s::ALLOW_INSECURE_HTTP.name, Some(args.allow_insecure_http.to_string())),
+                (
+                    s::ALLOW_INSECURE_HTTP.name,
+                    Some(args.allow_insecure_http.to_string()),
+                ),
             ];
             settings.extend(given.into_iter().filter_map(|(k, v)| Some((k, v?))));
         }
@@ -207,8 +252,14 @@ async fn bridge_settings(
     }
     settings.insert(s::BRIDGE_FORMAT.name, args.bridge_format.clone());
     settings.insert(s::WINDOW_BYTES.name, args.window_bytes.to_string());
-    settings.insert(s::REQUEST_TIMEOUT_MS.name, args.request_timeout_ms.to_string());
-    settings.insert(s::BRIDGE_CONCURRENCY.name, args.bridge_concurrency.to_string());
+    settings.insert(
+        s::REQUEST_TIMEOUT_MS.name,
+        args.request_timeout_ms.to_string(),
+    );
+    settings.insert(
+        s::BRIDGE_CONCURRENCY.name,
+        args.bridge_concurrency.to_string(),
+    );
     settings.insert(s::BRIDGE_GZIP.name, args.bridge_gzip.to_string());
     Ok((settings, receiver))
 }
@@ -277,7 +328,14 @@ fn report(summary: &Summary, json: Option<&Path>) -> anyhow::Result<()> {
 
 /// Non-zero when a record was lost or an input could not be read or decoded.
 fn exit_code(summary: &Summary, read_errors: usize) -> ExitCode {
+    if summary.archive_failed_records > 0 {
+        eprintln!(
+            "apigw-stream local: {} delivered records were not archived",
+            summary.archive_failed_records
+        );
+    }
     if summary.lost == 0
+        && summary.archive_failed_records == 0
         && summary.payload_errors == 0
         && summary.send_failures == 0
         && read_errors == 0

@@ -53,7 +53,7 @@ pub struct Args {
     /// Move at most this many messages per DLQ.
     #[arg(long)]
     pub max: Option<u64>,
-    /// At most this many messages per second.
+    /// At most this many messages per second (records per second with --from-archive).
     #[arg(long)]
     pub rate: Option<f64>,
     /// Read and decode, but send and delete nothing.
@@ -77,6 +77,9 @@ pub struct Args {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Backfill from the archive instead of a DLQ (see `replay_archive`).
+    #[command(flatten)]
+    pub archive: super::replay_archive::ArchiveArgs,
 }
 
 fn parse_age(s: &str) -> Result<Duration, String> {
@@ -106,6 +109,9 @@ struct SourceReport {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.archive.from_archive.is_some() {
+        return super::replay_archive::run(args).await;
+    }
     let base = args.aws.load().await;
     if base.region().is_none() {
         bail!("no region: pass --region or set AWS_REGION");
@@ -163,9 +169,8 @@ async fn queues(
     } else {
         Default::default()
     };
-    let output = |name: &str, flag: &str| {
-        stack::required_output(&outputs, &args.stack_name, name, flag)
-    };
+    let output =
+        |name: &str, flag: &str| stack::required_output(&outputs, &args.stack_name, name, flag);
     let to = match &args.to {
         Some(u) => u.clone(),
         None => output(stack::OUTPUT_QUEUE_URL, "--to")?,
@@ -279,7 +284,9 @@ async fn replay_source(
                 };
             }
             Err(e) => {
-                tracing::info!("message-move task not available ({e}); receiving and sending instead")
+                tracing::info!(
+                    "message-move task not available ({e}); receiving and sending instead"
+                )
             }
         }
     }
@@ -316,7 +323,10 @@ fn print_reports(reports: &[SourceReport], json: bool) -> anyhow::Result<()> {
         if s.decode.payloads > 0 {
             println!(
                 "    decoded: {} records, {} filtered, {} unparsed lines, {} control messages",
-                s.decode.records, s.decode.filtered, s.decode.lines_unparsed, s.decode.control_messages
+                s.decode.records,
+                s.decode.filtered,
+                s.decode.lines_unparsed,
+                s.decode.control_messages
             );
         }
         for e in &s.errors {
@@ -327,7 +337,7 @@ fn print_reports(reports: &[SourceReport], json: bool) -> anyhow::Result<()> {
 }
 
 /// A progress bar on a terminal, hidden otherwise (scripts, CI).
-fn progress_bar(total: Option<u64>) -> ProgressBar {
+pub(super) fn progress_bar(total: Option<u64>) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }

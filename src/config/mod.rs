@@ -65,6 +65,8 @@ pub struct DecodeConfig {
     pub queue_url: String,
     pub message_bytes: usize,
     pub options: DecodeOptions,
+    /// `ARCHIVE_STREAM`: the Firehose stream that archives every record (off when unset).
+    pub archive_stream: Option<String>,
 }
 
 impl DecodeConfig {
@@ -73,6 +75,7 @@ impl DecodeConfig {
             queue_url: s::QUEUE_URL.required(env)?,
             message_bytes: s::MESSAGE_BYTES.usize(env)?,
             options: decode_options_from_env(env)?,
+            archive_stream: s::ARCHIVE_STREAM.text(env),
         })
     }
 }

@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use super::{Env, ConfigError};
+use super::{ConfigError, Env};
 use crate::filter::{
     parse_extensions, parse_list, DEFAULT_REDACT_HEADERS, DEFAULT_RESPONSE_CONTENT_TYPES,
     DEFAULT_STATIC_FILE_EXTENSIONS,
@@ -189,6 +189,16 @@ pub const AWS_REGION: Setting = setting(
     },
     Stack::NotSet,
     "Region recorded when a line has no execute-api domain (Lambda sets it).",
+);
+pub const ARCHIVE_STREAM: Setting = setting(
+    "ARCHIVE_STREAM",
+    Function::Decode,
+    Kind::Text {
+        required: false,
+        secret: false,
+    },
+    Stack::Wired,
+    "Amazon Data Firehose stream that also archives every record sent to the queue; unset: no archive. The stacks set it when ArchiveBucket is given.",
 );
 pub const BRIDGE_URL: Setting = setting(
     "BRIDGE_URL",
@@ -372,6 +382,7 @@ pub const SETTINGS: &[Setting] = &[
     RESPONSE_CONTENT_TYPES,
     REDACT_HEADERS,
     AWS_REGION,
+    ARCHIVE_STREAM,
     BRIDGE_URL,
     BRIDGE_FORMAT,
     AUTH_URL,
@@ -427,7 +438,8 @@ impl Setting {
 
     /// A required text setting.
     pub fn required(&self, env: &dyn Env) -> Result<String, ConfigError> {
-        self.raw(env).ok_or(ConfigError::Missing { name: self.name })
+        self.raw(env)
+            .ok_or(ConfigError::Missing { name: self.name })
     }
 
     /// An optional text setting.
@@ -462,7 +474,8 @@ impl Setting {
         T::Err: std::fmt::Display,
     {
         let v = self.raw(env).unwrap_or_else(|| self.default_text());
-        v.parse().map_err(|e: T::Err| self.invalid(&v, e.to_string()))
+        v.parse()
+            .map_err(|e: T::Err| self.invalid(&v, e.to_string()))
     }
 
     /// A list (lower-cased); extensions lose a leading dot.
@@ -526,7 +539,11 @@ impl Setting {
     pub fn allowed_text(&self) -> String {
         match self.kind {
             Kind::Bool { .. } => "true, false".into(),
-            Kind::Int { min, max: Some(max), .. } => format!("{min}..={max}"),
+            Kind::Int {
+                min,
+                max: Some(max),
+                ..
+            } => format!("{min}..={max}"),
             Kind::Int { min, max: None, .. } => format!("≥ {min}"),
             Kind::Choice { values, .. } => values.join(", "),
             Kind::List { .. } => "comma-separated list".into(),
@@ -613,7 +630,12 @@ pub const TABLE_END: &str = "<!-- end of settings table -->";
 pub fn with_table(doc: &str) -> Option<String> {
     let start = doc.find(TABLE_BEGIN)? + TABLE_BEGIN.len();
     let end = start + doc[start..].find(TABLE_END)?;
-    Some(format!("{}\n{}{}", &doc[..start], markdown_table(), &doc[end..]))
+    Some(format!(
+        "{}\n{}{}",
+        &doc[..start],
+        markdown_table(),
+        &doc[end..]
+    ))
 }
 
 /// Files holding generated copies of the registry, relative to the repository root.
@@ -644,7 +666,11 @@ mod tests {
                 Kind::List { .. } | Kind::Text { .. } => {}
             }
             if let Stack::Fixed(v) = s.stack {
-                assert!(s.check_int(v).is_ok(), "{}: the stacks' value {v} is refused", s.name);
+                assert!(
+                    s.check_int(v).is_ok(),
+                    "{}: the stacks' value {v} is refused",
+                    s.name
+                );
             }
         }
     }
@@ -658,7 +684,10 @@ mod tests {
         let env: HashMap<String, String> =
             [("BRIDGE_AUTH_HEADER".to_string(), "x".to_string())].into();
         let e = BRIDGE_AUTH_HEADER.invalid("s3cr3t", "bad").to_string();
-        assert!(e.contains("BRIDGE_AUTH_HEADER") && !e.contains("s3cr3t"), "{e}");
+        assert!(
+            e.contains("BRIDGE_AUTH_HEADER") && !e.contains("s3cr3t"),
+            "{e}"
+        );
         assert_eq!(BRIDGE_AUTH_HEADER.text(&env).as_deref(), Some("x"));
     }
 
@@ -678,7 +707,10 @@ mod tests {
             let text = std::fs::read_to_string(root(doc)).unwrap_or_default();
             let want = with_table(&text);
             assert!(want.is_some(), "{doc} lacks the settings table marks");
-            assert!(want.as_deref() == Some(&*text), "{doc}: the settings table is stale");
+            assert!(
+                want.as_deref() == Some(&*text),
+                "{doc}: the settings table is stale"
+            );
         }
         let json = std::fs::read_to_string(root(JSON_DOC)).unwrap_or_default();
         assert!(json == super::json(), "{JSON_DOC} is stale");

@@ -101,6 +101,8 @@ struct Counters {
     unpack_failures: AtomicU64,
     failed_messages: AtomicU64,
     receive_errors: AtomicU64,
+    archived_records: AtomicU64,
+    archive_failed_records: AtomicU64,
 }
 
 /// A snapshot for progress displays.
@@ -163,6 +165,10 @@ pub struct Summary {
     pub foreign_messages: u64,
     /// The queue did not empty within the drain timeout.
     pub drain_timed_out: bool,
+    /// Records the archive accepted (`--archive-stream` / `--archive-dir`; 0 when off).
+    pub archived_records: u64,
+    /// Records delivered to the queue but not archived.
+    pub archive_failed_records: u64,
 }
 
 /// The pipeline's parts and its accounting. Share it in an `Arc`.
@@ -175,6 +181,8 @@ pub struct LocalPipeline {
     ledger: Ledger,
     counters: Counters,
     decode_stats: Mutex<DecodeStats>,
+    /// The archive tee, when on: records go there after the queue accepted their frames.
+    archive: std::sync::OnceLock<crate::archive::Archiver>,
     started: Mutex<Option<Instant>>,
     finished: Mutex<Option<Instant>>,
 }
@@ -216,9 +224,15 @@ impl LocalPipeline {
             ledger: Ledger::new(),
             counters: Counters::default(),
             decode_stats: Mutex::new(DecodeStats::default()),
+            archive: std::sync::OnceLock::new(),
             started: Mutex::new(None),
             finished: Mutex::new(None),
         })
+    }
+
+    /// Turn the archive tee on (once; later calls are ignored).
+    pub fn set_archive(&self, archiver: crate::archive::Archiver) {
+        let _ = self.archive.set(archiver);
     }
 
     pub fn options(&self) -> &PipelineOptions {
@@ -278,7 +292,15 @@ impl LocalPipeline {
             }
         };
         let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
-        self.send_frames(&name, frames, &ids, base_ms).await
+        self.send_frames(&name, frames, &ids, base_ms).await?;
+        if let Some(archiver) = self.archive.get() {
+            let a = archiver.archive(&records).await;
+            let c = &self.counters;
+            c.archived_records.fetch_add(a.records, Ordering::Relaxed);
+            c.archive_failed_records
+                .fetch_add(a.failed_records, Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     /// Send frames whose records have the ids `ids` (in frame order). Lower level than
@@ -611,6 +633,8 @@ impl LocalPipeline {
             input_repeats: s.input_repeats,
             foreign_messages: s.foreign_messages,
             drain_timed_out: false,
+            archived_records: get(&c.archived_records),
+            archive_failed_records: get(&c.archive_failed_records),
         }
     }
 }
@@ -642,6 +666,13 @@ pub fn summary_table(s: &Summary) -> String {
             format!("{} ({} failed attempts)", s.windows, s.windows_failed),
         ),
         ("bytes sent", s.bytes_sent.to_string()),
+        (
+            "archived",
+            format!(
+                "{} records ({} not archived)",
+                s.archived_records, s.archive_failed_records
+            ),
+        ),
         ("retries", s.retries.to_string()),
         ("elapsed", format!("{:.1} s", s.elapsed_ms as f64 / 1000.0)),
         ("throughput", format!("{} records/s", s.records_per_s)),

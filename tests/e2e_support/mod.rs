@@ -157,5 +157,8 @@ pub fn assert_delivered_exactly(expected: &Expected, receiver: &Receiver) {
         .filter(|id| expected.static_files.contains(id))
         .take(5)
         .collect();
-    assert!(leaked.is_empty(), "static-file requests reached the Bridge: {leaked:?}");
+    assert!(
+        leaked.is_empty(),
+        "static-file requests reached the Bridge: {leaked:?}"
+    );
 }

@@ -21,6 +21,7 @@ VARIANTS = {
         "AlarmEmail": "scan@example.com",
         "DecodeReservedConcurrency": 10,
         "ShipperReservedConcurrency": 10,
+        "ArchiveBucket": "scan-only-archive",
     },
     "api-subscription.yaml": {
         "CreateLogGroup": "true",

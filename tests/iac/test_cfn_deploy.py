@@ -73,6 +73,7 @@ def test_every_template_resource_is_deployed(aws, pipeline):
     name, _, resources = pipeline
     template = load_cfn("pipeline.yaml")
     conditional_off = {"AlarmTopic", "AlarmTopicPolicy", "AlarmEmailSubscription"}  # CreateAlarmTopic=false
+    conditional_off |= {"ArchiveRole", "ArchiveStream", "ArchiveDeliveryAlarm", "ArchiveFailedRecordsAlarm"}  # no ArchiveBucket
     expected = set(template["Resources"]) - conditional_off
     assert expected <= set(resources), f"not created: {sorted(expected - set(resources))}"
 
@@ -105,8 +106,9 @@ def test_decode_function(aws, pipeline):
     env = fn["Environment"]["Variables"]
     assert set(env) == {
         "QUEUE_URL", "MESSAGE_BYTES", "MAX_PAYLOAD_BYTES", "REST_API_ENABLED", "HTTP_API_ENABLED",
-        "STATIC_FILE_EXTENSIONS", "RESPONSE_CONTENT_TYPES", "REDACT_HEADERS", "LOG_LEVEL",
+        "STATIC_FILE_EXTENSIONS", "RESPONSE_CONTENT_TYPES", "REDACT_HEADERS", "ARCHIVE_STREAM", "LOG_LEVEL",
     }  # fmt: skip
+    assert env["ARCHIVE_STREAM"] == ""  # no ArchiveBucket: the archive is off
     assert env["QUEUE_URL"] == out["QueueUrl"]
     assert str(env["MESSAGE_BYTES"]) == "1048576"
     assert env["LOG_LEVEL"] == "info"

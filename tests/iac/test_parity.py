@@ -95,6 +95,8 @@ def tf_source(value):
 # Environment values wired to a resource rather than an input, on each side.
 WIRED = {
     "QUEUE_URL": ({"Ref": "Queue"}, "${aws_sqs_queue.queue.url}"),
+    # The archive stream's name when an archive bucket is given, else empty (archive off).
+    "ARCHIVE_STREAM": ({"Fn::If": ["HasArchive", {"Ref": "ArchiveStream"}, ""]}, "${local.archive_stream}"),
     "CLIENT_SECRET_ARN": (
         {"Fn::If": ["CreateSecret", {"Ref": "ClientSecretValue"}, {"Ref": "ClientSecretArn"}]},
         "${local.client_secret_arn}",
@@ -133,7 +135,7 @@ def test_the_contract_environment():
     decode = resources["DecodeFunction"]["Properties"]["Environment"]["Variables"]
     shipper = resources["ShipperFunction"]["Properties"]["Environment"]["Variables"]
     assert set(decode) == {"QUEUE_URL", "MESSAGE_BYTES", "MAX_PAYLOAD_BYTES", "REST_API_ENABLED", "HTTP_API_ENABLED",
-                           "STATIC_FILE_EXTENSIONS", "RESPONSE_CONTENT_TYPES", "REDACT_HEADERS", "LOG_LEVEL"}
+                           "STATIC_FILE_EXTENSIONS", "RESPONSE_CONTENT_TYPES", "REDACT_HEADERS", "ARCHIVE_STREAM", "LOG_LEVEL"}
     assert set(shipper) == {"BRIDGE_URL", "AUTH_URL", "CLIENT_ID", "CLIENT_SECRET_ARN", "BRIDGE_FORMAT", "WINDOW_BYTES",
                             "REQUEST_TIMEOUT_MS", "ALLOW_INSECURE_HTTP", "LOG_LEVEL"}  # fmt: skip
     tf = tf_resources("pipeline", "aws_lambda_function")["decode"]["environment"][0]["variables"]
@@ -181,7 +183,7 @@ def test_alarms_match():
     res = load_cfn("pipeline.yaml")["Resources"]
     cfn = sorted((r["Properties"]["Namespace"], r["Properties"]["MetricName"]) for r in res.values() if r["Type"] == "AWS::CloudWatch::Alarm")
     tf = sorted((a["namespace"], a["metric_name"]) for a in tf_resources("pipeline", "aws_cloudwatch_metric_alarm").values())
-    assert cfn == tf and len(cfn) == 4
+    assert cfn == tf and len(cfn) == 6
 
 
 def test_subscription_filter_name_matches():
@@ -343,3 +345,32 @@ def test_stack_inputs_match_the_registry(setting):
     elif kind["type"] == "bool":
         assert param.get("AllowedValues") == ["true", "false"]
         assert "bool" in str(var.get("type")), f"{snake(param_name)} is not a bool"
+
+
+def test_archive_stream_matches():
+    """The optional archive: same prefix, error prefix, compression, buffering and key on both sides."""
+    res = load_cfn("pipeline.yaml")["Resources"]
+    cfn = res["ArchiveStream"]
+    assert cfn["Condition"] == "HasArchive"
+    p = cfn["Properties"]
+    s3 = p["ExtendedS3DestinationConfiguration"]
+    tf = tf_resources("pipeline", "aws_kinesis_firehose_delivery_stream")["archive"]
+    t = tf["extended_s3_configuration"][0]
+    assert tf["count"] == "${local.archive ? 1 : 0}"
+    assert s3["Prefix"] == t["prefix"]
+    assert s3["Prefix"].startswith("apigw-stream/v1/year=!{timestamp:yyyy}/month=!{timestamp:MM}/")
+    assert s3["ErrorOutputPrefix"] == t["error_output_prefix"]
+    assert s3["CompressionFormat"] == t["compression_format"] == "GZIP"
+    hints = s3["BufferingHints"]
+    assert (hints["IntervalInSeconds"], hints["SizeInMBs"]) == (t["buffering_interval"], t["buffering_size"])
+    assert p["DeliveryStreamEncryptionConfigurationInput"]["KeyType"] == tf["server_side_encryption"][0]["key_type"]
+    assert s3["EncryptionConfiguration"]["KMSEncryptionConfig"]["AWSKMSKeyARN"] == {"Fn::GetAtt": ["Key", "Arn"]}
+    assert t["kms_key_arn"] == "${aws_kms_key.this.arn}"
+    for name in ("ArchiveRole", "ArchiveDeliveryAlarm", "ArchiveFailedRecordsAlarm"):
+        assert res[name]["Condition"] == "HasArchive", name
+    # Least privilege: the decode role's archive statement names the stream, nothing else.
+    (policy,) = res["DecodeRole"]["Properties"]["Policies"]
+    archive = [st for st in policy["PolicyDocument"]["Statement"] if isinstance(st, dict) and "Fn::If" in st
+               and st["Fn::If"][0] == "HasArchive"]  # fmt: skip
+    assert archive[0]["Fn::If"][1]["Action"] == "firehose:PutRecordBatch"
+    assert archive[0]["Fn::If"][1]["Resource"] == {"Fn::GetAtt": ["ArchiveStream", "Arn"]}

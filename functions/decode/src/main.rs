@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
+use apigw_stream::archive::{ArchivePolicy, Archiver, FirehoseClient, FirehoseSink};
 use apigw_stream::config::{DecodeConfig, ProcessEnv};
-use apigw_stream::decode::{forward, summary_emf};
+use apigw_stream::decode::{forward_archived, summary_emf};
 use apigw_stream::queue::{SendPolicy, SqsClient, SqsQueue};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
@@ -14,6 +15,8 @@ struct State {
     config: DecodeConfig,
     queue: SqsQueue,
     policy: SendPolicy,
+    /// The Firehose tee, when `ARCHIVE_STREAM` is set.
+    archive: Option<Archiver>,
 }
 
 #[tokio::main]
@@ -22,10 +25,15 @@ async fn main() -> Result<(), Error> {
     let config = DecodeConfig::from_env(&ProcessEnv)?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let queue = SqsQueue::new(SqsClient::new(&sdk), config.queue_url.clone());
+    let archive = config.archive_stream.as_ref().map(|stream| {
+        let sink = FirehoseSink::new(FirehoseClient::new(&sdk), stream.clone());
+        Archiver::new(Arc::new(sink), ArchivePolicy::default())
+    });
     let state = Arc::new(State {
         config,
         queue,
         policy: SendPolicy::default(),
+        archive,
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let state = Arc::clone(&state);
@@ -50,13 +58,14 @@ async fn handle(state: &State, event: LambdaEvent<Value>) -> Result<(), Error> {
         }
     };
     let request_id = event.context.request_id;
-    match forward(
+    match forward_archived(
         input,
         "lambda event",
         &state.config.options,
         state.config.message_bytes,
         &state.queue,
         &state.policy,
+        state.archive.as_ref(),
     )
     .await
     {

@@ -14,6 +14,9 @@ locals {
   client_secret_arn   = local.create_secret ? aws_secretsmanager_secret.client_secret[0].arn : var.client_secret_arn
   alarm_actions       = var.create_alarm_topic ? [aws_sns_topic.alarms[0].arn] : (var.alarm_topic_arn != "" ? [var.alarm_topic_arn] : [])
   log_group_arn_in_us = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:*"
+  archive             = var.archive_bucket != ""
+  archive_stream      = local.archive ? aws_kinesis_firehose_delivery_stream.archive[0].name : ""
+  archive_bucket_arn  = "arn:${local.partition}:s3:::${var.archive_bucket}"
 }
 
 # One customer-managed key for the queues, the created secret, the alarm topic, the log groups and the
@@ -170,6 +173,125 @@ data "aws_iam_policy_document" "decode" {
     actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
     resources = [aws_kms_key.this.arn]
   }
+  dynamic "statement" {
+    for_each = local.archive ? [1] : []
+    content {
+      sid       = "PutToArchive"
+      actions   = ["firehose:PutRecordBatch"]
+      resources = [aws_kinesis_firehose_delivery_stream.archive[0].arn]
+    }
+  }
+}
+
+# The archive (archive_bucket set): Firehose batches the decode function's NDJSON chunks into gzip objects
+# partitioned by arrival hour; the role may write only under apigw-stream/ in that bucket.
+data "aws_iam_policy_document" "assume_firehose" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["firehose.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
+  }
+}
+
+resource "aws_iam_role" "archive" {
+  count              = local.archive ? 1 : 0
+  name_prefix        = "${var.name}-archive-"
+  assume_role_policy = data.aws_iam_policy_document.assume_firehose.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "archive" {
+  statement {
+    sid       = "ArchiveBucket"
+    actions   = ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"]
+    resources = [local.archive_bucket_arn]
+  }
+  statement {
+    sid       = "ArchiveObjects"
+    actions   = ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"]
+    resources = ["${local.archive_bucket_arn}/apigw-stream/*"]
+  }
+  statement {
+    sid       = "ArchiveKey"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [aws_kms_key.this.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${local.region}.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "archive" {
+  count  = local.archive ? 1 : 0
+  name   = "archive"
+  role   = aws_iam_role.archive[0].id
+  policy = data.aws_iam_policy_document.archive.json
+}
+
+resource "aws_kinesis_firehose_delivery_stream" "archive" {
+  count       = local.archive ? 1 : 0
+  name        = "${var.name}-archive"
+  destination = "extended_s3"
+  server_side_encryption {
+    enabled  = true
+    key_type = "CUSTOMER_MANAGED_CMK"
+    key_arn  = aws_kms_key.this.arn
+  }
+  extended_s3_configuration {
+    bucket_arn          = local.archive_bucket_arn
+    role_arn            = aws_iam_role.archive[0].arn
+    prefix              = "apigw-stream/v1/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/"
+    error_output_prefix = "apigw-stream/errors/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/"
+    compression_format  = "GZIP"
+    buffering_interval  = 300
+    buffering_size      = 64
+    kms_key_arn         = aws_kms_key.this.arn
+  }
+  tags       = var.tags
+  depends_on = [aws_iam_role_policy.archive]
+}
+
+resource "aws_cloudwatch_metric_alarm" "archive_delivery" {
+  count               = local.archive ? 1 : 0
+  alarm_name          = "${var.name}-archive-delivery"
+  alarm_description   = "Firehose is failing to deliver the archive to S3 (see the errors/ prefix and the stream's metrics)."
+  namespace           = "AWS/Firehose"
+  metric_name         = "DeliveryToS3.Success"
+  dimensions          = { DeliveryStreamName = local.archive_stream }
+  statistic           = "Minimum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "LessThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "archive_failed_records" {
+  count               = local.archive ? 1 : 0
+  alarm_name          = "${var.name}-archive-failed-records"
+  alarm_description   = "Records delivered to the queue were not archived (decode metric ArchiveFailedRecords)."
+  namespace           = "apigw-stream"
+  metric_name         = "ArchiveFailedRecords"
+  dimensions          = { Function = "decode" }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  tags                = var.tags
 }
 
 resource "aws_iam_role_policy" "decode" {
@@ -258,6 +380,7 @@ resource "aws_lambda_function" "decode" {
       STATIC_FILE_EXTENSIONS = var.static_file_extensions
       RESPONSE_CONTENT_TYPES = var.response_content_types
       REDACT_HEADERS         = var.redact_headers
+      ARCHIVE_STREAM         = local.archive_stream
       LOG_LEVEL              = var.log_level
     }
   }

@@ -271,3 +271,13 @@ variable "queue_age_alarm_seconds" {
   type        = number
   default     = 900
 }
+
+variable "archive_bucket" {
+  description = "Existing S3 bucket that keeps every record sent to the queue, through an Amazon Data Firehose stream (gzip NDJSON under apigw-stream/v1/year=/month=/day=/hour=/, for `apigw-stream replay --from-archive` and Athena). Empty: no archive."
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])?$", var.archive_bucket))
+    error_message = "archive_bucket must be an S3 bucket name or empty."
+  }
+}

@@ -1,0 +1,415 @@
+//! `apigw-stream replay --from-archive s3://BUCKET/PREFIX|DIR`: a backfill from the archive. Reads
+//! objects one at a time (streamed, bounded memory), keeps the records inside the time window and
+//! API selection, and sends them as frames to a queue, or straight to a Bridge with the shipper's
+//! own client. A corrupt object is reported by key and skipped; the run goes on and exits 1.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use indicatif::ProgressBar;
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use super::replay::Args;
+use crate::archive::source::{read_records, ArchiveReader, Location, ObjectRef};
+use crate::frame;
+use crate::queue::{send_all, Queue, SendPolicy, SqsQueue};
+use crate::ship::{ShipConfig, ShipMessage, Shipper};
+use crate::transaction::Transaction;
+
+/// Records handed from an object's reader thread to the sender at once.
+const BATCH_RECORDS: usize = 500;
+
+/// The flags of the archive mode (flattened into `replay`'s).
+#[derive(Debug, Default, clap::Args)]
+pub struct ArchiveArgs {
+    /// Replay from the archive: s3://BUCKET/PREFIX, or a directory (e.g. local --archive-dir).
+    #[arg(long, value_name = "s3://BUCKET/PREFIX|DIR", conflicts_with = "from")]
+    pub from_archive: Option<String>,
+    /// Records at or after this time: RFC 3339, YYYY-MM-DD[THH:MM[:SS]] (UTC), or epoch ms.
+    #[arg(long, value_name = "T", value_parser = parse_time, requires = "from_archive")]
+    pub since: Option<i64>,
+    /// Records before this time (same forms as --since).
+    #[arg(long, value_name = "T", value_parser = parse_time, requires = "from_archive")]
+    pub until: Option<i64>,
+    /// Only this API id.
+    #[arg(long, value_name = "ID", requires = "from_archive")]
+    pub api: Option<String>,
+    /// Only this stage.
+    #[arg(long, value_name = "STAGE", requires = "from_archive")]
+    pub stage: Option<String>,
+    /// Ship straight to this Bridge (auth and format from the shipper's environment variables:
+    /// AUTH_URL, CLIENT_ID, CLIENT_SECRET, BRIDGE_FORMAT, ...) instead of a queue.
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "from_archive",
+        conflicts_with = "to"
+    )]
+    pub bridge_url: Option<String>,
+}
+
+/// Parse a point in time to epoch ms.
+pub fn parse_time(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) {
+        return s.parse().map_err(|e| format!("{s:?}: {e}"));
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.timestamp_millis());
+    }
+    for f in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, f) {
+            return Ok(t.and_utc().timestamp_millis());
+        }
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        if let Some(t) = d.and_hms_opt(0, 0, 0) {
+            return Ok(t.and_utc().timestamp_millis());
+        }
+    }
+    Err(format!(
+        "{s:?} is not a time: use RFC 3339 (2026-11-29T10:00:00Z), YYYY-MM-DD[THH:MM[:SS]] (UTC) or epoch ms"
+    ))
+}
+
+/// Which records a backfill keeps.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+    pub api: Option<String>,
+    pub stage: Option<String>,
+}
+
+impl Selection {
+    pub fn matches(&self, t: &Transaction) -> bool {
+        self.since_ms.is_none_or(|s| t.time_ms >= s)
+            && self.until_ms.is_none_or(|u| t.time_ms < u)
+            && self
+                .api
+                .as_ref()
+                .is_none_or(|a| t.api.id.as_deref() == Some(a))
+            && self
+                .stage
+                .as_ref()
+                .is_none_or(|s| t.api.stage.as_deref() == Some(s))
+    }
+}
+
+/// What a backfill did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BackfillSummary {
+    pub objects: u64,
+    pub corrupt_objects: u64,
+    /// Records read from the archive.
+    pub read: u64,
+    /// Records inside the selection.
+    pub matched: u64,
+    /// Records accepted by the queue or the Bridge (0 in a dry run).
+    pub sent: u64,
+    /// Records outside the selection.
+    pub skipped: u64,
+    /// Lines that were not canonical records.
+    pub bad_lines: u64,
+    /// Matched records that could not be sent.
+    pub failed: u64,
+    pub dry_run: bool,
+    pub errors: Vec<String>,
+}
+
+/// Where matched records go.
+enum Destination {
+    DryRun,
+    Queue {
+        queue: SqsQueue,
+        message_bytes: usize,
+    },
+    Bridge(Box<Shipper>),
+}
+
+impl Destination {
+    /// Send `records`; returns how many were accepted, and an error for the rest.
+    async fn send(&self, records: &[Transaction]) -> (u64, Option<String>) {
+        let n = records.len() as u64;
+        match self {
+            Destination::DryRun => (0, None),
+            Destination::Queue {
+                queue,
+                message_bytes,
+            } => {
+                let frames = match frame::pack(records, *message_bytes) {
+                    Ok(f) => f,
+                    Err(e) => return (0, Some(e.to_string())),
+                };
+                let messages = frames
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, f)| f.into_message(i.to_string()))
+                    .collect();
+                match send_all(queue, messages, &SendPolicy::default()).await {
+                    Ok(_) => (n, None),
+                    Err(e) => (0, Some(format!("{}: {e}", queue.name()))),
+                }
+            }
+            Destination::Bridge(shipper) => {
+                let frames = match frame::pack(records, crate::queue::MAX_MESSAGE_BYTES) {
+                    Ok(f) => f,
+                    Err(e) => return (0, Some(e.to_string())),
+                };
+                let counts: Vec<u64> = frames.iter().map(|f| f.records as u64).collect();
+                let messages: Vec<ShipMessage> = frames
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, f)| ShipMessage {
+                        message_id: i.to_string(),
+                        body: f.body,
+                    })
+                    .collect();
+                let deadline = Instant::now() + Duration::from_secs(120);
+                let report = shipper.ship(&messages, deadline).await;
+                let failed: u64 = messages
+                    .iter()
+                    .zip(&counts)
+                    .filter(|(m, _)| report.failed.contains(&m.message_id))
+                    .map(|(_, c)| *c)
+                    .sum();
+                let err = (failed > 0).then(|| {
+                    format!(
+                        "the Bridge did not accept {failed} records after the shipper's retries"
+                    )
+                });
+                (n - failed, err)
+            }
+        }
+    }
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let a = &args.archive;
+    let from = a.from_archive.clone().unwrap_or_default();
+    let location = Location::parse(&from).with_context(|| "--from-archive")?;
+    let selection = Selection {
+        since_ms: a.since,
+        until_ms: a.until,
+        api: a.api.clone(),
+        stage: a.stage.clone(),
+    };
+    if let (Some(s), Some(u)) = (a.since, a.until) {
+        if s >= u {
+            bail!("--since must be before --until");
+        }
+    }
+    // S3, a queue, or a Bridge secret kept in Secrets Manager.
+    let needs_aws = matches!(location, Location::S3 { .. })
+        || a.bridge_url.is_none()
+        || std::env::var_os("CLIENT_SECRET_ARN").is_some();
+    let sdk = if needs_aws {
+        Some(args.aws.load().await)
+    } else {
+        None
+    };
+    let s3 = match (&location, &sdk) {
+        (Location::S3 { .. }, Some(conf)) => {
+            // Emulators (moto, LocalStack) answer path-style requests only.
+            let c = aws_sdk_s3::config::Builder::from(conf)
+                .force_path_style(args.aws.endpoint_url.is_some())
+                .build();
+            Some(aws_sdk_s3::Client::from_conf(c))
+        }
+        _ => None,
+    };
+    let dest = if args.dry_run {
+        Destination::DryRun
+    } else if let Some(url) = &a.bridge_url {
+        let config = ShipConfig::from_lookup(|k| match k {
+            "BRIDGE_URL" => Some(url.clone()),
+            _ => std::env::var(k).ok(),
+        })?;
+        let shipper = Shipper::from_config(&config, sdk.as_ref())?;
+        Destination::Bridge(Box::new(shipper))
+    } else {
+        let Some(to) = &args.to else {
+            bail!("--from-archive needs a destination: --to QUEUE_URL, --bridge-url URL, or --dry-run");
+        };
+        let message_bytes = args.message_bytes.unwrap_or(frame::DEFAULT_MESSAGE_BYTES);
+        if let Err(e) = frame::pack(&[], message_bytes) {
+            bail!("--message-bytes: {e}");
+        }
+        let conf = sdk.as_ref().context("no AWS configuration")?;
+        Destination::Queue {
+            queue: SqsQueue::new(aws_sdk_sqs::Client::new(conf), to.clone()),
+            message_bytes,
+        }
+    };
+
+    let reader = ArchiveReader::new(location, s3);
+    let objects = reader.list(selection.since_ms).await?;
+    let bar = super::replay::progress_bar(Some(objects.iter().map(|o| o.size).sum()));
+    let summary = backfill(&reader, &objects, &selection, &dest, args.rate, &bar).await;
+    bar.finish_and_clear();
+
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        let verb = if summary.dry_run {
+            "would send"
+        } else {
+            "sent"
+        };
+        println!(
+            "{from}: {} objects ({} corrupt), read {}, matched {}, {verb} {}, skipped {}, bad lines {}, failed {}",
+            summary.objects,
+            summary.corrupt_objects,
+            summary.read,
+            summary.matched,
+            if summary.dry_run { summary.matched } else { summary.sent },
+            summary.skipped,
+            summary.bad_lines,
+            summary.failed
+        );
+    }
+    for e in &summary.errors {
+        eprintln!("error: {e}");
+    }
+    let clean = summary.corrupt_objects == 0 && summary.bad_lines == 0 && summary.failed == 0;
+    Ok(if clean {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Read every object in order and send what matches. Each object is read on a blocking thread
+/// that hands batches through a small channel, so at most a few batches are in memory.
+async fn backfill(
+    reader: &ArchiveReader,
+    objects: &[ObjectRef],
+    selection: &Selection,
+    dest: &Destination,
+    rate: Option<f64>,
+    bar: &ProgressBar,
+) -> BackfillSummary {
+    let mut s = BackfillSummary {
+        dry_run: matches!(dest, Destination::DryRun),
+        ..BackfillSummary::default()
+    };
+    let started = Instant::now();
+    for obj in objects {
+        s.objects += 1;
+        let name = reader.location().display_key(&obj.key);
+        let input = match reader.open(obj).await {
+            Ok(i) => i,
+            Err(e) => {
+                s.corrupt_objects += 1;
+                s.errors.push(e.to_string());
+                continue;
+            }
+        };
+        let (tx, mut rx) = mpsc::channel::<Vec<Transaction>>(2);
+        let sel = selection.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let mut batch = Vec::with_capacity(BATCH_RECORDS);
+            let mut skipped = 0u64;
+            let read = read_records(input, |t| {
+                if !sel.matches(&t) {
+                    skipped += 1;
+                    return true;
+                }
+                batch.push(t);
+                if batch.len() >= BATCH_RECORDS {
+                    return tx.blocking_send(std::mem::take(&mut batch)).is_ok();
+                }
+                true
+            });
+            if !batch.is_empty() {
+                let _ = tx.blocking_send(batch);
+            }
+            (read, skipped)
+        });
+        while let Some(batch) = rx.recv().await {
+            s.matched += batch.len() as u64;
+            let (sent, err) = dest.send(&batch).await;
+            s.sent += sent;
+            if let Some(e) = err {
+                s.failed += batch.len() as u64 - sent;
+                s.errors.push(format!("{name}: {e}"));
+            }
+            if let Some(r) = rate.filter(|r| *r > 0.0) {
+                // Hold the average at `r` records per second.
+                let due = Duration::from_secs_f64(s.matched as f64 / r);
+                if let Some(wait) = due.checked_sub(started.elapsed()) {
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+        match task.await {
+            Ok((Ok(read), skipped)) => {
+                s.read += read.records;
+                s.skipped += skipped;
+                s.bad_lines += read.bad_lines;
+                if let Some(first) = read.first_bad {
+                    s.errors.push(format!(
+                        "{name}: {} lines are not canonical records (skipped); first: {first}",
+                        read.bad_lines
+                    ));
+                }
+            }
+            Ok((Err(e), skipped)) => {
+                s.read += e.records;
+                s.skipped += skipped;
+                s.corrupt_objects += 1;
+                s.errors.push(format!(
+                    "{name}: corrupt object, skipped the rest of it: {e}"
+                ));
+            }
+            Err(e) => {
+                s.corrupt_objects += 1;
+                s.errors.push(format!("{name}: reader failed: {e}"));
+            }
+        }
+        bar.inc(obj.size);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transaction::Source;
+
+    #[test]
+    fn times_parse_in_every_documented_form() {
+        assert_eq!(parse_time("1700000000000").unwrap(), 1_700_000_000_000);
+        assert_eq!(
+            parse_time("2023-11-14T22:13:20Z").unwrap(),
+            1_700_000_000_000
+        );
+        assert_eq!(
+            parse_time("2023-11-14T22:13:20").unwrap(),
+            1_700_000_000_000
+        );
+        assert_eq!(parse_time("2023-11-14").unwrap(), 1_699_920_000_000);
+        assert!(parse_time("yesterday").unwrap_err().contains("yesterday"));
+    }
+
+    #[test]
+    fn selection_is_half_open_and_matches_api_and_stage() {
+        let mut t = Transaction::new("a".to_string(), 100, Source::default());
+        t.api.id = Some("abc".into());
+        t.api.stage = Some("prod".into());
+        let sel = Selection {
+            since_ms: Some(100),
+            until_ms: Some(200),
+            api: Some("abc".into()),
+            stage: Some("prod".into()),
+        };
+        assert!(sel.matches(&t));
+        t.time_ms = 200;
+        assert!(!sel.matches(&t));
+        t.time_ms = 150;
+        t.api.stage = None;
+        assert!(!sel.matches(&t));
+    }
+}
