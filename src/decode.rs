@@ -69,8 +69,8 @@ pub fn parse_log_groups(value: &str) -> Option<Vec<String>> {
 }
 
 /// Counts for one invocation or one CLI run. `log_events` = access-log records + lines_unparsed +
-/// access-log lines filtered + execution_lines (+ the events of control messages); execution lines
-/// become one record (or one filtered count) per request.
+/// lines_not_api + access-log lines filtered + execution_lines (+ the events of control messages);
+/// execution lines become one record (or one filtered count) per request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct DecodeStats {
     /// Subscription messages (LogData) decoded, control messages included.
@@ -81,6 +81,8 @@ pub struct DecodeStats {
     pub log_events: u64,
     pub records: u64,
     pub lines_unparsed: u64,
+    /// Lines that are not API requests (other services' logs, plain text), skipped on purpose.
+    pub lines_not_api: u64,
     /// Lines recovered from malformed JSON (their records carry `flags.partial`).
     pub lines_recovered: u64,
     pub filtered: u64,
@@ -108,6 +110,7 @@ impl DecodeStats {
         self.log_events += o.log_events;
         self.records += o.records;
         self.lines_unparsed += o.lines_unparsed;
+        self.lines_not_api += o.lines_not_api;
         self.lines_recovered += o.lines_recovered;
         self.filtered += o.filtered;
         self.filtered_static_file += o.filtered_static_file;
@@ -202,6 +205,7 @@ pub fn records_from_logdata(
     let execution_group = crate::execution::is_execution_group(&data.log_group);
     let mut execution = Vec::new();
     out.reserve(data.log_events.len());
+    let (mut not_api, mut api) = (0u64, 0u64);
     for (i, event) in data.log_events.iter().enumerate() {
         stats.log_events += 1;
         if let Some(item) = crate::execution::recognize(&event.message, i, execution_group) {
@@ -211,16 +215,25 @@ pub fn records_from_logdata(
         let parsed = match parse_line(&event.message) {
             Ok(p) => p,
             Err(e) => {
-                stats.lines_unparsed += 1;
+                if e.is_not_api() {
+                    not_api += 1;
+                } else {
+                    stats.lines_unparsed += 1;
+                }
                 let head: String = event.message.chars().take(120).collect();
                 tracing::debug!(log_group = %data.log_group, event_id = %event.id, error = %e, line_head = %head, "line skipped");
                 continue;
             }
         };
+        api += 1;
         if parsed.partial {
             stats.lines_recovered += 1;
         }
         keep(opts, to_transaction(parsed, event, &ctx), stats, out);
+    }
+    stats.lines_not_api += not_api;
+    if not_api > 0 && api == 0 && execution.is_empty() {
+        warn_not_api_group(&data.log_group, not_api);
     }
     if execution.is_empty() {
         return;
@@ -259,6 +272,30 @@ fn keep(
     }
 }
 
+/// Log groups already warned about; bounded so a stream of odd names cannot grow it forever.
+static WARNED_GROUPS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+const MAX_WARNED_GROUPS: usize = 256;
+
+/// Warn once per log group (per process) whose lines are not API Gateway's: a subscription filter
+/// on the wrong group costs invocations and delivers nothing.
+fn warn_not_api_group(log_group: &str, lines: u64) {
+    let Ok(mut warned) = WARNED_GROUPS.lock() else {
+        return;
+    };
+    if warned.iter().any(|g| g == log_group) {
+        return;
+    }
+    if warned.len() == MAX_WARNED_GROUPS {
+        warned.remove(0);
+    }
+    warned.push(log_group.to_string());
+    tracing::warn!(
+        log_group,
+        lines,
+        "log group holds no API Gateway access-log lines; its lines are counted (lines_not_api) and skipped"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,11 +304,14 @@ mod tests {
     const AWS_SAMPLE: &str = r#"{"awslogs":{"data":"H4sIAAAAAAAAAHWPwQqCQBCGX0Xm7EFtK+smZBEUgXoLCdMhFtKV3akI8d0bLYmibvPPN3wz00CJxmQnTO41whwWQRIctmEcB6sQbFC3CjW3XW8kxpOpP+OC22d1Wml1qZkQGtoMsScxaczKN3plG8zlaHIta5KqWsozoTYw3/djzwhpLwivWFGHGpAFe7DL68JlBUk+l7KSN7tCOEJ4M3/qOI49vMHj+zCKdlFqLaU2ZHV2a4Ct/an0/ivdX8oYc1UVX860fQDQiMdxRQEAAA=="}}"#;
 
     #[test]
-    fn aws_sample_counts_two_unparsed_lines() {
+    fn aws_sample_counts_two_lines_that_are_not_api_traffic() {
         let mut s = DecodeStats::default();
         let recs = decode_bytes(AWS_SAMPLE.as_bytes(), &DecodeOptions::default(), &mut s).unwrap();
         assert!(recs.is_empty());
-        assert_eq!((s.payloads, s.log_events, s.lines_unparsed), (1, 2, 2));
+        assert_eq!(
+            (s.payloads, s.log_events, s.lines_not_api, s.lines_unparsed),
+            (1, 2, 2, 0)
+        );
     }
 
     #[test]
@@ -379,6 +419,7 @@ pub fn summary_emf(s: &ForwardSummary, timestamp_ms: i64) -> serde_json::Value {
                 s.stats.requests_incomplete as f64,
                 Unit::Count,
             ),
+            ("LinesNotApi", s.stats.lines_not_api as f64, Unit::Count),
             ("Filtered", s.stats.filtered as f64, Unit::Count),
             (
                 "ForeignPayloads",

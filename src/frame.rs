@@ -94,16 +94,49 @@ fn attributes_size(records: usize) -> usize {
         .sum()
 }
 
-fn encode_chunk(lines: &[Vec<u8>]) -> (String, usize) {
-    let raw: usize = lines.iter().map(|l| l.len() + 1).sum();
-    let mut gz = GzEncoder::new(Vec::with_capacity(raw / 4 + 64), Compression::fast());
-    for l in lines {
-        // Writing to a Vec cannot fail.
-        let _ = gz.write_all(l);
-        let _ = gz.write_all(b"\n");
-    }
+/// gzip + base64 of NDJSON text (each line newline-terminated); returns the body and the raw size.
+fn encode_chunk(ndjson: &[u8]) -> (String, usize) {
+    let mut gz = GzEncoder::new(
+        Vec::with_capacity(ndjson.len() / 4 + 64),
+        Compression::fast(),
+    );
+    // Writing to a Vec cannot fail.
+    let _ = gz.write_all(ndjson);
     let compressed = gz.finish().unwrap_or_default();
-    (STANDARD.encode(compressed), raw)
+    (STANDARD.encode(compressed), ndjson.len())
+}
+
+/// All records serialized once into one NDJSON buffer; `starts[i]..starts[i + 1]` is line `i`
+/// with its newline. One buffer instead of one allocation per record.
+struct Ndjson {
+    text: Vec<u8>,
+    starts: Vec<usize>,
+}
+
+impl Ndjson {
+    fn new(records: &[Transaction]) -> Self {
+        let mut text = Vec::with_capacity(records.len() * 1024);
+        let mut starts = Vec::with_capacity(records.len() + 1);
+        for r in records {
+            starts.push(text.len());
+            write_line(&mut text, r);
+        }
+        starts.push(text.len());
+        Ndjson { text, starts }
+    }
+
+    fn lines(&self) -> usize {
+        self.starts.len() - 1
+    }
+
+    fn line_len(&self, i: usize) -> usize {
+        self.starts[i + 1] - self.starts[i]
+    }
+
+    /// Lines `start..end`, newlines included.
+    fn chunk(&self, start: usize, end: usize) -> &[u8] {
+        &self.text[self.starts[start]..self.starts[end]]
+    }
 }
 
 /// Pack records, in order, into frames of at most `message_bytes` (body + attributes).
@@ -111,25 +144,23 @@ pub fn pack(records: &[Transaction], message_bytes: usize) -> Result<Vec<Frame>,
     if !(MIN_MESSAGE_BYTES..=crate::queue::MAX_MESSAGE_BYTES).contains(&message_bytes) {
         return Err(FrameError::BadLimit(message_bytes));
     }
-    let mut lines = Vec::with_capacity(records.len());
-    for r in records {
-        lines.push(serialize(r));
-    }
+    let lines = Ndjson::new(records);
+    let count = lines.lines();
     let mut frames = Vec::new();
     // Raw bytes per output byte; access-log NDJSON at gzip level 1 is ~6x, minus base64's 4/3.
     let mut ratio = 3.0f64;
     let mut start = 0;
-    while start < lines.len() {
-        let budget = message_bytes - attributes_size(lines.len() - start);
+    while start < count {
+        let budget = message_bytes - attributes_size(count - start);
         let target = (budget as f64 * ratio * 0.9) as usize;
         let mut end = start;
         let mut raw = 0;
-        while end < lines.len() && (end == start || raw + lines[end].len() < target) {
-            raw += lines[end].len() + 1;
+        while end < count && (end == start || raw + lines.line_len(end) < target) {
+            raw += lines.line_len(end);
             end += 1;
         }
         loop {
-            let (body, raw) = encode_chunk(&lines[start..end]);
+            let (body, raw) = encode_chunk(lines.chunk(start, end));
             if body.len() + attributes_size(end - start) <= message_bytes {
                 ratio = (raw as f64 / body.len().max(1) as f64).clamp(0.5, 50.0);
                 frames.push(Frame {
@@ -144,7 +175,11 @@ pub fn pack(records: &[Transaction], message_bytes: usize) -> Result<Vec<Frame>,
                 // A lone record too big for a message: cut it (crate::truncate), flag it.
                 let fitted = crate::truncate::fit(
                     &records[start],
-                    |t| encode_chunk(std::slice::from_ref(&serialize(t))),
+                    |t| {
+                        let mut line = Vec::new();
+                        write_line(&mut line, t);
+                        encode_chunk(&line)
+                    },
                     |(body, _)| body.len() + attributes_size(1) <= message_bytes,
                 );
                 let (body, raw) = fitted.encoded;
@@ -168,9 +203,11 @@ pub fn pack(records: &[Transaction], message_bytes: usize) -> Result<Vec<Frame>,
     Ok(frames)
 }
 
-fn serialize(r: &Transaction) -> Vec<u8> {
-    // A struct of strings and numbers always serializes.
-    serde_json::to_vec(r).unwrap_or_default()
+/// One record as an NDJSON line appended to `out`.
+fn write_line(out: &mut Vec<u8>, r: &Transaction) {
+    // A struct of strings and numbers always serializes into a Vec.
+    let _ = serde_json::to_writer(&mut *out, r);
+    out.push(b'\n');
 }
 
 /// Unpack a frame body back into its records. Plain NDJSON (not compressed) is accepted too,

@@ -72,7 +72,7 @@ pub fn parse_execute_api_domain(domain: &str) -> Option<(&str, &str)> {
 }
 
 /// Build the canonical record for one parsed line.
-pub fn to_transaction(parsed: ParsedLine, event: &LogEvent, ctx: &Context) -> Transaction {
+pub fn to_transaction(parsed: ParsedLine<'_>, event: &LogEvent, ctx: &Context) -> Transaction {
     let ParsedLine {
         format,
         mut fields,
@@ -87,7 +87,7 @@ pub fn to_transaction(parsed: ParsedLine, event: &LogEvent, ctx: &Context) -> Tr
     let id = record_id(&mut fields, ctx.log_stream, &event.id);
     let time_ms = record_time(&fields, event.timestamp);
     let mut t = Transaction::new(id, time_ms, source);
-    t.flags.partial = partial;
+    t.flags.partial = partial || event.lossy;
 
     let filter = ctx
         .subscription_filters
@@ -130,7 +130,10 @@ pub fn to_transaction(parsed: ParsedLine, event: &LogEvent, ctx: &Context) -> Tr
     t.request.method = fields
         .take(Var::HttpMethod)
         .or(route_method.filter(|m| m != "ANY"))
-        .map(|m| m.to_ascii_uppercase());
+        .map(|mut m| {
+            m.make_ascii_uppercase();
+            m
+        });
     // execute-api endpoints serve TLS only.
     let scheme = if t.api.kind == ApiKind::Websocket {
         "wss"
@@ -176,7 +179,7 @@ pub fn to_transaction(parsed: ParsedLine, event: &LogEvent, ctx: &Context) -> Tr
     t
 }
 
-fn record_id(fields: &mut Fields, log_stream: &str, event_id: &str) -> String {
+fn record_id(fields: &mut Fields<'_>, log_stream: &str, event_id: &str) -> String {
     let rid = fields
         .take(Var::RequestId)
         .filter(|r| r != REPLACED_REQUEST_ID);
@@ -186,11 +189,11 @@ fn record_id(fields: &mut Fields, log_stream: &str, event_id: &str) -> String {
 }
 
 /// `requestTimeEpoch` (ms; seconds accepted), else `requestTime` (CLF, RFC 3339 or epoch), else the
-/// log event's timestamp.
+/// log event's timestamp. Either key may hold either form: users name keys freely.
 fn record_time(fields: &Fields, event_ts: i64) -> i64 {
     fields
         .get(Var::RequestTimeEpoch)
-        .and_then(parse_epoch)
+        .and_then(parse_request_time)
         .or_else(|| fields.get(Var::RequestTime).and_then(parse_request_time))
         .unwrap_or(event_ts)
 }
@@ -211,6 +214,11 @@ fn parse_epoch(s: &str) -> Option<i64> {
 /// `10/Jun/2023:15:36:28 +0000` (what API Gateway writes), RFC 3339, or an epoch number.
 pub fn parse_request_time(s: &str) -> Option<i64> {
     let s = s.trim();
+    // A template may bracket the time as CLF does: `[$context.requestTime]`.
+    let s = s
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(s);
     if let Ok(dt) = DateTime::parse_from_str(s, "%d/%b/%Y:%H:%M:%S %z") {
         return Some(dt.timestamp_millis());
     }
@@ -264,7 +272,7 @@ pub fn exec_log_group(group: &str) -> Option<(&str, &str)> {
 }
 
 /// `$context.path` on execute-api domains is `/{stage}/...`; the client sent `/...`.
-fn strip_stage(path: String, stage: Option<&str>, may_carry_stage: bool) -> String {
+fn strip_stage(mut path: String, stage: Option<&str>, may_carry_stage: bool) -> String {
     let Some(stage) = stage.filter(|s| *s != "$default") else {
         return path;
     };
@@ -272,9 +280,16 @@ fn strip_stage(path: String, stage: Option<&str>, may_carry_stage: bool) -> Stri
         return path;
     }
     match path.strip_prefix('/').and_then(|p| p.strip_prefix(stage)) {
+        // `/prod` → `/`; `/prod/pets` → `/pets`; `/prod?x` → `/?x`. In place: no new allocation.
         Some("") => "/".to_string(),
-        Some(rest) if rest.starts_with('/') => rest.to_string(),
-        Some(rest) if rest.starts_with('?') => format!("/{rest}"),
+        Some(rest) if rest.starts_with('/') => {
+            path.replace_range(..=stage.len(), "");
+            path
+        }
+        Some(rest) if rest.starts_with('?') => {
+            path.replace_range(1..=stage.len(), "");
+            path
+        }
         _ => path,
     }
 }
@@ -290,6 +305,7 @@ mod tests {
             id: "37000000000000000000000000000000000000000000000000000001".into(),
             timestamp: 1_690_373_223_000,
             message: msg.into(),
+            lossy: false,
         }
     }
 

@@ -164,6 +164,9 @@ pub enum SourceFormat {
     AccessCsv,
     #[serde(rename = "access-xml")]
     AccessXml,
+    /// A custom `key: value, …` or `key=value …` access-log format.
+    #[serde(rename = "access-kv")]
+    AccessKv,
     #[serde(rename = "execution")]
     Execution,
 }
@@ -175,6 +178,7 @@ impl SourceFormat {
             SourceFormat::AccessClf => "access-clf",
             SourceFormat::AccessCsv => "access-csv",
             SourceFormat::AccessXml => "access-xml",
+            SourceFormat::AccessKv => "access-kv",
             SourceFormat::Execution => "execution",
         }
     }

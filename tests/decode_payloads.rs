@@ -58,7 +58,7 @@ fn aws_documentation_sample_event() {
     // Its two lines ("[ERROR] First test message") are not access logs: counted, skipped.
     assert!(recs.is_empty());
     assert_eq!(
-        (s.payloads, s.log_events, s.lines_unparsed, s.records),
+        (s.payloads, s.log_events, s.lines_not_api, s.records),
         (1, 2, 2, 0)
     );
 }
@@ -262,9 +262,9 @@ fn truncated_and_non_utf8_inputs_are_errors_not_panics() {
     let cut_gz = json!({"awslogs": {"data": STANDARD.encode(&gz[..gz.len() - 20])}}).to_string();
     let err = decode_bytes(cut_gz.as_bytes(), &DecodeOptions::default(), &mut s).unwrap_err();
     assert!(err.to_string().contains("gzip"), "{err}");
-    // Invalid UTF-8 inside the JSON.
-    let mut bad = logdata("g", "f", &["x".into()]).to_string().into_bytes();
-    let at = bad.iter().position(|b| *b == b'x').unwrap();
+    // Invalid UTF-8 outside any message (in the log group name) still fails the payload.
+    let mut bad = logdata("gX", "f", &["x".into()]).to_string().into_bytes();
+    let at = bad.iter().position(|b| *b == b'X').unwrap();
     bad[at] = 0xff;
     let err = decode_bytes(&gzip(&bad), &DecodeOptions::default(), &mut s).unwrap_err();
     assert!(
@@ -285,14 +285,46 @@ fn truncated_and_non_utf8_inputs_are_errors_not_panics() {
 }
 
 #[test]
+fn invalid_utf8_in_one_event_costs_only_that_event_its_exactness() {
+    let msgs = lines("rest-json.log");
+    let mut raw = logdata("/aws/apigateway/access", "f", &msgs)
+        .to_string()
+        .into_bytes();
+    // Corrupt one byte of the first line's `ip` value ("1.128.0.0" → "1.1\xff8.0.0").
+    let at = raw
+        .windows(9)
+        .position(|w| w == b"1.128.0.0")
+        .expect("the first line has ip 1.128.0.0")
+        + 3;
+    raw[at] = 0xff;
+    let (recs, s) = decode(&gzip(&raw));
+    assert_eq!((s.records, s.lines_unparsed, s.payload_errors), (2, 0, 0));
+    assert!(recs[0].flags.partial);
+    assert_eq!(
+        recs[0].request.client_ip.as_deref(),
+        Some("1.1\u{fffd}8.0.0")
+    );
+    assert_eq!(recs[0].id, "48752d0f-c99d-4cfa-a5a7-f3c6834d19e5");
+    assert!(!recs[1].flags.partial);
+}
+
+#[test]
 fn one_bad_line_is_counted_and_the_batch_goes_on() {
     let mut msgs = lines("rest-json.log");
     msgs.insert(1, "}}} not a log line {{{".into());
+    // An access-log line cut short: broken, not foreign.
+    msgs.insert(2, r#"{"requestId":"cut-1","ip":"1.2.3.4","status":"#.into());
     msgs.push(r#"{"requestId":"q-1","ip":"1.2.3.4","userAgent":"Mozilla/5.0 "quoted" agent","httpMethod":"GET","status":"200","resourcePath":"/x"}"#.into());
     let (recs, s) = decode(&lambda_event(&logdata("g", "f", &msgs)));
     assert_eq!(
-        (s.log_events, s.records, s.lines_unparsed, s.lines_recovered),
-        (4, 3, 1, 1)
+        (
+            s.log_events,
+            s.records,
+            s.lines_unparsed,
+            s.lines_not_api,
+            s.lines_recovered
+        ),
+        (5, 3, 1, 1, 1)
     );
     let recovered = recs.iter().find(|r| r.id == "q-1").unwrap();
     assert!(recovered.flags.partial);

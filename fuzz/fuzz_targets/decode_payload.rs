@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(records.len() as u64, stats.records);
         assert_eq!(
             stats.log_events,
-            stats.records + stats.lines_unparsed + stats.filtered
+            stats.records + stats.lines_unparsed + stats.lines_not_api + stats.filtered
         );
     }
 });

@@ -4,7 +4,6 @@
 
 use bytes::Bytes;
 
-use crate::frame::cut_record;
 use crate::transaction::Transaction;
 
 /// Largest Firehose record (1,000 KiB, before base64).
@@ -45,14 +44,15 @@ pub fn pack(records: &[Transaction], limit: usize) -> Packed {
     let mut buf: Vec<u8> = Vec::new();
     let mut in_buf = 0;
     for r in records {
-        let mut l = line(r);
-        if l.len() > limit {
-            l = line(&cut_record(r));
-            if l.len() > limit {
-                out.too_large += 1;
-                tracing::warn!(id = %r.id, bytes = l.len(), "record too large for the archive even cut");
-                continue;
-            }
+        // One cutting rule for every destination (crate::truncate).
+        let fitted = crate::truncate::fit(r, line, |l| l.len() <= limit);
+        let l = fitted.encoded;
+        if fitted.oversize {
+            out.too_large += 1;
+            tracing::warn!(id = %r.id, bytes = l.len(), "record too large for the archive even cut");
+            continue;
+        }
+        if fitted.truncated {
             out.cut += 1;
         }
         if buf.len() + l.len() > limit {

@@ -4,11 +4,15 @@
 //! REST (CloudFormation example): `extendedRequestId ip caller user [time] "..." status length requestId`
 //! HTTP: `ip - - [time] "method routeKey protocol" status length requestId` (routeKey is `GET /pets`
 //! or `$default`, so the quoted part may hold four words).
+//!
+//! Every template ends with the request id (API Gateway requires one), which is what tells these
+//! lines from a web server's Common Log Format. Text after the ids is an error message
+//! (`$context.integrationErrorMessage` or `$context.error.message` appended to a template).
 
 use super::fields::{Fields, Var};
 use super::LineError;
 
-pub fn parse(line: &str) -> Result<Fields, LineError> {
+pub fn parse(line: &str) -> Result<Fields<'_>, LineError> {
     let err = |why: &str| LineError::Clf(why.to_string());
     let open = line.find('[').ok_or_else(|| err("no [time]"))?;
     let close = open
@@ -19,10 +23,11 @@ pub fn parse(line: &str) -> Result<Fields, LineError> {
         + line[close..]
             .find('"')
             .ok_or_else(|| err("no quoted request"))?;
+    // A request line holds no quote (a path's `"` is `%22`); an error message after it may.
     let q2 = q1
         + 1
         + line[q1 + 1..]
-            .rfind('"')
+            .find('"')
             .ok_or_else(|| err("unclosed quoted request"))?;
 
     let mut f = Fields::default();
@@ -68,19 +73,49 @@ pub fn parse(line: &str) -> Result<Fields, LineError> {
     }
     f.set(Var::Status, *status);
     f.set(Var::ResponseLength, *length);
-    match ids {
-        [rid] => f.set(Var::RequestId, *rid),
-        [rid, ext, ..] => {
-            f.set(Var::RequestId, *rid);
+    let (rid, rest) = match ids {
+        [rid, rest @ ..] if is_id_text(rid) => (*rid, rest),
+        _ => return Err(err("no request id after `status length`")),
+    };
+    f.set(Var::RequestId, rid);
+    let rest = match rest {
+        [ext, more @ ..]
+            if looks_like_id(ext) && (more.is_empty() || ext.ends_with('=') || *ext == "-") =>
+        {
             f.set(Var::ExtendedRequestId, *ext);
+            more
         }
-        [] => {}
+        _ => rest,
+    };
+    if !rest.is_empty() {
+        // The words are slices of `line`, in order: take the text from the first to the last.
+        let (first, last) = (rest[0], rest[rest.len() - 1]);
+        let start = first.as_ptr() as usize - line.as_ptr() as usize;
+        let end = last.as_ptr() as usize - line.as_ptr() as usize + last.len();
+        f.set(Var::ErrorMessage, &line[start..end]);
     }
     Ok(f)
 }
 
+/// Characters of a request id: UUIDs (REST), base64-ish ids (`Vts2pH6ArPEFcuQ=`), `-`.
+fn is_id_text(word: &str) -> bool {
+    word.len() <= 128
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'=' | b'+' | b'/'))
+}
+
+/// A word that is an id rather than the first word of an error message ("Internal", "The"):
+/// `-`, or id text of 8 or more characters with a digit or `=`.
+fn looks_like_id(word: &str) -> bool {
+    word == "-"
+        || (word.len() >= 8
+            && is_id_text(word)
+            && word.bytes().any(|b| b.is_ascii_digit() || b == b'='))
+}
+
 /// A single-word target: `$default`/`$connect` route keys, else a REST resource path.
-fn set_target(f: &mut Fields, target: &str) {
+fn set_target<'a>(f: &mut Fields<'a>, target: &'a str) {
     if target.starts_with('$') {
         f.set(Var::RouteKey, target);
     } else {
@@ -122,6 +157,26 @@ mod tests {
         assert_eq!(f.get(Var::ExtendedRequestId), Some("Vts2pH6ArPEFcuQ="));
         assert_eq!(f.get(Var::SourceIp), Some("1.128.0.0"));
         assert_eq!(f.get(Var::Status), Some("502"));
+    }
+
+    #[test]
+    fn trailing_integration_error_is_the_error_message() {
+        let f = parse(r#"1.128.0.0 - - [10/Jun/2023:15:36:28 +0000] "GET GET /pets HTTP/1.1" 500 35 AZzeXgJ6IAMEVbw= The IAM role configured on the integration or API Gateway doesn't have permissions to call the integration."#).unwrap();
+        assert_eq!(f.get(Var::RequestId), Some("AZzeXgJ6IAMEVbw="));
+        assert_eq!(f.get(Var::ExtendedRequestId), None);
+        assert_eq!(
+            f.get(Var::ErrorMessage),
+            Some("The IAM role configured on the integration or API Gateway doesn't have permissions to call the integration.")
+        );
+        // Both ids, then the message.
+        let f = parse(r#"1.128.0.0 - - [10/Jun/2023:15:36:28 +0000] "GET /pets HTTP/1.1" 502 36 48752d0f-c99d-4cfa-a5a7-f3c6834d19e5 Vts2pH6ArPEFcuQ= Internal server error"#).unwrap();
+        assert_eq!(f.get(Var::ExtendedRequestId), Some("Vts2pH6ArPEFcuQ="));
+        assert_eq!(f.get(Var::ErrorMessage), Some("Internal server error"));
+    }
+
+    #[test]
+    fn web_server_clf_without_request_id_is_not_api_gateway() {
+        assert!(parse(r#"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326"#).is_err());
     }
 
     #[test]

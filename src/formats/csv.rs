@@ -1,12 +1,14 @@
 //! The console CSV templates, recognized by their column count:
 //!
 //! REST (11): `ip,caller,user,requestTime,httpMethod,resourcePath,protocol,status,responseLength,requestId,extendedRequestId`
-//! HTTP (8):  `ip,requestTime,httpMethod,routeKey,protocol,status,responseLength,requestId`
+//! REST before 2022 (10): the same without `extendedRequestId`
+//! HTTP (9):  `ip,requestTime,httpMethod,routeKey,protocol,status,responseLength,requestId,extendedRequestId`
+//! HTTP before (8): the same without `extendedRequestId`
 
-use super::fields::{Fields, Var};
+use super::fields::{is_status, Fields, Var};
 use super::LineError;
 
-const REST: [Var; 11] = [
+const REST: &[Var] = &[
     Var::SourceIp,
     Var::Caller,
     Var::User,
@@ -19,7 +21,7 @@ const REST: [Var; 11] = [
     Var::RequestId,
     Var::ExtendedRequestId,
 ];
-const HTTP: [Var; 8] = [
+const HTTP: &[Var] = &[
     Var::SourceIp,
     Var::RequestTime,
     Var::HttpMethod,
@@ -28,19 +30,20 @@ const HTTP: [Var; 8] = [
     Var::Status,
     Var::ResponseLength,
     Var::RequestId,
+    Var::ExtendedRequestId,
 ];
 
 /// Separators looked at before a line is refused: the templates have 7 or 10, quoted values may
 /// hold a few more; a line of millions of commas must not become millions of fields in memory.
 const MAX_SEPARATORS: usize = 256;
 
-pub fn parse(line: &str) -> Result<Fields, LineError> {
+pub fn parse(line: &str) -> Result<Fields<'static>, LineError> {
     if memchr::memchr_iter(b',', line.as_bytes())
         .nth(MAX_SEPARATORS)
         .is_some()
     {
         return Err(LineError::Csv(format!(
-            "more than {MAX_SEPARATORS} commas; the console templates have 11 (REST) or 8 (HTTP) columns"
+            "more than {MAX_SEPARATORS} commas; the console templates have 8 to 11 columns"
         )));
     }
     let mut reader = csv::ReaderBuilder::new()
@@ -54,24 +57,29 @@ pub fn parse(line: &str) -> Result<Fields, LineError> {
     if !found {
         return Err(LineError::Csv("empty line".into()));
     }
+    // The templates without `extendedRequestId` are the newer ones minus their last column.
     let columns: &[Var] = match record.len() {
-        11 => &REST,
-        8 => &HTTP,
+        n @ (10 | 11) => &REST[..n],
+        n @ (8 | 9) => &HTTP[..n],
         n => {
             return Err(LineError::Csv(format!(
-                "{n} columns; the console templates have 11 (REST) or 8 (HTTP)"
+                "{n} columns; the console templates have 8 or 9 (HTTP), 10 or 11 (REST)"
             )))
         }
     };
     let mut f = Fields::default();
     for (var, value) in columns.iter().zip(record.iter()) {
-        f.set(*var, value);
+        f.set(*var, value.to_string());
     }
-    let status_ok = f
-        .get(Var::Status)
-        .is_none_or(|s| s.bytes().all(|b| b.is_ascii_digit()));
+    let status_ok = f.get(Var::Status).is_none_or(is_status);
     if !status_ok {
         return Err(LineError::Csv("status column is not a number".into()));
+    }
+    let method_ok = f
+        .get(Var::HttpMethod)
+        .is_some_and(|m| (3..=10).contains(&m.len()) && m.bytes().all(|b| b.is_ascii_alphabetic()));
+    if !method_ok {
+        return Err(LineError::Csv("method column is not an HTTP method".into()));
     }
     Ok(f)
 }
@@ -96,6 +104,28 @@ mod tests {
         .unwrap();
         assert_eq!(f.get(Var::RouteKey), Some("GET /"));
         assert_eq!(f.get(Var::RequestId), Some("GQIVriFLIAMEMsA="));
+    }
+
+    #[test]
+    fn http_template_with_extended_request_id() {
+        // The HTTP API console's current CSV template (9 columns).
+        let f = parse("1.128.0.0,09/Jun/2023:12:54:08 +0000,POST,POST /orders,HTTP/1.1,201,17,GQIVriFLIAMEMsA=,GQIVriFLIAMEMsA=").unwrap();
+        assert_eq!(f.get(Var::RouteKey), Some("POST /orders"));
+        assert_eq!(f.get(Var::Status), Some("201"));
+        assert_eq!(f.get(Var::ExtendedRequestId), Some("GQIVriFLIAMEMsA="));
+    }
+
+    #[test]
+    fn rest_template_before_2022() {
+        // The REST console's CSV template before it added `extendedRequestId` (10 columns).
+        let f = parse("1.128.0.0,-,-,10/Jun/2023:15:36:28 +0000,GET,/pets/{petId},HTTP/1.1,200,48,c12d1542-b79e-4e79-a158-fdf36452a81b").unwrap();
+        assert_eq!(f.get(Var::ResourcePath), Some("/pets/{petId}"));
+        assert_eq!(f.get(Var::ResponseLength), Some("48"));
+        assert_eq!(
+            f.get(Var::RequestId),
+            Some("c12d1542-b79e-4e79-a158-fdf36452a81b")
+        );
+        assert_eq!(f.get(Var::ExtendedRequestId), None);
     }
 
     #[test]

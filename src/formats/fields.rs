@@ -1,8 +1,13 @@
 //! The `$context` variables an access-log line can carry, and how keys name them.
 //!
-//! Users write their own JSON/XML keys, so a key is matched loosely: `$context.` / `context.`
-//! prefixes dropped, case and `.`/`_`/`-` ignored, and common aliases accepted
-//! (`ip`, `sourceIp`, `identity.sourceIp` all mean `$context.identity.sourceIp`).
+//! Users write their own keys (JSON, XML, `key: value`), so a key is matched loosely: `$context.` /
+//! `context.` prefixes dropped, case and `.`/`_`/`-` ignored, and common aliases accepted (`ip`,
+//! `sourceIp`, `identity.sourceIp` all mean `$context.identity.sourceIp`). Nested objects arrive
+//! as dotted keys, so `{"integration":{"status":..}}` is `integration.status`, never `status`.
+//! Documented variables with no place in the record (`$context.xrayTraceId`, `waf.*`, …) are
+//! simply not matched: they are ignored, and never taken for a variable that sounds alike.
+
+use std::borrow::Cow;
 
 /// A known access-log variable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -32,6 +37,8 @@ pub enum Var {
     ApiKeyId,
     PrincipalId,
     ErrorMessage,
+    /// `$context.integrationErrorMessage` / `$context.integration.error`.
+    IntegrationError,
     WafResponseCode,
     EventType,
     ConnectionId,
@@ -53,37 +60,53 @@ impl Var {
     /// Lookup on a key already normalized by [`normalize_key`].
     pub fn from_normalized(norm: &[u8]) -> Option<Var> {
         Some(match norm {
-            b"requestid" | b"awsrequestid" | b"id" => Var::RequestId,
-            b"extendedrequestid" => Var::ExtendedRequestId,
-            b"requesttime" | b"time" => Var::RequestTime,
-            b"requesttimeepoch" | b"epoch" | b"timeepoch" => Var::RequestTimeEpoch,
-            b"httpmethod" | b"method" => Var::HttpMethod,
-            b"path" | b"requestpath" | b"uri" => Var::Path,
+            b"requestid" | b"awsrequestid" | b"id" | b"reqid" => Var::RequestId,
+            b"extendedrequestid" | b"apigwrequestid" | b"amzapigwid" => Var::ExtendedRequestId,
+            b"requesttime" | b"time" | b"timestamp" | b"datetime" | b"date" => Var::RequestTime,
+            b"requesttimeepoch" | b"epoch" | b"timeepoch" | b"requestepoch" => {
+                Var::RequestTimeEpoch
+            }
+            b"httpmethod" | b"method" | b"requestmethod" | b"verb" | b"httpverb" => Var::HttpMethod,
+            b"path" | b"requestpath" | b"uri" | b"requesturi" | b"urlpath" => Var::Path,
             b"resourcepath" | b"resource" => Var::ResourcePath,
             b"routekey" | b"route" => Var::RouteKey,
-            b"status" | b"statuscode" | b"httpstatus" => Var::Status,
-            b"protocol" | b"httpversion" => Var::Protocol,
-            b"responselength" | b"contentlength" | b"bytes" => Var::ResponseLength,
-            b"responselatency" | b"latency" | b"durationms" | b"duration" => Var::ResponseLatency,
+            b"status"
+            | b"statuscode"
+            | b"httpstatus"
+            | b"httpstatuscode"
+            | b"responsestatus"
+            | b"responsestatuscode"
+            | b"responsecode" => Var::Status,
+            b"protocol" | b"httpversion" | b"httpprotocol" | b"requestprotocol" => Var::Protocol,
+            b"responselength" | b"contentlength" | b"bytes" | b"bytessent" | b"responsesize"
+            | b"responsebytes" => Var::ResponseLength,
+            b"responselatency" | b"latency" | b"latencyms" | b"responselatencyms"
+            | b"durationms" | b"duration" => Var::ResponseLatency,
             b"integrationlatency" | b"integrationlatencyms" => Var::IntegrationLatency,
-            b"ip" | b"sourceip" | b"identitysourceip" | b"clientip" | b"remoteaddr" => {
-                Var::SourceIp
+            b"ip" | b"sourceip" | b"identitysourceip" | b"clientip" | b"remoteaddr"
+            | b"remoteip" | b"sourceipaddress" | b"callerip" => Var::SourceIp,
+            b"useragent"
+            | b"identityuseragent"
+            | b"requestuseragentheader"
+            | b"httpuseragent"
+            | b"ua" => Var::UserAgent,
+            b"domainname" | b"host" | b"requesthostheader" | b"domain" | b"hostname" => {
+                Var::DomainName
             }
-            b"useragent" | b"identityuseragent" | b"requestuseragentheader" => Var::UserAgent,
-            b"domainname" | b"host" | b"requesthostheader" => Var::DomainName,
             b"domainprefix" => Var::DomainPrefix,
-            b"apiid" => Var::ApiId,
+            b"apiid" | b"restapiid" => Var::ApiId,
             b"stage" | b"stagename" => Var::Stage,
-            b"accountid" => Var::AccountId,
+            b"accountid" | b"apiaccountid" => Var::AccountId,
             b"caller" | b"identitycaller" => Var::Caller,
             b"user" | b"identityuser" => Var::User,
             b"apikeyid" | b"identityapikeyid" => Var::ApiKeyId,
             b"principalid" | b"authorizerprincipalid" => Var::PrincipalId,
-            b"errormessage" | b"errormessagestring" => Var::ErrorMessage,
+            b"errormessage" | b"errormessagestring" | b"error" => Var::ErrorMessage,
+            b"integrationerrormessage" | b"integrationerror" => Var::IntegrationError,
             b"wafresponsecode" => Var::WafResponseCode,
             b"eventtype" => Var::EventType,
             b"connectionid" => Var::ConnectionId,
-            b"integrationstatus" => Var::IntegrationStatus,
+            b"integrationstatus" | b"integrationintegrationstatus" => Var::IntegrationStatus,
             b"querystring" | b"query" => Var::Query,
             b"contenttype" | b"responsecontenttype" => Var::ContentType,
             _ => return None,
@@ -115,29 +138,30 @@ pub fn normalize_key<'b>(key: &str, buf: &'b mut [u8; 64]) -> Option<&'b [u8]> {
     Some(&buf[..n])
 }
 
-/// Values of the known variables found in one line. API Gateway's `-` (empty variable) is absent.
+/// Values of the known variables found in one line, borrowed from the line where it has no
+/// escapes. API Gateway's `-` (empty variable) is absent.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Fields {
-    vals: [Option<String>; VAR_COUNT],
+pub struct Fields<'a> {
+    vals: [Option<Cow<'a, str>>; VAR_COUNT],
 }
 
-impl Fields {
+impl<'a> Fields<'a> {
     pub fn get(&self, var: Var) -> Option<&str> {
         self.vals[var as usize].as_deref()
     }
 
     pub fn take(&mut self, var: Var) -> Option<String> {
-        self.vals[var as usize].take()
+        self.vals[var as usize].take().map(Cow::into_owned)
     }
 
     /// Set a value; `-`, empty and whitespace-only values mean absent. The first value wins, so an
     /// exact key is not overwritten by a later alias.
-    pub fn set(&mut self, var: Var, value: impl Into<String>) {
+    pub fn set(&mut self, var: Var, value: impl Into<Cow<'a, str>>) {
         let slot = &mut self.vals[var as usize];
         if slot.is_some() {
             return;
         }
-        let value: String = value.into();
+        let value: Cow<'a, str> = value.into();
         let t = value.trim();
         if t.is_empty() || t == "-" {
             return;
@@ -145,14 +169,80 @@ impl Fields {
         *slot = Some(if t.len() == value.len() {
             value
         } else {
-            t.to_string()
+            match value {
+                Cow::Borrowed(b) => Cow::Borrowed(b.trim()),
+                Cow::Owned(o) => Cow::Owned(o.trim().to_string()),
+            }
         });
+    }
+
+    /// The same values, no longer borrowed.
+    pub fn into_owned(self) -> Fields<'static> {
+        Fields {
+            vals: self.vals.map(|v| v.map(|c| Cow::Owned(c.into_owned()))),
+        }
     }
 
     /// Number of variables present.
     pub fn count(&self) -> usize {
         self.vals.iter().filter(|v| v.is_some()).count()
     }
+
+    /// Does this line describe an API request? API Gateway requires every access-log format to
+    /// carry `$context.requestId` or `$context.extendedRequestId`; a request id alone is not
+    /// enough (Lambda's JSON logs and CloudTrail events carry one too), it must come with one
+    /// piece of HTTP evidence. Without an id, a method with a status or a path is accepted.
+    pub fn is_api_traffic(&self) -> bool {
+        let id = self.get(Var::RequestId).is_some() || self.get(Var::ExtendedRequestId).is_some();
+        let method = self.get(Var::HttpMethod).is_some_and(is_method);
+        let status = self.get(Var::Status).is_some_and(is_status);
+        let target = [Var::Path, Var::ResourcePath, Var::RouteKey]
+            .iter()
+            .any(|v| self.get(*v).is_some_and(is_target));
+        let websocket = self
+            .get(Var::EventType)
+            .is_some_and(|e| matches!(e, "CONNECT" | "MESSAGE" | "DISCONNECT"))
+            || self.get(Var::ConnectionId).is_some();
+        let api = self
+            .get(Var::DomainName)
+            .is_some_and(|d| d.contains(".execute-api."))
+            || (self.get(Var::ApiId).is_some() && self.get(Var::Stage).is_some());
+        let http = method
+            || status
+            || target
+            || websocket
+            || api
+            || self
+                .get(Var::Protocol)
+                .is_some_and(|p| p.starts_with("HTTP"))
+            || self.get(Var::ResponseLength).is_some_and(is_number)
+            || self.get(Var::IntegrationLatency).is_some_and(is_number);
+        (id && http) || (method && (status || target)) || (status && target)
+    }
+}
+
+/// An HTTP method token: `GET`, `post`, `ANY`…
+fn is_method(s: &str) -> bool {
+    (3..=10).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphabetic())
+}
+
+/// A three-digit HTTP status.
+pub fn is_status(s: &str) -> bool {
+    s.len() == 3
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && (b'1'..=b'5').contains(&s.as_bytes()[0])
+}
+
+/// A path, a resource path or a route key (`GET /pets`, `$default`, `$connect`).
+fn is_target(s: &str) -> bool {
+    s.starts_with('/')
+        || s.starts_with('$')
+        || s.split_once(' ')
+            .is_some_and(|(m, p)| is_method(m) && p.starts_with('/'))
+}
+
+fn is_number(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
 }
 
 #[cfg(test)]
@@ -180,6 +270,57 @@ mod tests {
     }
 
     #[test]
+    fn documented_aliases_and_look_alikes() {
+        assert_eq!(Var::from_key("httpStatusCode"), Some(Var::Status));
+        assert_eq!(Var::from_key("statusCode"), Some(Var::Status));
+        assert_eq!(Var::from_key("identity.userAgent"), Some(Var::UserAgent));
+        assert_eq!(
+            Var::from_key("integration.latency"),
+            Some(Var::IntegrationLatency)
+        );
+        assert_eq!(
+            Var::from_key("integration.status"),
+            Some(Var::IntegrationStatus)
+        );
+        assert_eq!(
+            Var::from_key("integration.error"),
+            Some(Var::IntegrationError)
+        );
+        assert_eq!(
+            Var::from_key("$context.integrationErrorMessage"),
+            Some(Var::IntegrationError)
+        );
+        assert_eq!(Var::from_key("error.message"), Some(Var::ErrorMessage));
+        assert_eq!(
+            Var::from_key("authorizer.principalId"),
+            Some(Var::PrincipalId)
+        );
+        assert_eq!(Var::from_key("responseLatency"), Some(Var::ResponseLatency));
+        assert_eq!(
+            Var::from_key("requestTimeEpoch"),
+            Some(Var::RequestTimeEpoch)
+        );
+        assert_eq!(Var::from_key("routeKey"), Some(Var::RouteKey));
+        // Other requests' ids, statuses and latencies are not the request's own.
+        for other in [
+            "authorizer.status",
+            "authorizer.latency",
+            "authorizer.requestId",
+            "authorize.status",
+            "authenticate.latency",
+            "integration.requestId",
+            "awsEndpointRequestId",
+            "waf.status",
+            "waf.latency",
+            "identity.accountId",
+            "xrayTraceId",
+            "messageId",
+        ] {
+            assert_eq!(Var::from_key(other), None, "{other}");
+        }
+    }
+
+    #[test]
     fn multibyte_keys_do_not_panic() {
         // Found by `cargo fuzz run decode_payload`: byte 8 inside 'ꪪ'.
         assert_eq!(Var::from_key("ET,ꪪꪪAAGE"), None);
@@ -195,5 +336,34 @@ mod tests {
         assert_eq!(f.get(Var::Caller), None);
         assert_eq!(f.get(Var::Status), Some("200"));
         assert_eq!(f.count(), 1);
+    }
+
+    fn fields(pairs: &[(Var, &'static str)]) -> Fields<'static> {
+        let mut f = Fields::default();
+        for (v, s) in pairs {
+            f.set(*v, *s);
+        }
+        f
+    }
+
+    #[test]
+    fn api_evidence() {
+        // Lambda's JSON log format and a CloudTrail event: a request id, nothing of HTTP.
+        assert!(!fields(&[
+            (Var::RequestId, "79b4f56e"),
+            (Var::RequestTime, "2023-01-01T00:00:00Z")
+        ])
+        .is_api_traffic());
+        assert!(!fields(&[
+            (Var::RequestId, "79b4f56e"),
+            (Var::UserAgent, "aws-cli"),
+            (Var::SourceIp, "1.2.3.4")
+        ])
+        .is_api_traffic());
+        // Datadog's JSON app logs: `status` is a level.
+        assert!(!fields(&[(Var::Status, "info")]).is_api_traffic());
+        assert!(fields(&[(Var::RequestId, "r"), (Var::Status, "403")]).is_api_traffic());
+        assert!(fields(&[(Var::HttpMethod, "GET"), (Var::Path, "/a")]).is_api_traffic());
+        assert!(!fields(&[(Var::HttpMethod, "GET")]).is_api_traffic());
     }
 }

@@ -12,38 +12,89 @@ use super::fields::{Fields, Var};
 use super::LineError;
 
 /// Parse one JSON line. `Ok((fields, partial))`.
-pub fn parse(line: &str) -> Result<(Fields, bool), LineError> {
+pub fn parse(line: &str) -> Result<(Fields<'_>, bool), LineError> {
+    let err = match strict(line) {
+        Ok(fields) if fields.count() > 0 => return Ok((fields, false)),
+        Ok(_) => return Err(LineError::NoKnownFields),
+        Err(e) => e,
+    };
+    // A template that leaves a number unquoted (`"status":$context.status`) renders an empty
+    // variable as a bare `-`: that is API Gateway's "absent", not a broken line.
+    if let Some(fixed) = bare_dashes_as_null(line) {
+        if let Ok(fields) = strict(&fixed) {
+            if fields.count() > 0 {
+                return Ok((fields.into_owned(), false));
+            }
+        }
+    }
+    lenient(line)
+        .map(|f| (f, true))
+        .ok_or_else(|| LineError::Json(err.to_string()))
+}
+
+fn strict(line: &str) -> Result<Fields<'_>, serde_json::Error> {
     let mut fields = Fields::default();
     let mut de = serde_json::Deserializer::from_str(line);
-    let strict = (ObjectSeed {
+    (ObjectSeed {
         fields: &mut fields,
         prefix: None,
     })
     .deserialize(&mut de)
-    .and_then(|()| de.end());
-    match strict {
-        Ok(()) if fields.count() > 0 => Ok((fields, false)),
-        Ok(()) => Err(LineError::NoKnownFields),
-        Err(e) => lenient(line)
-            .map(|f| (f, true))
-            .ok_or_else(|| LineError::Json(e.to_string())),
+    .and_then(|()| de.end())?;
+    Ok(fields)
+}
+
+/// `"key": -,` → `"key": null,` outside strings; `None` when there is no such value.
+fn bare_dashes_as_null(line: &str) -> Option<String> {
+    let b = line.as_bytes();
+    let mut out = String::with_capacity(line.len() + 16);
+    let mut in_str = false;
+    let mut escaped = false;
+    let mut changed = false;
+    let mut last = 0;
+    for (i, &c) in b.iter().enumerate() {
+        if in_str {
+            match c {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            b'"' => in_str = true,
+            b'-' => {
+                let before = line[..i].trim_end();
+                let after = line[i + 1..].trim_start();
+                if before.ends_with(':') && (after.starts_with(',') || after.starts_with('}')) {
+                    out.push_str(&line[last..i]);
+                    out.push_str("null");
+                    last = i + 1;
+                    changed = true;
+                }
+            }
+            _ => {}
+        }
     }
+    out.push_str(&line[last..]);
+    changed.then_some(out)
 }
 
 /// Deserializes one JSON object into `fields`, keys under `prefix` when nested.
-struct ObjectSeed<'f> {
-    fields: &'f mut Fields,
+struct ObjectSeed<'f, 'a> {
+    fields: &'f mut Fields<'a>,
     prefix: Option<String>,
 }
 
-impl<'de> DeserializeSeed<'de> for ObjectSeed<'_> {
+impl<'de> DeserializeSeed<'de> for ObjectSeed<'_, 'de> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for ObjectSeed<'_> {
+impl<'de> Visitor<'de> for ObjectSeed<'_, 'de> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON object")
@@ -90,28 +141,34 @@ impl<'de> serde::Deserialize<'de> for KeyText<'de> {
     }
 }
 
-struct ValueSeed<'f, 'k> {
-    fields: &'f mut Fields,
+struct ValueSeed<'f, 'k, 'a> {
+    fields: &'f mut Fields<'a>,
     /// Kept only to prefix the keys of a nested object.
     key: Cow<'k, str>,
     var: Option<Var>,
 }
 
-impl<'de> DeserializeSeed<'de> for ValueSeed<'_, '_> {
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_, '_, 'de> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for ValueSeed<'_, '_> {
+impl<'de> Visitor<'de> for ValueSeed<'_, '_, 'de> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON value")
     }
-    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
+    fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<(), E> {
         if let Some(var) = self.var {
             self.fields.set(var, v);
+        }
+        Ok(())
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
+        if let Some(var) = self.var {
+            self.fields.set(var, v.to_string());
         }
         Ok(())
     }
@@ -164,7 +221,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_> {
 /// Recover `"key": value` pairs from a line that is not valid JSON. A key is a quoted identifier
 /// followed by `:`; its value runs to the `,` before the next key (or the closing `}`), so an
 /// unescaped quote inside a value does not end it.
-fn lenient(line: &str) -> Option<Fields> {
+fn lenient(line: &str) -> Option<Fields<'_>> {
     let b = line.as_bytes();
     let mut keys: Vec<(usize, usize, usize)> = Vec::new(); // (key start, key end, value start)
     let mut i = 0;
@@ -214,25 +271,22 @@ fn lenient(line: &str) -> Option<Fields> {
         };
         let value = match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
             Some(inner) => unescape(inner),
-            None => raw.to_string(),
+            None => Cow::Borrowed(raw),
         };
         if let Some(var) = Var::from_key(line.get(ks..ke)?) {
             fields.set(var, value);
             known += 1;
         }
     }
-    // One stray pair is not a record: ask for a request id or a method with a status.
-    let enough = fields.get(Var::RequestId).is_some()
-        || fields.get(Var::ExtendedRequestId).is_some()
-        || (fields.get(Var::HttpMethod).is_some() && fields.get(Var::Status).is_some());
-    (known >= 2 && enough).then_some(fields)
+    // One stray pair is not a record.
+    (known >= 2 && fields.is_api_traffic()).then_some(fields)
 }
 
-fn unescape(inner: &str) -> String {
+fn unescape(inner: &str) -> Cow<'_, str> {
     if !inner.contains('\\') {
-        return inner.to_string();
+        return Cow::Borrowed(inner);
     }
-    serde_json::from_str::<String>(&format!("\"{inner}\"")).unwrap_or_else(|_| inner.to_string())
+    serde_json::from_str::<String>(&format!("\"{inner}\"")).map_or(Cow::Borrowed(inner), Cow::Owned)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use super::LineError;
 const MAX_ELEMENTS: usize = 256;
 const MAX_TEXT_BYTES: usize = 64 * 1024;
 
-pub fn parse(line: &str) -> Result<Fields, LineError> {
+pub fn parse(line: &str) -> Result<Fields<'static>, LineError> {
     let mut elements = 0usize;
     let err = |e: &dyn std::fmt::Display| LineError::Xml(e.to_string());
     let mut reader = Reader::from_str(line);

@@ -155,12 +155,17 @@ fn decode_base64_text(
     Ok(())
 }
 
-/// One JSON item: a Lambda event (`awslogs`) or LogData, read in a single pass.
+/// One JSON item: a Lambda event (`awslogs`), a Kinesis Data Streams event (`Records`), a
+/// Firehose transformation event (`records`) or LogData, read in a single pass.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Item<'a> {
     #[serde(borrow, default)]
     awslogs: Option<AwsLogs<'a>>,
+    #[serde(borrow, default, rename = "Records")]
+    kinesis_records: Option<Vec<KinesisRecord<'a>>>,
+    #[serde(borrow, default)]
+    records: Option<Vec<Data<'a>>>,
     #[serde(default)]
     message_type: Option<MessageType>,
     #[serde(default)]
@@ -222,6 +227,20 @@ struct AwsLogs<'a> {
     data: Cow<'a, str>,
 }
 
+/// `{"kinesis": {"data": "<base64 gzip LogData>"}, "eventID": …}`
+#[derive(Deserialize)]
+struct KinesisRecord<'a> {
+    #[serde(borrow, default)]
+    kinesis: Option<Data<'a>>,
+}
+
+/// A record's base64 `data` (Kinesis `kinesis`, Firehose `records[]`, which also has `recordId`).
+#[derive(Deserialize)]
+struct Data<'a> {
+    #[serde(borrow)]
+    data: Cow<'a, str>,
+}
+
 /// A JSON stream: one object, several (one per line or back to back), or an array of them.
 fn decode_json(
     data: &[u8],
@@ -250,11 +269,33 @@ fn decode_item(
     out: &mut Vec<LogData>,
 ) -> Result<(), PayloadError> {
     if let Some(awslogs) = item.awslogs {
+        if awslogs.data.trim().is_empty() {
+            // Nothing was sent, so nothing can be lost; say so rather than fail the invocation.
+            tracing::warn!("Lambda event with an empty awslogs.data: no log events in it");
+            return Ok(());
+        }
         return decode_base64_text(awslogs.data.as_bytes(), limit, depth, out);
+    }
+    if let Some(records) = item.kinesis_records {
+        for (i, record) in records.iter().enumerate() {
+            let data = record.kinesis.as_ref().ok_or_else(|| {
+                PayloadError::NotAPayload(format!(
+                    "Records[{i}] has no `kinesis.data` (only Kinesis Data Streams events are read)"
+                ))
+            })?;
+            decode_base64_text(data.data.as_bytes(), limit, depth, out)?;
+        }
+        return Ok(());
+    }
+    if let Some(records) = item.records {
+        for record in &records {
+            decode_base64_text(record.data.as_bytes(), limit, depth, out)?;
+        }
+        return Ok(());
     }
     if item.message_type.is_none() && item.log_events.is_none() {
         return Err(PayloadError::NotAPayload(
-            "JSON object has neither `awslogs` nor `messageType`/`logEvents`".into(),
+            "JSON object has none of `awslogs`, `Records` (Kinesis), `records` (Firehose), `messageType`/`logEvents`".into(),
         ));
     }
     add_logdata(

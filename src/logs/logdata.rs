@@ -1,6 +1,8 @@
 //! The decoded subscription message. Parsed leniently: unknown fields are ignored (account-level
-//! policies add `policyLevel`), `id` may be a string or a number (moto sends numbers), and missing
-//! optional fields default.
+//! policies add `policyLevel`), `id` may be a string or a number (moto sends numbers) or be named
+//! `eventId` (events copied from `FilterLogEvents`), `timestamp` may be a string, missing optional
+//! fields default, and a message with invalid UTF-8 is decoded lossily and flagged rather than
+//! failing the whole payload.
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -34,14 +36,129 @@ pub struct LogData {
     pub log_events: Vec<LogEvent>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct LogEvent {
-    #[serde(default, deserialize_with = "string_or_number")]
     pub id: String,
-    #[serde(default)]
     pub timestamp: i64,
-    #[serde(default)]
     pub message: String,
+    /// The message held invalid UTF-8, replaced by U+FFFD: its record is flagged `partial`.
+    #[serde(skip)]
+    pub lossy: bool,
+}
+
+impl<'de> Deserialize<'de> for LogEvent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(EventVisitor)
+    }
+}
+
+struct EventVisitor;
+
+impl<'de> serde::de::Visitor<'de> for EventVisitor {
+    type Value = LogEvent;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a log event object")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<LogEvent, A::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        enum Key {
+            Id,
+            EventId,
+            Timestamp,
+            Message,
+            #[serde(other)]
+            Other,
+        }
+        let mut event = LogEvent::default();
+        let mut have_id = false;
+        while let Some(key) = map.next_key::<Key>()? {
+            match key {
+                Key::Id => {
+                    event.id = map.next_value_seed(TextOrNumber)?;
+                    have_id = true;
+                }
+                // `id` wins over `eventId` whatever their order.
+                Key::EventId if !have_id => event.id = map.next_value_seed(TextOrNumber)?,
+                Key::Timestamp => event.timestamp = map.next_value_seed(Millis)?,
+                Key::Message => {
+                    let Message(text, lossy) = map.next_value()?;
+                    event.message = text;
+                    event.lossy = lossy;
+                }
+                Key::EventId | Key::Other => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(event)
+    }
+}
+
+/// A message string read as raw bytes, so that one invalid UTF-8 sequence costs one event its
+/// exactness instead of failing the payload.
+struct Message(String, bool);
+
+impl<'de> Deserialize<'de> for Message {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Message;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a message string")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Message, E> {
+                Ok(match std::str::from_utf8(v) {
+                    Ok(s) => Message(s.to_string(), false),
+                    Err(_) => Message(String::from_utf8_lossy(v).into_owned(), true),
+                })
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Message, E> {
+                Ok(Message(v.to_string(), false))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Message, E> {
+                Ok(Message(v, false))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Message, E> {
+                Ok(Message(String::new(), false))
+            }
+        }
+        // serde_json hands a string's bytes, escapes resolved, without checking UTF-8.
+        d.deserialize_bytes(V)
+    }
+}
+
+/// Epoch milliseconds as a number or a numeric string (`"1619427317539"`); anything else is 0,
+/// and the record takes its time from the line.
+struct Millis;
+
+impl<'de> serde::de::DeserializeSeed<'de> for Millis {
+    type Value = i64;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<i64, D::Error> {
+        let text = TextOrNumber.deserialize(d)?;
+        Ok(text
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .or_else(|| {
+                text.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite() && f.abs() < 9.0e18)
+                    .map(|f| f as i64)
+            })
+            .unwrap_or(0))
+    }
+}
+
+/// A string, or a number kept as its text.
+struct TextOrNumber;
+
+impl<'de> serde::de::DeserializeSeed<'de> for TextOrNumber {
+    type Value = String;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        string_or_number(d)
+    }
 }
 
 impl LogData {
@@ -84,6 +201,9 @@ fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error>
         fn visit_unit<E: serde::de::Error>(self) -> Result<String, E> {
             Ok(String::new())
         }
+        fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<String, E> {
+            Ok(v.to_string())
+        }
     }
     d.deserialize_any(V)
 }
@@ -109,6 +229,34 @@ mod tests {
         let d: LogData = serde_json::from_str(r#"{"logEvents":[{"message":"x"}]}"#).unwrap();
         assert_eq!(d.message_type, MessageType::Data);
         assert_eq!(d.log_events[0].timestamp, 0);
+    }
+
+    #[test]
+    fn string_timestamps_and_event_ids() {
+        // dynatrace-aws-log-forwarder's test records; Datadog's snapshot of `FilterLogEvents` output.
+        let d: LogData = serde_json::from_str(
+            r#"{"logEvents":[{"id":"","timestamp":"1619427317539","message":"CWL CONTROL MESSAGE"},
+            {"ingestionTime":1607444452966,"timestamp":1607444432899,"message":"m","eventId":"11111111111111111111111111111111","logStreamName":"s"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(d.log_events[0].timestamp, 1_619_427_317_539);
+        assert_eq!(d.log_events[1].id, "11111111111111111111111111111111");
+        assert_eq!(d.log_events[1].timestamp, 1_607_444_432_899);
+        let e: LogEvent =
+            serde_json::from_str(r#"{"eventId":"b","id":"a","timestamp":"x"}"#).unwrap();
+        assert_eq!((e.id.as_str(), e.timestamp), ("a", 0));
+    }
+
+    #[test]
+    fn invalid_utf8_in_a_message_is_lossy_not_fatal() {
+        let mut raw = br#"{"logEvents":[{"id":"1","timestamp":1,"message":"ok \u00e9"},{"id":"2","timestamp":2,"message":"bad X here"}]}"#.to_vec();
+        let at = raw.iter().position(|b| *b == b'X').unwrap();
+        raw[at] = 0xff;
+        let d: LogData = serde_json::from_slice(&raw).unwrap();
+        assert_eq!(d.log_events[0].message, "ok é");
+        assert!(!d.log_events[0].lossy);
+        assert_eq!(d.log_events[1].message, "bad \u{fffd} here");
+        assert!(d.log_events[1].lossy);
     }
 
     #[test]

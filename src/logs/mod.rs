@@ -3,7 +3,9 @@
 //!
 //! Forms: the Lambda event `{"awslogs":{"data":"<base64>"}}` (padded or not), a bare base64 string,
 //! raw gzip (several concatenated members, as Firehose writes to S3), decompressed LogData JSON,
-//! and a file with one Lambda event (or LogData) per line.
+//! a file with one Lambda event (or LogData) per line, and the events of the other subscription
+//! destinations: Kinesis Data Streams (`{"Records":[{"kinesis":{"data":…}}]}`) and a Firehose
+//! transformation Lambda (`{"records":[{"recordId":…,"data":…}]}`), each record one gzip LogData.
 
 mod detect;
 mod gunzip;

@@ -140,6 +140,8 @@ pub struct Summary {
     pub records_delivered: u64,
     pub filtered: u64,
     pub lines_unparsed: u64,
+    /// Lines that were not API requests (other services' logs), skipped on purpose.
+    pub lines_not_api: u64,
     /// Records read, not delivered, held in the dead-letter queue.
     pub dead_lettered: u64,
     pub lost: u64,
@@ -668,6 +670,7 @@ impl LocalPipeline {
             records_delivered: s.delivered,
             filtered: decode.filtered,
             lines_unparsed: decode.lines_unparsed,
+            lines_not_api: decode.lines_not_api,
             dead_lettered: s.dead_lettered,
             lost: s.lost,
             duplicates,
@@ -705,6 +708,7 @@ pub fn summary_table(s: &Summary) -> String {
         ("records delivered", s.records_delivered.to_string()),
         ("filtered", s.filtered.to_string()),
         ("lines unparsed", s.lines_unparsed.to_string()),
+        ("lines not API traffic", s.lines_not_api.to_string()),
         ("dead-lettered", s.dead_lettered.to_string()),
         ("lost", s.lost.to_string()),
         ("duplicates", s.duplicates.to_string()),
