@@ -95,7 +95,7 @@ async fn subscription_events_reach_the_collector_through_both_functions() {
         .iter()
         .flat_map(|p| p.request_ids.iter().cloned())
         .collect();
-    let static_requests: usize = payloads.iter().map(|p| p.static_requests).sum();
+    let static_requests: usize = payloads.iter().map(|p| p.static_request_ids.len()).sum();
 
     // Non-retryable 400s fail windows outright (their messages must come back through
     // batchItemFailures); 503/429 with Retry-After are retried inside the invocation; tokens
@@ -299,7 +299,7 @@ async fn a_payload_failing_three_times_goes_to_the_decode_dlq_and_replay_brings_
     let got = accepted(&receiver);
     assert!(got.is_subset(&generated));
     assert_eq!(got.len() as u64, generated.len() as u64 - filtered);
-    assert!(filtered <= payload.static_requests as u64);
+    assert!(filtered <= payload.static_request_ids.len() as u64);
     assert_eq!(queue_depth(&sqs, &shipper_dlq).await, 0);
     assert_clean(&decode);
     assert_clean(&shipper);

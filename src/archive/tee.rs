@@ -2,8 +2,7 @@
 //! retry failed entries with backoff, and report; it never returns an error, so the archive can't
 //! fail a delivery.
 //!
-//! The backoff loop is deliberately small; the queue sender and the Bridge client have their own,
-//! and one shared retry module is planned to replace all three.
+//! Waits between attempts follow the crate's one backoff policy (`crate::backoff`, equal jitter).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +12,7 @@ use serde::Serialize;
 
 use super::chunk::{self, Chunk, MAX_RECORD_BYTES};
 use super::sink::ArchiveSink;
-use crate::queue::send::jitter;
+use crate::backoff::{Backoff, Jitter};
 use crate::transaction::Transaction;
 
 #[derive(Debug, Clone)]
@@ -106,7 +105,11 @@ impl Archiver {
     }
 
     async fn put_with_retry(&self, mut pending: Vec<Chunk>, report: &mut ArchiveReport) {
-        let mut backoff = self.policy.initial_backoff;
+        let backoff = Backoff::new(
+            self.policy.initial_backoff,
+            self.policy.max_backoff,
+            Jitter::Equal,
+        );
         let attempts = self.policy.attempts.max(1);
         for attempt in 1..=attempts {
             let data: Vec<Bytes> = pending.iter().map(|c| c.data.clone()).collect();
@@ -146,8 +149,7 @@ impl Archiver {
                 break;
             }
             report.retried += pending.len() as u64;
-            tokio::time::sleep(jitter(backoff)).await;
-            backoff = (backoff * 2).min(self.policy.max_backoff);
+            tokio::time::sleep(backoff.delay(attempt)).await;
         }
         report.failed_records += pending.iter().map(|c| c.records as u64).sum::<u64>();
     }

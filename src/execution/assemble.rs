@@ -485,7 +485,7 @@ fn body(text: &str, cut: bool, max: usize) -> Option<Body> {
     let mut data = text.to_string();
     let mut truncated = cut;
     if data.len() > max {
-        crate::frame::truncate_utf8(&mut data, max);
+        crate::truncate::truncate_utf8(&mut data, max);
         truncated = true;
     }
     Some(Body {
@@ -507,6 +507,7 @@ mod tests {
                 id: format!("e{i}"),
                 timestamp: 1_000 + i as i64 * 10,
                 message: m.to_string(),
+                lossy: false,
             })
             .collect()
     }

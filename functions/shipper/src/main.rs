@@ -25,7 +25,8 @@ async fn main() -> Result<(), Error> {
             apigw_stream::lambda_init::report_init_error("ConfigError", &e.to_string()).await;
             return Err(e.into());
         }
-    };    let shipper = Arc::new(shipper);
+    };
+    let shipper = Arc::new(shipper);
     let settler = Arc::new(settler);
     tracing::info!(
         format = %config.format,
