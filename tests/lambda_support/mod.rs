@@ -545,18 +545,18 @@ impl Function {
             if p.init.is_some() {
                 return Ok(());
             }
-            {
+            let init_error = {
                 let prog = lock(&self.state.progress);
-                if let Some(body) = prog.init_error.clone() {
-                    drop(prog);
-                    self.wait_exit(Duration::from_secs(2)).await;
-                    return Err(Outcome::InitError(body));
-                }
-                if prog.polls > p.polls_at_start {
+                if prog.init_error.is_none() && prog.polls > p.polls_at_start {
                     let at = prog.last_poll.unwrap_or_else(Instant::now);
                     p.init = Some(at.saturating_duration_since(p.started));
                     return Ok(());
                 }
+                prog.init_error.clone()
+            };
+            if let Some(body) = init_error {
+                self.wait_exit(Duration::from_secs(2)).await;
+                return Err(Outcome::InitError(body));
             }
             if let Ok(Some(status)) = p.child.try_wait() {
                 return Err(Outcome::Crashed(format!("exited during init: {status}")));
@@ -773,6 +773,9 @@ pub struct SharedMoto {
     _stdin: Mutex<std::process::ChildStdin>,
 }
 
+// The shell that owns moto is never waited for on success: it lives as long as the test binary and
+// ends with it (its stdin closes); the OS reaps it then.
+#[allow(clippy::zombie_processes)]
 pub fn moto() -> &'static SharedMoto {
     static MOTO: OnceLock<SharedMoto> = OnceLock::new();
     MOTO.get_or_init(|| {
