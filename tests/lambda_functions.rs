@@ -28,6 +28,12 @@ fn decode_spec(queue_url: &str) -> FunctionSpec {
         .env("QUEUE_URL", queue_url)
         .env("AWS_ENDPOINT_URL", &moto().endpoint)
         .env("MESSAGE_BYTES", "16384")
+        // The generator also writes to the vendor integration's group name, which a deployment
+        // allows with ExtraLogGroupPattern (the default allows API Gateway's groups only).
+        .env(
+            "ALLOWED_LOG_GROUPS",
+            "/aws/apigateway/*,API-Gateway-Execution-Logs_*,API-Gateway-Access-Logs_*,/apigw-stream/*,cequence-http-api-access-logs",
+        )
         .timeout(Duration::from_secs(30))
 }
 
@@ -41,6 +47,8 @@ fn shipper_spec(receiver: &Receiver) -> FunctionSpec {
         .env("REQUEST_TIMEOUT_MS", "2000")
         .env("DEADLINE_MARGIN_MS", "300")
         .env("WINDOW_BYTES", "65536")
+        // The settler's SQS calls (visibility backoff, redrive) go to moto too.
+        .env("AWS_ENDPOINT_URL", &moto().endpoint)
         .timeout(Duration::from_secs(4))
 }
 
@@ -97,13 +105,14 @@ async fn subscription_events_reach_the_collector_through_both_functions() {
         .collect();
     let static_requests: usize = payloads.iter().map(|p| p.static_request_ids.len()).sum();
 
-    // Non-retryable 400s fail windows outright (their messages must come back through
-    // batchItemFailures); 503/429 with Retry-After are retried inside the invocation; tokens
-    // expire between warm invocations.
+    // 503/429 with Retry-After are retried inside the invocation until its 4 s run out; windows
+    // still failing then must come back through batchItemFailures (a 400 no longer fails a
+    // window: it is bisected down to the rejected record). Tokens expire between invocations.
     let receiver = e2e_support::receiver(Faults {
         fail_rate: 0.1,
-        fail_status: 400,
-        statuses: [400, 503, 400, 429].into_iter().collect(),
+        fail_status: 503,
+        // An outage at the start, longer than one invocation's retries can wait out.
+        statuses: std::iter::repeat_n(503, 30).chain([429]).collect(),
         retry_after_secs: Some(1),
         token_ttl_secs: 2,
         ..Faults::default()

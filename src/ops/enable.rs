@@ -160,32 +160,66 @@ fn plan_stage(
     opts: &EnableOptions,
 ) -> StagePlan {
     let mut plan = StagePlan::new(st.stage.clone());
-    let function_arn = match &ctx.function_arn {
-        Ok(a) => a.clone(),
-        Err(e) => {
-            plan.blocked = Some(e.clone());
-            return plan;
-        }
-    };
-    let Some((partition, _, fn_region, account, _)) = arn_parts(&function_arn) else {
-        plan.blocked = Some(format!("decode function {function_arn:?} is not an ARN"));
-        return plan;
+    if let Err(reason) = plan_steps(&mut plan, st, groups, writers, ctx, opts) {
+        plan.blocked = Some(reason);
+    }
+    plan
+}
+
+/// The decode function a stage's filter points to, checked against the stage's region.
+struct DecodeFunction {
+    arn: String,
+    partition: String,
+    account: String,
+}
+
+/// One stage's plan, step by step; an `Err` blocks the stage with that reason (the changes
+/// planned before it stay listed).
+fn plan_steps(
+    plan: &mut StagePlan,
+    st: &StageInfo,
+    groups: &BTreeMap<String, LogGroupState>,
+    writers: &BTreeMap<String, usize>,
+    ctx: &RegionContext,
+    opts: &EnableOptions,
+) -> Result<(), String> {
+    let function = decode_function(st, ctx)?;
+    let (group, state) = plan_log_group(plan, st, groups, opts)?;
+    plan_filter(plan, st, &group, &state, writers, &function.arn)?;
+    plan_access_logging(plan, st, ctx, opts, &group, &function)
+}
+
+fn decode_function(st: &StageInfo, ctx: &RegionContext) -> Result<DecodeFunction, String> {
+    let arn = ctx.function_arn.clone()?;
+    let Some((partition, _, fn_region, account, _)) = arn_parts(&arn) else {
+        return Err(format!("decode function {arn:?} is not an ARN"));
     };
     if fn_region != st.stage.region {
-        plan.blocked = Some(format!(
-            "decode function {function_arn} is in {fn_region}; a subscription filter needs one in {} \
+        return Err(format!(
+            "decode function {arn} is in {fn_region}; a subscription filter needs one in {} \
              (deploy the pipeline there, or leave out --function-arn to use each region's stack export)",
             st.stage.region
         ));
-        return plan;
     }
+    Ok(DecodeFunction {
+        partition: partition.to_string(),
+        account: account.to_string(),
+        arn,
+    })
+}
 
+/// The stage's log group, created when missing; it must accept subscription filters.
+fn plan_log_group(
+    plan: &mut StagePlan,
+    st: &StageInfo,
+    groups: &BTreeMap<String, LogGroupState>,
+    opts: &EnableOptions,
+) -> Result<(String, LogGroupState), String> {
     let group = match target(st, opts) {
         Target::Elsewhere(arn) => {
-            plan.blocked = Some(format!(
+            return Err(format!(
                 "access logs go to {arn}, not to a CloudWatch Logs group; a subscription filter needs a log group"
             ));
-            return plan;
         }
         Target::Existing(g) | Target::New(g) => g,
     };
@@ -199,21 +233,32 @@ fn plan_stage(
             retention_days: opts.retention_days,
         });
     } else if !state.accepts_subscriptions() {
-        plan.blocked = Some(format!(
+        return Err(format!(
             "log group {group} has the {} log class; subscription filters need STANDARD",
             state.class.as_deref().unwrap_or("?")
         ));
-        return plan;
     }
+    Ok((group, state))
+}
 
-    // The filter.
+/// Our subscription filter on the group: kept, re-pointed, or added (within the two-filter limit).
+fn plan_filter(
+    plan: &mut StagePlan,
+    st: &StageInfo,
+    group: &str,
+    state: &LogGroupState,
+    writers: &BTreeMap<String, usize>,
+    function_arn: &str,
+) -> Result<(), String> {
     let ours: Vec<_> = state.ours().collect();
     if ours
         .iter()
-        .any(|f| f.destination_arn.as_deref() == Some(function_arn.as_str()))
+        .any(|f| f.destination_arn.as_deref() == Some(function_arn))
     {
         // Already streamed (by this stage's filter or the group's shared one).
-    } else if let Some(f) = ours.first() {
+        return Ok(());
+    }
+    if let Some(f) = ours.first() {
         // Ours, pointing elsewhere (an older stack): re-point it; it keeps its slot.
         plan.notes.push(format!(
             "filter {} pointed to {}; re-pointing it",
@@ -221,78 +266,88 @@ fn plan_stage(
             f.destination_arn.as_deref().unwrap_or("?")
         ));
         plan.changes.push(Change::PutSubscriptionFilter {
-            log_group: group.clone(),
+            log_group: group.to_string(),
             filter_name: f.name.clone(),
-            destination_arn: function_arn.clone(),
+            destination_arn: function_arn.to_string(),
         });
-    } else {
-        let foreign: Vec<&str> = state.foreign().map(|f| f.name.as_str()).collect();
-        if foreign.len() >= 2 {
-            plan.blocked = Some(format!(
-                "log group {group} already has two subscription filters ({}), the most CloudWatch Logs allows: \
-                 remove one, or log this stage to another group with --log-group",
-                foreign.join(", ")
-            ));
-            return plan;
-        }
-        let shared = writers.get(&group).copied().unwrap_or(0) > 1;
-        let filter_name = if shared {
-            plan.notes.push(format!(
-                "log group {group} is written by several stages: one filter serves them all"
-            ));
-            shared_filter_name(st.stage.kind)
-        } else {
-            st.stage.filter_name()
-        };
-        plan.changes.push(Change::PutSubscriptionFilter {
-            log_group: group.clone(),
-            filter_name,
-            destination_arn: function_arn.clone(),
-        });
+        return Ok(());
     }
+    let foreign: Vec<&str> = state.foreign().map(|f| f.name.as_str()).collect();
+    if foreign.len() >= 2 {
+        return Err(format!(
+            "log group {group} already has two subscription filters ({}), the most CloudWatch Logs allows: \
+             remove one, or log this stage to another group with --log-group",
+            foreign.join(", ")
+        ));
+    }
+    let shared = writers.get(group).copied().unwrap_or(0) > 1;
+    let filter_name = if shared {
+        plan.notes.push(format!(
+            "log group {group} is written by several stages: one filter serves them all"
+        ));
+        shared_filter_name(st.stage.kind)
+    } else {
+        st.stage.filter_name()
+    };
+    plan.changes.push(Change::PutSubscriptionFilter {
+        log_group: group.to_string(),
+        filter_name,
+        destination_arn: function_arn.to_string(),
+    });
+    Ok(())
+}
 
-    // The access-log settings.
+/// The stage's access-log destination and format: set when missing, replaced when asked.
+fn plan_access_logging(
+    plan: &mut StagePlan,
+    st: &StageInfo,
+    ctx: &RegionContext,
+    opts: &EnableOptions,
+    group: &str,
+    function: &DecodeFunction,
+) -> Result<(), String> {
     let ours_format = recommended_format(st.stage.kind);
-    match &st.access_log {
-        None => {
-            if st.stage.kind == ApiKind::Rest && ctx.rest_logging_role == Some(false) {
-                plan.blocked = Some(format!(
-                    "REST access logging needs the API Gateway account's CloudWatch Logs role in {}, and none is set \
-                     (aws apigateway update-account --patch-operations op=replace,path=/cloudwatchRoleArn,value=ROLE_ARN)",
-                    st.stage.region
-                ));
-                return plan;
-            }
+    let Some(al) = &st.access_log else {
+        if st.stage.kind == ApiKind::Rest && ctx.rest_logging_role == Some(false) {
+            return Err(format!(
+                "REST access logging needs the API Gateway account's CloudWatch Logs role in {}, and none is set \
+                 (aws apigateway update-account --patch-operations op=replace,path=/cloudwatchRoleArn,value=ROLE_ARN)",
+                st.stage.region
+            ));
+        }
+        plan.changes.push(Change::SetAccessLogging {
+            destination_arn: log_group_arn(
+                &function.partition,
+                &st.stage.region,
+                &function.account,
+                group,
+            ),
+            format: ours_format.to_string(),
+            replaces: None,
+        });
+        return Ok(());
+    };
+    match al.format_class {
+        Some(FormatClass::Recommended) => {}
+        class if opts.set_format || class.is_none() => {
             plan.changes.push(Change::SetAccessLogging {
-                destination_arn: log_group_arn(partition, &st.stage.region, account, &group),
+                destination_arn: al.destination_arn.clone(),
                 format: ours_format.to_string(),
-                replaces: None,
+                replaces: al.format.clone(),
             });
         }
-        Some(al) => match al.format_class {
-            Some(FormatClass::Recommended) => {}
-            class if opts.set_format || class.is_none() => {
-                plan.changes.push(Change::SetAccessLogging {
-                    destination_arn: al.destination_arn.clone(),
-                    format: ours_format.to_string(),
-                    replaces: al.format.clone(),
-                });
-            }
-            Some(class) => {
-                let hint = match class {
-                    FormatClass::Other => {
-                        " (lines the decoder cannot read are counted as unparsed)"
-                    }
-                    _ => "",
-                };
-                plan.notes.push(format!(
-                    "keeps its {class} access-log format{hint}; --set-format switches to the recommended one"
-                ));
-            }
-            None => {}
-        },
+        Some(class) => {
+            let hint = match class {
+                FormatClass::Other => " (lines the decoder cannot read are counted as unparsed)",
+                _ => "",
+            };
+            plan.notes.push(format!(
+                "keeps its {class} access-log format{hint}; --set-format switches to the recommended one"
+            ));
+        }
+        None => {}
     }
-    plan
+    Ok(())
 }
 
 /// Discover, plan and (with `apply`) enable the selected stages in every region.
