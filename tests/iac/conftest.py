@@ -55,7 +55,7 @@ def moto_endpoint():
         proc = subprocess.Popen(
             _moto_command(port),
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=open(os.environ.get("MOTO_LOG", os.devnull), "w"),
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and proc.poll() is None:

@@ -107,13 +107,16 @@ class CfnAlarm(CloudFormationModel):
     @classmethod
     def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         p = cloudformation_json["Properties"]
+        # A metric-math alarm has no Period of its own: its queries carry one each.
+        stats = [m["MetricStat"] for m in p.get("Metrics", []) if "MetricStat" in m]
+        period = p.get("Period") or (stats[0]["Period"] if stats else 60)
         cloudwatch_backends[account_id][region_name].put_metric_alarm(
             name=resource_name,
             namespace=p.get("Namespace"),
             metric_name=p.get("MetricName"),
             comparison_operator=p["ComparisonOperator"],
             evaluation_periods=int(p["EvaluationPeriods"]),
-            period=int(p["Period"]),
+            period=int(period),
             threshold=float(p["Threshold"]),
             statistic=p.get("Statistic"),
             description=p.get("AlarmDescription"),

@@ -73,6 +73,7 @@ def test_every_template_resource_is_deployed(aws, pipeline):
     name, _, resources = pipeline
     template = load_cfn("pipeline.yaml")
     conditional_off = {"AlarmTopic", "AlarmTopicPolicy", "AlarmEmailSubscription"}  # CreateAlarmTopic=false
+    conditional_off |= {"DecodeInvokeByExtraLogs"}  # no ExtraLogGroupPattern
     conditional_off |= {"ArchiveRole", "ArchiveStream", "ArchiveDeliveryAlarm", "ArchiveFailedRecordsAlarm"}  # no ArchiveBucket
     expected = set(template["Resources"]) - conditional_off
     assert expected <= set(resources), f"not created: {sorted(expected - set(resources))}"
@@ -90,7 +91,8 @@ def test_queues(aws, pipeline):
     assert q["VisibilityTimeout"] == str(6 * 60), "6x the default 60 s shipper timeout"
     redrive = json.loads(q["RedrivePolicy"])
     assert redrive["deadLetterTargetArn"] == shipper_dlq["QueueArn"]
-    assert int(redrive["maxReceiveCount"]) == 5
+    # Receives outlast a long collector outage (the shipper hides failed messages longer each time).
+    assert int(redrive["maxReceiveCount"]) == 15
     assert "RedrivePolicy" not in decode_dlq and "RedrivePolicy" not in shipper_dlq
 
 
@@ -107,7 +109,9 @@ def test_decode_function(aws, pipeline):
     assert set(env) == {
         "QUEUE_URL", "MESSAGE_BYTES", "MAX_PAYLOAD_BYTES", "REST_API_ENABLED", "HTTP_API_ENABLED",
         "STATIC_FILE_EXTENSIONS", "RESPONSE_CONTENT_TYPES", "REDACT_HEADERS", "ARCHIVE_STREAM", "LOG_LEVEL",
+        "ALLOWED_LOG_GROUPS",
     }  # fmt: skip
+    assert env["ALLOWED_LOG_GROUPS"] == "/aws/apigateway/*,API-Gateway-Execution-Logs_*,API-Gateway-Access-Logs_*,/apigw-stream/*"
     assert env["ARCHIVE_STREAM"] == ""  # no ArchiveBucket: the archive is off
     assert env["QUEUE_URL"] == out["QueueUrl"]
     assert str(env["MESSAGE_BYTES"]) == "1048576"
@@ -128,13 +132,19 @@ def test_decode_failures_go_to_the_decode_dlq(aws, pipeline):
 
 
 def test_only_this_accounts_log_groups_may_invoke_decode(aws, pipeline):
+    """Only API Gateway's log groups (and ours) of this account may invoke decode, not every group."""
     _, out, _ = pipeline
     policy = json.loads(aws("lambda").get_policy(FunctionName=out["DecodeFunctionArn"])["Policy"])
-    (statement,) = policy["Statement"]
-    assert statement["Principal"] == {"Service": "logs.amazonaws.com"}
-    assert statement["Action"] == "lambda:InvokeFunction"
-    assert statement["Condition"]["StringEquals"]["AWS:SourceAccount"] == "123456789012"
-    assert statement["Condition"]["ArnLike"]["AWS:SourceArn"] == "arn:aws:logs:us-east-1:123456789012:log-group:*"
+    sources = set()
+    for statement in policy["Statement"]:
+        assert statement["Principal"] == {"Service": "logs.amazonaws.com"}
+        assert statement["Action"] == "lambda:InvokeFunction"
+        assert statement["Condition"]["StringEquals"]["AWS:SourceAccount"] == "123456789012"
+        sources.add(statement["Condition"]["ArnLike"]["AWS:SourceArn"])
+    prefix = "arn:aws:logs:us-east-1:123456789012:log-group:"
+    assert sources == {
+        prefix + p for p in ("/aws/apigateway/*", "API-Gateway-Execution-Logs_*", "API-Gateway-Access-Logs_*", "/apigw-stream/*")
+    }
 
 
 def test_shipper_function_and_event_source(aws, pipeline):
@@ -145,8 +155,10 @@ def test_shipper_function_and_event_source(aws, pipeline):
     env = fn["Environment"]["Variables"]
     assert set(env) == {
         "BRIDGE_URL", "AUTH_URL", "CLIENT_ID", "CLIENT_SECRET_ARN", "BRIDGE_FORMAT", "WINDOW_BYTES",
-        "REQUEST_TIMEOUT_MS", "ALLOW_INSECURE_HTTP", "LOG_LEVEL",
+        "REQUEST_TIMEOUT_MS", "ALLOW_INSECURE_HTTP", "LOG_LEVEL", "RETRY_MAX_VISIBILITY_SECS", "REDRIVE_DLQ_ARN",
+        "REDRIVE_COOLDOWN_SECS",
     }  # fmt: skip
+    assert env["REDRIVE_DLQ_ARN"] == queue_attrs(aws, out["ShipperDlqUrl"])["QueueArn"], "automatic redrive is on"
     assert env["BRIDGE_FORMAT"] == "uap"
     assert str(env["WINDOW_BYTES"]) == "1000000"
     assert env["ALLOW_INSECURE_HTTP"] == "false"
@@ -179,7 +191,10 @@ def test_alarms(aws, pipeline):
         for a in aws("cloudwatch").describe_alarms()["MetricAlarms"]
         if a["AlarmName"].startswith(f"{name}-")
     }
-    by_metric = {(a["Namespace"], a["MetricName"], a["Dimensions"][0]["Value"]): a for a in alarms.values()}
+    # Metric-math alarms (the unparsed-line rate) have no single metric.
+    by_metric = {
+        (a["Namespace"], a["MetricName"], a["Dimensions"][0]["Value"]): a for a in alarms.values() if a.get("MetricName")
+    }
     queue = out["QueueUrl"].rsplit("/", 1)[1]
     shipper_dlq = out["ShipperDlqUrl"].rsplit("/", 1)[1]
     decode_dlq = out["DecodeDlqUrl"].rsplit("/", 1)[1]
@@ -227,7 +242,7 @@ def test_options_x86_existing_secret_and_alarm_topic(aws, artifacts):
     subs = aws("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
     assert [(s["Protocol"], s["Endpoint"]) for s in subs] == [("email", "ops@example.com")]
     ours = [a for a in aws("cloudwatch").describe_alarms()["MetricAlarms"] if a["AlarmName"].startswith(f"{name}-")]
-    assert len(ours) == 4 and all(a["AlarmActions"] == [topic] for a in ours)
+    assert len(ours) == 7 and all(a["AlarmActions"] == [topic] for a in ours)
 
 
 def evaluate(expr, values):
