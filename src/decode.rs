@@ -98,8 +98,14 @@ pub struct DecodeStats {
     /// Of those, lines of a kind the parser does not know.
     pub execution_lines_other: u64,
     /// Execution-log requests whose completion line was not in their payload (records flagged
-    /// `partial`, carrying their lines).
+    /// `partial`, carrying their lines; with stitching, sent as fragments instead).
     pub requests_incomplete: u64,
+    /// With stitching: requests sent to the stitch queue (execution lines not seen whole, and in
+    /// joined mode every request of a joined stage, from either source).
+    pub fragments: u64,
+    /// With stitching: lines that only trail a request already delivered whole (integration
+    /// request id, X-Ray id), dropped (counted in groups).
+    pub trailers_dropped: u64,
 }
 
 impl DecodeStats {
@@ -121,6 +127,8 @@ impl DecodeStats {
         self.execution_lines += o.execution_lines;
         self.execution_lines_other += o.execution_lines_other;
         self.requests_incomplete += o.requests_incomplete;
+        self.fragments += o.fragments;
+        self.trailers_dropped += o.trailers_dropped;
     }
 }
 
@@ -178,12 +186,50 @@ pub fn decode_bytes(
     Ok(out)
 }
 
+/// Decode any payload form into records and, for stitching, fragments (see [`Split`]).
+pub fn decode_split(
+    input: &[u8],
+    opts: &DecodeOptions,
+    stats: &mut DecodeStats,
+    split: &mut Split<'_>,
+) -> Result<Vec<Transaction>, DecodeError> {
+    let messages = match decode_payload(input, opts.max_payload_bytes) {
+        Ok(m) => m,
+        Err(e) => {
+            stats.payload_errors += 1;
+            return Err(e.into());
+        }
+    };
+    let mut out = Vec::new();
+    for data in &messages {
+        split_logdata(data, opts, stats, &mut out, Some(split));
+    }
+    Ok(out)
+}
+
+/// Stitching's side of the decode stage: where fragments go, and which stages are joined.
+pub struct Split<'a> {
+    pub fragments: &'a mut Vec<crate::stitch::Fragment>,
+    pub join: &'a crate::stitch::JoinRule,
+}
+
 /// Records from one subscription message, appended to `out`.
 pub fn records_from_logdata(
     data: &LogData,
     opts: &DecodeOptions,
     stats: &mut DecodeStats,
     out: &mut Vec<Transaction>,
+) {
+    split_logdata(data, opts, stats, out, None)
+}
+
+/// [`records_from_logdata`]; with `split`, requests not seen whole become fragments.
+pub fn split_logdata(
+    data: &LogData,
+    opts: &DecodeOptions,
+    stats: &mut DecodeStats,
+    out: &mut Vec<Transaction>,
+    mut split: Option<&mut Split<'_>>,
 ) {
     stats.payloads += 1;
     if data.is_control() {
@@ -229,7 +275,16 @@ pub fn records_from_logdata(
         if parsed.partial {
             stats.lines_recovered += 1;
         }
-        keep(opts, to_transaction(parsed, event, &ctx), stats, out);
+        let t = to_transaction(parsed, event, &ctx);
+        match split.as_deref_mut() {
+            // Joined: the record waits for its execution lines; filters apply to the merge.
+            Some(sp) if sp.join.joins_record(&t) => {
+                stats.fragments += 1;
+                sp.fragments
+                    .push(crate::stitch::Fragment::of_access(t, &ctx));
+            }
+            _ => keep(opts, t, stats, out),
+        }
     }
     stats.lines_not_api += not_api;
     if not_api > 0 && api == 0 && execution.is_empty() {
@@ -238,8 +293,27 @@ pub fn records_from_logdata(
     if execution.is_empty() {
         return;
     }
-    let (records, counts) =
-        crate::execution::assemble(&execution, &data.log_events, &ctx, opts.max_body_bytes);
+    let (records, counts) = match split {
+        None => crate::execution::assemble(&execution, &data.log_events, &ctx, opts.max_body_bytes),
+        Some(sp) => {
+            let joined = sp.join.joins_group(&ctx);
+            let (records, pending, counts) = crate::execution::assemble::assemble_split(
+                &execution,
+                &data.log_events,
+                &ctx,
+                opts.max_body_bytes,
+                joined,
+            );
+            stats.fragments += counts.fragments;
+            stats.trailers_dropped += counts.trailers;
+            for p in pending {
+                let mut f = crate::stitch::Fragment::of_lines(p, &ctx, joined);
+                f.cap_lines(opts.max_body_bytes);
+                sp.fragments.push(f);
+            }
+            (records, counts)
+        }
+    };
     stats.execution_lines += counts.lines;
     stats.execution_lines_other += counts.other;
     stats.lines_unparsed += counts.orphans;
@@ -335,6 +409,8 @@ pub struct ForwardSummary {
     pub archived_records: u64,
     /// Records sent to the queue but not archived (a persistent archive failure).
     pub archive_failed_records: u64,
+    /// Messages sent to the stitch queue (fragments; a large fragment takes several).
+    pub fragment_messages: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -348,6 +424,15 @@ pub enum ForwardError {
     Frame(#[from] crate::frame::FrameError),
     #[error(transparent)]
     Queue(#[from] crate::queue::QueueError),
+    #[error(transparent)]
+    Fragment(#[from] crate::stitch::FragmentError),
+}
+
+/// The stitch queue and the joined stages, when stitching is on.
+#[derive(Clone, Copy)]
+pub struct StitchTarget<'a> {
+    pub queue: &'a dyn crate::queue::Queue,
+    pub join: &'a crate::stitch::JoinRule,
 }
 
 /// The decode Lambda's work for one payload: decode, filter, frame and send to the queue.
@@ -375,30 +460,72 @@ pub async fn forward_archived(
     policy: &crate::queue::SendPolicy,
     archive: Option<&crate::archive::Archiver>,
 ) -> Result<ForwardSummary, ForwardError> {
+    forward_stitched(
+        input,
+        source_name,
+        opts,
+        message_bytes,
+        queue,
+        policy,
+        archive,
+        None,
+    )
+    .await
+}
+
+/// [`forward_archived`]; with `stitch`, requests not seen whole go to the stitch queue as
+/// fragments (after the whole ones reached the main queue).
+#[allow(clippy::too_many_arguments)]
+pub async fn forward_stitched(
+    input: &[u8],
+    source_name: &str,
+    opts: &DecodeOptions,
+    message_bytes: usize,
+    queue: &dyn crate::queue::Queue,
+    policy: &crate::queue::SendPolicy,
+    archive: Option<&crate::archive::Archiver>,
+    stitch: Option<StitchTarget<'_>>,
+) -> Result<ForwardSummary, ForwardError> {
     let mut summary = ForwardSummary::default();
-    let records =
-        decode_bytes(input, opts, &mut summary.stats).map_err(|cause| ForwardError::Payload {
-            source_name: source_name.to_string(),
-            cause,
-        })?;
-    if records.is_empty() {
-        return Ok(summary);
+    let mut fragments = Vec::new();
+    let decoded = match stitch {
+        Some(t) => {
+            let mut split = Split {
+                fragments: &mut fragments,
+                join: t.join,
+            };
+            decode_split(input, opts, &mut summary.stats, &mut split)
+        }
+        None => decode_bytes(input, opts, &mut summary.stats),
+    };
+    let records = decoded.map_err(|cause| ForwardError::Payload {
+        source_name: source_name.to_string(),
+        cause,
+    })?;
+    if !records.is_empty() {
+        let frames = crate::frame::pack(&records, message_bytes)?;
+        let messages: Vec<_> = frames
+            .into_iter()
+            .enumerate()
+            .map(|(i, f)| f.into_message(i.to_string()))
+            .collect();
+        let report = crate::queue::send_all(queue, messages, policy).await?;
+        summary.messages_sent = report.messages as u64;
+        summary.message_bytes = report.bytes as u64;
+        summary.send_calls = report.calls as u64;
+        summary.send_retried = report.retried as u64;
+        if let Some(archiver) = archive {
+            let a = archiver.archive(&records).await;
+            summary.archived_records = a.records;
+            summary.archive_failed_records = a.failed_records;
+        }
     }
-    let frames = crate::frame::pack(&records, message_bytes)?;
-    let messages: Vec<_> = frames
-        .into_iter()
-        .enumerate()
-        .map(|(i, f)| f.into_message(i.to_string()))
-        .collect();
-    let report = crate::queue::send_all(queue, messages, policy).await?;
-    summary.messages_sent = report.messages as u64;
-    summary.message_bytes = report.bytes as u64;
-    summary.send_calls = report.calls as u64;
-    summary.send_retried = report.retried as u64;
-    if let Some(archiver) = archive {
-        let a = archiver.archive(&records).await;
-        summary.archived_records = a.records;
-        summary.archive_failed_records = a.failed_records;
+    if let (Some(t), false) = (stitch, fragments.is_empty()) {
+        let messages = crate::stitch::fragment::to_messages(fragments, message_bytes)?;
+        let report = crate::queue::send_all(t.queue, messages, policy).await?;
+        summary.fragment_messages = report.messages as u64;
+        summary.send_calls += report.calls as u64;
+        summary.send_retried += report.retried as u64;
     }
     Ok(summary)
 }
@@ -426,6 +553,8 @@ pub fn summary_emf(s: &ForwardSummary, timestamp_ms: i64) -> serde_json::Value {
                 s.stats.foreign_payloads as f64,
                 Unit::Count,
             ),
+            ("Fragments", s.stats.fragments as f64, Unit::Count),
+            ("FragmentMessages", s.fragment_messages as f64, Unit::Count),
             ("MessagesSent", s.messages_sent as f64, Unit::Count),
             ("MessageBytes", s.message_bytes as f64, Unit::Bytes),
             ("ArchivedRecords", s.archived_records as f64, Unit::Count),

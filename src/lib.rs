@@ -41,6 +41,7 @@ pub mod pipeline;
 pub mod queue;
 pub mod settle;
 pub mod ship;
+pub mod stitch;
 pub mod telemetry;
 pub mod transaction;
 pub mod truncate;

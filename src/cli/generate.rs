@@ -36,6 +36,18 @@ pub struct Args {
     /// delivery (REST execution logs as the 1 MB CloudWatch Logs delivery writes them).
     #[arg(long, default_value = "access", value_parser = parse_logs)]
     pub logs: LogKind,
+    /// With execution logs: the fraction (0 to 1) of requests cut across two payloads of their
+    /// log stream, at a random line (a split request's id is listed once, with its first part).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_fraction)]
+    pub split_fraction: f64,
+}
+
+/// `--split-fraction`: a number from 0 to 1.
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} is not a fraction from 0 to 1")),
+    }
 }
 
 /// `--logs` values.
@@ -57,12 +69,16 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         start_ms: (!args.now).then_some(args.start_ms),
         max_batch_bytes: args.batch_bytes,
         logs: args.logs,
+        split_fraction: args.split_fraction,
         ..GenerateOptions::default()
     };
+    if args.split_fraction > 0.0 && args.logs == LogKind::Access {
+        anyhow::bail!("--split-fraction cuts execution-log requests: use it with --logs execution or delivery");
+    }
     let out = args.out.clone();
     let ids_path = args.ids.clone();
     // Generation and gzip are CPU work; file writes block: one blocking task does both.
-    let (payloads, requests, statics, bytes) =
+    let (payloads, requests, splits, statics, bytes) =
         tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             std::fs::create_dir_all(&out)
                 .with_context(|| format!("cannot create {}", out.display()))?;
@@ -73,10 +89,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 )),
                 None => None,
             };
-            let (mut payloads, mut requests, mut statics, mut bytes) = (0u64, 0u64, 0u64, 0u64);
+            let (mut payloads, mut requests, mut splits, mut statics, mut bytes) =
+                (0u64, 0u64, 0u64, 0u64, 0u64);
             for p in Generator::new(opts) {
                 payloads += 1;
                 requests += p.events() as u64;
+                splits += p.split_request_ids.len() as u64;
                 statics += p.static_request_ids.len() as u64;
                 bytes += p.event.len() as u64;
                 let path = out.join(format!("payload-{payloads:06}.json"));
@@ -91,11 +109,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             if let Some(mut w) = ids {
                 w.flush().context("cannot write the ids file")?;
             }
-            Ok((payloads, requests, statics, bytes))
+            Ok((payloads, requests, splits, statics, bytes))
         })
         .await??;
     eprintln!(
-        "wrote {payloads} payloads ({requests} requests, {statics} for static files, {bytes} bytes) to {}",
+        "wrote {payloads} payloads ({requests} requests, {splits} cut across two payloads, {statics} for static files, {bytes} bytes) to {}",
         args.out.display()
     );
     Ok(ExitCode::SUCCESS)

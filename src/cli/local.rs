@@ -19,9 +19,12 @@ use crate::bridge::receiver::{Receiver, ReceiverConfig};
 use crate::bridge::Secret;
 use crate::config::settings as s;
 use crate::generate::{GenerateOptions, Generator, LogKind};
-use crate::pipeline::{summary_table, Input, LocalPipeline, PipelineOptions, Progress, Summary};
+use crate::pipeline::{
+    summary_table, Input, LocalPipeline, PipelineOptions, Progress, Stitching, Summary,
+};
 use crate::queue::{MemoryQueue, Queue, SqsQueue};
 use crate::ship::{ShipConfig, Shipper};
+use crate::stitch::{JoinRule, StitchOptions};
 
 /// Requests generated when neither inputs nor --generate are given.
 const DEFAULT_GENERATE: u64 = 100_000;
@@ -48,6 +51,18 @@ pub struct Args {
     pub dlq_url: Option<String>,
     #[command(flatten)]
     pub aws: AwsArgs,
+    /// FIFO queue for stitching split requests (default: an embedded FIFO queue).
+    #[arg(long, env = s::STITCH_QUEUE_URL.name)]
+    pub stitch_queue_url: Option<String>,
+    #[arg(long, env = s::STITCH_HOLD_SECS.name, help = s::STITCH_HOLD_SECS.doc,
+          default_value_t = s::STITCH_HOLD_SECS.int_default(), value_parser = s::STITCH_HOLD_SECS.clap_u64())]
+    pub stitch_hold_secs: u64,
+    #[arg(long, env = s::JOIN_STAGES.name, help = s::JOIN_STAGES.doc)]
+    pub join_stages: Option<String>,
+    /// No stitching: a request cut across payloads is delivered as one partial record per part
+    /// (what `decode` prints).
+    #[arg(long, conflicts_with_all = ["stitch_queue_url", "join_stages"])]
+    pub no_stitch: bool,
     /// Receives before a message moves to the dead-letter queue (embedded queue; SQS uses its redrive policy).
     #[arg(long, default_value_t = 5)]
     pub max_receive: u32,
@@ -145,6 +160,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(archiver) = archiver(&args).await {
         pipeline.set_archive(archiver);
     }
+    if let Some(stitching) = stitching(&args).await {
+        pipeline.set_stitch(stitching);
+    }
 
     // Inputs: generated, or read from files, through a small channel (bounded memory).
     let (tx, rx) = mpsc::channel::<Input>(4);
@@ -173,6 +191,51 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     report(&summary, args.summary_json.as_deref())?;
     Ok(exit_code(&summary, read_errors))
+}
+
+/// Receives of a fragment before the embedded stitch queue dead-letters it: a held fragment is
+/// received again after each wait (waits double from 100 ms up to what is left of the hold).
+const STITCH_MAX_RECEIVE: u32 = 50;
+
+/// The stitch stage: the queue named by --stitch-queue-url, else an embedded FIFO queue.
+async fn stitching(args: &Args) -> Option<Stitching> {
+    if args.no_stitch {
+        return None;
+    }
+    let join = JoinRule::new(
+        args.join_stages
+            .as_deref()
+            .unwrap_or_default()
+            .split([',', ' '])
+            .map(str::to_string),
+    );
+    let hold = Duration::from_secs(args.stitch_hold_secs);
+    let (queue, step, flush_at_end): (Arc<dyn Queue>, _, _) = match &args.stitch_queue_url {
+        Some(url) => {
+            let conf = args.aws.load().await;
+            let client = aws_sdk_sqs::Client::new(&conf);
+            // SQS counts visibility in whole seconds.
+            (
+                Arc::new(SqsQueue::new(client, url.clone())),
+                Duration::from_secs(1),
+                false,
+            )
+        }
+        None => {
+            let dlq = Arc::new(MemoryQueue::new("embedded-stitch-dlq"));
+            let queue =
+                MemoryQueue::with_dead_letter_queue("embedded-stitch", dlq, STITCH_MAX_RECEIVE)
+                    .fifo();
+            (Arc::new(queue), Duration::from_millis(100), true)
+        }
+    };
+    Some(Stitching {
+        queue,
+        options: StitchOptions { hold, step },
+        join,
+        workers: 2,
+        flush_at_end,
+    })
 }
 
 /// The archive tee named by --archive-stream or --archive-dir.

@@ -67,6 +67,11 @@ pub struct DecodeConfig {
     pub options: DecodeOptions,
     /// `ARCHIVE_STREAM`: the Firehose stream that archives every record (off when unset).
     pub archive_stream: Option<String>,
+    /// `STITCH_QUEUE_URL`: the FIFO stitch queue (stitching off when unset).
+    pub stitch_queue_url: Option<String>,
+    pub stitch: crate::stitch::StitchOptions,
+    /// `JOIN_STAGES`: stages whose access and execution logs are joined.
+    pub join: crate::stitch::JoinRule,
 }
 
 impl DecodeConfig {
@@ -76,8 +81,25 @@ impl DecodeConfig {
             message_bytes: s::MESSAGE_BYTES.usize(env)?,
             options: decode_options_from_env(env)?,
             archive_stream: s::ARCHIVE_STREAM.text(env),
+            stitch_queue_url: s::STITCH_QUEUE_URL.text(env),
+            stitch: crate::stitch::StitchOptions {
+                hold: std::time::Duration::from_secs(s::STITCH_HOLD_SECS.int(env)?),
+                ..crate::stitch::StitchOptions::default()
+            },
+            join: join_rule(env),
         })
     }
+}
+
+/// `JOIN_STAGES`, case kept (stage names are case-sensitive, unlike the registry's list rule).
+pub fn join_rule(env: &dyn Env) -> crate::stitch::JoinRule {
+    crate::stitch::JoinRule::new(
+        s::JOIN_STAGES
+            .raw(env)
+            .unwrap_or_default()
+            .split([',', ' '])
+            .map(str::to_string),
+    )
 }
 
 /// The decode options: the Lambda's, and those of a deployed function read back by `replay`.

@@ -434,6 +434,35 @@ pub const REDRIVE_RATE: Setting = setting(
     "Messages per second an automatic redrive moves.",
 );
 
+pub const STITCH_QUEUE_URL: Setting = setting(
+    "STITCH_QUEUE_URL",
+    Function::Decode,
+    Kind::Text {
+        required: false,
+        secret: false,
+    },
+    Stack::Wired,
+    "FIFO queue where requests not seen whole wait for their other part (docs/stitching.md); unset: they are delivered alone, flagged partial.",
+);
+pub const STITCH_HOLD_SECS: Setting = setting(
+    "STITCH_HOLD_SECS",
+    Function::Decode,
+    Kind::Int {
+        default: crate::stitch::DEFAULT_HOLD_SECS,
+        min: 0,
+        max: Some(600),
+    },
+    Stack::Param("StitchHoldSeconds"),
+    "Seconds a request's fragment waits for its other part before it is delivered alone, flagged partial.",
+);
+pub const JOIN_STAGES: Setting = setting(
+    "JOIN_STAGES",
+    Function::Decode,
+    Kind::List { default: &[] },
+    Stack::Param("JoinStages"),
+    "REST stages ({api-id}/{stage}, * for all) whose access-log records are joined with their execution logs into one transaction (needs STITCH_QUEUE_URL).",
+);
+
 /// Every setting, in the order of the configuration table.
 pub const SETTINGS: &[Setting] = &[
     QUEUE_URL,
@@ -465,6 +494,9 @@ pub const SETTINGS: &[Setting] = &[
     BRIDGE_CONCURRENCY,
     ALLOW_INSECURE_HTTP,
     ALLOWED_LOG_GROUPS,
+    STITCH_QUEUE_URL,
+    STITCH_HOLD_SECS,
+    JOIN_STAGES,
     RETRY_MAX_VISIBILITY_SECS,
     REDRIVE_DLQ_ARN,
     REDRIVE_COOLDOWN_SECS,

@@ -5,6 +5,12 @@
 //! after it (integration request id, X-Ray id) still attach. A request whose completion line is
 //! not in the payload becomes a record flagged `partial` that carries its raw lines
 //! (`execution.lines`), so that a later stage can join it with the rest.
+//!
+//! [`assemble_split`] serves stitching ([`crate::stitch`]): only requests seen whole (their
+//! `Extended Request Id` line and their completion line) become records; the rest are returned as
+//! [`Pending`] lines to meet their other part, and lines that only trail a completed request
+//! (integration request id, X-Ray id) are counted and dropped, since that request was already
+//! delivered whole.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -44,12 +50,36 @@ pub struct Counts {
     pub orphans: u64,
     /// Requests without their completion line in the payload.
     pub incomplete: u64,
+    /// With stitching: requests not seen whole, returned as [`Pending`] fragments.
+    pub fragments: u64,
+    /// With stitching: groups of only trailing lines (integration request id, X-Ray id) of a
+    /// request already delivered whole, dropped.
+    pub trailers: u64,
+}
+
+/// The lines of a request the payload did not hold whole, for the stitch stage: each line's text
+/// (a delivery event's text, not its JSON) with the time the event carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    pub request_id: String,
+    pub lines: Vec<ExecutionLine>,
 }
 
 struct Group<'b> {
     id: &'b str,
     lines: Vec<(usize, Line<'b>)>,
     complete: bool,
+    /// Holds the `Extended Request Id` line, the first line API Gateway writes for a request.
+    started: bool,
+    /// Every line only trails a completed request (integration request id, X-Ray id).
+    trailers_only: bool,
+}
+
+impl Group<'_> {
+    /// Seen from its first line to its completion line.
+    fn whole(&self) -> bool {
+        self.complete && self.started
+    }
 }
 
 /// Group `items` by request and build one record per request, in order of first appearance.
@@ -69,6 +99,50 @@ pub fn assemble(
         out.push(build(g, items, events, ctx, max_body_bytes));
     }
     (out, counts)
+}
+
+/// As [`assemble`], for stitching: whole requests become records; a request not seen whole is
+/// returned as [`Pending`] lines; trailing lines alone are counted (`trailers`) and dropped.
+/// `all_pending`: every request is returned as lines, whole or not (joined mode, where even a
+/// whole request waits for its access-log record).
+pub fn assemble_split(
+    items: &[Item<'_>],
+    events: &[LogEvent],
+    ctx: &Context,
+    max_body_bytes: usize,
+    all_pending: bool,
+) -> (Vec<Transaction>, Vec<Pending>, Counts) {
+    let mut counts = Counts::default();
+    let groups = group(items, &mut counts);
+    let mut out = Vec::with_capacity(groups.len());
+    let mut pending = Vec::new();
+    for g in &groups {
+        if g.whole() && !all_pending {
+            out.push(build(g, items, events, ctx, max_body_bytes));
+        } else if g.trailers_only {
+            counts.trailers += 1;
+        } else {
+            counts.fragments += 1;
+            pending.push(Pending {
+                request_id: g.id.to_string(),
+                lines: g
+                    .lines
+                    .iter()
+                    .map(|(i, _)| pending_line(&items[*i], &events[items[*i].event]))
+                    .collect(),
+            });
+        }
+    }
+    (out, pending, counts)
+}
+
+/// One line of a pending request: its text (a delivery event's text, not its JSON) and time.
+fn pending_line(item: &Item<'_>, event: &LogEvent) -> ExecutionLine {
+    ExecutionLine {
+        event_id: event.id.clone(),
+        timestamp: item.time_ms.unwrap_or(event.timestamp),
+        message: item.text.to_string(),
+    }
 }
 
 fn group<'b>(items: &'b [Item<'_>], counts: &mut Counts) -> Vec<Group<'b>> {
@@ -102,6 +176,8 @@ fn group<'b>(items: &'b [Item<'_>], counts: &mut Counts) -> Vec<Group<'b>> {
                     id,
                     lines: Vec::new(),
                     complete: false,
+                    started: false,
+                    trailers_only: true,
                 });
                 groups.len() - 1
             }),
@@ -110,8 +186,17 @@ fn group<'b>(items: &'b [Item<'_>], counts: &mut Counts) -> Vec<Group<'b>> {
         if !line.event.is_known() {
             counts.other += 1;
         }
-        if matches!(line.event, Event::MethodCompleted { .. }) {
-            groups[at].complete = true;
+        let g = &mut groups[at];
+        match line.event {
+            Event::MethodCompleted { .. } => g.complete = true,
+            Event::ExtendedRequestId(_) => g.started = true,
+            _ => {}
+        }
+        if !matches!(
+            line.event,
+            Event::IntegrationRequestId(_) | Event::XrayTraceId(_)
+        ) {
+            g.trailers_only = false;
         }
         groups[at].lines.push((i, line));
     }
@@ -546,7 +631,8 @@ mod tests {
                 lines: 7,
                 other: 1,
                 orphans: 0,
-                incomplete: 1
+                incomplete: 1,
+                ..Counts::default()
             }
         );
         let a = &recs[0];

@@ -52,6 +52,10 @@ pub struct GenerateOptions {
     pub account: String,
     /// Access logs (the default mix), or REST execution logs (standard or 1 MB delivery).
     pub logs: LogKind,
+    /// Execution logs: the fraction of requests whose lines are cut across two payloads (at a
+    /// random line; the rest of the request comes first in a later payload of the same log
+    /// stream), as a subscription may deliver them. 0: every request whole in one payload.
+    pub split_fraction: f64,
 }
 
 impl Default for GenerateOptions {
@@ -65,6 +69,7 @@ impl Default for GenerateOptions {
             region: "us-east-1".to_string(),
             account: "123456789012".to_string(),
             logs: LogKind::Access,
+            split_fraction: 0.0,
         }
     }
 }
@@ -83,6 +88,9 @@ pub struct Payload {
     pub static_request_ids: Vec<String>,
     /// Execution logs: what each request should decode to, in order (empty for access logs).
     pub expected: Vec<Expected>,
+    /// Requests of `request_ids` whose lines this payload holds only in part: the rest comes
+    /// first in a later payload of the same stream (see [`GenerateOptions::split_fraction`]).
+    pub split_request_ids: Vec<String>,
     /// Log events in the payload.
     pub log_events: usize,
     /// Uncompressed LogData JSON size.
@@ -125,6 +133,8 @@ pub struct Generator {
     streams: Vec<Vec<String>>,
     stage_weights: Vec<(usize, u32)>,
     connections: Vec<String>,
+    /// Split requests' later lines, by (stage, stream), waiting for that stream's next payload.
+    tails: std::collections::BTreeMap<(usize, usize), Vec<LogEventOut>>,
 }
 
 impl Generator {
@@ -147,6 +157,7 @@ impl Generator {
             streams,
             stage_weights,
             connections,
+            tails: std::collections::BTreeMap::new(),
         }
     }
 
@@ -251,17 +262,37 @@ impl Generator {
             request_ids: Vec::new(),
             static_request_ids: Vec::new(),
             expected: Vec::new(),
+            split_request_ids: Vec::new(),
             log_events: events.len(),
             logdata_bytes,
             event,
         }
     }
 
-    /// One payload of REST execution logs: whole requests of one stage's log stream.
+    /// Where a stage's execution logs go: (log group, log stream).
+    fn execution_target(&self, stage_index: usize, stream_index: usize) -> (String, String) {
+        let stage = &STAGES[stage_index];
+        let log_group = if self.opts.logs == LogKind::Delivery {
+            delivery_log_group(stage.api_id, stage.stage)
+        } else {
+            format!(
+                "API-Gateway-Execution-Logs_{}/{}",
+                stage.api_id, stage.stage
+            )
+        };
+        (log_group, self.streams[stage_index][stream_index].clone())
+    }
+
+    /// One payload of REST execution logs: requests of one stage's log stream (whole, or with
+    /// `split_fraction` some cut, their first part here and the rest in a later payload).
     fn next_execution_payload(&mut self) -> Option<Payload> {
         let remaining = self.remaining();
         if remaining == 0 {
-            return None;
+            // What is left of split requests, one payload per stream.
+            let ((stage_index, stream_index), events) = self.tails.pop_first()?;
+            let (log_group, log_stream) = self.execution_target(stage_index, stream_index);
+            let filter = STAGES[stage_index].filter_name();
+            return Some(self.seal(&log_group, log_stream, filter, &events));
         }
         let rest: Vec<(usize, u32)> = self
             .stage_weights
@@ -272,16 +303,8 @@ impl Generator {
         let stage_index = *pick(&mut self.rng, &rest);
         let stage = &STAGES[stage_index];
         let stream_index = self.rng.random_range(0..self.streams[stage_index].len());
-        let log_stream = self.streams[stage_index][stream_index].clone();
+        let (log_group, log_stream) = self.execution_target(stage_index, stream_index);
         let delivery = self.opts.logs == LogKind::Delivery;
-        let log_group = if delivery {
-            delivery_log_group(stage.api_id, stage.stage)
-        } else {
-            format!(
-                "API-Gateway-Execution-Logs_{}/{}",
-                stage.api_id, stage.stage
-            )
-        };
         let wanted = if self.rng.random_bool(0.2) {
             self.rng.random_range(1..=5)
         } else {
@@ -289,11 +312,22 @@ impl Generator {
         };
         let count = (wanted as u64).min(remaining) as usize;
         let wall_ms = chrono::Utc::now().timestamp_millis();
-        let mut events: Vec<LogEventOut> = Vec::new();
+        // The rest of requests split earlier in this stream comes first.
+        let mut events: Vec<LogEventOut> = self
+            .tails
+            .remove(&(stage_index, stream_index))
+            .unwrap_or_default();
         let mut request_ids = Vec::with_capacity(count);
         let mut expected = Vec::with_capacity(count);
         let mut static_request_ids = Vec::new();
-        let mut size = 200 + log_group.len() + log_stream.len();
+        let mut split_request_ids = Vec::new();
+        let mut size = 200
+            + log_group.len()
+            + log_stream.len()
+            + events
+                .iter()
+                .map(|e| json_event_size(&e.message))
+                .sum::<usize>();
         while request_ids.len() < count {
             let seq = self.produced;
             let timestamp = match self.opts.start_ms {
@@ -333,6 +367,20 @@ impl Generator {
                     message,
                 });
             }
+            // Cut at a random line: the rest waits for this stream's next payload.
+            let tail = (self.opts.split_fraction > 0.0
+                && new_events.len() >= 2
+                && self.rng.random_bool(self.opts.split_fraction.min(1.0)))
+            .then(|| {
+                let at = self.rng.random_range(1..new_events.len());
+                new_events.split_off(at)
+            });
+            if let Some(tail) = &tail {
+                added -= tail
+                    .iter()
+                    .map(|e| json_event_size(&e.message))
+                    .sum::<usize>();
+            }
             // Whole requests only: one that does not fit starts the next payload (its draw is
             // discarded; the sequence number is reused, so ids stay unique and the output
             // deterministic).
@@ -344,6 +392,13 @@ impl Generator {
             }
             size += added;
             events.extend(new_events);
+            if let Some(tail) = tail {
+                split_request_ids.push(req.request_id.clone());
+                self.tails
+                    .entry((stage_index, stream_index))
+                    .or_default()
+                    .extend(tail);
+            }
             if is_static {
                 static_request_ids.push(req.request_id.clone());
             }
@@ -356,6 +411,7 @@ impl Generator {
         p.request_ids = request_ids;
         p.expected = expected;
         p.static_request_ids = static_request_ids;
+        p.split_request_ids = split_request_ids;
         Some(p)
     }
 

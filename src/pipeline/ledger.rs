@@ -38,6 +38,11 @@ struct State {
     /// Confirmed messages this run did not send (already in the queue).
     foreign_messages: u64,
     latencies_ms: Vec<u32>,
+    /// Stitching: when the fragments of a request entered the pipeline (its latency base).
+    fragment_base_ms: HashMap<u64, i64>,
+    /// Stitching: ids settled on purpose without a record (filtered, or fragments with nothing
+    /// of the request in them).
+    discarded: HashSet<u64>,
 }
 
 /// Shared accounting; every method takes the lock briefly.
@@ -60,6 +65,9 @@ pub struct Settlement {
     pub dead_lettered: u64,
     /// Distinct ids read and neither delivered nor dead-lettered.
     pub lost: u64,
+    /// Distinct ids read, not delivered, settled on purpose by the stitch stage (filtered or
+    /// empty fragments).
+    pub discarded: u64,
     pub repeat_confirmations: u64,
     pub foreign_messages: u64,
     pub latency_p50_ms: u64,
@@ -96,6 +104,53 @@ impl Ledger {
             },
         );
         frame
+    }
+
+    /// Fragments of requests went to the stitch stage: their ids are read (once, however many
+    /// fragments a request has), their record comes later from [`register_stitched_frame`].
+    ///
+    /// [`register_stitched_frame`]: Self::register_stitched_frame
+    pub fn expect_fragments<'a>(&self, ids: impl IntoIterator<Item = &'a str>, base_ms: i64) {
+        let mut state = self.lock();
+        for h in ids.into_iter().map(id_hash) {
+            state.input.insert(h);
+            let base = state.fragment_base_ms.entry(h).or_insert(base_ms);
+            *base = (*base).min(base_ms);
+        }
+    }
+
+    /// A frame of stitched records (their ids were read as fragments); returns its number.
+    pub fn register_stitched_frame<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> u64 {
+        let hashes: Vec<u64> = ids.into_iter().map(id_hash).collect();
+        let mut state = self.lock();
+        let now = crate::clock::now_ms();
+        let base_ms = hashes
+            .iter()
+            .filter_map(|h| state.fragment_base_ms.get(h).copied())
+            .min()
+            .unwrap_or(now);
+        for h in &hashes {
+            state.input.insert(*h);
+        }
+        state.next_frame += 1;
+        let frame = state.next_frame;
+        state.frames.insert(
+            frame,
+            FrameEntry {
+                ids: hashes,
+                base_ms,
+            },
+        );
+        frame
+    }
+
+    /// The stitch stage settled these requests without a record (filtered on purpose, or
+    /// fragments that held nothing of the request).
+    pub fn discard<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
+        let mut state = self.lock();
+        for h in ids.into_iter().map(id_hash) {
+            state.discarded.insert(h);
+        }
     }
 
     /// Move `ids` out of `frame` into a new frame (the shipper sends records the collector
@@ -176,7 +231,14 @@ impl Ledger {
             .iter()
             .filter(|h| state.input.contains(h) && !witness.contains(h))
             .count() as u64;
-        let lost = records_in - delivered - dead_lettered;
+        let discarded = state
+            .discarded
+            .iter()
+            .filter(|h| {
+                state.input.contains(h) && !witness.contains(h) && !dead_letter_ids.contains(h)
+            })
+            .count() as u64;
+        let lost = records_in - delivered - dead_lettered - discarded;
         state.latencies_ms.sort_unstable();
         let pct = |p: f64| -> u64 {
             let n = state.latencies_ms.len();
@@ -193,6 +255,7 @@ impl Ledger {
             unconfirmed,
             dead_lettered,
             lost,
+            discarded,
             repeat_confirmations: state.repeat_confirmations,
             foreign_messages: state.foreign_messages,
             latency_p50_ms: pct(0.50),
@@ -226,6 +289,28 @@ mod tests {
         assert_eq!(s.repeat_confirmations, 2);
         assert_eq!(s.foreign_messages, 1);
         assert_eq!((s.latency_p50_ms, s.latency_p99_ms), (10, 10));
+    }
+
+    #[test]
+    fn fragments_count_once_and_discards_are_not_lost() {
+        let l = Ledger::new();
+        l.expect_fragments(["a", "a", "b", "c"], 100);
+        l.expect_fragments(["a"], 50);
+        let f = l.register_stitched_frame(["a"]);
+        assert_eq!(l.confirm(Some(f), 150), 1);
+        l.discard(["b"]);
+        let s = l.settle(&HashSet::new());
+        assert_eq!(
+            (
+                s.records_in,
+                s.input_repeats,
+                s.delivered,
+                s.discarded,
+                s.lost
+            ),
+            (3, 0, 1, 1, 1)
+        );
+        assert_eq!(s.latency_max_ms, 100, "from the earliest fragment");
     }
 
     #[test]

@@ -3,6 +3,10 @@
 //! delete, emulating the SQS event source mapping (batches of up to 10, visibility timeout,
 //! partial batch failures left to come back, redrive to the dead-letter queue).
 //!
+//! With stitching on ([`LocalPipeline::set_stitch`]), requests not seen whole go to a FIFO
+//! stitch queue and a stitch worker joins them (the stitch consumer's work, see
+//! [`crate::stitch`]); the drain then also waits for that queue to empty.
+//!
 //! Every record is accounted for (see [`ledger`]): delivered, filtered on purpose, dead-lettered,
 //! or lost. `apigw-stream local` and the end-to-end tests drive this module.
 
@@ -19,11 +23,12 @@ use tokio::time::Instant;
 
 use crate::bridge::receiver::Receiver;
 use crate::clock::now_ms;
-use crate::decode::{decode_bytes, DecodeOptions, DecodeStats};
+use crate::decode::{decode_bytes, decode_split, DecodeOptions, DecodeStats, Split};
 use crate::frame::{self, Frame};
 use crate::queue::{send_all, Attribute, InMessage, OutMessage, Queue, QueueError, SendPolicy};
 use crate::settle::{Received, RetryPolicy};
 use crate::ship::{ShipMessage, ShipReport, ShipStats, Shipper};
+use crate::stitch::{Fragment, JoinRule, StitchOptions, StitchStats};
 use ledger::{Ledger, Settlement};
 
 /// Message attribute holding the frame number this run gave a message (for accounting).
@@ -74,6 +79,21 @@ impl Default for PipelineOptions {
             drain_timeout: Duration::from_secs(600),
         }
     }
+}
+
+/// The stitch stage of a local run.
+#[derive(Clone)]
+pub struct Stitching {
+    /// A FIFO queue (the embedded one, or SQS).
+    pub queue: Arc<dyn Queue>,
+    pub options: StitchOptions,
+    pub join: JoinRule,
+    /// Concurrent stitch consumers.
+    pub workers: usize,
+    /// Once every input is decoded no fragment can still come: deliver what is held at once
+    /// instead of waiting out the hold. Only for a queue this run alone feeds (the embedded one,
+    /// which serves a group's visible messages together).
+    pub flush_at_end: bool,
 }
 
 /// One payload to decode.
@@ -174,6 +194,12 @@ pub struct Summary {
     pub archived_records: u64,
     /// Records delivered to the queue but not archived.
     pub archive_failed_records: u64,
+    /// Requests sent to the stitch stage by the decoder (0 with stitching off).
+    pub fragments: u64,
+    /// Lines that only trailed a request already delivered whole, dropped.
+    pub trailers_dropped: u64,
+    /// The stitch stage's counts.
+    pub stitch: StitchStats,
 }
 
 /// The pipeline's parts and its accounting. Share it in an `Arc`.
@@ -188,6 +214,10 @@ pub struct LocalPipeline {
     decode_stats: Mutex<DecodeStats>,
     /// The archive tee, when on: records go there after the queue accepted their frames.
     archive: std::sync::OnceLock<crate::archive::Archiver>,
+    stitch: std::sync::OnceLock<Stitching>,
+    stitch_stats: Mutex<StitchStats>,
+    /// Every input has been decoded (no fragment can still come).
+    inputs_done: AtomicBool,
     started: Mutex<Option<Instant>>,
     finished: Mutex<Option<Instant>>,
 }
@@ -208,6 +238,11 @@ pub enum PipelineError {
     Send { input: String, cause: QueueError },
     #[error("{input}: decode task failed: {cause}")]
     Task { input: String, cause: String },
+    #[error("{input}: {cause}")]
+    Fragment {
+        input: String,
+        cause: crate::stitch::FragmentError,
+    },
 }
 
 impl LocalPipeline {
@@ -230,6 +265,9 @@ impl LocalPipeline {
             counters: Counters::default(),
             decode_stats: Mutex::new(DecodeStats::default()),
             archive: std::sync::OnceLock::new(),
+            stitch: std::sync::OnceLock::new(),
+            stitch_stats: Mutex::new(StitchStats::default()),
+            inputs_done: AtomicBool::new(false),
             started: Mutex::new(None),
             finished: Mutex::new(None),
         })
@@ -238,6 +276,11 @@ impl LocalPipeline {
     /// Turn the archive tee on (once; later calls are ignored).
     pub fn set_archive(&self, archiver: crate::archive::Archiver) {
         let _ = self.archive.set(archiver);
+    }
+
+    /// Turn stitching on (once; later calls are ignored).
+    pub fn set_stitch(&self, stitching: Stitching) {
+        let _ = self.stitch.set(stitching);
     }
 
     pub fn options(&self) -> &PipelineOptions {
@@ -267,18 +310,29 @@ impl LocalPipeline {
         let opts = self.opts.decode.clone();
         let message_bytes = self.opts.message_bytes;
         let name = input.name.clone();
+        let join = self.stitch.get().map(|st| st.join.clone());
         // Decoding and packing are CPU work: keep them off the async workers.
         let joined = tokio::task::spawn_blocking(move || {
             let mut stats = DecodeStats::default();
-            let records = decode_bytes(&input.bytes, &opts, &mut stats);
+            let mut fragments = Vec::new();
+            let records = match &join {
+                Some(join) => {
+                    let mut split = Split {
+                        fragments: &mut fragments,
+                        join,
+                    };
+                    decode_split(&input.bytes, &opts, &mut stats, &mut split)
+                }
+                None => decode_bytes(&input.bytes, &opts, &mut stats),
+            };
             let packed = records.map(|records| {
                 let frames = frame::pack(&records, message_bytes);
                 (records, frames)
             });
-            (stats, packed)
+            (stats, packed, fragments)
         })
         .await;
-        let (stats, packed) = joined.map_err(|e| PipelineError::Task {
+        let (stats, packed, fragments) = joined.map_err(|e| PipelineError::Task {
             input: name.clone(),
             cause: e.to_string(),
         })?;
@@ -296,6 +350,7 @@ impl LocalPipeline {
                 return Err(PipelineError::Decode { input: name, cause });
             }
         };
+        self.send_fragments(&name, fragments, base_ms).await?;
         let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
         self.send_frames(&name, frames, &ids, base_ms).await?;
         if let Some(archiver) = self.archive.get() {
@@ -356,6 +411,146 @@ impl LocalPipeline {
                     input: input.to_string(),
                     cause,
                 })
+            }
+        }
+    }
+
+    /// Send fragments to the stitch queue (the decode Lambda's second destination).
+    async fn send_fragments(
+        &self,
+        input: &str,
+        fragments: Vec<Fragment>,
+        base_ms: i64,
+    ) -> Result<(), PipelineError> {
+        let Some(st) = self.stitch.get() else {
+            return Ok(());
+        };
+        if fragments.is_empty() {
+            return Ok(());
+        }
+        self.ledger
+            .expect_fragments(fragments.iter().map(|f| f.request_id.as_str()), base_ms);
+        let messages = crate::stitch::fragment::to_messages(fragments, self.opts.message_bytes)
+            .map_err(|e| PipelineError::Fragment {
+                input: input.to_string(),
+                cause: e,
+            })?;
+        send_all(st.queue.as_ref(), messages, &self.opts.send_policy)
+            .await
+            .map(|_| ())
+            .map_err(|cause| {
+                self.counters.send_failures.fetch_add(1, Ordering::Relaxed);
+                PipelineError::Send {
+                    input: input.to_string(),
+                    cause,
+                }
+            })
+    }
+
+    /// One stitch "invocation": receive fragments, send the whole requests on as frames, delete
+    /// what was settled, hold back the rest. Returns the batch size.
+    pub async fn stitch_once(&self) -> Result<usize, QueueError> {
+        let Some(st) = self.stitch.get() else {
+            return Ok(0);
+        };
+        let messages = st
+            .queue
+            .receive(
+                self.opts.receive_batch,
+                self.opts.receive_wait,
+                self.opts.visibility_timeout,
+            )
+            .await?;
+        if messages.is_empty() {
+            return Ok(0);
+        }
+        let mut options = st.options.clone();
+        if st.flush_at_end && self.inputs_done.load(Ordering::Relaxed) {
+            options.hold = Duration::ZERO;
+        }
+        let decode = self.opts.decode.clone();
+        let plan = {
+            let messages = messages.clone();
+            tokio::task::spawn_blocking(move || {
+                crate::stitch::plan(&messages, &options, &decode, now_ms())
+            })
+            .await
+            .map_err(|e| QueueError::Call {
+                queue: st.queue.name().to_string(),
+                operation: "stitch",
+                message: e.to_string(),
+            })?
+        };
+        let mut sent = true;
+        if !plan.records.is_empty() {
+            match frame::pack(&plan.records, self.opts.message_bytes) {
+                Ok(frames) => {
+                    let ids: Vec<&str> = plan.records.iter().map(|r| r.id.as_str()).collect();
+                    if let Err(e) = self.send_stitched(frames, &ids).await {
+                        tracing::warn!(error = %e, "stitched records not sent; their fragments come back");
+                        sent = false;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "stitched records cannot be framed; their fragments come back");
+                    sent = false;
+                }
+            }
+        }
+        crate::stitch::consume::hold_back(&plan, &messages, st.queue.as_ref()).await;
+        if sent {
+            self.ledger
+                .discard(plan.settled_without_record.iter().map(String::as_str));
+            let done: Vec<String> = plan
+                .done
+                .iter()
+                .map(|i| messages[*i].receipt_handle.clone())
+                .collect();
+            if !done.is_empty() {
+                if let Err(e) = st.queue.delete(&done).await {
+                    tracing::warn!(error = %e, "deleting stitched fragments failed; they will come back");
+                }
+            }
+            self.stitch_stats
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .add(&plan.stats);
+        }
+        Ok(messages.len())
+    }
+
+    /// Send frames of stitched records to the main queue (ids registered as stitched).
+    async fn send_stitched(&self, frames: Vec<Frame>, ids: &[&str]) -> Result<(), QueueError> {
+        let mut messages = Vec::with_capacity(frames.len());
+        let mut offset = 0;
+        for (i, f) in frames.into_iter().enumerate() {
+            let end = (offset + f.records).min(ids.len());
+            let frame_no = self
+                .ledger
+                .register_stitched_frame(ids[offset..end].iter().copied());
+            offset = end;
+            let mut m: OutMessage = f.into_message(i.to_string());
+            m.attributes.insert(
+                FRAME_ATTRIBUTE.to_string(),
+                Attribute::Number(frame_no.to_string()),
+            );
+            messages.push(m);
+        }
+        let count = messages.len() as u64;
+        send_all(self.queue.as_ref(), messages, &self.opts.send_policy).await?;
+        self.counters
+            .messages_sent
+            .fetch_add(count, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// A stitch worker: [`stitch_once`](Self::stitch_once) until `stop` is set.
+    pub async fn stitch_worker(self: Arc<Self>, stop: Arc<AtomicBool>) {
+        while !stop.load(Ordering::Relaxed) {
+            if let Err(e) = self.stitch_once().await {
+                self.counters.receive_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, "receiving from the stitch queue failed; retrying");
+                tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
     }
@@ -516,15 +711,22 @@ impl LocalPipeline {
         let start = Instant::now();
         let mut empty_in_a_row = 0;
         loop {
-            match self.queue.approximate_len().await {
-                Ok(0) => {
+            let main = self.queue.approximate_len().await;
+            let stitch = match self.stitch.get() {
+                Some(st) => st.queue.approximate_len().await,
+                None => Ok(0),
+            };
+            match (main, stitch) {
+                (Ok(0), Ok(0)) => {
                     empty_in_a_row += 1;
                     if empty_in_a_row >= 2 {
                         return true;
                     }
                 }
-                Ok(_) => empty_in_a_row = 0,
-                Err(e) => tracing::warn!(error = %e, "cannot read the queue's length"),
+                (Ok(_), Ok(_)) => empty_in_a_row = 0,
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::warn!(error = %e, "cannot read the queue's length")
+                }
             }
             if start.elapsed() > self.opts.drain_timeout {
                 tracing::warn!(
@@ -542,9 +744,15 @@ impl LocalPipeline {
     pub async fn run(self: Arc<Self>, inputs: mpsc::Receiver<Input>) -> Summary {
         self.mark_started();
         let stop = Arc::new(AtomicBool::new(false));
-        let shippers: Vec<_> = (0..self.opts.shipper_workers.max(1))
+        let mut shippers: Vec<_> = (0..self.opts.shipper_workers.max(1))
             .map(|_| tokio::spawn(self.clone().ship_worker(stop.clone())))
             .collect();
+        if let Some(st) = self.stitch.get() {
+            shippers.extend(
+                (0..st.workers.max(1))
+                    .map(|_| tokio::spawn(self.clone().stitch_worker(stop.clone()))),
+            );
+        }
         let inputs = Arc::new(tokio::sync::Mutex::new(inputs));
         let decoders: Vec<_> = (0..self.opts.decode_workers.max(1))
             .map(|_| {
@@ -566,6 +774,7 @@ impl LocalPipeline {
                 tracing::error!(error = %e, "a decode worker failed");
             }
         }
+        self.inputs_done.store(true, Ordering::Relaxed);
         let drained = self.drain().await;
         self.mark_finished();
         stop.store(true, Ordering::Relaxed);
@@ -665,10 +874,11 @@ impl LocalPipeline {
         let duplicates =
             bridge_duplicates.unwrap_or_else(|| get(&c.window_records).saturating_sub(s.delivered));
         let elapsed_ms = elapsed.as_millis() as u64;
+        let stitch = *self.stitch_stats.lock().unwrap_or_else(|e| e.into_inner());
         Summary {
             records_in: s.records_in + decode.filtered,
             records_delivered: s.delivered,
-            filtered: decode.filtered,
+            filtered: decode.filtered + s.discarded,
             lines_unparsed: decode.lines_unparsed,
             lines_not_api: decode.lines_not_api,
             dead_lettered: s.dead_lettered,
@@ -697,6 +907,9 @@ impl LocalPipeline {
             drain_timed_out: false,
             archived_records: get(&c.archived_records),
             archive_failed_records: get(&c.archive_failed_records),
+            fragments: decode.fragments,
+            trailers_dropped: decode.trailers_dropped,
+            stitch,
         }
     }
 }
@@ -736,6 +949,19 @@ pub fn summary_table(s: &Summary) -> String {
             ),
         ),
         ("retries", s.retries.to_string()),
+        (
+            "stitching",
+            format!(
+                "{} fragments in, {} stitched, {} held, {} delivered alone ({} partial), {} empty dropped, age max {} ms",
+                s.stitch.fragments_in,
+                s.stitch.stitched,
+                s.stitch.held,
+                s.stitch.delivered_alone,
+                s.stitch.partial,
+                s.stitch.dropped_empty,
+                s.stitch.age_max_ms
+            ),
+        ),
         ("elapsed", format!("{:.1} s", s.elapsed_ms as f64 / 1000.0)),
         ("throughput", format!("{} records/s", s.records_per_s)),
         (

@@ -6,7 +6,10 @@
 //! - with a dead-letter queue, a message already received `max_receive` times is moved there
 //!   instead of being delivered again (SQS's redrive policy, `maxReceiveCount`);
 //! - `receive` long-polls: it waits up to `wait` for a message to be sent or to become visible;
-//! - batch and message size limits as SQS enforces them.
+//! - batch and message size limits as SQS enforces them;
+//! - a FIFO queue ([`MemoryQueue::fifo`]): a message group with a message in flight is served to
+//!   no one else, a receive takes the visible messages of a group together and in order, and a
+//!   deduplication id seen in the last 5 minutes is accepted and dropped (SQS FIFO semantics).
 //!
 //! `apigw-stream local` and the end-to-end tests run the pipeline over this queue.
 
@@ -19,9 +22,12 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::{
-    EntryFailure, InMessage, OutMessage, Queue, QueueError, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES,
-    MAX_MESSAGE_BYTES,
+    EntryFailure, FifoMessage, InMessage, OutMessage, Queue, QueueError, MAX_BATCH_BYTES,
+    MAX_BATCH_ENTRIES, MAX_MESSAGE_BYTES,
 };
+
+/// SQS FIFO's deduplication interval.
+const DEDUP_WINDOW: Duration = Duration::from_secs(300);
 
 /// SQS caps `MaxNumberOfMessages` at 10.
 const MAX_RECEIVE: usize = 10;
@@ -33,6 +39,10 @@ struct Stored {
     attributes: BTreeMap<String, String>,
     receive_count: u32,
     sent_timestamp_ms: i64,
+    /// FIFO queues: the message group.
+    group: Option<String>,
+    /// Send order, which a group keeps when a message comes back from flight.
+    order: u64,
 }
 
 #[derive(Debug)]
@@ -54,6 +64,25 @@ struct State {
     sent: u64,
     deleted: u64,
     redriven: u64,
+    /// FIFO: messages in flight per group (a group listed here is served to no one else).
+    groups_in_flight: HashMap<String, usize>,
+    /// FIFO: deduplication ids with when they were first accepted.
+    dedup: HashMap<String, Instant>,
+    /// FIFO: sends dropped as duplicates.
+    deduplicated: u64,
+    next_order: u64,
+}
+
+impl State {
+    fn release_group(&mut self, group: &Option<String>) {
+        let Some(g) = group else { return };
+        if let Some(n) = self.groups_in_flight.get_mut(g) {
+            *n -= 1;
+            if *n == 0 {
+                self.groups_in_flight.remove(g);
+            }
+        }
+    }
 }
 
 /// Counters of what went through the queue (for summaries and tests).
@@ -65,6 +94,8 @@ pub struct MemoryQueueStats {
     pub redriven: u64,
     pub visible: usize,
     pub in_flight: usize,
+    /// FIFO sends dropped as duplicates of one seen in the last 5 minutes.
+    pub deduplicated: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -79,6 +110,7 @@ pub struct MemoryQueue {
     name: String,
     max_message_bytes: usize,
     redrive: Option<Redrive>,
+    fifo: bool,
     state: Mutex<State>,
     /// Woken when a message is sent or made visible, for long-polling receivers.
     notify: Notify,
@@ -91,6 +123,7 @@ impl MemoryQueue {
             name: name.into(),
             max_message_bytes: MAX_MESSAGE_BYTES,
             redrive: None,
+            fifo: false,
             state: Mutex::new(State::default()),
             notify: Notify::new(),
         }
@@ -109,6 +142,16 @@ impl MemoryQueue {
             }),
             ..MemoryQueue::new(name)
         }
+    }
+
+    /// Make this a FIFO queue (message groups, deduplication ids; see the module docs).
+    pub fn fifo(mut self) -> Self {
+        self.fifo = true;
+        self
+    }
+
+    pub fn is_fifo(&self) -> bool {
+        self.fifo
     }
 
     /// Lower the maximum message size (SQS's `MaximumMessageSize`, 1 KiB..1 MiB).
@@ -130,6 +173,7 @@ impl MemoryQueue {
             redriven: state.redriven,
             visible: state.visible.len(),
             in_flight: state.in_flight.len(),
+            deduplicated: state.deduplicated,
         }
     }
 
@@ -165,6 +209,7 @@ impl MemoryQueue {
             let Some(flight) = state.in_flight.remove(&receipt) else {
                 continue;
             };
+            state.release_group(&flight.message.group);
             let exhausted = self
                 .redrive
                 .as_ref()
@@ -209,16 +254,27 @@ impl MemoryQueue {
         let mut state = self.lock();
         let redrive = self.expire(&mut state, now);
         let mut out = Vec::new();
-        while out.len() < max {
-            let Some(mut message) = state.visible.pop_front() else {
-                break;
-            };
+        let mut taken = Vec::new();
+        if self.fifo {
+            taken = take_groups(&mut state, max);
+        } else {
+            while taken.len() < max {
+                let Some(m) = state.visible.pop_front() else {
+                    break;
+                };
+                taken.push(m);
+            }
+        }
+        for mut message in taken {
             message.receive_count += 1;
             state.next_seq += 1;
             let seq = state.next_seq;
             let receipt = format!("{}#{}", message.message_id, seq);
             let deadline = now + visibility;
             out.push(to_in_message(&message, receipt.clone()));
+            if let Some(g) = &message.group {
+                *state.groups_in_flight.entry(g.clone()).or_default() += 1;
+            }
             state.deadlines.insert((deadline, seq, receipt.clone()));
             state.in_flight.insert(
                 receipt.clone(),
@@ -235,6 +291,158 @@ impl MemoryQueue {
         self.redrive_to_dlq(redrive);
         (out, next_deadline)
     }
+}
+
+impl MemoryQueue {
+    /// One batch send, as SQS checks it; FIFO entries carry (group id, deduplication id).
+    fn send_entries(
+        &self,
+        entries: Vec<(&OutMessage, Option<(&str, &str)>)>,
+    ) -> Result<Vec<EntryFailure>, QueueError> {
+        if entries.is_empty() {
+            return Err(call_error(
+                &self.name,
+                "SendMessageBatch",
+                "EmptyBatchRequest: no entries",
+            ));
+        }
+        if entries.len() > MAX_BATCH_ENTRIES {
+            return Err(call_error(
+                &self.name,
+                "SendMessageBatch",
+                format!(
+                    "TooManyEntriesInBatchRequest: {} entries (max {MAX_BATCH_ENTRIES})",
+                    entries.len()
+                ),
+            ));
+        }
+        let mut ids = HashSet::new();
+        if let Some((dup, _)) = entries.iter().find(|(e, _)| !ids.insert(e.id.as_str())) {
+            return Err(call_error(
+                &self.name,
+                "SendMessageBatch",
+                format!("BatchEntryIdsNotDistinct: id {:?} repeated", dup.id),
+            ));
+        }
+        let total: usize = entries.iter().map(|(e, _)| e.sqs_size()).sum();
+        if total > MAX_BATCH_BYTES {
+            return Err(call_error(
+                &self.name,
+                "SendMessageBatch",
+                format!("BatchRequestTooLong: {total} bytes (max {MAX_BATCH_BYTES})"),
+            ));
+        }
+        let now = Instant::now();
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let mut failures = Vec::new();
+        let mut accepted = 0usize;
+        {
+            let mut state = self.lock();
+            state
+                .dedup
+                .retain(|_, at| now.duration_since(*at) < DEDUP_WINDOW);
+            for (entry, fifo) in entries {
+                let size = entry.sqs_size();
+                if size > self.max_message_bytes {
+                    failures.push(EntryFailure {
+                        id: entry.id.clone(),
+                        code: "InvalidParameterValue".to_string(),
+                        message: format!(
+                            "message of {size} bytes exceeds the queue's limit of {} bytes",
+                            self.max_message_bytes
+                        ),
+                        sender_fault: true,
+                    });
+                    continue;
+                }
+                if let Some((_, dedup)) = fifo {
+                    if state.dedup.contains_key(dedup) {
+                        // Accepted, not enqueued again (SQS answers success).
+                        state.deduplicated += 1;
+                        continue;
+                    }
+                    state.dedup.insert(dedup.to_string(), now);
+                }
+                state.sent += 1;
+                state.next_order += 1;
+                let order = state.next_order;
+                let message_id = uuid::Uuid::new_v4().to_string();
+                state.visible.push_back(Stored {
+                    message_id,
+                    body: entry.body.clone(),
+                    attributes: entry
+                        .attributes
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.value().to_string()))
+                        .collect(),
+                    receive_count: 0,
+                    sent_timestamp_ms: now_ms,
+                    group: fifo.map(|(g, _)| g.to_string()),
+                    order,
+                });
+                accepted += 1;
+            }
+        }
+        if accepted > 0 {
+            self.notify.notify_waiters();
+        }
+        Ok(failures)
+    }
+}
+
+/// FIFO receive: groups in flight are skipped; each group taken gives its visible messages
+/// together, oldest first, as many as `max` leaves room for (SQS returns a group's messages
+/// together and in order, so a message back from flight is still at its group's head).
+fn take_groups(state: &mut State, max: usize) -> Vec<Stored> {
+    let visible: Vec<Stored> = state.visible.drain(..).collect();
+    let mut count: HashMap<&str, usize> = HashMap::new();
+    for m in &visible {
+        if let Some(g) = &m.group {
+            *count.entry(g.as_str()).or_default() += 1;
+        }
+    }
+    let mut allowance: HashMap<String, usize> = HashMap::new();
+    let mut room = max;
+    for m in &visible {
+        if room == 0 {
+            break;
+        }
+        let Some(g) = &m.group else { continue };
+        if state.groups_in_flight.contains_key(g) || allowance.contains_key(g) {
+            continue;
+        }
+        let n = count.get(g.as_str()).copied().unwrap_or(1).min(room);
+        allowance.insert(g.clone(), n);
+        room -= n;
+    }
+    let mut candidates: Vec<usize> = (0..visible.len())
+        .filter(|i| {
+            visible[*i]
+                .group
+                .as_ref()
+                .is_some_and(|g| allowance.contains_key(g))
+        })
+        .collect();
+    candidates.sort_by_key(|i| visible[*i].order);
+    let mut picked = HashSet::new();
+    for i in candidates {
+        if let Some(left) = visible[i].group.as_ref().and_then(|g| allowance.get_mut(g)) {
+            if *left > 0 {
+                *left -= 1;
+                picked.insert(i);
+            }
+        }
+    }
+    let mut taken: Vec<(u64, Stored)> = Vec::with_capacity(picked.len());
+    for (i, m) in visible.into_iter().enumerate() {
+        if picked.contains(&i) {
+            taken.push((m.order, m));
+        } else {
+            state.visible.push_back(m);
+        }
+    }
+    taken.sort_by_key(|(order, _)| *order);
+    taken.into_iter().map(|(_, m)| m).collect()
 }
 
 fn to_in_message(m: &Stored, receipt_handle: String) -> InMessage {
@@ -263,78 +471,38 @@ impl Queue for MemoryQueue {
     }
 
     async fn send_batch(&self, entries: &[OutMessage]) -> Result<Vec<EntryFailure>, QueueError> {
-        if entries.is_empty() {
+        if self.fifo {
             return Err(call_error(
                 &self.name,
                 "SendMessageBatch",
-                "EmptyBatchRequest: no entries",
+                "MissingParameter: a FIFO queue needs a MessageGroupId",
             ));
         }
-        if entries.len() > MAX_BATCH_ENTRIES {
+        self.send_entries(entries.iter().map(|m| (m, None)).collect())
+    }
+
+    async fn send_fifo_batch(
+        &self,
+        entries: &[FifoMessage],
+    ) -> Result<Vec<EntryFailure>, QueueError> {
+        if !self.fifo {
             return Err(call_error(
                 &self.name,
                 "SendMessageBatch",
-                format!(
-                    "TooManyEntriesInBatchRequest: {} entries (max {MAX_BATCH_ENTRIES})",
-                    entries.len()
-                ),
+                "InvalidParameterValue: MessageGroupId is for FIFO queues only",
             ));
         }
-        let mut ids = HashSet::new();
-        if let Some(dup) = entries.iter().find(|e| !ids.insert(e.id.as_str())) {
-            return Err(call_error(
-                &self.name,
-                "SendMessageBatch",
-                format!("BatchEntryIdsNotDistinct: id {:?} repeated", dup.id),
-            ));
-        }
-        let total: usize = entries.iter().map(OutMessage::sqs_size).sum();
-        if total > MAX_BATCH_BYTES {
-            return Err(call_error(
-                &self.name,
-                "SendMessageBatch",
-                format!("BatchRequestTooLong: {total} bytes (max {MAX_BATCH_BYTES})"),
-            ));
-        }
-        let now_ms = chrono::Utc::now().timestamp_millis();
-        let mut failures = Vec::new();
-        let mut accepted = 0usize;
-        {
-            let mut state = self.lock();
-            for entry in entries {
-                let size = entry.sqs_size();
-                if size > self.max_message_bytes {
-                    failures.push(EntryFailure {
-                        id: entry.id.clone(),
-                        code: "InvalidParameterValue".to_string(),
-                        message: format!(
-                            "message of {size} bytes exceeds the queue's limit of {} bytes",
-                            self.max_message_bytes
-                        ),
-                        sender_fault: true,
-                    });
-                    continue;
-                }
-                state.sent += 1;
-                let message_id = uuid::Uuid::new_v4().to_string();
-                state.visible.push_back(Stored {
-                    message_id,
-                    body: entry.body.clone(),
-                    attributes: entry
-                        .attributes
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.value().to_string()))
-                        .collect(),
-                    receive_count: 0,
-                    sent_timestamp_ms: now_ms,
-                });
-                accepted += 1;
-            }
-        }
-        if accepted > 0 {
-            self.notify.notify_waiters();
-        }
-        Ok(failures)
+        self.send_entries(
+            entries
+                .iter()
+                .map(|m| {
+                    (
+                        &m.message,
+                        Some((m.group_id.as_str(), m.deduplication_id.as_str())),
+                    )
+                })
+                .collect(),
+        )
     }
 
     async fn receive(
@@ -378,6 +546,7 @@ impl Queue for MemoryQueue {
         for receipt in receipt_handles {
             match state.in_flight.remove(receipt) {
                 Some(flight) => {
+                    state.release_group(&flight.message.group);
                     state
                         .deadlines
                         .remove(&(flight.deadline, flight.seq, flight.receipt));

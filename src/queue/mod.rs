@@ -14,7 +14,7 @@ pub mod sqs;
 /// Re-exported so the Lambda binaries need no SDK dependency of their own.
 pub use aws_sdk_sqs::Client as SqsClient;
 pub use memory::MemoryQueue;
-pub use send::{send_all, SendPolicy, SendReport};
+pub use send::{send_all, SendPolicy, SendReport, Sendable};
 pub use sqs::SqsQueue;
 
 /// SQS limits that bound every `SendMessageBatch` call.
@@ -60,6 +60,22 @@ impl OutMessage {
                 .iter()
                 .map(|(k, v)| k.len() + v.data_type().len() + v.value().len())
                 .sum::<usize>()
+    }
+}
+
+/// A message for a FIFO queue: served in order within its group, one consumer per group at a
+/// time; a second send with the same deduplication id within 5 minutes is accepted and dropped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FifoMessage {
+    pub message: OutMessage,
+    pub group_id: String,
+    pub deduplication_id: String,
+}
+
+impl FifoMessage {
+    /// Size as SQS counts it (the group and deduplication ids are not part of it).
+    pub fn sqs_size(&self) -> usize {
+        self.message.sqs_size()
     }
 }
 
@@ -114,6 +130,20 @@ pub trait Queue: Send + Sync {
     /// One `SendMessageBatch` call: at most [`MAX_BATCH_ENTRIES`] entries and [`MAX_BATCH_BYTES`].
     /// Returns the entries that failed; an `Err` means the call itself failed (all entries unsent).
     async fn send_batch(&self, entries: &[OutMessage]) -> Result<Vec<EntryFailure>, QueueError>;
+
+    /// One `SendMessageBatch` call to a FIFO queue (same limits as [`Queue::send_batch`]).
+    /// Queues that are not FIFO refuse it.
+    async fn send_fifo_batch(
+        &self,
+        entries: &[FifoMessage],
+    ) -> Result<Vec<EntryFailure>, QueueError> {
+        let _ = entries;
+        Err(QueueError::Call {
+            queue: self.name().to_string(),
+            operation: "SendMessageBatch",
+            message: "not a FIFO queue: message group ids are not accepted".to_string(),
+        })
+    }
 
     /// Receive up to `max` (≤ 10) messages, waiting up to `wait` for the first, hiding them for `visibility`.
     async fn receive(

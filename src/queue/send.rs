@@ -6,11 +6,50 @@
 
 use std::time::Duration;
 
+use async_trait::async_trait;
 use futures::stream::{self, StreamExt};
 
 use crate::backoff::{Backoff, Jitter};
 
-use super::{OutMessage, Queue, QueueError, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_MESSAGE_BYTES};
+use super::{
+    EntryFailure, FifoMessage, OutMessage, Queue, QueueError, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES,
+    MAX_MESSAGE_BYTES,
+};
+
+/// A batch entry: standard messages, or FIFO messages with their group and deduplication ids.
+#[async_trait]
+pub trait Sendable: Sized + Send + Sync {
+    fn entry_id(&self) -> &str;
+    fn sqs_size(&self) -> usize;
+    /// One `SendMessageBatch` call of these entries.
+    async fn send(queue: &dyn Queue, batch: &[Self]) -> Result<Vec<EntryFailure>, QueueError>;
+}
+
+#[async_trait]
+impl Sendable for OutMessage {
+    fn entry_id(&self) -> &str {
+        &self.id
+    }
+    fn sqs_size(&self) -> usize {
+        OutMessage::sqs_size(self)
+    }
+    async fn send(queue: &dyn Queue, batch: &[Self]) -> Result<Vec<EntryFailure>, QueueError> {
+        queue.send_batch(batch).await
+    }
+}
+
+#[async_trait]
+impl Sendable for FifoMessage {
+    fn entry_id(&self) -> &str {
+        &self.message.id
+    }
+    fn sqs_size(&self) -> usize {
+        FifoMessage::sqs_size(self)
+    }
+    async fn send(queue: &dyn Queue, batch: &[Self]) -> Result<Vec<EntryFailure>, QueueError> {
+        queue.send_fifo_batch(batch).await
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct SendPolicy {
@@ -50,8 +89,8 @@ pub struct SendReport {
 }
 
 /// Split messages into batches that respect SQS's per-call limits.
-pub fn batches(messages: Vec<OutMessage>) -> Result<Vec<Vec<OutMessage>>, QueueError> {
-    let mut out: Vec<Vec<OutMessage>> = Vec::new();
+pub fn batches<T: Sendable>(messages: Vec<T>) -> Result<Vec<Vec<T>>, QueueError> {
+    let mut out: Vec<Vec<T>> = Vec::new();
     let mut size = 0;
     for m in messages {
         let s = m.sqs_size();
@@ -76,9 +115,9 @@ pub fn batches(messages: Vec<OutMessage>) -> Result<Vec<Vec<OutMessage>>, QueueE
 }
 
 /// Send every message; `Ok` only when every entry was accepted.
-pub async fn send_all(
+pub async fn send_all<T: Sendable>(
     queue: &dyn Queue,
-    messages: Vec<OutMessage>,
+    messages: Vec<T>,
     policy: &SendPolicy,
 ) -> Result<SendReport, QueueError> {
     let total = messages.len();
@@ -103,9 +142,9 @@ pub async fn send_all(
 }
 
 /// Returns (calls made, entries retried).
-async fn send_batch_with_retry(
+async fn send_batch_with_retry<T: Sendable>(
     queue: &dyn Queue,
-    mut pending: Vec<OutMessage>,
+    mut pending: Vec<T>,
     policy: &SendPolicy,
 ) -> Result<(usize, usize), QueueError> {
     let total = pending.len();
@@ -115,12 +154,12 @@ async fn send_batch_with_retry(
     let mut last_error = String::new();
     for attempt in 1..=policy.attempts.max(1) {
         calls += 1;
-        match queue.send_batch(&pending).await {
+        match T::send(queue, &pending).await {
             Ok(failures) if failures.is_empty() => return Ok((calls, retried)),
             Ok(failures) => {
                 last_error = format!("{}: {}", failures[0].code, failures[0].message);
                 tracing::warn!(queue = queue.name(), attempt, failed = failures.len(), first = %last_error, "SendMessageBatch entries failed");
-                pending.retain(|m| failures.iter().any(|f| f.id == m.id));
+                pending.retain(|m| failures.iter().any(|f| f.id == m.entry_id()));
             }
             Err(e) => {
                 last_error = e.to_string();

@@ -11,7 +11,7 @@ use aws_sdk_sqs::types::{
 };
 use aws_sdk_sqs::Client;
 
-use super::{EntryFailure, InMessage, OutMessage, Queue, QueueError};
+use super::{EntryFailure, FifoMessage, InMessage, OutMessage, Queue, QueueError};
 
 #[derive(Debug, Clone)]
 pub struct SqsQueue {
@@ -35,27 +35,21 @@ impl SqsQueue {
         &self.client
     }
 
-    fn err(&self, operation: &'static str, e: impl std::error::Error) -> QueueError {
-        QueueError::Call {
-            queue: self.url.clone(),
-            operation,
-            message: DisplayErrorContext(e).to_string(),
-        }
-    }
-}
-
-#[async_trait]
-impl Queue for SqsQueue {
-    fn name(&self) -> &str {
-        &self.url
-    }
-
-    async fn send_batch(&self, entries: &[OutMessage]) -> Result<Vec<EntryFailure>, QueueError> {
+    /// One `SendMessageBatch` call; FIFO entries carry (group id, deduplication id).
+    async fn send_entries<'m>(
+        &self,
+        entries: impl Iterator<Item = (&'m OutMessage, Option<(&'m str, &'m str)>)>,
+    ) -> Result<Vec<EntryFailure>, QueueError> {
         let mut req = self.client.send_message_batch().queue_url(&self.url);
-        for m in entries {
+        for (m, fifo) in entries {
             let mut entry = SendMessageBatchRequestEntry::builder()
                 .id(&m.id)
                 .message_body(&m.body);
+            if let Some((group, dedup)) = fifo {
+                entry = entry
+                    .message_group_id(group)
+                    .message_deduplication_id(dedup);
+            }
             for (name, attr) in &m.attributes {
                 let value = MessageAttributeValue::builder()
                     .data_type(attr.data_type())
@@ -80,6 +74,38 @@ impl Queue for SqsQueue {
                 sender_fault: f.sender_fault,
             })
             .collect())
+    }
+
+    fn err(&self, operation: &'static str, e: impl std::error::Error) -> QueueError {
+        QueueError::Call {
+            queue: self.url.clone(),
+            operation,
+            message: DisplayErrorContext(e).to_string(),
+        }
+    }
+}
+
+#[async_trait]
+impl Queue for SqsQueue {
+    fn name(&self) -> &str {
+        &self.url
+    }
+
+    async fn send_batch(&self, entries: &[OutMessage]) -> Result<Vec<EntryFailure>, QueueError> {
+        self.send_entries(entries.iter().map(|m| (m, None))).await
+    }
+
+    async fn send_fifo_batch(
+        &self,
+        entries: &[FifoMessage],
+    ) -> Result<Vec<EntryFailure>, QueueError> {
+        self.send_entries(entries.iter().map(|m| {
+            (
+                &m.message,
+                Some((m.group_id.as_str(), m.deduplication_id.as_str())),
+            )
+        }))
+        .await
     }
 
     async fn receive(
@@ -173,7 +199,8 @@ impl Queue for SqsQueue {
             .change_message_visibility()
             .queue_url(&self.url)
             .receipt_handle(receipt_handle)
-            .visibility_timeout(timeout.as_secs() as i32)
+            // Whole seconds, rounded up: a short wait must not become "visible now".
+            .visibility_timeout(timeout.as_millis().div_ceil(1000).min(43_200) as i32)
             .send()
             .await
             .map_err(|e| self.err("ChangeMessageVisibility", e))?;

@@ -1,0 +1,380 @@
+//! The stitch consumer: one batch of fragment messages → whole records for the main queue,
+//! requests held back for their other part, and requests delivered alone after the hold.
+//!
+//! [`plan`] decides (no I/O, so the bench and the tests drive it directly); [`run_batch`] does
+//! what the Lambda does with the plan: send the records as frames to the main queue, shorten the
+//! visibility of what is held, and name the messages to report failed. The embedded pipeline
+//! (`apigw-stream local`) uses [`plan`] and [`hold_back`] with its own accounting.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use super::fragment::Fragment;
+use super::{join, StitchOptions, StitchStats};
+use crate::decode::DecodeOptions;
+use crate::execution::line::{self, Event};
+use crate::execution::{assemble, Item};
+use crate::logs::LogEvent;
+use crate::normalize::Context;
+use crate::queue::{InMessage, Queue, SendPolicy};
+use crate::transaction::{ExecutionLine, Transaction};
+
+/// What to do with one batch.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Records to send to the main queue (filtered and redacted like the decode stage's).
+    pub records: Vec<Transaction>,
+    /// Messages settled once the records are in the main queue (to delete).
+    pub done: Vec<usize>,
+    /// Messages held back for the rest of their request, with the visibility to give them.
+    pub held: Vec<(usize, Duration)>,
+    /// Messages that are not fragments (left to come back and, in the end, to the DLQ).
+    pub poison: Vec<usize>,
+    /// Requests settled without a record: filtered on purpose or dropped empty (accounting).
+    pub settled_without_record: Vec<String>,
+    pub stats: StitchStats,
+}
+
+/// Decide what happens to each message of a batch at `now_ms`.
+pub fn plan(
+    messages: &[InMessage],
+    opts: &StitchOptions,
+    decode: &DecodeOptions,
+    now_ms: i64,
+) -> Plan {
+    let mut plan = Plan::default();
+    // Request id → (message index, fragment; `None` for a repeat of a body already read).
+    let mut groups: Vec<(String, Vec<(usize, Option<Fragment>)>)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut bodies: HashSet<&str> = HashSet::new();
+    for (i, m) in messages.iter().enumerate() {
+        plan.stats.fragments_in += 1;
+        let f = match Fragment::decode(&m.body) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(message_id = %m.message_id, error = %e, "stitch queue message is not a fragment; left to the redrive policy");
+                plan.stats.fragments_unreadable += 1;
+                plan.poison.push(i);
+                continue;
+            }
+        };
+        let repeat = !bodies.insert(m.body.as_str());
+        if repeat {
+            plan.stats.fragments_duplicate += 1;
+        }
+        let at = *index.entry(f.request_id.clone()).or_insert_with(|| {
+            groups.push((f.request_id.clone(), Vec::new()));
+            groups.len() - 1
+        });
+        groups[at].1.push((i, (!repeat).then_some(f)));
+    }
+    for (request_id, members) in &groups {
+        settle_group(
+            request_id, members, messages, opts, decode, now_ms, &mut plan,
+        );
+    }
+    plan
+}
+
+/// Where the lines of one request stand.
+#[derive(Debug, Clone, Copy, Default)]
+struct Shape {
+    /// `Extended Request Id`, the first line API Gateway writes for a request.
+    started: bool,
+    /// `Method completed with status`.
+    complete: bool,
+    /// The first line is one a request starts with (older logs have no extended id).
+    opens: bool,
+}
+
+impl Shape {
+    fn of(lines: &[ExecutionLine]) -> Shape {
+        let mut s = Shape::default();
+        for (n, l) in lines.iter().enumerate() {
+            let event = line::parse(&l.message).event;
+            if n == 0 {
+                s.opens = rank(&event) <= 5;
+            }
+            match event {
+                Event::ExtendedRequestId(_) => s.started = true,
+                Event::MethodCompleted { .. } => s.complete = true,
+                _ => {}
+            }
+        }
+        s
+    }
+
+    /// Seen from its first line to its completion line.
+    fn whole(self) -> bool {
+        self.started && self.complete
+    }
+
+    /// Good enough to deliver unflagged once the hold is over: whole, or (logs without an
+    /// extended id) opening and completing.
+    fn sound(self) -> bool {
+        self.complete && (self.started || self.opens)
+    }
+}
+
+/// Where a line kind comes in a request (orders fragments whose first lines share a time).
+fn rank(event: &Event<'_>) -> u8 {
+    match event {
+        Event::ExtendedRequestId(_) => 0,
+        Event::AuthorizerStarted => 1,
+        Event::UsagePlanVerifying { .. } => 2,
+        Event::ApiKeyAuthorized { .. } => 3,
+        Event::UsagePlanSucceeded => 4,
+        Event::ExecutionStarted { .. } => 5,
+        Event::HttpMethod { .. } => 6,
+        Event::MethodCompleted { .. } => 8,
+        Event::IntegrationRequestId(_) | Event::XrayTraceId(_) => 9,
+        _ => 7,
+    }
+}
+
+/// The lines of all parts in request order: parts by their first line (time, kind, event id),
+/// each part's lines as read, a line seen twice kept once.
+pub fn merged_lines(parts: &[&Fragment]) -> Vec<ExecutionLine> {
+    let mut parts: Vec<&Fragment> = parts
+        .iter()
+        .copied()
+        .filter(|f| !f.lines.is_empty())
+        .collect();
+    parts.sort_by_cached_key(|f| {
+        let l = &f.lines[0];
+        (
+            l.timestamp,
+            rank(&line::parse(&l.message).event),
+            l.event_id.len(),
+            l.event_id.clone(),
+        )
+    });
+    let mut seen = HashSet::new();
+    let mut out = Vec::with_capacity(parts.iter().map(|f| f.lines.len()).sum());
+    for p in parts {
+        for l in &p.lines {
+            if seen.insert((l.event_id.as_str(), l.message.as_str())) {
+                out.push(l.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Assemble a request's lines into its record.
+fn assemble_lines(
+    request_id: &str,
+    lines: &[ExecutionLine],
+    at: &Fragment,
+    decode: &DecodeOptions,
+) -> Option<Transaction> {
+    let events: Vec<LogEvent> = lines
+        .iter()
+        .map(|l| LogEvent {
+            id: l.event_id.clone(),
+            timestamp: l.timestamp,
+            message: l.message.clone(),
+            lossy: false,
+        })
+        .collect();
+    let items: Vec<Item<'_>> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| Item {
+            event: i,
+            text: Cow::Borrowed(e.message.as_str()),
+            request_id: Some(request_id.to_string()),
+            time_ms: None,
+        })
+        .collect();
+    let ctx = Context {
+        log_group: &at.log_group,
+        log_stream: &at.log_stream,
+        owner: &at.owner,
+        subscription_filters: &at.subscription_filters,
+        region: at.region.as_deref().or(decode.region.as_deref()),
+    };
+    let (mut records, _) = assemble(&items, &events, &ctx, decode.max_body_bytes);
+    let at = records.iter().position(|r| r.id == request_id)?;
+    Some(records.swap_remove(at))
+}
+
+/// Nothing of the HTTP exchange: no method, path, status, header or body.
+fn is_empty(t: &Transaction) -> bool {
+    t.request.method.is_none()
+        && t.request.path.is_none()
+        && t.response.status.is_none()
+        && t.request.headers.is_empty()
+        && t.response.headers.is_empty()
+        && t.request.body.is_none()
+        && t.response.body.is_none()
+}
+
+fn settle_group(
+    request_id: &str,
+    members: &[(usize, Option<Fragment>)],
+    messages: &[InMessage],
+    opts: &StitchOptions,
+    decode: &DecodeOptions,
+    now_ms: i64,
+    plan: &mut Plan,
+) {
+    let parts: Vec<&Fragment> = members.iter().filter_map(|(_, f)| f.as_ref()).collect();
+    let indices = members.iter().map(|(i, _)| *i);
+    let Some(first) = parts.first().copied() else {
+        // Only repeats of bodies read in this batch under another request: nothing to do.
+        plan.done.extend(indices);
+        return;
+    };
+    let lines = merged_lines(&parts);
+    let access = parts.iter().find_map(|f| f.access.as_deref());
+    let joined = parts.iter().any(|f| f.joined);
+    let shape = Shape::of(&lines);
+    // Joined: both sources, and the execution lines whole.
+    let whole = shape.whole() && (!joined || access.is_some());
+    // Age: since the request's first fragment entered the stitch queue (its log time when the
+    // queue does not say).
+    let entered = members
+        .iter()
+        .filter_map(|(i, _)| messages[*i].sent_timestamp_ms)
+        .min()
+        .or_else(|| parts.iter().filter_map(|f| f.first_ms()).min())
+        .unwrap_or(now_ms);
+    let age_ms = now_ms.saturating_sub(entered).max(0) as u64;
+    let hold_ms = opts.hold.as_millis() as u64;
+    if !whole && age_ms < hold_ms {
+        let receives = members
+            .iter()
+            .map(|(i, _)| messages[*i].receive_count)
+            .max()
+            .unwrap_or(1);
+        // Doubling from the step, at most 8 steps: parts that arrive late still meet soon after.
+        let wait = opts
+            .step
+            .saturating_mul(1u32 << receives.saturating_sub(1).min(3))
+            .min(Duration::from_millis(hold_ms - age_ms));
+        plan.stats.held += 1;
+        plan.held.extend(indices.map(|i| (i, wait)));
+        return;
+    }
+    plan.done.extend(indices);
+    let record = if lines.is_empty() {
+        access.cloned()
+    } else {
+        assemble_lines(request_id, &lines, first, decode).map(|mut t| {
+            if !whole && !shape.sound() {
+                t.flags.partial = true;
+            }
+            match access {
+                Some(a) => join::merge(t, a),
+                None => t,
+            }
+        })
+    };
+    let Some(mut t) = record.filter(|t| !is_empty(t)) else {
+        plan.stats.dropped_empty += 1;
+        plan.settled_without_record.push(request_id.to_string());
+        return;
+    };
+    if whole {
+        plan.stats.stitched += 1;
+    } else {
+        plan.stats.delivered_alone += 1;
+        if t.flags.partial {
+            plan.stats.partial += 1;
+        }
+    }
+    plan.stats.age_max_ms = plan.stats.age_max_ms.max(age_ms);
+    plan.stats.age_total_ms += age_ms;
+    match decode.filter.apply(&mut t) {
+        Ok(()) => {
+            plan.stats.records += 1;
+            plan.records.push(t);
+        }
+        Err(_) => {
+            plan.stats.filtered += 1;
+            plan.settled_without_record.push(request_id.to_string());
+        }
+    }
+}
+
+/// Hide the held messages for their wait, so the parts of a request meet within seconds rather
+/// than after the queue's visibility timeout. A failure only makes the wait longer.
+pub async fn hold_back(plan: &Plan, messages: &[InMessage], stitch: &dyn Queue) {
+    for (i, wait) in &plan.held {
+        if let Err(e) = stitch
+            .change_visibility(&messages[*i].receipt_handle, *wait)
+            .await
+        {
+            tracing::debug!(error = %e, "shortening a held fragment's visibility failed; it waits for the queue's timeout");
+        }
+    }
+}
+
+/// What one stitch invocation did.
+#[derive(Debug, Default)]
+pub struct BatchOutcome {
+    /// Message ids to report as batch item failures (held, unreadable, or not sent).
+    pub failed: Vec<String>,
+    pub stats: StitchStats,
+    /// The records could not be sent to the main queue (their fragments come back).
+    pub send_error: Option<String>,
+}
+
+/// The stitch Lambda's work for one batch: plan, send the records as frames to `main`, hold back
+/// the incomplete, and name the messages to report failed (the event source mapping deletes the
+/// others).
+#[allow(clippy::too_many_arguments)]
+pub async fn run_batch(
+    messages: &[InMessage],
+    opts: &StitchOptions,
+    decode: &DecodeOptions,
+    message_bytes: usize,
+    main: &dyn Queue,
+    stitch: &dyn Queue,
+    policy: &SendPolicy,
+    now_ms: i64,
+) -> BatchOutcome {
+    let plan = plan(messages, opts, decode, now_ms);
+    let mut out = BatchOutcome {
+        stats: plan.stats,
+        ..BatchOutcome::default()
+    };
+    let mut failed: Vec<usize> = plan
+        .held
+        .iter()
+        .map(|(i, _)| *i)
+        .chain(plan.poison.iter().copied())
+        .collect();
+    if !plan.records.is_empty() {
+        let sent = match crate::frame::pack(&plan.records, message_bytes) {
+            Ok(frames) => {
+                let batch: Vec<_> = frames
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, f)| f.into_message(i.to_string()))
+                    .collect();
+                crate::queue::send_all(main, batch, policy)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = sent {
+            tracing::error!(error = %e, "stitched records could not be sent to the queue; their fragments come back");
+            failed.extend(plan.done.iter().copied());
+            out.stats.records = 0;
+            out.send_error = Some(e);
+        }
+    }
+    hold_back(&plan, messages, stitch).await;
+    failed.sort_unstable();
+    failed.dedup();
+    out.failed = failed
+        .into_iter()
+        .map(|i| messages[i].message_id.clone())
+        .collect();
+    out
+}

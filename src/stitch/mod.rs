@@ -1,0 +1,185 @@
+//! Stitching: one transaction per request when its parts arrive in different deliveries — an
+//! execution-log request cut across two subscription payloads, or (joined mode) a REST request's
+//! access-log record and its execution-log lines, which always live in different log groups.
+//!
+//! The design and its cost are in `docs/stitching.md`. In short:
+//!
+//! - the decode stage keeps its path for requests seen whole; a part ([`Fragment`]) goes to a
+//!   FIFO "stitch" queue, message group = request id, deduplication id = SHA-256 of the body;
+//! - the stitch consumer ([`consume`]) groups a batch's fragments by request: parts that make a
+//!   whole request are assembled (the same [`crate::execution::assemble`] as a whole payload) and
+//!   sent to the main queue as ordinary frames, then deleted; a request still incomplete and
+//!   younger than the hold is held back (reported failed, its visibility shortened so its parts
+//!   meet within seconds); older than the hold, it is delivered alone, flagged `partial`, counted.
+//!
+//! Stitching is at least once like the rest of the pipeline: a crash between sending the record
+//! and deleting its fragments sends the record again, and the Bridge sees a duplicate id.
+
+pub mod consume;
+pub mod fragment;
+pub mod join;
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use consume::{plan, Plan};
+pub use fragment::{Fragment, FragmentError};
+
+/// Default `STITCH_HOLD_SECS`: how long a fragment waits for the rest of its request.
+pub const DEFAULT_HOLD_SECS: u64 = 60;
+/// First wait of a held fragment before it is looked at again; doubles with each receive.
+pub const DEFAULT_STEP: Duration = Duration::from_secs(2);
+
+/// How the stitch consumer waits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StitchOptions {
+    /// A request incomplete for longer than this (since its first fragment entered the stitch
+    /// queue) is delivered with what it has, flagged `partial`.
+    pub hold: Duration,
+    /// The visibility a held fragment first gets (doubled with each receive up to 8 steps, and
+    /// never past what is left of the hold).
+    pub step: Duration,
+}
+
+impl Default for StitchOptions {
+    fn default() -> Self {
+        StitchOptions {
+            hold: Duration::from_secs(DEFAULT_HOLD_SECS),
+            step: DEFAULT_STEP,
+        }
+    }
+}
+
+/// Joined mode: which REST stages join their access-log records with their execution logs
+/// (`JOIN_STAGES`: `{api-id}/{stage}` entries, `*` for every stage; empty: none).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JoinRule {
+    stages: Vec<String>,
+}
+
+impl JoinRule {
+    pub fn new(stages: impl IntoIterator<Item = String>) -> Self {
+        JoinRule {
+            stages: stages
+                .into_iter()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.stages.is_empty()
+    }
+
+    /// Is this API stage joined?
+    pub fn joins(&self, api_id: Option<&str>, stage: Option<&str>) -> bool {
+        if self.stages.is_empty() {
+            return false;
+        }
+        let (Some(id), Some(stage)) = (api_id, stage) else {
+            return false;
+        };
+        self.stages.iter().any(|s| {
+            s == "*"
+                || s.split_once('/')
+                    .is_some_and(|(i, st)| i == id && (st == stage || st == "*"))
+        })
+    }
+
+    /// An access-log record of a joined REST stage.
+    pub fn joins_record(&self, t: &crate::transaction::Transaction) -> bool {
+        t.api.kind == crate::transaction::ApiKind::Rest
+            && self.joins(t.api.id.as_deref(), t.api.stage.as_deref())
+    }
+
+    /// Execution logs of a joined stage: from the log group's name, else the filter's name.
+    pub fn joins_group(&self, ctx: &crate::normalize::Context<'_>) -> bool {
+        if self.stages.is_empty() {
+            return false;
+        }
+        if let Some((id, stage)) = crate::normalize::exec_log_group(ctx.log_group) {
+            return self.joins(Some(id), Some(stage));
+        }
+        ctx.subscription_filters
+            .iter()
+            .filter_map(|n| crate::normalize::FilterName::parse(n))
+            .any(|f| self.joins(f.api_id, f.stage))
+    }
+}
+
+/// Counts of the stitch stage (EMF and the `local` summary).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StitchStats {
+    /// Fragment messages read.
+    pub fragments_in: u64,
+    /// Messages that are not fragments (left to the stitch queue's redrive policy).
+    pub fragments_unreadable: u64,
+    /// Fragments read twice (at-least-once delivery), dropped by content.
+    pub fragments_duplicate: u64,
+    /// Requests made whole from two or more fragments (or, joined, from both sources).
+    pub stitched: u64,
+    /// Times a request was held back for its other part.
+    pub held: u64,
+    /// Requests delivered alone after the hold.
+    pub delivered_alone: u64,
+    /// Of those, delivered flagged `partial` (execution lines missing their start or end).
+    pub partial: u64,
+    /// Fragments past the hold that carried nothing of the request (no method, path, status,
+    /// headers or body: e.g. an `Extended Request Id` line alone), dropped and counted.
+    pub dropped_empty: u64,
+    /// Stitched records the filters dropped (static file, content type, API kind).
+    pub filtered: u64,
+    /// Records sent to the main queue.
+    pub records: u64,
+    /// Age (since the first fragment entered the stitch queue) of the requests delivered.
+    pub age_max_ms: u64,
+    pub age_total_ms: u64,
+}
+
+impl StitchStats {
+    pub fn add(&mut self, o: &StitchStats) {
+        self.fragments_in += o.fragments_in;
+        self.fragments_unreadable += o.fragments_unreadable;
+        self.fragments_duplicate += o.fragments_duplicate;
+        self.stitched += o.stitched;
+        self.held += o.held;
+        self.delivered_alone += o.delivered_alone;
+        self.partial += o.partial;
+        self.dropped_empty += o.dropped_empty;
+        self.filtered += o.filtered;
+        self.records += o.records;
+        self.age_max_ms = self.age_max_ms.max(o.age_max_ms);
+        self.age_total_ms += o.age_total_ms;
+    }
+
+    /// The EMF metrics of one stitch invocation.
+    pub fn metrics(&self) -> Vec<(&'static str, f64, crate::metrics::Unit)> {
+        use crate::metrics::Unit;
+        let delivered = self.stitched + self.delivered_alone;
+        let avg = self.age_total_ms.checked_div(delivered).unwrap_or(0);
+        vec![
+            ("FragmentsIn", self.fragments_in as f64, Unit::Count),
+            (
+                "FragmentsUnreadable",
+                self.fragments_unreadable as f64,
+                Unit::Count,
+            ),
+            (
+                "FragmentsDuplicate",
+                self.fragments_duplicate as f64,
+                Unit::Count,
+            ),
+            ("Stitched", self.stitched as f64, Unit::Count),
+            ("Held", self.held as f64, Unit::Count),
+            ("DeliveredAlone", self.delivered_alone as f64, Unit::Count),
+            ("Partial", self.partial as f64, Unit::Count),
+            ("DroppedEmpty", self.dropped_empty as f64, Unit::Count),
+            ("Filtered", self.filtered as f64, Unit::Count),
+            ("Records", self.records as f64, Unit::Count),
+            ("StitchAge", avg as f64, Unit::Milliseconds),
+            ("StitchAgeMax", self.age_max_ms as f64, Unit::Milliseconds),
+        ]
+    }
+}

@@ -1,0 +1,365 @@
+//! Stitching over the embedded queues: requests cut across two payloads, delivered in shuffled
+//! order, reach the Bridge once and whole; a part that never gets its other half is delivered
+//! alone after the hold, flagged partial; lines trailing a request delivered whole make no second
+//! transaction; concurrent consumers and a consumer that crashes between sending and deleting.
+//! Truth comes from the generator (ids, splits, what each request holds) and the receiver.
+
+mod e2e_support;
+mod stitch_support;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use apigw_stream::decode::{decode_split, DecodeOptions, DecodeStats, Split};
+use apigw_stream::frame;
+use apigw_stream::generate::{GenerateOptions, Generator, LogKind};
+use apigw_stream::logs::decode_payload;
+use apigw_stream::pipeline::{Input, LocalPipeline, Stitching};
+use apigw_stream::queue::{send_all, MemoryQueue, Queue, SendPolicy};
+use apigw_stream::stitch::{self, JoinRule, StitchOptions};
+use stitch_support::*;
+
+fn stitching(queue: Arc<MemoryQueue>, hold: Duration, flush_at_end: bool) -> Stitching {
+    Stitching {
+        queue,
+        options: StitchOptions {
+            hold,
+            step: Duration::from_millis(50),
+        },
+        join: JoinRule::default(),
+        workers: 3,
+        flush_at_end,
+    }
+}
+
+fn inputs(payloads: &[Vec<u8>]) -> tokio::sync::mpsc::Receiver<Input> {
+    let (tx, rx) = tokio::sync::mpsc::channel(payloads.len().max(1));
+    for (i, p) in payloads.iter().enumerate() {
+        tx.try_send(Input {
+            name: format!("payload #{i}"),
+            bytes: p.clone(),
+            logged_ms: None,
+        })
+        .expect("channel sized for every payload");
+    }
+    rx
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_requests_in_shuffled_payloads_reach_the_bridge_once_and_whole() {
+    let mut payloads = split_payloads(900, 12, 0.3);
+    let truth = Truth::of(&payloads);
+    assert!(
+        truth.split.len() > 200,
+        "about 30% of 900 requests are split: {}",
+        truth.split.len()
+    );
+    shuffle(&mut payloads, 99);
+    let events: Vec<Vec<u8>> = payloads.iter().map(|p| p.event.clone()).collect();
+
+    let out = tempfile::tempdir().unwrap();
+    let receiver = receiver(out.path()).await;
+    let shipper = e2e_support::shipper(&receiver, &[("BRIDGE_FORMAT", "ndjson")]);
+    let queue = Arc::new(MemoryQueue::new("queue"));
+    let stitch_queue = Arc::new(MemoryQueue::new("stitch").fifo());
+    let pipeline = LocalPipeline::new(
+        queue.clone(),
+        None,
+        shipper,
+        Some(receiver.clone()),
+        e2e_support::fast_options(Duration::from_secs(5)),
+    );
+    // A hold longer than the run: every part must meet its other half, none may expire.
+    pipeline.set_stitch(stitching(
+        stitch_queue.clone(),
+        Duration::from_secs(120),
+        false,
+    ));
+    let summary = pipeline.clone().run(inputs(&events)).await;
+
+    assert_exactly_once(&truth, &counts(receiver.accepted_ids()));
+    let records = received_records(out.path());
+    assert_eq!(records.len(), truth.deliverable().len());
+    for r in &records {
+        assert_whole(r, &truth.expected[&r.id]);
+    }
+    let s = &summary.stitch;
+    // A cut after the completion line leaves only trailing lines: the first part was whole.
+    assert_eq!(
+        s.stitched + summary.trailers_dropped,
+        truth.split.len() as u64,
+        "{summary:#?}"
+    );
+    assert_eq!((s.delivered_alone, s.partial), (0, 0), "{summary:#?}");
+    assert_eq!(summary.lost, 0, "{summary:#?}");
+    assert_eq!(summary.records_delivered, truth.deliverable().len() as u64);
+    assert_eq!(stitch_queue.approximate_len().await.unwrap(), 0);
+    assert_eq!(summary.duplicates, 0);
+}
+
+/// One payload of LogData JSON holding `events` of a generated payload's log group and stream.
+fn logdata_with(
+    p: &apigw_stream::logs::LogData,
+    events: Vec<apigw_stream::logs::LogEvent>,
+) -> Vec<u8> {
+    let mut d = p.clone();
+    d.log_events = events;
+    serde_json::to_vec(&d).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_part_without_its_other_half_is_delivered_once_after_the_hold_flagged_partial() {
+    // Three whole requests of one payload that the filters keep: A, B, C.
+    let kept = |p: &apigw_stream::generate::Payload| -> Vec<String> {
+        p.request_ids
+            .iter()
+            .filter(|id| !p.static_request_ids.contains(id))
+            .take(3)
+            .cloned()
+            .collect()
+    };
+    let generated = Generator::new(GenerateOptions {
+        requests: 200,
+        seed: 5,
+        start_ms: None,
+        logs: LogKind::Execution,
+        ..GenerateOptions::default()
+    })
+    .find(|p| kept(p).len() == 3)
+    .expect("a payload with three requests the filters keep");
+    let ids = kept(&generated);
+    let data = decode_payload(&generated.event, 1 << 24).unwrap().remove(0);
+    let of = |id: &str| -> Vec<_> {
+        data.log_events
+            .iter()
+            .filter(|e| e.message.starts_with(&format!("({id})")))
+            .cloned()
+            .collect()
+    };
+    let (a, b, c) = (of(&ids[0]), of(&ids[1]), of(&ids[2]));
+    // A: only its first half ever arrives.
+    let mut first = a[..a.len() / 2].to_vec();
+    first.extend(b.iter().cloned());
+    first.extend(c.iter().cloned());
+    // B's last line again, alone (a trailing line of a request delivered whole), and C's
+    // `Extended Request Id` line alone: neither may become a second transaction.
+    let mut trailer = b.last().unwrap().clone();
+    trailer.id = format!("{}9", trailer.id);
+    trailer.message = format!(
+        "({}) X-ray Tracing ID : 1-5c755b5d-07b29b94e632d3da19d88",
+        ids[1]
+    );
+    let lone_start = c[0].clone();
+    assert!(lone_start.message.contains("Extended Request Id"));
+    let second = vec![trailer];
+    let third = vec![lone_start];
+    let payloads = vec![
+        logdata_with(&data, first),
+        logdata_with(&data, second),
+        logdata_with(&data, third),
+    ];
+
+    let out = tempfile::tempdir().unwrap();
+    let receiver = receiver(out.path()).await;
+    let shipper = e2e_support::shipper(&receiver, &[("BRIDGE_FORMAT", "ndjson")]);
+    let queue = Arc::new(MemoryQueue::new("queue"));
+    let pipeline = LocalPipeline::new(
+        queue,
+        None,
+        shipper,
+        Some(receiver.clone()),
+        e2e_support::fast_options(Duration::from_secs(5)),
+    );
+    let stitch_queue = Arc::new(MemoryQueue::new("stitch").fifo());
+    pipeline.set_stitch(stitching(
+        stitch_queue.clone(),
+        Duration::from_secs(1),
+        false,
+    ));
+    let started = std::time::Instant::now();
+    let summary = pipeline.clone().run(inputs(&payloads)).await;
+
+    let accepted = counts(receiver.accepted_ids());
+    assert_eq!(accepted.len(), 3, "{accepted:?} {ids:?} {summary:#?}");
+    assert!(accepted.values().all(|n| *n == 1), "{accepted:?}");
+    let records = received_records(out.path());
+    let a_rec = records.iter().find(|r| r.id == ids[0]).unwrap();
+    assert!(a_rec.flags.partial, "A is delivered alone, flagged partial");
+    assert!(!a_rec.execution.as_ref().unwrap().complete);
+    for id in &ids[1..] {
+        let r = records.iter().find(|r| &r.id == id).unwrap();
+        assert!(!r.flags.partial && r.execution.as_ref().unwrap().complete);
+    }
+    let s = &summary.stitch;
+    assert_eq!(
+        (s.delivered_alone, s.partial, s.dropped_empty, s.stitched),
+        (1, 1, 1, 0),
+        "{summary:#?}"
+    );
+    assert!(s.held >= 1 && s.age_max_ms >= 1000, "{summary:#?}");
+    assert_eq!(summary.trailers_dropped, 1);
+    assert_eq!(summary.lost, 0, "{summary:#?}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "waited out the hold"
+    );
+}
+
+/// The decode stage's side, as the decode Lambda does it: whole records (counted here as
+/// delivered) and fragments sent to the stitch queue.
+async fn decode_into(
+    payloads: &[Vec<u8>],
+    stitch_queue: &dyn Queue,
+    delivered: &mut HashMap<String, usize>,
+) -> DecodeStats {
+    let opts = DecodeOptions::default();
+    let join = JoinRule::default();
+    let mut stats = DecodeStats::default();
+    for p in payloads {
+        let mut fragments = Vec::new();
+        let mut split = Split {
+            fragments: &mut fragments,
+            join: &join,
+        };
+        for r in decode_split(p, &opts, &mut stats, &mut split).unwrap() {
+            *delivered.entry(r.id).or_insert(0) += 1;
+        }
+        let messages = stitch::fragment::to_messages(fragments, 64 * 1024).unwrap();
+        if !messages.is_empty() {
+            send_all(stitch_queue, messages, &SendPolicy::default())
+                .await
+                .unwrap();
+        }
+    }
+    stats
+}
+
+/// A stitch consumer like the Lambda: receive, run the batch, delete what is not reported failed.
+async fn consume_until_empty(stitch_queue: Arc<MemoryQueue>, main: Arc<MemoryQueue>) -> u64 {
+    let opts = StitchOptions {
+        hold: Duration::from_secs(60),
+        step: Duration::from_millis(50),
+    };
+    let decode = DecodeOptions::default();
+    let mut batches = 0;
+    loop {
+        let got = stitch_queue
+            .receive(10, Duration::from_millis(100), Duration::from_secs(5))
+            .await
+            .unwrap();
+        if got.is_empty() {
+            if stitch_queue.approximate_len().await.unwrap() == 0 {
+                return batches;
+            }
+            continue;
+        }
+        batches += 1;
+        let outcome = stitch::consume::run_batch(
+            &got,
+            &opts,
+            &decode,
+            64 * 1024,
+            main.as_ref(),
+            stitch_queue.as_ref(),
+            &SendPolicy::default(),
+            apigw_stream::clock::now_ms(),
+        )
+        .await;
+        let failed: HashSet<&str> = outcome.failed.iter().map(String::as_str).collect();
+        let done: Vec<String> = got
+            .iter()
+            .filter(|m| !failed.contains(m.message_id.as_str()))
+            .map(|m| m.receipt_handle.clone())
+            .collect();
+        if !done.is_empty() {
+            stitch_queue.delete(&done).await.unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_consumers_and_a_crash_between_send_and_delete() {
+    let mut payloads = split_payloads(600, 31, 0.5);
+    let truth = Truth::of(&payloads);
+    shuffle(&mut payloads, 7);
+    let events: Vec<Vec<u8>> = payloads.iter().map(|p| p.event.clone()).collect();
+    let stitch_queue = Arc::new(MemoryQueue::new("stitch").fifo());
+    let main = Arc::new(MemoryQueue::new("main"));
+    let mut delivered = HashMap::new();
+    let stats = decode_into(&events, stitch_queue.as_ref(), &mut delivered).await;
+    assert!(stats.fragments > 0);
+
+    // A consumer sends its batch's records to the main queue, then crashes before deleting:
+    // the fragments come back after their visibility timeout.
+    let crashed = stitch_queue
+        .receive(10, Duration::ZERO, Duration::from_millis(300))
+        .await
+        .unwrap();
+    assert!(!crashed.is_empty());
+    stitch::consume::run_batch(
+        &crashed,
+        &StitchOptions {
+            hold: Duration::from_secs(60),
+            step: Duration::from_millis(300),
+        },
+        &DecodeOptions::default(),
+        64 * 1024,
+        main.as_ref(),
+        stitch_queue.as_ref(),
+        &SendPolicy::default(),
+        apigw_stream::clock::now_ms(),
+    )
+    .await;
+    let crashed_ids: HashSet<String> = crashed
+        .iter()
+        .map(|m| stitch::Fragment::decode(&m.body).unwrap().request_id)
+        .collect();
+
+    // Three consumers at once: the FIFO queue serves a request's fragments to one at a time.
+    let consumers: Vec<_> = (0..3)
+        .map(|_| tokio::spawn(consume_until_empty(stitch_queue.clone(), main.clone())))
+        .collect();
+    for c in consumers {
+        c.await.unwrap();
+    }
+
+    // What reached the main queue, plus the whole records of the decode stage.
+    loop {
+        let got = main
+            .receive(10, Duration::ZERO, Duration::from_secs(30))
+            .await
+            .unwrap();
+        if got.is_empty() {
+            break;
+        }
+        for m in &got {
+            for r in frame::unpack(&m.body).unwrap() {
+                *delivered.entry(r.id).or_insert(0) += 1;
+            }
+        }
+    }
+    // Every request but the static files (filtered on both paths), and only the crashed
+    // batch's more than once: at least once, duplicates only from the crash.
+    let got: HashSet<String> = delivered.keys().cloned().collect();
+    let want = truth.deliverable();
+    let missing: Vec<_> = want.difference(&got).take(3).collect();
+    let extra: Vec<_> = got.difference(&want).take(3).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {} (e.g. {missing:?}), extra {} (e.g. {extra:?})",
+        want.difference(&got).count(),
+        got.difference(&want).count()
+    );
+    for (id, n) in &delivered {
+        if crashed_ids.contains(id) {
+            assert!(*n <= 2, "{id}: {n}");
+        } else {
+            assert_eq!(*n, 1, "{id} delivered {n} times");
+        }
+    }
+    assert!(
+        delivered.values().any(|n| *n == 2),
+        "the crash duplicated what it had sent"
+    );
+}
