@@ -952,13 +952,15 @@ pub fn summary_table(s: &Summary) -> String {
         (
             "stitching",
             format!(
-                "{} fragments in, {} stitched, {} held, {} delivered alone ({} partial), {} empty dropped, age max {} ms",
+                "{} requests in parts ({} fragment reads), {} stitched, {} holds, {} delivered alone ({} partial), {} empty dropped, {} trailing lines dropped, age max {} ms",
+                s.fragments,
                 s.stitch.fragments_in,
                 s.stitch.stitched,
                 s.stitch.held,
                 s.stitch.delivered_alone,
                 s.stitch.partial,
                 s.stitch.dropped_empty,
+                s.trailers_dropped,
                 s.stitch.age_max_ms
             ),
         ),

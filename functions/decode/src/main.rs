@@ -1,12 +1,16 @@
 //! The decode Lambda: CloudWatch Logs subscription event → canonical records → SQS frames.
+//! With `STITCH_QUEUE_URL` set it also consumes the stitch queue (its SQS events), joining the
+//! parts of requests that arrived in different deliveries (docs/stitching.md).
 //! Configuration from the environment; all logic lives in the `apigw_stream` library.
 
 use std::sync::Arc;
 
 use apigw_stream::archive::{ArchivePolicy, Archiver, FirehoseClient, FirehoseSink};
 use apigw_stream::config::{DecodeConfig, ProcessEnv};
-use apigw_stream::decode::{forward_archived, summary_emf};
+use apigw_stream::decode::{forward_stitched, summary_emf, StitchTarget};
 use apigw_stream::queue::{SendPolicy, SqsClient, SqsQueue};
+use apigw_stream::stitch::consume::{in_messages, is_sqs_event, run_batch};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
@@ -17,6 +21,8 @@ struct State {
     policy: SendPolicy,
     /// The Firehose tee, when `ARCHIVE_STREAM` is set.
     archive: Option<Archiver>,
+    /// The stitch queue, when `STITCH_QUEUE_URL` is set.
+    stitch: Option<SqsQueue>,
 }
 
 #[tokio::main]
@@ -31,6 +37,10 @@ async fn main() -> Result<(), Error> {
     };
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let queue = SqsQueue::new(SqsClient::new(&sdk), config.queue_url.clone());
+    let stitch = config
+        .stitch_queue_url
+        .as_ref()
+        .map(|url| SqsQueue::new(SqsClient::new(&sdk), url.clone()));
     let archive = config.archive_stream.as_ref().map(|stream| {
         let sink = FirehoseSink::new(FirehoseClient::new(&sdk), stream.clone());
         Archiver::new(Arc::new(sink), ArchivePolicy::default())
@@ -40,6 +50,7 @@ async fn main() -> Result<(), Error> {
         queue,
         policy: SendPolicy::default(),
         archive,
+        stitch,
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let state = Arc::clone(&state);
@@ -48,7 +59,47 @@ async fn main() -> Result<(), Error> {
     .await
 }
 
-async fn handle(state: &State, event: LambdaEvent<Value>) -> Result<(), Error> {
+async fn handle(state: &State, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    if is_sqs_event(&event.payload) {
+        return stitch(state, event).await;
+    }
+    decode(state, event).await.map(|()| Value::Null)
+}
+
+/// A batch of the stitch queue: whole requests go on to the queue, the rest are reported failed
+/// (held back, or left to the stitch queue's redrive policy).
+async fn stitch(state: &State, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let Some(stitch_queue) = &state.stitch else {
+        return Err("an SQS event, but STITCH_QUEUE_URL is not set".into());
+    };
+    let request_id = event.context.request_id;
+    let sqs: SqsEvent = serde_json::from_value(event.payload)?;
+    let (messages, bodiless) = in_messages(sqs)?;
+    let outcome = run_batch(
+        &messages,
+        &state.config.stitch,
+        &state.config.options,
+        state.config.message_bytes,
+        &state.queue,
+        stitch_queue,
+        &state.policy,
+        apigw_stream::clock::now_ms(),
+    )
+    .await;
+    tracing::info!(request_id, stats = %serde_json::to_string(&outcome.stats)?, failed = outcome.failed.len(), "stitch summary");
+    apigw_stream::metrics::print_emf(&apigw_stream::metrics::emf(
+        apigw_stream::clock::now_ms(),
+        &[("Function", "stitch")],
+        &outcome.stats.metrics(),
+    ));
+    let mut response = SqsBatchResponse::default();
+    for id in outcome.failed.into_iter().chain(bodiless) {
+        response.add_failure(id);
+    }
+    Ok(serde_json::to_value(response)?)
+}
+
+async fn decode(state: &State, event: LambdaEvent<Value>) -> Result<(), Error> {
     // The event is `{"awslogs":{"data":"…"}}`: hand the base64 string to our decoder as it is (it
     // applies the size cap and names the cause of a failure); anything else is passed whole.
     let reserialized;
@@ -70,7 +121,11 @@ async fn handle(state: &State, event: LambdaEvent<Value>) -> Result<(), Error> {
         }
     };
     let request_id = event.context.request_id;
-    match forward_archived(
+    let stitch = state.stitch.as_ref().map(|q| StitchTarget {
+        queue: q,
+        join: &state.config.join,
+    });
+    match forward_stitched(
         input,
         "lambda event",
         &state.config.options,
@@ -78,6 +133,7 @@ async fn handle(state: &State, event: LambdaEvent<Value>) -> Result<(), Error> {
         &state.queue,
         &state.policy,
         state.archive.as_ref(),
+        stitch,
     )
     .await
     {
