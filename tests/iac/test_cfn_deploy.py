@@ -94,6 +94,14 @@ def test_queues(aws, pipeline):
     # Receives outlast a long collector outage (the shipper hides failed messages longer each time).
     assert int(redrive["maxReceiveCount"]) == 15
     assert "RedrivePolicy" not in decode_dlq and "RedrivePolicy" not in shipper_dlq
+    # The stitch queue (docs/stitching.md): FIFO, its own FIFO DLQ, the decode function consumes it.
+    stitch = queue_attrs(aws, out["StitchQueueUrl"])
+    stitch_dlq = queue_attrs(aws, out["StitchDlqUrl"])
+    assert stitch["FifoQueue"] == "true" and stitch_dlq["FifoQueue"] == "true"
+    assert stitch["KmsMasterKeyId"] and stitch["VisibilityTimeout"] == "900"
+    stitch_redrive = json.loads(stitch["RedrivePolicy"])
+    assert stitch_redrive["deadLetterTargetArn"] == stitch_dlq["QueueArn"]
+    assert int(stitch_redrive["maxReceiveCount"]) == 50
 
 
 def function(aws, arn_or_name):
@@ -109,8 +117,10 @@ def test_decode_function(aws, pipeline):
     assert set(env) == {
         "QUEUE_URL", "MESSAGE_BYTES", "MAX_PAYLOAD_BYTES", "REST_API_ENABLED", "HTTP_API_ENABLED",
         "STATIC_FILE_EXTENSIONS", "RESPONSE_CONTENT_TYPES", "REDACT_HEADERS", "ARCHIVE_STREAM", "LOG_LEVEL",
-        "ALLOWED_LOG_GROUPS",
+        "ALLOWED_LOG_GROUPS", "STITCH_QUEUE_URL", "STITCH_HOLD_SECS", "JOIN_STAGES",
     }  # fmt: skip
+    assert env["STITCH_QUEUE_URL"] == out["StitchQueueUrl"] and env["STITCH_QUEUE_URL"].endswith(".fifo")
+    assert str(env["STITCH_HOLD_SECS"]) == "60" and env["JOIN_STAGES"] == ""
     assert env["ALLOWED_LOG_GROUPS"] == "/aws/apigateway/*,API-Gateway-Execution-Logs_*,API-Gateway-Access-Logs_*,/apigw-stream/*"
     assert env["ARCHIVE_STREAM"] == ""  # no ArchiveBucket: the archive is off
     assert env["QUEUE_URL"] == out["QueueUrl"]
@@ -242,7 +252,7 @@ def test_options_x86_existing_secret_and_alarm_topic(aws, artifacts):
     subs = aws("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
     assert [(s["Protocol"], s["Endpoint"]) for s in subs] == [("email", "ops@example.com")]
     ours = [a for a in aws("cloudwatch").describe_alarms()["MetricAlarms"] if a["AlarmName"].startswith(f"{name}-")]
-    assert len(ours) == 7 and all(a["AlarmActions"] == [topic] for a in ours)
+    assert len(ours) == 8 and all(a["AlarmActions"] == [topic] for a in ours)
 
 
 def evaluate(expr, values):

@@ -109,6 +109,7 @@ WIRED = {
                     ",".join(API_LOG_GROUPS)]},
         '${join(",", local.log_group_patterns)}',
     ),
+    "STITCH_QUEUE_URL": ({"Ref": "StitchQueue"}, "${aws_sqs_queue.stitch.url}"),
     "REDRIVE_DLQ_ARN": (
         {"Fn::If": ["Redrive", {"Fn::GetAtt": ["ShipperDlq", "Arn"]}, ""]},
         '${var.auto_redrive ? aws_sqs_queue.shipper_dlq.arn : ""}',
@@ -148,7 +149,7 @@ def test_the_contract_environment():
     shipper = resources["ShipperFunction"]["Properties"]["Environment"]["Variables"]
     assert set(decode) == {"QUEUE_URL", "MESSAGE_BYTES", "MAX_PAYLOAD_BYTES", "REST_API_ENABLED", "HTTP_API_ENABLED",
                            "STATIC_FILE_EXTENSIONS", "RESPONSE_CONTENT_TYPES", "REDACT_HEADERS", "ALLOWED_LOG_GROUPS",
-                           "ARCHIVE_STREAM", "LOG_LEVEL"}
+                           "ARCHIVE_STREAM", "STITCH_QUEUE_URL", "STITCH_HOLD_SECS", "JOIN_STAGES", "LOG_LEVEL"}
     assert set(shipper) == {"BRIDGE_URL", "AUTH_URL", "CLIENT_ID", "CLIENT_SECRET_ARN", "BRIDGE_FORMAT", "WINDOW_BYTES",
                             "REQUEST_TIMEOUT_MS", "ALLOW_INSECURE_HTTP", "RETRY_MAX_VISIBILITY_SECS",
                             "REDRIVE_DLQ_ARN", "REDRIVE_COOLDOWN_SECS", "LOG_LEVEL"}  # fmt: skip
@@ -160,7 +161,8 @@ def test_queue_settings_match():
     cfn = load_cfn("pipeline.yaml")
     res = cfn["Resources"]
     tf = tf_resources("pipeline", "aws_sqs_queue")
-    for cfn_name, tf_name in (("Queue", "queue"), ("ShipperDlq", "shipper_dlq"), ("DecodeDlq", "decode_dlq")):
+    for cfn_name, tf_name in (("Queue", "queue"), ("ShipperDlq", "shipper_dlq"), ("DecodeDlq", "decode_dlq"),
+                              ("StitchQueue", "stitch"), ("StitchDlq", "stitch_dlq")):
         p, t = res[cfn_name]["Properties"], tf[tf_name]
         assert p["MaximumMessageSize"] == t["max_message_size"] == 1048576
         assert p["MessageRetentionPeriod"] == t["message_retention_seconds"] == 1209600
@@ -173,6 +175,26 @@ def test_queue_settings_match():
     redrive = res["Queue"]["Properties"]["RedrivePolicy"]
     assert redrive == {"deadLetterTargetArn": {"Fn::GetAtt": ["ShipperDlq", "Arn"]}, "maxReceiveCount": {"Ref": "MaxReceiveCount"}}
     assert "deadLetterTargetArn = aws_sqs_queue.shipper_dlq.arn" in " ".join(tf["queue"]["redrive_policy"].split())
+
+
+def test_stitch_queue_matches():
+    """The FIFO stitch queue (docs/stitching.md): same shape on both sides, consumed by decode."""
+    res = load_cfn("pipeline.yaml")["Resources"]
+    tf = tf_resources("pipeline", "aws_sqs_queue")
+    q, t = res["StitchQueue"]["Properties"], tf["stitch"]
+    assert q["FifoQueue"] is True and t["fifo_queue"] is True
+    assert res["StitchDlq"]["Properties"]["FifoQueue"] is True and tf["stitch_dlq"]["fifo_queue"] is True
+    assert q["DeduplicationScope"] == t["deduplication_scope"] == "messageGroup"
+    assert q["FifoThroughputLimit"] == t["fifo_throughput_limit"] == "perMessageGroupId"
+    assert q["VisibilityTimeout"] == t["visibility_timeout_seconds"] == 900
+    assert q["RedrivePolicy"]["maxReceiveCount"] == 50
+    assert "maxReceiveCount = 50" in " ".join(t["redrive_policy"].split())
+    esm, tf_esm = res["StitchEventSource"]["Properties"], tf_resources("pipeline", "aws_lambda_event_source_mapping")["stitch"]
+    assert esm["FunctionName"] == {"Ref": "DecodeFunction"} and tf_esm["function_name"] == "${aws_lambda_function.decode.arn}"
+    assert esm["BatchSize"] == tf_esm["batch_size"] == 10
+    assert "MaximumBatchingWindowInSeconds" not in esm and "maximum_batching_window_in_seconds" not in tf_esm
+    assert esm["FunctionResponseTypes"] == tf_esm["function_response_types"] == ["ReportBatchItemFailures"]
+    assert esm["ScalingConfig"]["MaximumConcurrency"] == tf_esm["scaling_config"][0]["maximum_concurrency"] == 10
 
 
 def test_invoke_settings_match():
@@ -224,7 +246,7 @@ def test_alarms_match():
     res = load_cfn("pipeline.yaml")["Resources"]
     cfn = sorted(alarm_metrics_cfn(r["Properties"]) for r in res.values() if r["Type"] == "AWS::CloudWatch::Alarm")
     tf = sorted(alarm_metrics_tf(a) for a in tf_resources("pipeline", "aws_cloudwatch_metric_alarm").values())
-    assert cfn == tf and len(cfn) == 9
+    assert cfn == tf and len(cfn) == 10
     # Failed deliveries, the unparsed-line rate and the DLQ's age and depth are watched.
     watched = {m for metrics in cfn for m in metrics}
     assert {("apigw-stream", "RecordsFailed"), ("apigw-stream", "LinesUnparsed"), ("apigw-stream", "LogEvents"),

@@ -108,6 +108,37 @@ resource "aws_sqs_queue" "decode_dlq" {
   tags                              = var.tags
 }
 
+# Parts of requests that arrived in different deliveries meet here (docs/stitching.md): FIFO, message group =
+# request id; high-throughput mode suits groups that fine. The visibility covers the decode function's longest
+# timeout (the event source mapping requires it).
+resource "aws_sqs_queue" "stitch" {
+  name                              = "${var.name}-stitch.fifo"
+  fifo_queue                        = true
+  deduplication_scope               = "messageGroup"
+  fifo_throughput_limit             = "perMessageGroupId"
+  max_message_size                  = 1048576
+  message_retention_seconds         = 1209600
+  visibility_timeout_seconds        = 900
+  kms_master_key_id                 = aws_kms_key.this.id
+  kms_data_key_reuse_period_seconds = 3600
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.stitch_dlq.arn
+    # Held parts come back several times within the hold; only unreadable messages reach this.
+    maxReceiveCount = 50
+  })
+  tags = var.tags
+}
+
+resource "aws_sqs_queue" "stitch_dlq" {
+  name                              = "${var.name}-stitch-dlq.fifo"
+  fifo_queue                        = true
+  max_message_size                  = 1048576
+  message_retention_seconds         = 1209600
+  kms_master_key_id                 = aws_kms_key.this.id
+  kms_data_key_reuse_period_seconds = 3600
+  tags                              = var.tags
+}
+
 resource "aws_secretsmanager_secret" "client_secret" {
   #checkov:skip=CKV2_AWS_57:The client secret is issued by the collector's console; rotate it there and update this secret.
   count       = local.create_secret ? 1 : 0
@@ -175,6 +206,12 @@ data "aws_iam_policy_document" "decode" {
     sid       = "QueueKey"
     actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
     resources = [aws_kms_key.this.arn]
+  }
+  statement {
+    sid = "StitchQueue"
+    actions = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes"]
+    resources = [aws_sqs_queue.stitch.arn]
   }
   dynamic "statement" {
     for_each = local.archive ? [1] : []
@@ -405,6 +442,9 @@ resource "aws_lambda_function" "decode" {
       STATIC_FILE_EXTENSIONS = var.static_file_extensions
       RESPONSE_CONTENT_TYPES = var.response_content_types
       REDACT_HEADERS         = var.redact_headers
+      STITCH_QUEUE_URL       = aws_sqs_queue.stitch.url
+      STITCH_HOLD_SECS       = tostring(var.stitch_hold_seconds)
+      JOIN_STAGES            = var.join_stages
       ARCHIVE_STREAM         = local.archive_stream
       ALLOWED_LOG_GROUPS     = join(",", local.log_group_patterns)
       LOG_LEVEL              = var.log_level
@@ -497,6 +537,20 @@ resource "aws_lambda_event_source_mapping" "shipper" {
   depends_on = [aws_iam_role_policy.shipper]
 }
 
+# The decode function also consumes the stitch queue. FIFO: batches of at most 10, no batching window;
+# Lambda scales with active message groups (one per request), so the concurrency is capped.
+resource "aws_lambda_event_source_mapping" "stitch" {
+  event_source_arn        = aws_sqs_queue.stitch.arn
+  function_name           = aws_lambda_function.decode.arn
+  batch_size              = 10
+  function_response_types = ["ReportBatchItemFailures"]
+  scaling_config {
+    maximum_concurrency = 10
+  }
+  # The role's queue permissions must exist before Lambda starts polling.
+  depends_on = [aws_iam_role_policy.decode]
+}
+
 resource "aws_sns_topic" "alarms" {
   count             = var.create_alarm_topic ? 1 : 0
   name_prefix       = "${var.name}-alarms-"
@@ -558,6 +612,22 @@ resource "aws_cloudwatch_metric_alarm" "decode_dlq" {
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
   dimensions          = { QueueName = aws_sqs_queue.decode_dlq.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "stitch_dlq" {
+  alarm_name          = "${var.name}-stitch-dlq-not-empty"
+  alarm_description   = "Messages of the stitch queue that are not request parts (unreadable) are in the stitch DLQ."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.stitch_dlq.name }
   statistic           = "Maximum"
   period              = 300
   evaluation_periods  = 1

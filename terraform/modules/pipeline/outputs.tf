@@ -37,3 +37,13 @@ output "alarm_topic_arn" {
   description = "The created alarm topic, or null."
   value       = var.create_alarm_topic ? aws_sns_topic.alarms[0].arn : null
 }
+
+output "stitch_queue_url" {
+  description = "The FIFO queue where parts of requests meet (docs/stitching.md)."
+  value       = aws_sqs_queue.stitch.url
+}
+
+output "stitch_dlq_url" {
+  description = "Stitch-queue messages that were not request parts."
+  value       = aws_sqs_queue.stitch_dlq.url
+}

@@ -148,6 +148,22 @@ variable "max_payload_bytes" {
   }
 }
 
+variable "stitch_hold_seconds" {
+  description = "Seconds a part of a request (cut across two log deliveries, or one source of a joined stage) waits in the stitch queue for the rest before it is delivered alone, flagged partial (docs/stitching.md)."
+  type        = number
+  default     = 60
+  validation {
+    condition     = var.stitch_hold_seconds >= 0 && var.stitch_hold_seconds <= 600
+    error_message = "stitch_hold_seconds must be between 0 and 600."
+  }
+}
+
+variable "join_stages" {
+  description = "REST stages ({api-id}/{stage}, comma-separated; * for all) whose access-log records and execution logs become one transaction. Empty: none."
+  type        = string
+  default     = ""
+}
+
 variable "rest_api_enabled" {
   description = "Ship REST API records."
   type        = bool
