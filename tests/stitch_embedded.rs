@@ -363,3 +363,118 @@ async fn concurrent_consumers_and_a_crash_between_send_and_delete() {
         "the crash duplicated what it had sent"
     );
 }
+
+/// An access-log payload (the recommended JSON format) for the requests of an execution-log
+/// payload: the same request ids, another client address and a total latency of its own.
+fn access_payload(p: &apigw_stream::generate::Payload, n: usize) -> Vec<u8> {
+    let (api, stage) = p
+        .log_group
+        .strip_prefix("API-Gateway-Execution-Logs_")
+        .and_then(|s| s.split_once('/'))
+        .expect("an execution log group");
+    let events: Vec<serde_json::Value> = p
+        .expected
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let line = serde_json::json!({
+                "requestId": e.request_id,
+                "requestTimeEpoch": (1_717_200_000_000u64 + i as u64).to_string(),
+                "httpMethod": e.method,
+                "path": e.path,
+                "resourcePath": e.route,
+                "protocol": "HTTP/1.1",
+                "status": e.status.to_string(),
+                "responseLength": "321",
+                "responseLatency": "1234",
+                "ip": format!("198.51.100.{}", i % 250),
+                "userAgent": "curl/8.4.0",
+                "apiId": api,
+                "stage": stage,
+            });
+            serde_json::json!({
+                "id": format!("{n}{i:08}"),
+                "timestamp": 1_717_200_000_000u64 + i as u64,
+                "message": line.to_string(),
+            })
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({
+        "messageType": "DATA_MESSAGE",
+        "owner": "123456789012",
+        "logGroup": format!("/aws/apigateway/{api}-{stage}-access"),
+        "logStream": "access",
+        "subscriptionFilters": [format!("apigw-stream/rest/{api}/{stage}")],
+        "logEvents": events,
+    }))
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joined_mode_gives_one_transaction_per_request_with_both_sources() {
+    let exec = split_payloads(300, 41, 0.2);
+    let truth = Truth::of(&exec);
+    let mut events: Vec<Vec<u8>> = exec.iter().map(|p| p.event.clone()).collect();
+    events.extend(
+        exec.iter()
+            .enumerate()
+            .filter(|(_, p)| !p.expected.is_empty())
+            .map(|(n, p)| access_payload(p, n)),
+    );
+    shuffle(&mut events, 3);
+
+    let out = tempfile::tempdir().unwrap();
+    let receiver = receiver(out.path()).await;
+    let shipper = e2e_support::shipper(&receiver, &[("BRIDGE_FORMAT", "ndjson")]);
+    let pipeline = LocalPipeline::new(
+        Arc::new(MemoryQueue::new("queue")),
+        None,
+        shipper,
+        Some(receiver.clone()),
+        e2e_support::fast_options(Duration::from_secs(5)),
+    );
+    let mut st = stitching(
+        Arc::new(MemoryQueue::new("stitch").fifo()),
+        Duration::from_secs(120),
+        false,
+    );
+    st.join = JoinRule::new(["*".to_string()]);
+    pipeline.set_stitch(st);
+    let summary = pipeline.clone().run(inputs(&events)).await;
+
+    // The access path fills the path of a throttled request, so every static file is filtered.
+    let want: HashSet<String> = truth
+        .expected
+        .keys()
+        .filter(|id| !truth.static_files.contains(*id))
+        .cloned()
+        .collect();
+    let accepted = counts(receiver.accepted_ids());
+    let got: HashSet<String> = accepted.keys().cloned().collect();
+    assert_eq!(got.len(), want.len(), "{summary:#?}");
+    assert_eq!(got, want);
+    assert!(accepted.values().all(|n| *n == 1));
+    for r in received_records(out.path()) {
+        let e = &truth.expected[&r.id];
+        // Access log: the caller and the total latency; execution log: the exchange.
+        assert!(
+            r.request.client_ip.as_deref().unwrap().starts_with("198.51.100."),
+            "{}",
+            r.id
+        );
+        assert_eq!(r.response.latency_ms, Some(1234));
+        assert_eq!(r.response.length, Some(321));
+        assert_eq!(r.request.protocol.as_deref(), Some("HTTP/1.1"));
+        assert_eq!(r.response.status, Some(e.status));
+        assert_eq!(
+            r.response.body.is_some(),
+            e.response_body.is_some(),
+            "{}",
+            r.id
+        );
+        assert!(r.execution.as_ref().unwrap().complete);
+        assert!(!r.flags.partial || e.request_headers_cut);
+    }
+    assert_eq!(summary.stitch.delivered_alone, 0, "{summary:#?}");
+    assert_eq!(summary.lost, 0, "{summary:#?}");
+}
