@@ -80,6 +80,12 @@ mod tests {
                 .iter()
                 .map(|(n, _, _)| n.to_string()),
         );
+        names.extend(
+            crate::stitch::StitchStats::default()
+                .metrics()
+                .iter()
+                .map(|(n, _, _)| n.to_string()),
+        );
         assert!(names.len() > 10);
         for name in names {
             let upper_camel = name.starts_with(|c: char| c.is_ascii_uppercase())

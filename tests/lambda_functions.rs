@@ -8,6 +8,7 @@
 mod common;
 mod e2e_support;
 mod lambda_support;
+mod stitch_support;
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -462,5 +463,64 @@ async fn hostile_input_fails_cleanly_and_never_panics() {
     );
     assert!(receiver.stats().faults_injected > 0);
     assert_eq!(shipper.starts, 1);
+    assert_clean(&shipper);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_requests_are_stitched_by_the_decode_function_from_its_fifo_queue() {
+    let sqs = moto().sqs();
+    let (queue, _dlq) = queue_pair("lf-stitch", 2, 10).await;
+    let stitch_queue = sqs
+        .create_queue()
+        .queue_name("lf-stitch.fifo")
+        .attributes(QueueAttributeName::FifoQueue, "true")
+        .attributes(QueueAttributeName::VisibilityTimeout, "30")
+        .send()
+        .await
+        .expect("CreateQueue")
+        .queue_url()
+        .expect("queue url")
+        .to_string();
+
+    let mut payloads = stitch_support::split_payloads(200, 23, 0.3);
+    let truth = stitch_support::Truth::of(&payloads);
+    stitch_support::shuffle(&mut payloads, 8);
+
+    let mut decode = Function::new(
+        decode_spec(&queue)
+            .env("STITCH_QUEUE_URL", &stitch_queue)
+            .env("STITCH_HOLD_SECS", "120"),
+    )
+    .await;
+    let invoker = AsyncInvoker::new(sqs.clone(), None);
+    for p in &payloads {
+        let r = invoker.invoke(&mut decode, &p.event).await;
+        assert!(r.succeeded(), "{}", lambda_support::tail(&decode.output(), 3000));
+    }
+    assert!(queue_depth(&sqs, &stitch_queue).await > 0, "parts wait in the stitch queue");
+    // The stitch queue's event-source mapping invokes the same function with SQS events.
+    let mut stitch_esm = SqsEventSource::new(sqs.clone(), &stitch_queue, 10).await;
+    stitch_esm
+        .drain(&mut decode, Duration::from_secs(120))
+        .await;
+
+    let receiver = e2e_support::receiver(Faults::default()).await;
+    let mut shipper = Function::new(shipper_spec(&receiver)).await;
+    let mut esm = SqsEventSource::new(sqs.clone(), &queue, 10).await;
+    esm.drain(&mut shipper, Duration::from_secs(120)).await;
+
+    stitch_support::assert_exactly_once(
+        &truth,
+        &stitch_support::counts(receiver.accepted_ids()),
+    );
+    let stitched: u64 = decode
+        .log_lines("stitch summary")
+        .iter()
+        .filter_map(|l| l.pointer("/fields/stats").and_then(|s| s.as_str()))
+        .filter_map(|s| serde_json::from_str::<serde_json::Value>(s).ok())
+        .filter_map(|s| s.get("stitched").and_then(|v| v.as_u64()))
+        .sum();
+    assert!(stitched > 0, "{}", lambda_support::tail(&decode.output(), 3000));
+    assert_clean(&decode);
     assert_clean(&shipper);
 }
