@@ -57,9 +57,9 @@ fn bench(c: &mut Criterion) {
             (0..iters)
                 .map(|_| {
                     let mut cmd = pinned(env!("CARGO_BIN_EXE_apigw-stream"));
-                    cmd.arg("decode").args(&inputs).stdout(
-                        std::fs::File::create(&out).expect("output file"),
-                    );
+                    cmd.arg("decode")
+                        .args(&inputs)
+                        .stdout(std::fs::File::create(&out).expect("output file"));
                     run(cmd, "apigw-stream decode")
                 })
                 .sum()

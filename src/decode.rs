@@ -172,18 +172,7 @@ pub fn decode_bytes(
     opts: &DecodeOptions,
     stats: &mut DecodeStats,
 ) -> Result<Vec<Transaction>, DecodeError> {
-    let messages = match decode_payload(input, opts.max_payload_bytes) {
-        Ok(m) => m,
-        Err(e) => {
-            stats.payload_errors += 1;
-            return Err(e.into());
-        }
-    };
-    let mut out = Vec::new();
-    for data in &messages {
-        records_from_logdata(data, opts, stats, &mut out);
-    }
-    Ok(out)
+    decode_with(input, opts, stats, None)
 }
 
 /// Decode any payload form into records and, for stitching, fragments (see [`Split`]).
@@ -192,6 +181,15 @@ pub fn decode_split(
     opts: &DecodeOptions,
     stats: &mut DecodeStats,
     split: &mut Split<'_>,
+) -> Result<Vec<Transaction>, DecodeError> {
+    decode_with(input, opts, stats, Some(split))
+}
+
+fn decode_with(
+    input: &[u8],
+    opts: &DecodeOptions,
+    stats: &mut DecodeStats,
+    mut split: Option<&mut Split<'_>>,
 ) -> Result<Vec<Transaction>, DecodeError> {
     let messages = match decode_payload(input, opts.max_payload_bytes) {
         Ok(m) => m,
@@ -202,7 +200,7 @@ pub fn decode_split(
     };
     let mut out = Vec::new();
     for data in &messages {
-        split_logdata(data, opts, stats, &mut out, Some(split));
+        split_logdata(data, opts, stats, &mut out, split.as_deref_mut());
     }
     Ok(out)
 }

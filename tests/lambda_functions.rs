@@ -495,9 +495,16 @@ async fn split_requests_are_stitched_by_the_decode_function_from_its_fifo_queue(
     let invoker = AsyncInvoker::new(sqs.clone(), None);
     for p in &payloads {
         let r = invoker.invoke(&mut decode, &p.event).await;
-        assert!(r.succeeded(), "{}", lambda_support::tail(&decode.output(), 3000));
+        assert!(
+            r.succeeded(),
+            "{}",
+            lambda_support::tail(&decode.output(), 3000)
+        );
     }
-    assert!(queue_depth(&sqs, &stitch_queue).await > 0, "parts wait in the stitch queue");
+    assert!(
+        queue_depth(&sqs, &stitch_queue).await > 0,
+        "parts wait in the stitch queue"
+    );
     // The stitch queue's event-source mapping invokes the same function with SQS events.
     let mut stitch_esm = SqsEventSource::new(sqs.clone(), &stitch_queue, 10).await;
     stitch_esm
@@ -509,10 +516,7 @@ async fn split_requests_are_stitched_by_the_decode_function_from_its_fifo_queue(
     let mut esm = SqsEventSource::new(sqs.clone(), &queue, 10).await;
     esm.drain(&mut shipper, Duration::from_secs(120)).await;
 
-    stitch_support::assert_exactly_once(
-        &truth,
-        &stitch_support::counts(receiver.accepted_ids()),
-    );
+    stitch_support::assert_exactly_once(&truth, &stitch_support::counts(receiver.accepted_ids()));
     let stitched: u64 = decode
         .log_lines("stitch summary")
         .iter()
@@ -520,7 +524,11 @@ async fn split_requests_are_stitched_by_the_decode_function_from_its_fifo_queue(
         .filter_map(|s| serde_json::from_str::<serde_json::Value>(s).ok())
         .filter_map(|s| s.get("stitched").and_then(|v| v.as_u64()))
         .sum();
-    assert!(stitched > 0, "{}", lambda_support::tail(&decode.output(), 3000));
+    assert!(
+        stitched > 0,
+        "{}",
+        lambda_support::tail(&decode.output(), 3000)
+    );
     assert_clean(&decode);
     assert_clean(&shipper);
 }

@@ -458,7 +458,11 @@ async fn joined_mode_gives_one_transaction_per_request_with_both_sources() {
         let e = &truth.expected[&r.id];
         // Access log: the caller and the total latency; execution log: the exchange.
         assert!(
-            r.request.client_ip.as_deref().unwrap().starts_with("198.51.100."),
+            r.request
+                .client_ip
+                .as_deref()
+                .unwrap()
+                .starts_with("198.51.100."),
             "{}",
             r.id
         );

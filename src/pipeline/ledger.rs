@@ -87,13 +87,37 @@ impl Ledger {
 
     /// Record a frame about to be sent; returns its number (carried in the `frame` attribute).
     pub fn register_frame<'a>(&self, ids: impl IntoIterator<Item = &'a str>, base_ms: i64) -> u64 {
+        self.add_frame(ids, Some(base_ms))
+    }
+
+    /// A frame of `ids`: read now (a repeat counted), or (`base_ms` `None`) stitched from
+    /// fragments read earlier, whose first arrival is the latency base.
+    pub(crate) fn add_frame<'a>(
+        &self,
+        ids: impl IntoIterator<Item = &'a str>,
+        base_ms: Option<i64>,
+    ) -> u64 {
         let hashes: Vec<u64> = ids.into_iter().map(id_hash).collect();
         let mut state = self.lock();
-        for h in &hashes {
-            if !state.input.insert(*h) {
-                state.input_repeats += 1;
+        let base_ms = match base_ms {
+            Some(base) => {
+                for h in &hashes {
+                    if !state.input.insert(*h) {
+                        state.input_repeats += 1;
+                    }
+                }
+                base
             }
-        }
+            None => {
+                let base = hashes
+                    .iter()
+                    .filter_map(|h| state.fragment_base_ms.get(h).copied())
+                    .min()
+                    .unwrap_or_else(crate::clock::now_ms);
+                state.input.extend(hashes.iter().copied());
+                base
+            }
+        };
         state.next_frame += 1;
         let frame = state.next_frame;
         state.frames.insert(
@@ -121,27 +145,7 @@ impl Ledger {
 
     /// A frame of stitched records (their ids were read as fragments); returns its number.
     pub fn register_stitched_frame<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> u64 {
-        let hashes: Vec<u64> = ids.into_iter().map(id_hash).collect();
-        let mut state = self.lock();
-        let now = crate::clock::now_ms();
-        let base_ms = hashes
-            .iter()
-            .filter_map(|h| state.fragment_base_ms.get(h).copied())
-            .min()
-            .unwrap_or(now);
-        for h in &hashes {
-            state.input.insert(*h);
-        }
-        state.next_frame += 1;
-        let frame = state.next_frame;
-        state.frames.insert(
-            frame,
-            FrameEntry {
-                ids: hashes,
-                base_ms,
-            },
-        );
-        frame
+        self.add_frame(ids, None)
     }
 
     /// The stitch stage settled these requests without a record (filtered on purpose, or

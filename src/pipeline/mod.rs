@@ -372,6 +372,19 @@ impl LocalPipeline {
         ids: &[&str],
         base_ms: i64,
     ) -> Result<(), PipelineError> {
+        self.send_registered(input, frames, ids, Some(base_ms))
+            .await
+    }
+
+    /// Register each frame's ids in the ledger (read now at `base_ms`, or stitched from fragments
+    /// read earlier when `None`) and send the frames to the queue.
+    async fn send_registered(
+        &self,
+        input: &str,
+        frames: Vec<Frame>,
+        ids: &[&str],
+        base_ms: Option<i64>,
+    ) -> Result<(), PipelineError> {
         self.mark_started();
         let mut messages = Vec::with_capacity(frames.len());
         let mut offset = 0;
@@ -379,7 +392,7 @@ impl LocalPipeline {
             let end = (offset + f.records).min(ids.len());
             let frame_no = self
                 .ledger
-                .register_frame(ids[offset..end].iter().copied(), base_ms);
+                .add_frame(ids[offset..end].iter().copied(), base_ms);
             offset = end;
             let mut m: OutMessage = f.into_message(i.to_string());
             m.attributes.insert(
@@ -486,7 +499,10 @@ impl LocalPipeline {
             match frame::pack(&plan.records, self.opts.message_bytes) {
                 Ok(frames) => {
                     let ids: Vec<&str> = plan.records.iter().map(|r| r.id.as_str()).collect();
-                    if let Err(e) = self.send_stitched(frames, &ids).await {
+                    if let Err(e) = self
+                        .send_registered("stitched records", frames, &ids, None)
+                        .await
+                    {
                         tracing::warn!(error = %e, "stitched records not sent; their fragments come back");
                         sent = false;
                     }
@@ -517,31 +533,6 @@ impl LocalPipeline {
                 .add(&plan.stats);
         }
         Ok(messages.len())
-    }
-
-    /// Send frames of stitched records to the main queue (ids registered as stitched).
-    async fn send_stitched(&self, frames: Vec<Frame>, ids: &[&str]) -> Result<(), QueueError> {
-        let mut messages = Vec::with_capacity(frames.len());
-        let mut offset = 0;
-        for (i, f) in frames.into_iter().enumerate() {
-            let end = (offset + f.records).min(ids.len());
-            let frame_no = self
-                .ledger
-                .register_stitched_frame(ids[offset..end].iter().copied());
-            offset = end;
-            let mut m: OutMessage = f.into_message(i.to_string());
-            m.attributes.insert(
-                FRAME_ATTRIBUTE.to_string(),
-                Attribute::Number(frame_no.to_string()),
-            );
-            messages.push(m);
-        }
-        let count = messages.len() as u64;
-        send_all(self.queue.as_ref(), messages, &self.opts.send_policy).await?;
-        self.counters
-            .messages_sent
-            .fetch_add(count, Ordering::Relaxed);
-        Ok(())
     }
 
     /// A stitch worker: [`stitch_once`](Self::stitch_once) until `stop` is set.

@@ -254,17 +254,12 @@ impl MemoryQueue {
         let mut state = self.lock();
         let redrive = self.expire(&mut state, now);
         let mut out = Vec::new();
-        let mut taken = Vec::new();
-        if self.fifo {
-            taken = take_groups(&mut state, max);
+        let taken: Vec<Stored> = if self.fifo {
+            take_groups(&mut state, max)
         } else {
-            while taken.len() < max {
-                let Some(m) = state.visible.pop_front() else {
-                    break;
-                };
-                taken.push(m);
-            }
-        }
+            let n = max.min(state.visible.len());
+            state.visible.drain(..n).collect()
+        };
         for mut message in taken {
             message.receive_count += 1;
             state.next_seq += 1;
@@ -802,5 +797,48 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("BatchRequestTooLong"), "{err}");
+    }
+
+    fn fifo(id: &str, group: &str, body: &str) -> FifoMessage {
+        FifoMessage {
+            message: msg(id, body),
+            group_id: group.to_string(),
+            deduplication_id: body.to_string(),
+        }
+    }
+
+    #[tokio::test]
+    async fn fifo_serves_a_group_to_one_consumer_together_and_in_order() {
+        let q = MemoryQueue::new("q.fifo").fifo();
+        assert!(
+            q.send_batch(&[msg("a", "x")]).await.is_err(),
+            "needs a group"
+        );
+        q.send_fifo_batch(&[fifo("1", "g1", "g1-a"), fifo("2", "g2", "g2-a")])
+            .await
+            .unwrap();
+        let first = q
+            .receive(1, NO_WAIT, Duration::from_millis(200))
+            .await
+            .unwrap();
+        assert_eq!(first[0].body, "g1-a");
+        // g1 is in flight: a later message of it waits; g2 is served.
+        q.send_fifo_batch(&[fifo("3", "g1", "g1-b")]).await.unwrap();
+        let other = q.receive(10, NO_WAIT, VIS).await.unwrap();
+        assert_eq!(
+            other.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+            ["g2-a"]
+        );
+        // g1-a comes back from flight still at its group's head, with g1-b behind it.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let again = q.receive(10, NO_WAIT, VIS).await.unwrap();
+        assert_eq!(
+            again.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+            ["g1-a", "g1-b"]
+        );
+        // A deduplication id seen in the last 5 minutes is accepted and dropped.
+        q.send_fifo_batch(&[fifo("4", "g3", "g1-a")]).await.unwrap();
+        assert_eq!(q.stats().deduplicated, 1);
+        assert!(q.receive(10, NO_WAIT, VIS).await.unwrap().is_empty());
     }
 }

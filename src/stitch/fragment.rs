@@ -138,10 +138,23 @@ impl Fragment {
                 continue;
             }
             if f.lines.len() < 2 {
-                return Err(FragmentError::DoesNotFit {
-                    request_id: f.request_id,
-                    limit: message_bytes,
-                });
+                // One line too large even compressed: cut it in half (marked cut) and try again.
+                let mut f = f;
+                match f.lines.first_mut() {
+                    Some(l) if l.message.len() > 2 * LINE_ROOM => {
+                        let keep = l.message.len() / 2;
+                        crate::truncate::truncate_utf8(&mut l.message, keep);
+                        l.message.push_str(TRUNCATED);
+                        todo.push(f);
+                        continue;
+                    }
+                    _ => {
+                        return Err(FragmentError::DoesNotFit {
+                            request_id: f.request_id,
+                            limit: message_bytes,
+                        })
+                    }
+                }
             }
             let mut second = f.clone();
             let mut first = f;
@@ -262,10 +275,18 @@ mod tests {
                 .map(|i| ExecutionLine {
                     event_id: format!("{i:056}"),
                     timestamp: 1_000 + i as i64,
-                    // Incompressible text, so sizes are predictable.
-                    message: (0..len)
-                        .map(|j| char::from(b'a' + ((i * 7919 + j * 104_729) % 26) as u8))
-                        .collect(),
+                    // Hardly compressible text (an LCG), so sizes are predictable.
+                    message: {
+                        let mut x = i as u64 + 1;
+                        (0..len)
+                            .map(|_| {
+                                x = x
+                                    .wrapping_mul(6_364_136_223_846_793_005)
+                                    .wrapping_add(1_442_695_040_888_963_407);
+                                char::from(b'a' + ((x >> 33) % 26) as u8)
+                            })
+                            .collect()
+                    },
                 })
                 .collect(),
             access: None,
@@ -296,11 +317,12 @@ mod tests {
         }
         lines.sort_by(|a, b| a.event_id.cmp(&b.event_id));
         assert_eq!(lines, f.lines);
-        let one = fragment(1, 40_000);
-        assert!(matches!(
-            one.into_messages(16_384),
-            Err(FragmentError::DoesNotFit { .. })
-        ));
+        // One line too large even compressed: cut (and marked) until it fits.
+        let one = fragment(1, 40_000).into_messages(16_384).unwrap();
+        assert_eq!(one.len(), 1);
+        let cut = Fragment::decode(&one[0].message.body).unwrap();
+        assert!(cut.lines[0].message.ends_with(TRUNCATED));
+        assert!(one[0].message.sqs_size() <= 16_384);
     }
 
     #[test]
