@@ -36,6 +36,10 @@ pub struct Plan {
     pub stats: StitchStats,
 }
 
+/// A message of a request's group: its index in the batch, and its fragment (`None` for a repeat
+/// of a body already read).
+type Member = (usize, Option<Fragment>);
+
 /// Decide what happens to each message of a batch at `now_ms`.
 pub fn plan(
     messages: &[InMessage],
@@ -44,8 +48,7 @@ pub fn plan(
     now_ms: i64,
 ) -> Plan {
     let mut plan = Plan::default();
-    // Request id → (message index, fragment; `None` for a repeat of a body already read).
-    let mut groups: Vec<(String, Vec<(usize, Option<Fragment>)>)> = Vec::new();
+    let mut groups: Vec<(String, Vec<Member>)> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut bodies: HashSet<&str> = HashSet::new();
     for (i, m) in messages.iter().enumerate() {
@@ -213,7 +216,7 @@ fn is_empty(t: &Transaction) -> bool {
 
 fn settle_group(
     request_id: &str,
-    members: &[(usize, Option<Fragment>)],
+    members: &[Member],
     messages: &[InMessage],
     opts: &StitchOptions,
     decode: &DecodeOptions,
