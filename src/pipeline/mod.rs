@@ -460,20 +460,24 @@ impl LocalPipeline {
             })
     }
 
+    /// One batch as the event source mapping would receive it.
+    async fn receive_from(&self, queue: &dyn Queue) -> Result<Vec<InMessage>, QueueError> {
+        queue
+            .receive(
+                self.opts.receive_batch,
+                self.opts.receive_wait,
+                self.opts.visibility_timeout,
+            )
+            .await
+    }
+
     /// One stitch "invocation": receive fragments, send the whole requests on as frames, delete
     /// what was settled, hold back the rest. Returns the batch size.
     pub async fn stitch_once(&self) -> Result<usize, QueueError> {
         let Some(st) = self.stitch.get() else {
             return Ok(0);
         };
-        let messages = st
-            .queue
-            .receive(
-                self.opts.receive_batch,
-                self.opts.receive_wait,
-                self.opts.visibility_timeout,
-            )
-            .await?;
+        let messages = self.receive_from(st.queue.as_ref()).await?;
         if messages.is_empty() {
             return Ok(0);
         }
@@ -580,14 +584,7 @@ impl LocalPipeline {
     /// reported failed stay hidden until their visibility timeout ends, then come back (or go to
     /// the dead-letter queue), as with the SQS event source mapping. Returns the batch size.
     pub async fn ship_once(&self) -> Result<usize, QueueError> {
-        let messages = self
-            .queue
-            .receive(
-                self.opts.receive_batch,
-                self.opts.receive_wait,
-                self.opts.visibility_timeout,
-            )
-            .await?;
+        let messages = self.receive_from(self.queue.as_ref()).await?;
         if messages.is_empty() {
             return Ok(0);
         }
