@@ -111,7 +111,7 @@ def test_decode_function(aws, pipeline):
         "STATIC_FILE_EXTENSIONS", "RESPONSE_CONTENT_TYPES", "REDACT_HEADERS", "ARCHIVE_STREAM", "LOG_LEVEL",
         "ALLOWED_LOG_GROUPS",
     }  # fmt: skip
-    assert env["ALLOWED_LOG_GROUPS"] == "/aws/apigateway/*,API-Gateway-Execution-Logs_*,API-Gateway-Access-Logs_*,/apigw-stream/*"
+    assert env["ALLOWED_LOG_GROUPS"] == "/aws/apigateway/*,API-Gateway-Execution-Logs_*,API-Gateway-Access-Logs_*,/apigw-stream/*,/aws/vendedlogs/apigw-stream/*"
     assert env["ARCHIVE_STREAM"] == ""  # no ArchiveBucket: the archive is off
     assert env["QUEUE_URL"] == out["QueueUrl"]
     assert str(env["MESSAGE_BYTES"]) == "1048576"
@@ -143,7 +143,8 @@ def test_only_this_accounts_log_groups_may_invoke_decode(aws, pipeline):
         sources.add(statement["Condition"]["ArnLike"]["AWS:SourceArn"])
     prefix = "arn:aws:logs:us-east-1:123456789012:log-group:"
     assert sources == {
-        prefix + p for p in ("/aws/apigateway/*", "API-Gateway-Execution-Logs_*", "API-Gateway-Access-Logs_*", "/apigw-stream/*")
+        prefix + p for p in ("/aws/apigateway/*", "API-Gateway-Execution-Logs_*", "API-Gateway-Access-Logs_*", "/apigw-stream/*",
+                       "/aws/vendedlogs/apigw-stream/*")
     }
 
 

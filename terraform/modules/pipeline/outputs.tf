@@ -37,3 +37,8 @@ output "alarm_topic_arn" {
   description = "The created alarm topic, or null."
   value       = var.create_alarm_topic ? aws_sns_topic.alarms[0].arn : null
 }
+
+output "api_gateway_cloudwatch_role_arn" {
+  description = "API Gateway's account CloudWatch Logs role, when this module created it, or null."
+  value       = var.create_api_gateway_account_role ? aws_iam_role.apigateway_cloudwatch[0].arn : null
+}
