@@ -54,14 +54,12 @@ async fn method_settings(
         .send()
         .await
         .expect("get stage");
-    st.method_settings()
-        .and_then(|m| m.get("*/*"))
-        .map(|s| {
-            (
-                s.logging_level().unwrap_or("OFF").to_string(),
-                s.data_trace_enabled(),
-            )
-        })
+    st.method_settings().and_then(|m| m.get("*/*")).map(|s| {
+        (
+            s.logging_level().unwrap_or("OFF").to_string(),
+            s.data_trace_enabled(),
+        )
+    })
 }
 
 async fn stage_tag(conf: &aws_config::SdkConfig, api: &str, stage: &str) -> Option<String> {
@@ -162,7 +160,10 @@ async fn execution_logs_enable_twice_then_disable_restores() {
     }));
     assert!(prod.notes.iter().any(|n| n.contains("personal data")));
     assert_eq!(method_settings(&conf, &api, "prod").await, None);
-    assert_eq!(group_exists(&conf, &standard_group(&api, "prod")).await, None);
+    assert_eq!(
+        group_exists(&conf, &standard_group(&api, "prod")).await,
+        None
+    );
 
     // Apply.
     let report = enable::enable(&conf, &regions(), false, &one(&api), &opts, true).await;
@@ -247,7 +248,9 @@ async fn execution_logs_enable_twice_then_disable_restores() {
     );
     for stage in ["prod", "dev"] {
         assert_eq!(stage_tag(&conf, &api, stage).await, None, "{stage}");
-        assert!(filters(&conf, &standard_group(&api, stage)).await.is_empty());
+        assert!(filters(&conf, &standard_group(&api, stage))
+            .await
+            .is_empty());
     }
     assert!(find(&conf, &api, "prod").await.streamed_from.is_empty());
     // And a disable after that has nothing left to do.
@@ -297,7 +300,10 @@ async fn large_bodies_as_far_as_moto_goes() {
     // What moto holds: our group with our filter, the destination into it, logging on.
     assert_eq!(
         filters(&conf, &group).await,
-        vec![(format!("apigw-stream/rest/{api}/prod"), p.function_arn.clone())]
+        vec![(
+            format!("apigw-stream/rest/{api}/prod"),
+            p.function_arn.clone()
+        )]
     );
     let logs = aws_sdk_cloudwatchlogs::Client::new(&conf);
     let dest = logs
@@ -317,7 +323,10 @@ async fn large_bodies_as_far_as_moto_goes() {
         Some(("INFO".to_string(), true))
     );
     // The standard group is not subscribed in this mode.
-    assert_eq!(group_exists(&conf, &standard_group(&api, "prod")).await, None);
+    assert_eq!(
+        group_exists(&conf, &standard_group(&api, "prod")).await,
+        None
+    );
     let st = find(&conf, &api, "prod").await;
     assert_eq!(st.streamed_from, vec![StreamSource::Execution1Mb]);
 

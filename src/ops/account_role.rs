@@ -50,7 +50,9 @@ pub async fn create(
         .create_role()
         .role_name(role_name)
         .assume_role_policy_document(TRUST_POLICY)
-        .description("API Gateway pushes REST access and execution logs to CloudWatch Logs (apigw-stream)")
+        .description(
+            "API Gateway pushes REST access and execution logs to CloudWatch Logs (apigw-stream)",
+        )
         .send()
         .await;
     let role_arn = match created {
@@ -72,7 +74,9 @@ pub async fn create(
         Err(e) => return Err(OpsError::aws("CreateRole", role_name, e)),
     };
     let Some(role_arn) = role_arn else {
-        return Err(OpsError::Input(format!("IAM role {role_name}: no ARN returned")));
+        return Err(OpsError::Input(format!(
+            "IAM role {role_name}: no ARN returned"
+        )));
     };
     clients
         .iam

@@ -65,31 +65,29 @@ pub async fn create(
     Ok(())
 }
 
-/// Is this error CloudWatch Logs saying the thing does not exist?
-fn gone<E: ProvideErrorMetadata>(e: &E) -> bool {
-    e.code() == Some("ResourceNotFoundException")
+/// A deletion's result: "does not exist" is the goal reached.
+fn deleted<T, E>(res: Result<T, E>, operation: &'static str, target: &str) -> Result<(), OpsError>
+where
+    E: std::error::Error + ProvideErrorMetadata,
+{
+    match res {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
+        Err(e) => Err(OpsError::aws(operation, target, e)),
+    }
 }
 
 pub async fn delete(logs: &Client, id: &str) -> Result<(), OpsError> {
-    match logs.delete_delivery().id(id).send().await {
-        Ok(_) => Ok(()),
-        Err(e) if gone(&e) => Ok(()),
-        Err(e) => Err(OpsError::aws("DeleteDelivery", id, e)),
-    }
+    let res = logs.delete_delivery().id(id).send().await;
+    deleted(res, "DeleteDelivery", id)
 }
 
 pub async fn delete_source(logs: &Client, name: &str) -> Result<(), OpsError> {
-    match logs.delete_delivery_source().name(name).send().await {
-        Ok(_) => Ok(()),
-        Err(e) if gone(&e) => Ok(()),
-        Err(e) => Err(OpsError::aws("DeleteDeliverySource", name, e)),
-    }
+    let res = logs.delete_delivery_source().name(name).send().await;
+    deleted(res, "DeleteDeliverySource", name)
 }
 
 pub async fn delete_destination(logs: &Client, name: &str) -> Result<(), OpsError> {
-    match logs.delete_delivery_destination().name(name).send().await {
-        Ok(_) => Ok(()),
-        Err(e) if gone(&e) => Ok(()),
-        Err(e) => Err(OpsError::aws("DeleteDeliveryDestination", name, e)),
-    }
+    let res = logs.delete_delivery_destination().name(name).send().await;
+    deleted(res, "DeleteDeliveryDestination", name)
 }

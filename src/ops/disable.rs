@@ -11,8 +11,8 @@ use aws_config::SdkConfig;
 use crate::ops::access_log::FormatClass;
 use crate::ops::discover::{self, StageInfo};
 use crate::ops::execution::{stage_arn, ExecutionLogging};
-use crate::ops::regions;
 use crate::ops::plan::{self, Change, Report, StagePlan};
+use crate::ops::regions;
 use crate::ops::select::Selection;
 use crate::ops::StageRef;
 

@@ -507,9 +507,9 @@ async fn region_context(
             }
         }
     }
-    let needs_rest_logging = selected.iter().any(|s| {
-        s.stage.kind == ApiKind::Rest && (opts.execution_logs || s.access_log.is_none())
-    });
+    let needs_rest_logging = selected
+        .iter()
+        .any(|s| s.stage.kind == ApiKind::Rest && (opts.execution_logs || s.access_log.is_none()));
     let rest_logging_role = if needs_rest_logging {
         match account_role::is_set(clients).await {
             Ok(set) => Some(set),

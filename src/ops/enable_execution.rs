@@ -21,7 +21,8 @@ use crate::ops::plan::{Change, StagePlan};
 use crate::transaction::ApiKind;
 
 /// Said in every plan that turns data tracing on (or finds it on).
-pub const DATA_TRACE_WARNING: &str = "data tracing logs request and response headers and bodies to CloudWatch Logs: \
+pub const DATA_TRACE_WARNING: &str =
+    "data tracing logs request and response headers and bodies to CloudWatch Logs: \
      ingestion and storage are billed per GB, and bodies may hold personal data and secrets \
      (API Gateway masks authorization headers and API keys, REDACT_HEADERS masks the headers it \
      names, bodies are not scrubbed)";
@@ -426,10 +427,12 @@ mod tests {
         x.method = Some(MethodLogging::streaming());
         x.prior = Some(MethodLogging::off());
         let plans = run(&[rest("r1", x)], &ctx(Some(true)), &opts(true, false));
-        assert!(plans[0].changes.contains(&Change::DeleteSubscriptionFilter {
-            log_group: standard_group("r1", "prod"),
-            filter_name: "apigw-stream/rest/r1/prod".into()
-        }));
+        assert!(plans[0]
+            .changes
+            .contains(&Change::DeleteSubscriptionFilter {
+                log_group: standard_group("r1", "prod"),
+                filter_name: "apigw-stream/rest/r1/prod".into()
+            }));
         assert!(
             !plans[0]
                 .changes
@@ -473,7 +476,11 @@ mod tests {
             name: "theirs".into(),
             ours: false,
         });
-        let plans = run(&[rest("r1", x.clone())], &ctx(Some(true)), &opts(false, false));
+        let plans = run(
+            &[rest("r1", x.clone())],
+            &ctx(Some(true)),
+            &opts(false, false),
+        );
         assert!(plans[0].changes.iter().any(|c| matches!(
             c,
             Change::SetMethodLogging {
@@ -500,7 +507,11 @@ mod tests {
         let all = [http, a2, b];
         let plans = run(&all[..2], &ctx(Some(true)), &opts(false, false));
         assert!(plans[0].changes.is_empty());
-        assert!(plans[0].notes[0].contains("REST-only"), "{:?}", plans[0].notes);
+        assert!(
+            plans[0].notes[0].contains("REST-only"),
+            "{:?}",
+            plans[0].notes
+        );
         let selected = vec![&all[1]];
         let plans = plan_region(
             &all,

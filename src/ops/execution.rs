@@ -387,7 +387,10 @@ async fn read_deliveries(logs: &aws_sdk_cloudwatchlogs::Client) -> Result<Delive
             }
         }
     }
-    let mut pages = logs.describe_delivery_destinations().into_paginator().send();
+    let mut pages = logs
+        .describe_delivery_destinations()
+        .into_paginator()
+        .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| OpsError::aws("DescribeDeliveryDestinations", "region", e))?;
         for d in page.delivery_destinations() {
