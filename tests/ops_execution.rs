@@ -435,3 +435,33 @@ async fn account_role_created_only_when_missing() {
     let again = enable::enable(&conf, &regions(), false, &one(&api), &opts, false).await;
     assert_eq!(again.count(Status::Unchanged), 1, "{again:#?}");
 }
+
+/// The flags that make no sense together are refused before anything is asked of AWS.
+#[test]
+fn execution_flags_are_checked_first() {
+    for (args, needle) in [
+        (
+            &["enable", "--all", "--large-bodies"][..],
+            "--execution-logs",
+        ),
+        (
+            &["enable", "--all", "--execution-logs", "--log-group", "/x"][..],
+            "--log-group",
+        ),
+        (
+            &["enable", "--all", "--execution-logs", "--set-format"][..],
+            "--set-format",
+        ),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_apigw-stream"))
+            .args(args)
+            .args(["--endpoint-url", "http://127.0.0.1:9", "--region", REGION])
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .output()
+            .expect("run apigw-stream");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+}

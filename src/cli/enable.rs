@@ -173,7 +173,7 @@ pub struct Args {
     /// REST stages: stream the execution logs instead of the access log (method settings */*:
     /// loggingLevel INFO, data tracing on; our access-log filter of the stage is removed). Data
     /// tracing logs bodies: CloudWatch Logs cost and personal data (see the README).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["log_group", "set_format"])]
     pub execution_logs: bool,
     /// With --execution-logs: API Gateway's 1 MB execution-log delivery into a log group of ours
     /// (bodies not cut at 1 KB), which is then streamed instead of API-Gateway-Execution-Logs_….
