@@ -294,8 +294,13 @@ pub(crate) fn plan_filter(
     if foreign.len() >= 2 {
         return Err(format!(
             "log group {group} already has two subscription filters ({}), the most CloudWatch Logs allows: \
-             remove one, or log this stage to another group with --log-group",
-            foreign.join(", ")
+             remove one, or {}",
+            foreign.join(", "),
+            if crate::execution::is_execution_group(group) {
+                "stream the stage through the 1 MB delivery into a group of ours (--large-bodies)"
+            } else {
+                "log this stage to another group with --log-group"
+            }
         ));
     }
     let shared = writers.get(group).copied().unwrap_or(0) > 1;

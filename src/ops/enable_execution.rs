@@ -526,4 +526,23 @@ mod tests {
             .any(|c| matches!(c, Change::DeleteSubscriptionFilter { .. })));
         assert!(plans[0].notes.iter().any(|n| n.contains("kept filter")));
     }
+
+    #[test]
+    fn a_full_execution_group_points_to_large_bodies() {
+        let mut x = fresh("r1");
+        x.standard_group = group(&standard_group("r1", "prod"), true, &["datadog", "splunk"]);
+        let plans = run(
+            &[rest("r1", x.clone())],
+            &ctx(Some(true)),
+            &opts(false, false),
+        );
+        let why = plans[0].blocked.as_deref().expect("blocked");
+        assert!(
+            why.contains("--large-bodies") && why.contains("datadog, splunk"),
+            "{why}"
+        );
+        // The 1 MB delivery's group is ours and free: the same stage goes through.
+        let plans = run(&[rest("r1", x)], &ctx(Some(true)), &opts(true, false));
+        assert_eq!(plans[0].blocked, None);
+    }
 }
