@@ -111,9 +111,9 @@ variable "allow_insecure_http" {
 }
 
 variable "decode_memory_size" {
-  description = "Decode function memory (MB)."
+  description = "Decode function memory (MB). Peak RSS measured 21 MiB on the largest delivery and 78 MiB refusing a gzip bomb at the 64 MiB max_payload_bytes cap; raise it with max_payload_bytes."
   type        = number
-  default     = 256
+  default     = 128
 }
 
 variable "decode_timeout" {
