@@ -3,6 +3,8 @@
 //! access-log payloads, both writing NDJSON to a file, each pinned to one core with `taskset` when
 //! it exists. Needs `python3` on PATH. The ratio of the two is the figure to read.
 
+// Only the suite's payload builders are used here, not its criterion groups.
+#[allow(dead_code)]
 #[path = "suite/decode.rs"]
 mod suite;
 
@@ -57,9 +59,9 @@ fn bench(c: &mut Criterion) {
             (0..iters)
                 .map(|_| {
                     let mut cmd = pinned(env!("CARGO_BIN_EXE_apigw-stream"));
-                    cmd.arg("decode").args(&inputs).stdout(
-                        std::fs::File::create(&out).expect("output file"),
-                    );
+                    cmd.arg("decode")
+                        .args(&inputs)
+                        .stdout(std::fs::File::create(&out).expect("output file"));
                     run(cmd, "apigw-stream decode")
                 })
                 .sum()
