@@ -101,6 +101,11 @@ fn plan_execution(plan: &mut StagePlan, stage: &StageRef, exec: &ExecutionLoggin
         }
     }
     let d = &exec.delivery;
+    if let Some(why) = &d.unreadable {
+        plan.notes.push(format!(
+            "could not read the region's log deliveries ({why}): a 1 MB delivery of this stage, if any, is left in place"
+        ));
+    }
     if let Some(id) = &d.delivery_id {
         plan.changes.push(Change::DeleteDelivery { id: id.clone() });
     }
@@ -304,6 +309,7 @@ mod tests {
                     resource_arn: None,
                 }),
                 delivery_id: Some("d1".into()),
+                unreadable: None,
             },
         });
         let all = [st];

@@ -58,6 +58,11 @@ pub(crate) fn plan(
     plan_filter(plan, st, &ours.name, ours, &BTreeMap::new(), &function.arn)?;
 
     let name = delivery_name(&st.stage.api_id, &st.stage.stage);
+    if let (true, Some(why)) = (opts.large_bodies, &exec.delivery.unreadable) {
+        return Err(format!(
+            "cannot tell whether the stage already has a log delivery ({why})"
+        ));
+    }
     if opts.large_bodies {
         plan_destination(plan, st, exec, &name, &ours.name, function)?;
     }
@@ -408,6 +413,7 @@ mod tests {
                 )),
             }),
             delivery_id: Some("d1".into()),
+            unreadable: None,
         };
         let mut st = rest("r1", x);
         st.log_group = Some(group("/access", true, &[]));
@@ -543,6 +549,21 @@ mod tests {
         );
         // The 1 MB delivery's group is ours and free: the same stage goes through.
         let plans = run(&[rest("r1", x)], &ctx(Some(true)), &opts(true, false));
+        assert_eq!(plans[0].blocked, None);
+    }
+
+    #[test]
+    fn unreadable_deliveries_block_only_the_1mb_mode() {
+        let mut x = fresh("r1");
+        x.delivery.unreadable = Some("AccessDeniedException: no".into());
+        let plans = run(
+            &[rest("r1", x.clone())],
+            &ctx(Some(true)),
+            &opts(true, false),
+        );
+        let why = plans[0].blocked.as_deref().expect("blocked");
+        assert!(why.contains("AccessDeniedException"), "{why}");
+        let plans = run(&[rest("r1", x)], &ctx(Some(true)), &opts(false, false));
         assert_eq!(plans[0].blocked, None);
     }
 }

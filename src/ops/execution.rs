@@ -170,6 +170,9 @@ pub struct DeliveryState {
     pub destination: Option<DestinationInfo>,
     /// The delivery from the stage's source to our destination.
     pub delivery_id: Option<String>,
+    /// Why the region's deliveries could not be read (then the fields above say nothing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
 }
 
 /// Execution logging of one REST stage.
@@ -252,13 +255,11 @@ pub async fn read_region(clients: &RegionClients, inv: &mut RegionInventory) {
             Err(e) => inv.errors.push(e.to_string()),
         }
     }
-    let deliveries = match read_deliveries(&clients.logs).await {
-        Ok(d) => Some(d),
-        Err(e) => {
-            inv.errors.push(e.to_string());
-            None
-        }
-    };
+    // Not a region error: only the 1 MB mode needs these (and their permissions); the stages say
+    // why they are unknown, and the plans that need them act on it.
+    let deliveries = read_deliveries(&clients.logs)
+        .await
+        .map_err(|e| e.to_string());
     for i in rest {
         let (api_id, stage) = (
             inv.stages[i].stage.api_id.clone(),
@@ -286,9 +287,13 @@ pub async fn read_region(clients: &RegionClients, inv: &mut RegionInventory) {
         };
         exec.delivery_group = read.pop().unwrap_or_else(|| exec.delivery_group.clone());
         exec.standard_group = read.pop().unwrap_or_else(|| exec.standard_group.clone());
-        if let Some(d) = &deliveries {
-            exec.delivery = d.for_stage(&clients.region, &api_id, &stage);
-        }
+        exec.delivery = match &deliveries {
+            Ok(d) => d.for_stage(&clients.region, &api_id, &stage),
+            Err(e) => DeliveryState {
+                unreadable: Some(e.clone()),
+                ..DeliveryState::default()
+            },
+        };
     }
 }
 
@@ -368,6 +373,7 @@ impl Deliveries {
             source,
             destination,
             delivery_id,
+            unreadable: None,
         }
     }
 }
