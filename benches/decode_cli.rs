@@ -3,6 +3,8 @@
 //! access-log payloads, both writing NDJSON to a file, each pinned to one core with `taskset` when
 //! it exists. Needs `python3` on PATH. The ratio of the two is the figure to read.
 
+// Only the suite's payload builders are used here, not its criterion groups.
+#[allow(dead_code)]
 #[path = "suite/decode.rs"]
 // Only the payload builder is used here; the suite's benchmarks belong to `decode`.
 #[allow(dead_code)]

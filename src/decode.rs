@@ -24,13 +24,15 @@ pub struct DecodeOptions {
     pub max_body_bytes: usize,
 }
 
-/// API Gateway's own groups (execution logs, the console's access-log names) and the prefix our
-/// documentation recommends for access logs; `/aws/apigateway/*` is the usual access-log home.
+/// API Gateway's own groups (execution logs, the console's access-log names), the prefix our
+/// documentation recommends for access logs (`/aws/apigateway/*` is the usual access-log home),
+/// and the groups `enable --large-bodies` creates for the 1 MB execution-log delivery.
 pub const DEFAULT_LOG_GROUPS: &[&str] = &[
     "/aws/apigateway/*",
     "API-Gateway-Execution-Logs_*",
     "API-Gateway-Access-Logs_*",
     "/apigw-stream/*",
+    "/aws/vendedlogs/apigw-stream/*",
 ];
 
 impl Default for DecodeOptions {

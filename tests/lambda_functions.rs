@@ -33,7 +33,7 @@ fn decode_spec(queue_url: &str) -> FunctionSpec {
         // allows with ExtraLogGroupPattern (the default allows API Gateway's groups only).
         .env(
             "ALLOWED_LOG_GROUPS",
-            "/aws/apigateway/*,API-Gateway-Execution-Logs_*,API-Gateway-Access-Logs_*,/apigw-stream/*,cequence-http-api-access-logs",
+            "/aws/apigateway/*,API-Gateway-Execution-Logs_*,API-Gateway-Access-Logs_*,/apigw-stream/*,/aws/vendedlogs/apigw-stream/*,cequence-http-api-access-logs",
         )
         .timeout(Duration::from_secs(30))
 }

@@ -1,5 +1,7 @@
 //! `apigw-stream apis`: every REST, HTTP and WebSocket API with its stages, access logging
-//! (group, format class) and whether our subscription filter is on the group.
+//! (group, format class), whether our subscription filter is on the group, which log the stage
+//! is streamed from (access / execution / execution 1 MB / none) and, for REST, its execution
+//! logging level and data tracing.
 
 use std::process::ExitCode;
 
@@ -61,6 +63,27 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Where the stage is streamed from: `access`, `execution`, `execution 1 MB`, or `none`.
+fn mode(st: &StageInfo) -> String {
+    if st.streamed_from.is_empty() {
+        return "none".to_string();
+    }
+    let names: Vec<&str> = st.streamed_from.iter().map(|s| s.as_str()).collect();
+    names.join(" + ")
+}
+
+/// REST: the `*/*` logging level and data tracing (`INFO, data trace on`); `-` for other kinds.
+fn execution_logging(st: &StageInfo) -> String {
+    match &st.execution {
+        None => "-".to_string(),
+        Some(x) => {
+            let m = x.method_or_off();
+            let trace = if m.data_trace { "on" } else { "off" };
+            format!("{}, data trace {trace}", m.logging_level)
+        }
+    }
+}
+
 /// The table for people: one line per stage.
 pub fn table(stages: &[&StageInfo]) -> String {
     let header = [
@@ -72,8 +95,10 @@ pub fn table(stages: &[&StageInfo]) -> String {
         "ACCESS LOG",
         "FORMAT",
         "FILTER",
+        "MODE",
+        "EXEC LOG",
     ];
-    let mut rows: Vec<[String; 8]> = Vec::new();
+    let mut rows: Vec<[String; 10]> = Vec::new();
     for st in stages {
         let (dest, format) = match &st.access_log {
             None => ("off".to_string(), "-".to_string()),
@@ -110,6 +135,8 @@ pub fn table(stages: &[&StageInfo]) -> String {
             dest,
             format,
             filter,
+            mode(st),
+            execution_logging(st),
         ]);
     }
     let mut widths = header.map(str::len);

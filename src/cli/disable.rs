@@ -1,5 +1,6 @@
-//! `apigw-stream disable`: remove our subscription filters (and, with `--restore-logging`, the
-//! access logging `enable` set) from the selected stages.
+//! `apigw-stream disable`: remove our subscription filters and 1 MB deliveries, restore the
+//! execution-logging method settings `enable` changed, and, with `--restore-logging`, turn off the
+//! access logging `enable` set, on the selected stages.
 
 use std::process::ExitCode;
 

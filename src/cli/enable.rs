@@ -1,4 +1,5 @@
-//! `apigw-stream enable`: turn on access logging and add our subscription filter, per stage.
+//! `apigw-stream enable`: turn on access logging (or, for REST, execution logging) and add our
+//! subscription filter, per stage.
 //! Also holds the selector flags and the report printing that `disable` shares.
 
 use std::path::{Path, PathBuf};
@@ -169,6 +170,19 @@ pub struct Args {
     /// Replace an existing access-log format with the recommended one.
     #[arg(long)]
     pub set_format: bool,
+    /// REST stages: stream the execution logs instead of the access log (method settings */*:
+    /// loggingLevel INFO, data tracing on; our access-log filter of the stage is removed). Data
+    /// tracing logs bodies: CloudWatch Logs cost and personal data (see the README).
+    #[arg(long, conflicts_with_all = ["log_group", "set_format"])]
+    pub execution_logs: bool,
+    /// With --execution-logs: API Gateway's 1 MB execution-log delivery into a log group of ours
+    /// (bodies not cut at 1 KB), which is then streamed instead of API-Gateway-Execution-Logs_….
+    #[arg(long, requires = "execution_logs")]
+    pub large_bodies: bool,
+    /// Where API Gateway's account has no CloudWatch Logs role (REST logging needs one), create
+    /// an IAM role with AmazonAPIGatewayPushToCloudWatchLogs and set it.
+    #[arg(long)]
+    pub create_account_role: bool,
     /// Make the changes (without it, only the plan is printed).
     #[arg(long)]
     pub apply: bool,
@@ -198,6 +212,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         http_log_group: resolved.vendor.http_log_group.clone(),
         retention_days: args.retention_days,
         set_format: args.set_format,
+        execution_logs: args.execution_logs,
+        large_bodies: args.large_bodies,
+        create_account_role: args.create_account_role,
     };
     let report = crate::ops::enable::enable(
         &base,

@@ -1,6 +1,8 @@
-//! `disable`: remove our subscription filters from the selected stages' log groups and, with
-//! `--restore-logging`, the access-log settings `enable` set. Foreign filters, log groups and
-//! formats we did not set are never touched.
+//! `disable`: remove our subscription filters from the selected stages' log groups, our 1 MB
+//! execution-log deliveries, put back the method settings `enable --execution-logs` recorded and,
+//! with `--restore-logging`, remove the access-log settings `enable` set. Foreign filters,
+//! deliveries, log groups, formats we did not set, and the account's CloudWatch Logs role (other
+//! APIs rely on it) are never touched.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +10,9 @@ use aws_config::SdkConfig;
 
 use crate::ops::access_log::FormatClass;
 use crate::ops::discover::{self, StageInfo};
+use crate::ops::execution::{stage_arn, ExecutionLogging};
 use crate::ops::plan::{self, Change, Report, StagePlan};
+use crate::ops::regions;
 use crate::ops::select::Selection;
 use crate::ops::StageRef;
 
@@ -35,6 +39,9 @@ pub fn plan_region(
         .iter()
         .map(|st| {
             let mut plan = StagePlan::new(st.stage.clone());
+            if let Some(exec) = &st.execution {
+                plan_execution(&mut plan, &st.stage, exec);
+            }
             let Some(al) = &st.access_log else {
                 return plan;
             };
@@ -78,6 +85,51 @@ pub fn plan_region(
             plan
         })
         .collect()
+}
+
+/// Undo `enable --execution-logs`: our filters on the execution groups, our 1 MB delivery (the
+/// delivery into our destination, our source, our destination; the log groups are kept), and the
+/// method settings from the stage tag. Data tracing is switched back even without
+/// `--restore-logging`: it is what costs and what logs bodies.
+fn plan_execution(plan: &mut StagePlan, stage: &StageRef, exec: &ExecutionLogging) {
+    for g in [&exec.standard_group, &exec.delivery_group] {
+        for f in g.ours() {
+            plan.changes.push(Change::DeleteSubscriptionFilter {
+                log_group: g.name.clone(),
+                filter_name: f.name.clone(),
+            });
+        }
+    }
+    let d = &exec.delivery;
+    if let Some(why) = &d.unreadable {
+        plan.notes.push(format!(
+            "could not read the region's log deliveries ({why}): a 1 MB delivery of this stage, if any, is left in place"
+        ));
+    }
+    if let Some(id) = &d.delivery_id {
+        plan.changes.push(Change::DeleteDelivery { id: id.clone() });
+    }
+    if let Some(s) = d.source.as_ref().filter(|s| s.ours) {
+        plan.changes.push(Change::DeleteDeliverySource {
+            name: s.name.clone(),
+        });
+    }
+    if let Some(dest) = &d.destination {
+        plan.changes.push(Change::DeleteDeliveryDestination {
+            name: dest.name.clone(),
+        });
+    }
+    if let Some(prior) = &exec.prior {
+        plan.changes.push(Change::RestoreMethodLogging {
+            stage_arn: stage_arn(
+                regions::partition(&stage.region),
+                &stage.region,
+                &stage.api_id,
+                &stage.stage,
+            ),
+            settings: prior.clone(),
+        });
+    }
 }
 
 /// Discover, plan and (with `apply`) disable the selected stages in every region.
@@ -153,6 +205,8 @@ mod tests {
                     })
                     .collect(),
             }),
+            execution: None,
+            streamed_from: Vec::new(),
         }
     }
 
@@ -213,5 +267,76 @@ mod tests {
         );
         assert!(plans[0].changes.is_empty());
         assert_eq!(plans[0].notes.len(), 1);
+    }
+
+    #[test]
+    fn execution_undo_removes_ours_and_restores_the_recorded_settings() {
+        use crate::ops::execution::{
+            delivery_group, standard_group, DeliveryState, DestinationInfo, MethodLogging,
+            SourceInfo,
+        };
+        let group = |name: String, filters: &[&str]| LogGroupState {
+            name,
+            exists: true,
+            retention_days: None,
+            class: None,
+            filters: filters
+                .iter()
+                .map(|n| FilterInfo {
+                    name: n.to_string(),
+                    destination_arn: None,
+                    ours: crate::ops::is_ours(n),
+                })
+                .collect(),
+        };
+        let mut st = stage("a", "g", REST_FORMAT, &[]);
+        st.execution = Some(ExecutionLogging {
+            method: Some(MethodLogging::streaming()),
+            prior: Some(MethodLogging {
+                logging_level: "ERROR".into(),
+                data_trace: false,
+            }),
+            standard_group: group(standard_group("a", "prod"), &["datadog"]),
+            delivery_group: group(delivery_group("a", "prod"), &["apigw-stream/rest/a/prod"]),
+            delivery: DeliveryState {
+                source: Some(SourceInfo {
+                    name: "apigw-stream-a-prod".into(),
+                    ours: true,
+                }),
+                destination: Some(DestinationInfo {
+                    name: "apigw-stream-a-prod".into(),
+                    arn: None,
+                    resource_arn: None,
+                }),
+                delivery_id: Some("d1".into()),
+                unreadable: None,
+            },
+        });
+        let all = [st];
+        let sel: Vec<&StageInfo> = all.iter().collect();
+        let plans = plan_region(&all, &sel, &DisableOptions::default());
+        assert_eq!(
+            plans[0].changes,
+            vec![
+                Change::DeleteSubscriptionFilter {
+                    log_group: delivery_group("a", "prod"),
+                    filter_name: "apigw-stream/rest/a/prod".into()
+                },
+                Change::DeleteDelivery { id: "d1".into() },
+                Change::DeleteDeliverySource {
+                    name: "apigw-stream-a-prod".into()
+                },
+                Change::DeleteDeliveryDestination {
+                    name: "apigw-stream-a-prod".into()
+                },
+                Change::RestoreMethodLogging {
+                    stage_arn: "arn:aws:apigateway:us-east-1::/restapis/a/stages/prod".into(),
+                    settings: MethodLogging {
+                        logging_level: "ERROR".into(),
+                        data_trace: false
+                    }
+                },
+            ]
+        );
     }
 }

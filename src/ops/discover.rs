@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::ops::access_log::{classify, FormatClass};
+use crate::ops::execution::{self, ExecutionLogging, StreamSource};
 use crate::ops::{is_ours, log_group_from_arn, OpsError, RegionClients, StageRef};
 use crate::transaction::ApiKind;
 
@@ -103,12 +104,34 @@ pub struct StageInfo {
     pub access_log: Option<AccessLog>,
     /// The state of the access-log group, when the stage logs to one.
     pub log_group: Option<LogGroupState>,
+    /// REST stages: execution logging (method settings, its log groups, our 1 MB delivery).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution: Option<ExecutionLogging>,
+    /// The logs our subscription filters stream this stage from (empty: not streamed).
+    pub streamed_from: Vec<StreamSource>,
 }
 
 impl StageInfo {
     /// Our filter on this stage's log group, if any.
     pub fn our_filter(&self) -> Option<&FilterInfo> {
         self.log_group.as_ref()?.ours().next()
+    }
+
+    /// Which of the stage's logs carry one of our filters.
+    pub fn compute_streamed_from(&self) -> Vec<StreamSource> {
+        let mut out = Vec::new();
+        if self.our_filter().is_some() {
+            out.push(StreamSource::Access);
+        }
+        if let Some(x) = &self.execution {
+            if x.standard_group.ours().next().is_some() {
+                out.push(StreamSource::Execution);
+            }
+            if x.delivery_group.ours().next().is_some() {
+                out.push(StreamSource::Execution1Mb);
+            }
+        }
+        out
     }
 }
 
@@ -154,6 +177,10 @@ pub async fn discover_region(clients: &RegionClients, kinds: Kinds) -> RegionInv
         if let Some(g) = st.access_log.as_ref().and_then(|a| a.log_group.as_ref()) {
             st.log_group = groups.get(g).cloned().flatten();
         }
+    }
+    execution::read_region(clients, &mut inv).await;
+    for st in &mut inv.stages {
+        st.streamed_from = st.compute_streamed_from();
     }
     inv.stages.sort_by(|a, b| a.stage.cmp(&b.stage));
     inv
@@ -212,6 +239,8 @@ async fn discover_rest(clients: &RegionClients, inv: &mut RegionInventory) -> Re
                     settings.and_then(|s| s.format()),
                 ),
                 log_group: None,
+                execution: Some(ExecutionLogging::from_stage(&api_id, st)),
+                streamed_from: Vec::new(),
             });
         }
     }
@@ -286,6 +315,8 @@ async fn discover_v2(
                         settings.and_then(|s| s.format()),
                     ),
                     log_group: None,
+                    execution: None,
+                    streamed_from: Vec::new(),
                 });
             }
             match page.next_token() {

@@ -12,7 +12,9 @@ use crate::ops::access_log::{recommended_format, FormatClass};
 use crate::ops::discover::{self, read_log_group, LogGroupState, StageInfo};
 use crate::ops::plan::{self, Change, Report, StagePlan};
 use crate::ops::select::Selection;
-use crate::ops::{arn_parts, log_group_arn, shared_filter_name, stack, RegionClients};
+use crate::ops::{
+    account_role, arn_parts, log_group_arn, shared_filter_name, stack, RegionClients,
+};
 use crate::transaction::ApiKind;
 
 /// Default retention of the log groups `enable` creates.
@@ -36,6 +38,12 @@ pub struct EnableOptions {
     pub retention_days: i32,
     /// Replace an existing non-recommended format with ours.
     pub set_format: bool,
+    /// REST stages: stream the execution logs (data tracing on) instead of the access log.
+    pub execution_logs: bool,
+    /// With `execution_logs`: through the 1 MB delivery into a log group of ours.
+    pub large_bodies: bool,
+    /// Create API Gateway's account CloudWatch Logs role where a region has none.
+    pub create_account_role: bool,
 }
 
 impl Default for EnableOptions {
@@ -47,6 +55,9 @@ impl Default for EnableOptions {
             http_log_group: None,
             retention_days: DEFAULT_RETENTION_DAYS,
             set_format: false,
+            execution_logs: false,
+            large_bodies: false,
+            create_account_role: false,
         }
     }
 }
@@ -115,6 +126,10 @@ fn target(st: &StageInfo, opts: &EnableOptions) -> Target {
 /// The log groups the selected stages will write to that discovery has not read yet.
 pub fn groups_to_read(selected: &[&StageInfo], opts: &EnableOptions) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
+    if opts.execution_logs {
+        // Execution mode sets up no new access logging (its groups are read by discovery).
+        return out;
+    }
     for st in selected {
         if let Target::New(g) = target(st, opts) {
             if !out.contains(&g) {
@@ -141,7 +156,7 @@ pub fn plan_region(
             *writers.entry(g.clone()).or_default() += 1;
         }
     }
-    for st in selected {
+    for st in selected.iter().filter(|_| !opts.execution_logs) {
         if let Target::New(g) = target(st, opts) {
             *writers.entry(g).or_default() += 1;
         }
@@ -167,10 +182,10 @@ fn plan_stage(
 }
 
 /// The decode function a stage's filter points to, checked against the stage's region.
-struct DecodeFunction {
-    arn: String,
-    partition: String,
-    account: String,
+pub(crate) struct DecodeFunction {
+    pub(crate) arn: String,
+    pub(crate) partition: String,
+    pub(crate) account: String,
 }
 
 /// One stage's plan, step by step; an `Err` blocks the stage with that reason (the changes
@@ -184,6 +199,9 @@ fn plan_steps(
     opts: &EnableOptions,
 ) -> Result<(), String> {
     let function = decode_function(st, ctx)?;
+    if opts.execution_logs {
+        return crate::ops::enable_execution::plan(plan, st, writers, ctx, opts, &function);
+    }
     let (group, state) = plan_log_group(plan, st, groups, opts)?;
     plan_filter(plan, st, &group, &state, writers, &function.arn)?;
     plan_access_logging(plan, st, ctx, opts, &group, &function)
@@ -242,7 +260,7 @@ fn plan_log_group(
 }
 
 /// Our subscription filter on the group: kept, re-pointed, or added (within the two-filter limit).
-fn plan_filter(
+pub(crate) fn plan_filter(
     plan: &mut StagePlan,
     st: &StageInfo,
     group: &str,
@@ -276,8 +294,13 @@ fn plan_filter(
     if foreign.len() >= 2 {
         return Err(format!(
             "log group {group} already has two subscription filters ({}), the most CloudWatch Logs allows: \
-             remove one, or log this stage to another group with --log-group",
-            foreign.join(", ")
+             remove one, or {}",
+            foreign.join(", "),
+            if crate::execution::is_execution_group(group) {
+                "stream the stage through the 1 MB delivery into a group of ours (--large-bodies)"
+            } else {
+                "log this stage to another group with --log-group"
+            }
         ));
     }
     let shared = writers.get(group).copied().unwrap_or(0) > 1;
@@ -307,13 +330,24 @@ fn plan_access_logging(
     function: &DecodeFunction,
 ) -> Result<(), String> {
     let ours_format = recommended_format(st.stage.kind);
+    if let Some(x) = &st.execution {
+        let also = [
+            (&x.standard_group, "execution"),
+            (&x.delivery_group, "1 MB execution"),
+        ];
+        for (g, what) in also {
+            if g.ours().next().is_some() {
+                plan.notes.push(format!(
+                    "also streamed from its {what} logs ({}): each request arrives twice; \
+                     run disable, then enable, to stream the access log only",
+                    g.name
+                ));
+            }
+        }
+    }
     let Some(al) = &st.access_log else {
-        if st.stage.kind == ApiKind::Rest && ctx.rest_logging_role == Some(false) {
-            return Err(format!(
-                "REST access logging needs the API Gateway account's CloudWatch Logs role in {}, and none is set \
-                 (aws apigateway update-account --patch-operations op=replace,path=/cloudwatchRoleArn,value=ROLE_ARN)",
-                st.stage.region
-            ));
+        if st.stage.kind == ApiKind::Rest {
+            plan_account_role(plan, st, ctx, opts, function, "REST access logging")?;
         }
         plan.changes.push(Change::SetAccessLogging {
             destination_arn: log_group_arn(
@@ -348,6 +382,41 @@ fn plan_access_logging(
         None => {}
     }
     Ok(())
+}
+
+/// API Gateway's account CloudWatch Logs role, which REST logging needs: created with
+/// `--create-account-role` where none is set; otherwise a missing role blocks the stage.
+pub(crate) fn plan_account_role(
+    plan: &mut StagePlan,
+    st: &StageInfo,
+    ctx: &RegionContext,
+    opts: &EnableOptions,
+    function: &DecodeFunction,
+    what: &str,
+) -> Result<(), String> {
+    match ctx.rest_logging_role {
+        Some(true) => Ok(()),
+        Some(false) if opts.create_account_role => {
+            plan.changes.push(Change::CreateAccountRole {
+                role_name: account_role::ROLE_NAME.to_string(),
+                policy_arn: account_role::managed_policy_arn(&function.partition),
+            });
+            Ok(())
+        }
+        Some(false) => Err(format!(
+            "{what} needs the API Gateway account's CloudWatch Logs role in {}, and none is set: \
+             add --create-account-role (an IAM role with AmazonAPIGatewayPushToCloudWatchLogs), or set one \
+             (aws apigateway update-account --patch-operations op=replace,path=/cloudwatchRoleArn,value=ROLE_ARN)",
+            st.stage.region
+        )),
+        None => {
+            plan.notes.push(format!(
+                "could not read the API Gateway account settings in {}: {what} fails if it has no CloudWatch Logs role",
+                st.stage.region
+            ));
+            Ok(())
+        }
+    }
 }
 
 /// Discover, plan and (with `apply`) enable the selected stages in every region.
@@ -445,13 +514,12 @@ async fn region_context(
     }
     let needs_rest_logging = selected
         .iter()
-        .any(|s| s.stage.kind == ApiKind::Rest && s.access_log.is_none());
+        .any(|s| s.stage.kind == ApiKind::Rest && (opts.execution_logs || s.access_log.is_none()));
     let rest_logging_role = if needs_rest_logging {
-        match clients.apigw.get_account().send().await {
-            Ok(acct) => Some(acct.cloudwatch_role_arn().is_some_and(|r| !r.is_empty())),
+        match account_role::is_set(clients).await {
+            Ok(set) => Some(set),
             Err(e) => {
-                tracing::warn!(region = %clients.region, "cannot read the API Gateway account settings: {}",
-                    crate::ops::sdk_message(&e));
+                tracing::warn!(region = %clients.region, "cannot read the API Gateway account settings: {e}");
                 None
             }
         }
@@ -489,6 +557,8 @@ mod tests {
                 format_class: Some(access_log::classify(format)),
             }),
             log_group: None,
+            execution: None,
+            streamed_from: Vec::new(),
         }
     }
 

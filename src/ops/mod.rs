@@ -11,9 +11,14 @@ use serde::Serialize;
 use crate::transaction::ApiKind;
 
 pub mod access_log;
+pub mod account_role;
+pub mod delivery;
 pub mod disable;
 pub mod discover;
 pub mod enable;
+pub mod enable_execution;
+pub mod execution;
+pub mod method_settings;
 pub mod plan;
 pub mod regions;
 pub mod replay;
@@ -107,6 +112,7 @@ pub struct RegionClients {
     pub apigw2: aws_sdk_apigatewayv2::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub cfn: aws_sdk_cloudformation::Client,
+    pub iam: aws_sdk_iam::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub sqs: aws_sdk_sqs::Client,
 }
@@ -124,6 +130,7 @@ impl RegionClients {
             apigw2: aws_sdk_apigatewayv2::Client::new(&conf),
             logs: aws_sdk_cloudwatchlogs::Client::new(&conf),
             cfn: aws_sdk_cloudformation::Client::new(&conf),
+            iam: aws_sdk_iam::Client::new(&conf),
             lambda: aws_sdk_lambda::Client::new(&conf),
             sqs: aws_sdk_sqs::Client::new(&conf),
         }

@@ -7,6 +7,7 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 
+use crate::ops::execution::{MethodLogging, PRIOR_TAG};
 use crate::ops::{OpsError, RegionClients, StageRef};
 use crate::transaction::ApiKind;
 
@@ -37,6 +38,49 @@ pub enum Change {
     RemoveAccessLogging {
         destination_arn: String,
     },
+    /// REST: the stage's `*/*` method settings, after recording the ones they replace in the
+    /// stage tag `apigw-stream:prior-logging` (absent when a record is already there).
+    SetMethodLogging {
+        stage_arn: String,
+        settings: MethodLogging,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        record_prior: Option<MethodLogging>,
+    },
+    /// REST: put back the `*/*` method settings `enable` recorded, then drop the record.
+    RestoreMethodLogging {
+        stage_arn: String,
+        settings: MethodLogging,
+    },
+    /// The 1 MB delivery: a destination (a log group of ours)...
+    PutDeliveryDestination {
+        name: String,
+        log_group_arn: String,
+    },
+    /// ...the stage as a source of `EXECUTION_LOGS`...
+    PutDeliverySource {
+        name: String,
+        resource_arn: String,
+    },
+    /// ...and the delivery between them.
+    CreateDelivery {
+        source_name: String,
+        destination_name: String,
+    },
+    DeleteDelivery {
+        id: String,
+    },
+    DeleteDeliverySource {
+        name: String,
+    },
+    DeleteDeliveryDestination {
+        name: String,
+    },
+    /// API Gateway's account-level CloudWatch Logs role (REST logging needs one): an IAM role
+    /// trusted by API Gateway with the AWS managed policy, set as `cloudwatchRoleArn`.
+    CreateAccountRole {
+        role_name: String,
+        policy_arn: String,
+    },
 }
 
 impl Change {
@@ -47,6 +91,7 @@ impl Change {
             Change::CreateLogGroup { .. }
                 | Change::PutSubscriptionFilter { .. }
                 | Change::DeleteSubscriptionFilter { .. }
+                | Change::CreateAccountRole { .. }
         )
     }
 }
@@ -90,6 +135,46 @@ impl std::fmt::Display for Change {
             Change::RemoveAccessLogging { destination_arn } => {
                 write!(f, "turn off access logging (was {destination_arn})")
             }
+            Change::SetMethodLogging {
+                settings,
+                record_prior,
+                ..
+            } => {
+                write!(f, "set the stage's method settings */*: {settings}")?;
+                match record_prior {
+                    Some(p) => write!(f, " (was {p}; recorded in the stage tag {PRIOR_TAG})"),
+                    None => Ok(()),
+                }
+            }
+            Change::RestoreMethodLogging { settings, .. } => write!(
+                f,
+                "restore the stage's method settings */*: {settings} (from the stage tag {PRIOR_TAG})"
+            ),
+            Change::PutDeliveryDestination {
+                name,
+                log_group_arn,
+            } => write!(f, "put delivery destination {name} → {log_group_arn}"),
+            Change::PutDeliverySource { name, resource_arn } => write!(
+                f,
+                "put delivery source {name} (EXECUTION_LOGS of {resource_arn})"
+            ),
+            Change::CreateDelivery {
+                source_name,
+                destination_name,
+            } => write!(f, "create delivery {source_name} → {destination_name}"),
+            Change::DeleteDelivery { id } => write!(f, "delete delivery {id}"),
+            Change::DeleteDeliverySource { name } => write!(f, "delete delivery source {name}"),
+            Change::DeleteDeliveryDestination { name } => {
+                write!(f, "delete delivery destination {name}")
+            }
+            Change::CreateAccountRole {
+                role_name,
+                policy_arn,
+            } => write!(
+                f,
+                "create IAM role {role_name} (trusted by apigateway.amazonaws.com, policy {policy_arn}) \
+                 and set it as API Gateway's account CloudWatch Logs role (cloudwatchRoleArn)"
+            ),
         }
     }
 }
@@ -295,6 +380,46 @@ async fn apply_change(
             ..
         } => set_access_logging(clients, stage, Some((destination_arn, format))).await,
         Change::RemoveAccessLogging { .. } => set_access_logging(clients, stage, None).await,
+        Change::SetMethodLogging {
+            stage_arn,
+            settings,
+            record_prior,
+        } => {
+            crate::ops::method_settings::set(
+                clients,
+                stage,
+                stage_arn,
+                settings,
+                record_prior.as_ref(),
+            )
+            .await
+        }
+        Change::RestoreMethodLogging {
+            stage_arn,
+            settings,
+        } => crate::ops::method_settings::restore(clients, stage, stage_arn, settings).await,
+        Change::PutDeliveryDestination {
+            name,
+            log_group_arn,
+        } => crate::ops::delivery::put_destination(&clients.logs, name, log_group_arn).await,
+        Change::PutDeliverySource { name, resource_arn } => {
+            crate::ops::delivery::put_source(&clients.logs, name, resource_arn).await
+        }
+        Change::CreateDelivery {
+            source_name,
+            destination_name,
+        } => crate::ops::delivery::create(&clients.logs, source_name, destination_name).await,
+        Change::DeleteDelivery { id } => crate::ops::delivery::delete(&clients.logs, id).await,
+        Change::DeleteDeliverySource { name } => {
+            crate::ops::delivery::delete_source(&clients.logs, name).await
+        }
+        Change::DeleteDeliveryDestination { name } => {
+            crate::ops::delivery::delete_destination(&clients.logs, name).await
+        }
+        Change::CreateAccountRole {
+            role_name,
+            policy_arn,
+        } => crate::ops::account_role::create(clients, role_name, policy_arn).await,
         Change::PutSubscriptionFilter {
             log_group,
             filter_name,

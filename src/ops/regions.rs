@@ -62,6 +62,17 @@ pub fn partition_regions(region: &str) -> &'static [&'static str] {
     }
 }
 
+/// The partition of a region (`aws`, `aws-cn`, `aws-us-gov`), for ARNs built without one at hand.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
 /// Resolve `--regions`: `None` → the configured region; `all` → its partition; else a comma list.
 pub fn resolve(spec: Option<&str>, configured: Option<&str>) -> Result<Vec<String>, OpsError> {
     let spec = spec.map(str::trim).filter(|s| !s.is_empty());

@@ -29,6 +29,12 @@ fn free_port() -> u16 {
 impl Moto {
     /// Start moto's server and wait until it answers.
     pub fn start() -> Moto {
+        Moto::start_with(&[])
+    }
+
+    /// As [`Moto::start`], with extra environment for the server (moto's own settings, e.g.
+    /// `MOTO_IAM_LOAD_MANAGED_POLICIES`).
+    pub fn start_with(env: &[(&str, &str)]) -> Moto {
         let path = moto_server_path();
         assert!(
             path.exists(),
@@ -40,6 +46,7 @@ impl Moto {
             let child = Command::new(&path)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .env("MOTO_ALLOW_NONEXISTENT_REGION", "true")
+                .envs(env.iter().copied())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()

@@ -14,19 +14,31 @@ ROOT = Path(__file__).resolve().parents[2]
 ARN = "arn:aws:{}:us-east-1:123456789012:{}"
 VARIANTS = {
     "pipeline.yaml": {
-        "ClientSecret": "scan-only",
-        "ClientSecretArn": ARN.format("secretsmanager", "secret:scan-only"),
-        "ClientSecretKmsKeyArn": ARN.format("kms", "key/scan-only"),
-        "CreateAlarmTopic": "true",
-        "AlarmEmail": "scan@example.com",
-        "DecodeReservedConcurrency": 10,
-        "ShipperReservedConcurrency": 10,
-        "ArchiveBucket": "scan-only-archive",
+        "all-on": {
+            "ClientSecret": "scan-only",
+            "ClientSecretArn": ARN.format("secretsmanager", "secret:scan-only"),
+            "ClientSecretKmsKeyArn": ARN.format("kms", "key/scan-only"),
+            "CreateAlarmTopic": "true",
+            "AlarmEmail": "scan@example.com",
+            "DecodeReservedConcurrency": 10,
+            "ShipperReservedConcurrency": 10,
+            "ArchiveBucket": "scan-only-archive",
+            "CreateApiGatewayAccountRole": "true",
+        },
     },
     "api-subscription.yaml": {
-        "CreateLogGroup": "true",
-        "LogGroupKmsKeyArn": ARN.format("kms", "key/scan-only"),
-        "DecodeFunctionArn": ARN.format("lambda", "function:scan-only"),
+        "all-on": {
+            "CreateLogGroup": "true",
+            "LogGroupKmsKeyArn": ARN.format("kms", "key/scan-only"),
+            "DecodeFunctionArn": ARN.format("lambda", "function:scan-only"),
+        },
+        # The 1 MB execution-log delivery's resources.
+        "large-bodies": {
+            "ApiKind": "rest",
+            "ExecutionMode": "large-bodies",
+            "LogGroupKmsKeyArn": ARN.format("kms", "key/scan-only"),
+            "DecodeFunctionArn": ARN.format("lambda", "function:scan-only"),
+        },
     },
 }
 
@@ -34,14 +46,14 @@ VARIANTS = {
 def main(out_dir):
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for name, defaults in VARIANTS.items():
-        template, errors = decode(str(ROOT / "cloudformation" / name))
-        if errors:
-            sys.exit(f"{name}: {errors}")
-        for key, value in defaults.items():
-            template["Parameters"][key]["Default"] = value
-        (out / (Path(name).stem + ".all-on.json")).write_text(json.dumps(template, indent=1, default=str))
-
+    for name, variants in VARIANTS.items():
+        for variant, defaults in variants.items():
+            template, errors = decode(str(ROOT / "cloudformation" / name))
+            if errors:
+                sys.exit(f"{name}: {errors}")
+            for key, value in defaults.items():
+                template["Parameters"][key]["Default"] = value
+            (out / f"{Path(name).stem}.{variant}.json").write_text(json.dumps(template, indent=1, default=str))
 
 if __name__ == "__main__":
     main(sys.argv[1])

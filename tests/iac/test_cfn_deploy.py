@@ -75,6 +75,7 @@ def test_every_template_resource_is_deployed(aws, pipeline):
     conditional_off = {"AlarmTopic", "AlarmTopicPolicy", "AlarmEmailSubscription"}  # CreateAlarmTopic=false
     conditional_off |= {"DecodeInvokeByExtraLogs"}  # no ExtraLogGroupPattern
     conditional_off |= {"ArchiveRole", "ArchiveStream", "ArchiveDeliveryAlarm", "ArchiveFailedRecordsAlarm"}  # no ArchiveBucket
+    conditional_off |= {"ApiGatewayCloudWatchRole", "ApiGatewayAccount"}  # CreateApiGatewayAccountRole=false
     expected = set(template["Resources"]) - conditional_off
     assert expected <= set(resources), f"not created: {sorted(expected - set(resources))}"
 
@@ -121,7 +122,7 @@ def test_decode_function(aws, pipeline):
     }  # fmt: skip
     assert env["STITCH_QUEUE_URL"] == out["StitchQueueUrl"] and env["STITCH_QUEUE_URL"].endswith(".fifo")
     assert str(env["STITCH_HOLD_SECS"]) == "60" and env["JOIN_STAGES"] == ""
-    assert env["ALLOWED_LOG_GROUPS"] == "/aws/apigateway/*,API-Gateway-Execution-Logs_*,API-Gateway-Access-Logs_*,/apigw-stream/*"
+    assert env["ALLOWED_LOG_GROUPS"] == "/aws/apigateway/*,API-Gateway-Execution-Logs_*,API-Gateway-Access-Logs_*,/apigw-stream/*,/aws/vendedlogs/apigw-stream/*"
     assert env["ARCHIVE_STREAM"] == ""  # no ArchiveBucket: the archive is off
     assert env["QUEUE_URL"] == out["QueueUrl"]
     assert str(env["MESSAGE_BYTES"]) == "1048576"
@@ -153,7 +154,8 @@ def test_only_this_accounts_log_groups_may_invoke_decode(aws, pipeline):
         sources.add(statement["Condition"]["ArnLike"]["AWS:SourceArn"])
     prefix = "arn:aws:logs:us-east-1:123456789012:log-group:"
     assert sources == {
-        prefix + p for p in ("/aws/apigateway/*", "API-Gateway-Execution-Logs_*", "API-Gateway-Access-Logs_*", "/apigw-stream/*")
+        prefix + p for p in ("/aws/apigateway/*", "API-Gateway-Execution-Logs_*", "API-Gateway-Access-Logs_*", "/apigw-stream/*",
+                       "/aws/vendedlogs/apigw-stream/*")
     }
 
 
@@ -342,6 +344,33 @@ def test_api_subscription_creating_its_group_with_explicit_function(aws, pipelin
     (f,) = filters(aws, group)
     assert f["filterName"] == "apigw-stream/http/k2o1n3x4z5/$default"
     assert f["destinationArn"] == out["DecodeFunctionArn"]
+
+
+def test_api_subscription_execution_mode_subscribes_the_execution_log_group(aws, pipeline):
+    """ExecutionMode=execution: API Gateway's execution-log group is created and subscribed, LogGroupName is not."""
+    _, out, _ = pipeline
+    outputs, _ = deploy(
+        aws,
+        "apigw-stream-api-x9e8c7u6t5-prod",
+        "api-subscription.yaml",
+        params(
+            ApiKind="rest",
+            ApiId="x9e8c7u6t5",
+            StageName="prod",
+            LogGroupName="/aws/apigateway/unused",
+            CreateLogGroup="true",
+            ExecutionMode="execution",
+        ),
+    )
+    group = "API-Gateway-Execution-Logs_x9e8c7u6t5/prod"
+    (g,) = aws("logs").describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+    assert g["retentionInDays"] == 7
+    (f,) = filters(aws, group)
+    assert f["filterName"] == "apigw-stream/rest/x9e8c7u6t5/prod"
+    assert f["destinationArn"] == out["DecodeFunctionArn"]
+    assert not aws("logs").describe_log_groups(logGroupNamePrefix="/aws/apigateway/unused")["logGroups"]
+    assert outputs["SubscribedLogGroupName"] == group
+    assert "DataTraceEnabled true" in outputs["ExecutionMethodSettings"]
 
 
 @pytest.mark.parametrize(

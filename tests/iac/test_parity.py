@@ -16,7 +16,7 @@ CFN_ONLY = {
     # Terraform takes the decode ARN directly; CloudFormation can also import the pipeline stack's export.
     # One stack per API in CloudFormation; the Terraform module takes a map of APIs (`apis`) instead.
     "api-subscription.yaml": {"pipeline_stack_name", "api_kind", "api_id", "stage_name", "log_group_name",
-                              "create_log_group"},
+                              "create_log_group", "execution_mode"},
 }  # fmt: skip
 TF_ONLY = {
     # The stack name plays this role in CloudFormation; tags are a stack-level option there.
@@ -28,7 +28,7 @@ DEFAULT_DIFFERS = {
     # Empty in CloudFormation means "import the pipeline stack's export"; Terraform has no exports, so it is required.
     "decode_function_arn",
 }
-API_ATTRIBUTES = {"api_kind", "api_id", "stage_name", "log_group_name", "create_log_group"}
+API_ATTRIBUTES = {"api_kind", "api_id", "stage_name", "log_group_name", "create_log_group", "execution_mode"}
 
 
 def snake(name):
@@ -93,7 +93,8 @@ def tf_source(value):
 
 
 # The log groups whose subscription filters may invoke decode, on both sides and in decode's default.
-API_LOG_GROUPS = ["/aws/apigateway/*", "API-Gateway-Execution-Logs_*", "API-Gateway-Access-Logs_*", "/apigw-stream/*"]
+API_LOG_GROUPS = ["/aws/apigateway/*", "API-Gateway-Execution-Logs_*", "API-Gateway-Access-Logs_*", "/apigw-stream/*",
+                  "/aws/vendedlogs/apigw-stream/*"]
 
 # Environment values wired to a resource rather than an input, on each side.
 WIRED = {
@@ -441,3 +442,60 @@ def test_archive_stream_matches():
                and st["Fn::If"][0] == "HasArchive"]  # fmt: skip
     assert archive[0]["Fn::If"][1]["Action"] == "firehose:PutRecordBatch"
     assert archive[0]["Fn::If"][1]["Resource"] == {"Fn::GetAtt": ["ArchiveStream", "Arn"]}
+
+
+def test_execution_modes_match():
+    """ExecutionMode (CloudFormation) and execution_mode (Terraform): same values and default, the same groups
+    and delivery names, the same delivery source, as `apigw-stream enable --execution-logs` names them."""
+    cfn = load_cfn("api-subscription.yaml")
+    param = cfn["Parameters"]["ExecutionMode"]
+    assert param["AllowedValues"] == ["access", "execution", "large-bodies"] and param["Default"] == "access"
+    apis_type = tf_variables("api-subscription")["apis"]["type"]
+    assert 'execution_mode=optional(string,"access")' in apis_type.replace(" ", "")
+    main_tf = (TF / "modules" / "api-subscription" / "main.tf").read_text()
+    assert '["access", "execution", "large-bodies"]' in (TF / "modules" / "api-subscription" / "variables.tf").read_text()
+    res = cfn["Resources"]
+    assert res["DeliveryLogGroup"]["Properties"]["LogGroupName"] == {
+        "Fn::Sub": "/aws/vendedlogs/apigw-stream/execution/${ApiId}/${StageName}"}
+    assert '"/aws/vendedlogs/apigw-stream/execution/${a.api_id}/${a.stage_name}"' in main_tf
+    assert '"API-Gateway-Execution-Logs_${a.api_id}/${a.stage_name}"' in main_tf
+    for kind in ("DeliverySource", "DeliveryDestination"):
+        assert res[kind]["Properties"]["Name"] == {"Fn::Sub": "apigw-stream-${ApiId}-${StageName}"}
+    src = res["DeliverySource"]["Properties"]
+    assert src["LogType"] == "EXECUTION_LOGS"
+    assert src["ResourceArn"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:${AWS::AccountId}:/restapis/${ApiId}/stages/${StageName}"}
+    tf_src = tf_resources("api-subscription", "aws_cloudwatch_log_delivery_source")["execution"]
+    assert tf_src["log_type"] == "EXECUTION_LOGS"
+    assert tf_src["name"] == tf_resources("api-subscription", "aws_cloudwatch_log_delivery_destination")["execution"]["name"]
+    assert tf_src["name"] == "apigw-stream-${each.value.api_id}-${each.value.stage_name}"
+    assert tf_src["resource_arn"] == (
+        "arn:${local.partition}:apigateway:${local.region}:${local.account}:/restapis/${each.value.api_id}/stages/${each.value.stage_name}")
+    assert set(tf_resources("api-subscription", "aws_cloudwatch_log_delivery")) == {"execution"}
+    assert res["Delivery"]["Condition"] == "IsLargeBodies"
+    # The CLI's names (src/ops/execution.rs).
+    rs = (ROOT / "src/ops/execution.rs").read_text()
+    assert 'DELIVERY_GROUP_PREFIX: &str = "/aws/vendedlogs/apigw-stream/execution/"' in rs
+    assert 'DELIVERY_NAME_PREFIX: &str = "apigw-stream-"' in rs
+    assert 'STANDARD_GROUP_PREFIX: &str = "API-Gateway-Execution-Logs_"' in rs
+
+
+def test_api_gateway_account_role_matches():
+    """Optional, off by default on both sides: a role trusted by API Gateway with the AWS managed policy, set as the
+    account's CloudWatch Logs role."""
+    res = load_cfn("pipeline.yaml")["Resources"]
+    role, account = res["ApiGatewayCloudWatchRole"], res["ApiGatewayAccount"]
+    assert role["Condition"] == account["Condition"] == "CreateAccountRole"
+    (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    policy = "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+    assert role["Properties"]["ManagedPolicyArns"] == [{"Fn::Sub": policy}]
+    assert account["Properties"]["CloudWatchRoleArn"] == {"Fn::GetAtt": ["ApiGatewayCloudWatchRole", "Arn"]}
+    tf_account = tf_resources("pipeline", "aws_api_gateway_account")["this"]
+    assert tf_account["count"] == "${var.create_api_gateway_account_role ? 1 : 0}"
+    assert tf_account["cloudwatch_role_arn"] == "${aws_iam_role.apigateway_cloudwatch[0].arn}"
+    attach = tf_resources("pipeline", "aws_iam_role_policy_attachment")["apigateway_cloudwatch"]
+    assert attach["policy_arn"] == policy.replace("${AWS::Partition}", "${local.partition}")
+    # The CLI's `--create-account-role` attaches the same policy (src/ops/account_role.rs).
+    rs = (ROOT / "src/ops/account_role.rs").read_text()
+    assert "iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs" in rs

@@ -7,3 +7,8 @@ output "access_log_formats" {
   description = "Recommended access-log format per API key; set it as the stage's access_log_settings.format where Terraform owns the stage."
   value       = { for k, a in var.apis : k => local.access_log_formats[a.api_kind] }
 }
+
+output "subscribed_log_groups" {
+  description = "The log group streamed to the decode function, per API key."
+  value       = local.subscribed_group
+}

@@ -9,8 +9,12 @@ variable "decode_function_arn" {
 variable "apis" {
   description = <<-EOT
     APIs to stream, keyed by any stable name. api_kind: rest | http | websocket; log_group_name: the stage's
-    access-log group; create_log_group: create it here (true) or subscribe an existing group (false).
-    Removing an entry turns that API off.
+    access-log group; create_log_group: create the subscribed group here (true) or subscribe an existing group
+    (false). execution_mode: access (default, log_group_name) | execution (REST: API-Gateway-Execution-Logs_{id}/{stage},
+    bodies cut at 1 KB) | large-bodies (REST: the 1 MB execution-log delivery into
+    /aws/vendedlogs/apigw-stream/execution/{id}/{stage}, delivery resources created here). Both execution modes
+    need the stage's method settings */* logging_level INFO and data_trace_enabled true, which log bodies: cost
+    and personal data. Removing an entry turns that API off.
   EOT
   type = map(object({
     api_kind         = string
@@ -18,6 +22,7 @@ variable "apis" {
     stage_name       = string
     log_group_name   = string
     create_log_group = optional(bool, false)
+    execution_mode   = optional(string, "access")
   }))
   validation {
     condition     = alltrue([for a in values(var.apis) : contains(["rest", "http", "websocket"], a.api_kind)])
@@ -26,6 +31,14 @@ variable "apis" {
   validation {
     condition     = alltrue([for a in values(var.apis) : can(regex("^[a-z0-9]{10}$", a.api_id))])
     error_message = "api_id must be the 10-character API Gateway id."
+  }
+  validation {
+    condition     = alltrue([for a in values(var.apis) : contains(["access", "execution", "large-bodies"], a.execution_mode)])
+    error_message = "execution_mode must be access, execution or large-bodies."
+  }
+  validation {
+    condition     = alltrue([for a in values(var.apis) : a.execution_mode == "access" || a.api_kind == "rest"])
+    error_message = "execution_mode execution and large-bodies are for REST APIs (api_kind rest)."
   }
 }
 

@@ -18,7 +18,7 @@ locals {
   archive_stream      = local.archive ? aws_kinesis_firehose_delivery_stream.archive[0].name : ""
   archive_bucket_arn  = "arn:${local.partition}:s3:::${var.archive_bucket}"
   # Log groups whose subscription filters may invoke decode (and whose payloads it decodes).
-  api_log_group_patterns = ["/aws/apigateway/*", "API-Gateway-Execution-Logs_*", "API-Gateway-Access-Logs_*", "/apigw-stream/*"]
+  api_log_group_patterns = ["/aws/apigateway/*", "API-Gateway-Execution-Logs_*", "API-Gateway-Access-Logs_*", "/apigw-stream/*", "/aws/vendedlogs/apigw-stream/*"]
   log_group_patterns     = concat(local.api_log_group_patterns, var.extra_log_group_pattern != "" ? [var.extra_log_group_pattern] : [])
 }
 
@@ -740,4 +740,35 @@ resource "aws_cloudwatch_metric_alarm" "shipper_errors" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
   tags                = var.tags
+}
+
+# API Gateway's account-level CloudWatch Logs role (one per region; off by default). Destroying the module leaves
+# the account setting pointing at the deleted role: set another before then if REST logging must go on.
+data "aws_iam_policy_document" "assume_apigateway" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["apigateway.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "apigateway_cloudwatch" {
+  count              = var.create_api_gateway_account_role ? 1 : 0
+  name_prefix        = "${var.name}-apigw-cwl-"
+  assume_role_policy = data.aws_iam_policy_document.assume_apigateway.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "apigateway_cloudwatch" {
+  count      = var.create_api_gateway_account_role ? 1 : 0
+  role       = aws_iam_role.apigateway_cloudwatch[0].name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+}
+
+resource "aws_api_gateway_account" "this" {
+  count               = var.create_api_gateway_account_role ? 1 : 0
+  cloudwatch_role_arn = aws_iam_role.apigateway_cloudwatch[0].arn
+  depends_on          = [aws_iam_role_policy_attachment.apigateway_cloudwatch]
 }

@@ -47,3 +47,8 @@ output "stitch_dlq_url" {
   description = "Stitch-queue messages that were not request parts."
   value       = aws_sqs_queue.stitch_dlq.url
 }
+
+output "api_gateway_cloudwatch_role_arn" {
+  description = "API Gateway's account CloudWatch Logs role, when this module created it, or null."
+  value       = var.create_api_gateway_account_role ? aws_iam_role.apigateway_cloudwatch[0].arn : null
+}

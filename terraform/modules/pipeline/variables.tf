@@ -340,8 +340,14 @@ variable "unparsed_alarm_percent" {
   }
 }
 
+variable "create_api_gateway_account_role" {
+  description = "Create an IAM role with the AWS managed policy AmazonAPIGatewayPushToCloudWatchLogs and set it as API Gateway's account-level CloudWatch Logs role in this region (REST access and execution logging need one). Leave it off where the account already has a role: API Gateway has one per region, and this replaces it."
+  type        = bool
+  default     = false
+}
+
 variable "extra_log_group_pattern" {
-  description = "One more log group name pattern (a name, or a prefix ending in *) whose subscription filters may invoke the decode function, besides /aws/apigateway/*, API-Gateway-Execution-Logs_*, API-Gateway-Access-Logs_* and /apigw-stream/*. \"*\" allows every group of the account."
+  description = "One more log group name pattern (a name, or a prefix ending in *) whose subscription filters may invoke the decode function, besides /aws/apigateway/*, API-Gateway-Execution-Logs_*, API-Gateway-Access-Logs_*, /apigw-stream/* and /aws/vendedlogs/apigw-stream/*. \"*\" allows every group of the account."
   type        = string
   default     = ""
   validation {
