@@ -179,6 +179,11 @@ pub struct Args {
     /// (bodies not cut at 1 KB), which is then streamed instead of API-Gateway-Execution-Logs_….
     #[arg(long, requires = "execution_logs")]
     pub large_bodies: bool,
+    /// With --execution-logs: keep the stage's access-log filter too (joined mode): both sources
+    /// are stitched into one transaction when the decode function's JOIN_STAGES (stack parameter
+    /// JoinStages) names the stage (docs/stitching.md).
+    #[arg(long, requires = "execution_logs")]
+    pub keep_access_logs: bool,
     /// Where API Gateway's account has no CloudWatch Logs role (REST logging needs one), create
     /// an IAM role with AmazonAPIGatewayPushToCloudWatchLogs and set it.
     #[arg(long)]
@@ -214,6 +219,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         set_format: args.set_format,
         execution_logs: args.execution_logs,
         large_bodies: args.large_bodies,
+        keep_access_logs: args.keep_access_logs,
         create_account_role: args.create_account_role,
     };
     let report = crate::ops::enable::enable(

@@ -42,6 +42,9 @@ pub struct EnableOptions {
     pub execution_logs: bool,
     /// With `execution_logs`: through the 1 MB delivery into a log group of ours.
     pub large_bodies: bool,
+    /// With `execution_logs`: joined mode, the stage's access-log filter stays so both sources
+    /// reach the decode function and are stitched into one transaction (`JOIN_STAGES`).
+    pub keep_access_logs: bool,
     /// Create API Gateway's account CloudWatch Logs role where a region has none.
     pub create_account_role: bool,
 }
@@ -57,6 +60,7 @@ impl Default for EnableOptions {
             set_format: false,
             execution_logs: false,
             large_bodies: false,
+            keep_access_logs: false,
             create_account_role: false,
         }
     }

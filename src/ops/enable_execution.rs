@@ -83,7 +83,16 @@ pub(crate) fn plan(
             });
         }
     }
-    plan_access_filter_removal(plan, st, writers);
+    if opts.keep_access_logs {
+        plan.notes.push(format!(
+            "joined mode: the access-log filter stays; set JOIN_STAGES (stack parameter JoinStages) \
+             to include {}/{} so its access-log record and execution logs become one transaction \
+             (docs/stitching.md)",
+            st.stage.api_id, st.stage.stage
+        ));
+    } else {
+        plan_access_filter_removal(plan, st, writers);
+    }
     Ok(())
 }
 
@@ -306,6 +315,28 @@ mod tests {
     fn run(all: &[StageInfo], c: &RegionContext, o: &EnableOptions) -> Vec<StagePlan> {
         let selected: Vec<&StageInfo> = all.iter().collect();
         plan_region(all, &selected, &BTreeMap::new(), c, o)
+    }
+
+    #[test]
+    fn keep_access_logs_leaves_the_access_filter_and_names_join_stages() {
+        let all = [rest("r1", fresh("r1"))];
+        let o = EnableOptions {
+            keep_access_logs: true,
+            ..opts(false, false)
+        };
+        let plans = run(&all, &ctx(Some(true)), &o);
+        assert!(
+            !plans[0].changes.iter().any(|c| matches!(
+                c,
+                Change::DeleteSubscriptionFilter { log_group, .. } if log_group == "/access"
+            )),
+            "{:?}",
+            plans[0].changes
+        );
+        assert!(plans[0]
+            .notes
+            .iter()
+            .any(|n| n.contains("JOIN_STAGES") && n.contains("r1/prod")));
     }
 
     #[test]
