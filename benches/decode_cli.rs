@@ -6,8 +6,6 @@
 // Only the suite's payload builders are used here, not its criterion groups.
 #[allow(dead_code)]
 #[path = "suite/decode.rs"]
-// Only the payload builder is used here; the suite's benchmarks belong to `decode`.
-#[allow(dead_code)]
 mod suite;
 
 use std::path::{Path, PathBuf};
