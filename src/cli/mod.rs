@@ -157,9 +157,9 @@ mod tests {
                 }
                 // A flag may add to the registry's help, never contradict it: it starts with it.
                 let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
-                // The queue and the Bridge are optional in the CLI (embedded ones are the default)
-                // and their help says so.
-                if env != "BRIDGE_URL" && env != "QUEUE_URL" {
+                // The queues and the Bridge are optional in the CLI (embedded ones are the
+                // default) and their help says so.
+                if !["BRIDGE_URL", "QUEUE_URL", "STITCH_QUEUE_URL"].contains(&env) {
                     assert!(help.starts_with(setting.doc), "{flag}: help {help:?}");
                 }
                 checked += 1;
