@@ -58,6 +58,7 @@ fn message(i: usize, f: &Fragment) -> InMessage {
         attributes: Default::default(),
         receive_count: 1,
         sent_timestamp_ms: Some(1_000),
+        group_id: None,
     }
 }
 

@@ -2,14 +2,15 @@
 //! against moto's server. Truth is what moto holds: stage method settings and tags, log groups
 //! and their filters, delivery destinations, the IAM role and API Gateway's account.
 //!
-//! Not reachable on moto (5.2): `PutDeliverySource` for API Gateway (moto accepts only a fixed list
-//! of services and answers "Cannot access provided service"), hence `CreateDelivery` and the
-//! deletion of a delivery and a source; those steps are covered by the plan tests only.
+//! moto 5.2 refuses `PutDeliverySource` for API Gateway and has no `DescribeConfigurationTemplates`:
+//! the large-bodies tests run moto's server with those two added (`tests/moto/moto_server_logs.py`),
+//! everything else as moto has it.
 #![cfg(feature = "cli")]
 
 mod common;
 mod ops_support;
 
+use apigw_stream::execution::delivery::RECORD_FIELDS;
 use apigw_stream::ops::disable::{self, DisableOptions};
 use apigw_stream::ops::discover::{discover_regions, Kinds, StageInfo};
 use apigw_stream::ops::enable::{self, EnableOptions};
@@ -266,12 +267,14 @@ async fn execution_logs_enable_twice_then_disable_restores() {
     assert_eq!(report.count(Status::Unchanged), 2, "{report:#?}");
 }
 
-/// `--large-bodies`: everything up to the delivery source is applied and checked in moto; moto
-/// refuses `PutDeliverySource` for API Gateway, so the run stops there with that error, and
-/// `disable` removes what was made.
+/// `--large-bodies` on moto's server with its CloudWatch Logs additions
+/// (`tests/moto/moto_server_logs.py`: API Gateway as a delivery source, the configuration
+/// template): the plan shows what AWS allows, the apply creates the destination with output
+/// format json and the delivery with every record field, a rerun has nothing to do, and
+/// `disable` removes the delivery, the source and the destination.
 #[tokio::test(flavor = "multi_thread")]
-async fn large_bodies_as_far_as_moto_goes() {
-    let moto = common::Moto::start();
+async fn large_bodies_create_the_delivery_in_the_shape_we_parse() {
+    let moto = common::Moto::start_logs_ext(&[]);
     let conf = moto.sdk_config();
     let p = deploy_pipeline(&conf).await;
     set_apigateway_logging_role(&conf).await;
@@ -279,25 +282,32 @@ async fn large_bodies_as_far_as_moto_goes() {
     let opts = execution(true, false);
     let name = delivery_name(&api, "prod");
     let group = delivery_group(&api, "prod");
+    let fields: Vec<String> = RECORD_FIELDS.iter().map(|f| f.to_string()).collect();
 
     let plan = enable::enable(&conf, &regions(), false, &one(&api), &opts, false).await;
     assert_eq!(plan.failures(), 0, "{plan:#?}");
-    let changes = &outcome(&plan, "prod").changes;
-    assert!(changes.contains(&Change::PutDeliverySource {
+    let prod = outcome(&plan, "prod");
+    assert!(prod.changes.contains(&Change::PutDeliverySource {
         name: name.clone(),
         resource_arn: format!("arn:aws:apigateway:{REGION}:{ACCOUNT}:/restapis/{api}/stages/prod"),
     }));
-    assert!(changes.contains(&Change::CreateDelivery {
+    assert!(prod.changes.contains(&Change::CreateDelivery {
         source_name: name.clone(),
         destination_name: name.clone(),
+        record_fields: fields.clone(),
     }));
+    assert!(
+        prod.notes
+            .iter()
+            .any(|n| n.contains("AWS offers these record fields") && n.contains("payload")),
+        "{:#?}",
+        prod.notes
+    );
 
     let report = enable::enable(&conf, &regions(), false, &one(&api), &opts, true).await;
-    let prod = outcome(&report, "prod");
-    assert_eq!(prod.status, Status::Failed, "{report:#?}");
-    let err = prod.error.as_deref().unwrap();
-    assert!(err.contains("PutDeliverySource"), "{err}");
-    // What moto holds: our group with our filter, the destination into it, logging on.
+    assert_eq!(report.failures(), 0, "{report:#?}");
+    // What moto holds: our group with our filter, the destination into it (json), the delivery
+    // from the stage's source with every record field, logging on.
     assert_eq!(
         filters(&conf, &group).await,
         vec![(
@@ -312,12 +322,22 @@ async fn large_bodies_as_far_as_moto_goes() {
         .send()
         .await
         .expect("destination in moto");
+    let dest = dest.delivery_destination().expect("a destination");
     assert_eq!(
-        dest.delivery_destination()
-            .and_then(|d| d.delivery_destination_configuration())
+        dest.delivery_destination_configuration()
             .map(|c| c.destination_resource_arn()),
         Some(format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}").as_str())
     );
+    assert_eq!(dest.output_format().map(|f| f.as_str()), Some("json"));
+    let deliveries = logs.describe_deliveries().send().await.expect("deliveries");
+    let ours: Vec<_> = deliveries
+        .deliveries()
+        .iter()
+        .filter(|d| d.delivery_source_name() == Some(name.as_str()))
+        .collect();
+    assert_eq!(ours.len(), 1, "{deliveries:#?}");
+    assert_eq!(ours[0].record_fields(), fields.as_slice());
+    assert_eq!(ours[0].delivery_destination_arn(), dest.arn());
     assert_eq!(
         method_settings(&conf, &api, "prod").await,
         Some(("INFO".to_string(), true))
@@ -330,19 +350,9 @@ async fn large_bodies_as_far_as_moto_goes() {
     let st = find(&conf, &api, "prod").await;
     assert_eq!(st.streamed_from, vec![StreamSource::Execution1Mb]);
 
-    // A rerun plans only what is missing: the source and the delivery.
+    // A rerun has nothing left to do.
     let plan = enable::enable(&conf, &regions(), false, &one(&api), &opts, false).await;
-    let rest: Vec<&Change> = outcome(&plan, "prod").changes.iter().collect();
-    assert!(
-        matches!(
-            rest.as_slice(),
-            [
-                Change::PutDeliverySource { .. },
-                Change::CreateDelivery { .. }
-            ]
-        ),
-        "{rest:#?}"
-    );
+    assert!(outcome(&plan, "prod").changes.is_empty(), "{plan:#?}");
 
     let report = disable::disable(
         &conf,
@@ -357,6 +367,9 @@ async fn large_bodies_as_far_as_moto_goes() {
     assert!(filters(&conf, &group).await.is_empty());
     let gone = logs.get_delivery_destination().name(&name).send().await;
     assert!(gone.is_err(), "destination deleted");
+    assert!(logs.get_delivery_source().name(&name).send().await.is_err());
+    let left = logs.describe_deliveries().send().await.expect("deliveries");
+    assert!(left.deliveries().is_empty(), "{left:#?}");
     assert_eq!(
         method_settings(&conf, &api, "prod").await,
         Some(("OFF".to_string(), false))
@@ -365,6 +378,51 @@ async fn large_bodies_as_far_as_moto_goes() {
         group_exists(&conf, &group).await.is_some(),
         "log groups are kept"
     );
+}
+
+/// What AWS allows decides: a field the decoder needs that AWS no longer offers stops the plan
+/// with the cause; a field AWS offers that the decoder does not know is created and warned about.
+#[tokio::test(flavor = "multi_thread")]
+async fn large_bodies_check_the_fields_aws_allows() {
+    let without_payload = RECORD_FIELDS
+        .iter()
+        .filter(|f| **f != "payload")
+        .copied()
+        .collect::<Vec<_>>()
+        .join(",");
+    let moto = common::Moto::start_logs_ext(&[("APIGW_TEMPLATE_FIELDS", &without_payload)]);
+    let conf = moto.sdk_config();
+    deploy_pipeline(&conf).await;
+    set_apigateway_logging_role(&conf).await;
+    let api = rest_api(&conf, "orders", &["prod"]).await;
+    let plan = enable::enable(&conf, &regions(), false, &one(&api), &execution(true, false), true).await;
+    let prod = outcome(&plan, "prod");
+    assert_ne!(prod.status, Status::Changed, "{plan:#?}");
+    let err = prod.error.as_deref().unwrap_or_default();
+    assert!(err.contains("payload") && err.contains("no longer offers"), "{plan:#?}");
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&conf);
+    assert!(logs.describe_deliveries().send().await.unwrap().deliveries().is_empty());
+
+    let more = format!("{},request_id", RECORD_FIELDS.join(","));
+    let moto = common::Moto::start_logs_ext(&[("APIGW_TEMPLATE_FIELDS", &more)]);
+    let conf = moto.sdk_config();
+    deploy_pipeline(&conf).await;
+    set_apigateway_logging_role(&conf).await;
+    let api = rest_api(&conf, "orders", &["prod"]).await;
+    let report = enable::enable(&conf, &regions(), false, &one(&api), &execution(true, false), true).await;
+    assert_eq!(report.failures(), 0, "{report:#?}");
+    let prod = outcome(&report, "prod");
+    assert!(
+        prod.notes
+            .iter()
+            .any(|n| n.starts_with("warning") && n.contains("request_id")),
+        "{:#?}",
+        prod.notes
+    );
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&conf);
+    let d = logs.describe_deliveries().send().await.unwrap();
+    assert_eq!(d.deliveries().len(), 1);
+    assert!(d.deliveries()[0].record_fields().iter().any(|f| f == "request_id"));
 }
 
 /// `--create-account-role`: without it a missing account role blocks with the way out; with it

@@ -255,18 +255,22 @@ async fn consume_until_empty(stitch_queue: Arc<MemoryQueue>, main: Arc<MemoryQue
             continue;
         }
         batches += 1;
-        let outcome = stitch::consume::run_batch(
-            &got,
-            &opts,
-            &decode,
-            64 * 1024,
-            main.as_ref(),
-            stitch_queue.as_ref(),
-            &SendPolicy::default(),
-            apigw_stream::clock::now_ms(),
-        )
-        .await;
-        let failed: HashSet<&str> = outcome.failed.iter().map(String::as_str).collect();
+        let stage = stitch::StitchStage::new(opts.clone(), decode.clone(), 64 * 1024);
+        let policy = SendPolicy::default();
+        let sink = stitch::QueueSink {
+            queue: main.as_ref(),
+            policy: &policy,
+        };
+        let outcome = stage
+            .run(
+                &got,
+                stitch_queue.as_ref(),
+                &sink,
+                apigw_stream::clock::now_ms(),
+            )
+            .await;
+        let failed_ids = outcome.failed_ids(&got);
+        let failed: HashSet<&str> = failed_ids.iter().map(String::as_str).collect();
         let done: Vec<String> = got
             .iter()
             .filter(|m| !failed.contains(m.message_id.as_str()))
@@ -297,17 +301,22 @@ async fn concurrent_consumers_and_a_crash_between_send_and_delete() {
         .await
         .unwrap();
     assert!(!crashed.is_empty());
-    stitch::consume::run_batch(
-        &crashed,
-        &StitchOptions {
+    let policy = SendPolicy::default();
+    stitch::StitchStage::new(
+        StitchOptions {
             hold: Duration::from_secs(60),
             step: Duration::from_millis(300),
         },
-        &DecodeOptions::default(),
+        DecodeOptions::default(),
         64 * 1024,
-        main.as_ref(),
+    )
+    .run(
+        &crashed,
         stitch_queue.as_ref(),
-        &SendPolicy::default(),
+        &stitch::QueueSink {
+            queue: main.as_ref(),
+            policy: &policy,
+        },
         apigw_stream::clock::now_ms(),
     )
     .await;
@@ -481,4 +490,160 @@ async fn joined_mode_gives_one_transaction_per_request_with_both_sources() {
     }
     assert_eq!(summary.stitch.delivered_alone, 0, "{summary:#?}");
     assert_eq!(summary.lost, 0, "{summary:#?}");
+}
+
+/// Joined mode as `apigw-stream local` runs it (the embedded FIFO queue, flushed at the end of
+/// the input, a one-minute hold): access and execution payloads of 400 REST requests (20% of
+/// them cut across two payloads) and unrelated access-log payloads, in several orders,
+/// including the joined parts last. Every request reaches the Bridge exactly once, with the
+/// caller, latency and length from the access log and the exchange from the execution log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joined_mode_in_local_gives_one_transaction_per_request_in_any_order() {
+    let exec = split_payloads(400, 43, 0.2);
+    let truth = Truth::of(&exec);
+    let exec_events: Vec<Vec<u8>> = exec.iter().map(|p| p.event.clone()).collect();
+    let access_events: Vec<Vec<u8>> = exec
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !p.expected.is_empty())
+        .map(|(n, p)| access_payload(p, n))
+        .collect();
+    let unrelated: Vec<apigw_stream::generate::Payload> = Generator::new(GenerateOptions {
+        requests: 300,
+        seed: 44,
+        ..GenerateOptions::default()
+    })
+    .collect();
+    let unrelated_ids: HashSet<String> = unrelated
+        .iter()
+        .flat_map(|p| p.request_ids.iter().cloned())
+        .collect();
+    let unrelated_events: Vec<Vec<u8>> = unrelated.iter().map(|p| p.event.clone()).collect();
+    let joined: Vec<Vec<u8>> = exec_events
+        .iter()
+        .chain(&access_events)
+        .cloned()
+        .collect();
+    let mut shuffled_joined = joined.clone();
+    shuffle(&mut shuffled_joined, 5);
+    let orders: Vec<(&str, Vec<Vec<u8>>)> = vec![
+        (
+            "joined parts last",
+            unrelated_events
+                .iter()
+                .chain(&shuffled_joined)
+                .cloned()
+                .collect(),
+        ),
+        (
+            "joined parts first",
+            shuffled_joined
+                .iter()
+                .chain(&unrelated_events)
+                .cloned()
+                .collect(),
+        ),
+        (
+            "access logs after every execution log",
+            unrelated_events
+                .iter()
+                .chain(&exec_events)
+                .chain(&access_events)
+                .cloned()
+                .collect(),
+        ),
+        (
+            "execution logs after every access log, second halves first",
+            unrelated_events
+                .iter()
+                .chain(&access_events)
+                .chain(exec_events.iter().rev())
+                .cloned()
+                .collect(),
+        ),
+        ("shuffled", {
+            let mut all: Vec<Vec<u8>> = joined.iter().chain(&unrelated_events).cloned().collect();
+            shuffle(&mut all, 17);
+            all
+        }),
+    ];
+    let want: HashSet<String> = truth
+        .expected
+        .keys()
+        .filter(|id| !truth.static_files.contains(*id))
+        .cloned()
+        .collect();
+    for (order, events) in orders {
+        let out = tempfile::tempdir().unwrap();
+        let receiver = receiver(out.path()).await;
+        let shipper = e2e_support::shipper(&receiver, &[("BRIDGE_FORMAT", "ndjson")]);
+        let pipeline = LocalPipeline::new(
+            Arc::new(MemoryQueue::new("queue")),
+            None,
+            shipper,
+            Some(receiver.clone()),
+            e2e_support::fast_options(Duration::from_secs(5)),
+        );
+        let mut st = stitching(
+            Arc::new(MemoryQueue::new("stitch").fifo()),
+            Duration::from_secs(60),
+            true,
+        );
+        st.join = JoinRule::new([truth_stage(&exec)]);
+        pipeline.set_stitch(st);
+        let summary = pipeline.clone().run(inputs(&events)).await;
+
+        let accepted = counts(receiver.accepted_ids());
+        let twice: Vec<_> = accepted.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(twice.is_empty(), "{order}: delivered twice: {twice:?}");
+        let missing: Vec<_> = want
+            .iter()
+            .filter(|id| !accepted.contains_key(*id))
+            .collect();
+        assert!(missing.is_empty(), "{order}: never delivered: {missing:?}");
+        let unrelated_missing = unrelated_ids
+            .iter()
+            .filter(|id| !accepted.contains_key(*id))
+            .count() as u64;
+        assert!(
+            unrelated_missing <= summary.filtered,
+            "{order}: unrelated requests missing beyond the filtered ones"
+        );
+        for r in received_records(out.path()) {
+            let Some(e) = truth.expected.get(&r.id) else {
+                continue;
+            };
+            let ip = r.request.client_ip.as_deref().unwrap_or_default();
+            assert!(ip.starts_with("198.51.100."), "{order} {}: ip {ip}", r.id);
+            assert_eq!(r.response.latency_ms, Some(1234), "{order} {}", r.id);
+            assert_eq!(r.response.length, Some(321), "{order} {}", r.id);
+            assert_eq!(r.response.status, Some(e.status), "{order} {}", r.id);
+            assert_eq!(
+                r.response.body.is_some(),
+                e.response_body.is_some(),
+                "{order} {}: body from the execution log",
+                r.id
+            );
+            assert!(
+                r.execution.as_ref().is_some_and(|x| x.complete),
+                "{order} {}: whole",
+                r.id
+            );
+            assert_eq!(r.flags.partial, e.request_headers_cut, "{order} {}", r.id);
+        }
+        assert_eq!(summary.split_deliveries, 0, "{order}: {summary:#?}");
+        assert_eq!(summary.stitch.delivered_alone, 0, "{order}: {summary:#?}");
+        assert_eq!(summary.lost, 0, "{order}: {summary:#?}");
+        assert_eq!(summary.duplicates, 0, "{order}: {summary:#?}");
+    }
+}
+
+/// The `{api-id}/{stage}` of the generated execution logs.
+fn truth_stage(exec: &[apigw_stream::generate::Payload]) -> String {
+    let (api, stage) = exec[0]
+        .log_group
+        .strip_prefix("API-Gateway-Execution-Logs_")
+        .and_then(|s| s.split_once('/'))
+        .expect("an execution log group");
+    format!("{api}/{stage}")
 }

@@ -392,8 +392,9 @@ fn report(summary: &Summary, json: Option<&Path>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Non-zero when a record was lost or dead-lettered, when nothing of what was read was delivered,
-/// or when an input could not be read or decoded.
+/// Non-zero when a record was lost or dead-lettered, when a request reached the collector as two
+/// transactions, when nothing of what was read was delivered, or when an input could not be read
+/// or decoded.
 fn exit_code(summary: &Summary, read_errors: usize) -> ExitCode {
     if summary.archive_failed_records > 0 {
         eprintln!(
@@ -409,6 +410,7 @@ fn exit_code(summary: &Summary, read_errors: usize) -> ExitCode {
         && !dead
         && !nothing_delivered
         && summary.payload_errors == 0
+        && summary.split_deliveries == 0
         && summary.send_failures == 0
         && read_errors == 0
     {
@@ -424,6 +426,12 @@ fn exit_code(summary: &Summary, read_errors: usize) -> ExitCode {
         eprintln!(
             "apigw-stream local: {} records in {} messages ended in the dead-letter queue (see the warnings above for why; an embedded queue is gone when this process ends)",
             summary.dead_lettered, summary.dead_letter_messages
+        );
+    }
+    if summary.split_deliveries > 0 {
+        eprintln!(
+            "apigw-stream local: {} requests reached the collector as two transactions (their parts never met in the stitch stage)",
+            summary.split_deliveries
         );
     }
     if nothing_delivered {

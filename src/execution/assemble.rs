@@ -37,6 +37,13 @@ pub struct Item<'a> {
     pub request_id: Option<String>,
     /// A time given beside the text (delivered JSON events).
     pub time_ms: Option<i64>,
+    /// The API context a delivered event names beside its line (api id, stage, resource path,
+    /// method): preferred to what the log group's name says.
+    pub api: Option<Box<super::delivery::DeliveredApi>>,
+    /// A line without a request id may join the request before it (the standard format without
+    /// the `(id)` prefix, and our delivery's records). False for other JSON events: one that names
+    /// no request is an orphan, never a neighbour's line.
+    pub carries: bool,
 }
 
 /// Counts of one assembly.
@@ -63,6 +70,8 @@ pub struct Counts {
 pub struct Pending {
     pub request_id: String,
     pub lines: Vec<ExecutionLine>,
+    /// The API context a delivery named beside the lines.
+    pub api: Option<super::delivery::DeliveredApi>,
 }
 
 struct Group<'b> {
@@ -130,6 +139,10 @@ pub fn assemble_split(
                     .iter()
                     .map(|(i, _)| pending_line(&items[*i], &events[items[*i].event]))
                     .collect(),
+                api: g
+                    .lines
+                    .iter()
+                    .find_map(|(i, _)| items[*i].api.as_deref().cloned()),
             });
         }
     }
@@ -163,7 +176,7 @@ fn group<'b>(items: &'b [Item<'_>], counts: &mut Counts) -> Vec<Group<'b>> {
                 _ => None,
             })
             // The 2016 format has no prefix: a line belongs to the request before it.
-            .or_else(|| groups.last().map(|g| g.id));
+            .or_else(|| groups.last().filter(|_| item.carries).map(|g| g.id));
         let Some(id) = id else {
             counts.orphans += 1;
             continue;
@@ -337,7 +350,20 @@ fn build(
     let s = read(&g.lines);
 
     set_api(&mut t, ctx, s.api_stage);
-    t.request.method = s.method.map(|m| m.trim().to_ascii_uppercase());
+    let named = g.lines.iter().find_map(|(i, _)| items[*i].api.as_deref());
+    if let Some(api) = named {
+        // What the delivery names beats what the log group's name suggests.
+        if let Some(id) = &api.api_id {
+            t.api.id = Some(id.clone());
+        }
+        if let Some(stage) = &api.stage {
+            t.api.stage = Some(stage.clone());
+        }
+    }
+    t.request.method = s
+        .method
+        .map(|m| m.trim().to_ascii_uppercase())
+        .or_else(|| named.and_then(|a| a.http_method.clone()));
     if let Some(p) = s.path {
         match p.split_once('?') {
             Some((path, q)) => {
@@ -380,6 +406,7 @@ fn build(
     t.request.route = s
         .route
         .map(str::to_string)
+        .or_else(|| named.and_then(|a| a.resource_path.clone()))
         .or_else(|| proxy.as_ref().and_then(|p| p.resource.clone()))
         .or_else(|| s.proxy_event.and_then(|(b, _)| cut_resource(b)));
     t.request.client_ip = first_hop(&t.request.headers).or_else(|| {

@@ -4,7 +4,8 @@
 //! - [`line`]: one line → a typed [`line::Event`] (one variant per line kind, unknown kinds `Other`);
 //! - [`map`]: the `{Key=value, …}` maps, split only where a new name begins;
 //! - [`assemble`]: lines grouped by request id within a payload → one record per request;
-//! - [`delivery`]: the JSON events of the 1 MB CloudWatch Logs delivery (lenient, one table).
+//! - [`delivery`]: the JSON events of the 1 MB CloudWatch Logs delivery (the record fields we
+//!   create it with, and a lenient table for other shapes).
 //!
 //! The decode stage ([`crate::decode`]) sends every line that [`recognize`] accepts here and the
 //! others to the access-log parsers, so a payload may hold both.
@@ -45,18 +46,27 @@ pub fn recognize(message: &str, event: usize, execution_group: bool) -> Option<I
             text: Cow::Borrowed(message),
             request_id: None,
             time_ms: None,
+            api: None,
+            carries: true,
         }),
-        Some(b'{') => delivery::parse(message, execution_group).map(|d| Item {
-            event,
-            text: Cow::Owned(d.text),
-            request_id: d.request_id,
-            time_ms: d.time_ms,
+        Some(b'{') => delivery::parse(message, execution_group).map(|d| {
+            let ours = !d.api.is_empty();
+            Item {
+                event,
+                text: Cow::Owned(d.text),
+                request_id: d.request_id,
+                time_ms: d.time_ms,
+                api: ours.then(|| Box::new(d.api)),
+                carries: ours,
+            }
         }),
         _ if execution_group && line::parse(message).event.is_known() => Some(Item {
             event,
             text: Cow::Borrowed(message),
             request_id: None,
             time_ms: None,
+            api: None,
+            carries: true,
         }),
         _ => None,
     }

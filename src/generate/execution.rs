@@ -4,7 +4,8 @@
 //! method response, errors (malformed proxy response, Lambda timeout, integration timeout), key
 //! throttling, the lines after completion — with masked secrets, header values holding `, `, and
 //! lines cut at 1 KB with ` [TRUNCATED]`. Or, for the 1 MB delivery, the same lines uncut inside
-//! JSON events (field names as assumed in [`crate::execution::delivery::FIELDS`]).
+//! JSON events (the record fields we create the delivery with,
+//! [`crate::execution::delivery::RECORD_FIELDS`]).
 //!
 //! Every request is whole inside one payload. [`Expected`] says what each should decode to.
 
@@ -596,6 +597,26 @@ pub fn standard_message(id: &str, text: &str) -> String {
 }
 
 /// A 1 MB-delivery event: JSON with the request id, time and uncut message text.
-pub fn delivery_message(id: &str, time_ms: i64, text: &str) -> String {
-    serde_json::json!({"requestId": id, "timestamp": time_ms, "message": text}).to_string()
+/// One record of the 1 MB delivery as we create it: output format `json`, the record fields of
+/// [`crate::execution::delivery::RECORD_FIELDS`], the line (with its `(id) ` prefix) in `payload`.
+pub fn delivery_message(
+    stage: &Stage,
+    region: &str,
+    req: &Request,
+    time_ms: i64,
+    text: &str,
+) -> String {
+    serde_json::json!({
+        "resource_arn": format!(
+            "arn:aws:apigateway:{region}::/restapis/{}/stages/{}",
+            stage.api_id, stage.stage
+        ),
+        "event_timestamp": time_ms,
+        "api_id": stage.api_id,
+        "stage": stage.stage,
+        "resource_path": req.route,
+        "http_method": req.method,
+        "payload": standard_message(&req.request_id, text),
+    })
+    .to_string()
 }

@@ -356,7 +356,7 @@ impl Generator {
             for (n, (offset, text)) in r.lines.iter().enumerate() {
                 let time = start + offset;
                 let message = if delivery {
-                    execution::delivery_message(&req.request_id, time, text)
+                    execution::delivery_message(stage, &self.opts.region, &req, time, text)
                 } else {
                     execution::standard_message(&req.request_id, text)
                 };

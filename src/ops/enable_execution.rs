@@ -199,9 +199,22 @@ fn plan_source_and_delivery(
         }),
     }
     if exec.delivery.delivery_id.is_none() {
+        let template = match &exec.delivery.template {
+            Some(Ok(t)) => Some(t),
+            Some(Err(why)) => {
+                plan.notes.push(format!(
+                    "could not read what AWS allows for EXECUTION_LOGS deliveries ({why})"
+                ));
+                None
+            }
+            None => None,
+        };
+        let (record_fields, notes) = crate::ops::delivery::record_fields(template)?;
+        plan.notes.extend(notes);
         plan.changes.push(Change::CreateDelivery {
             source_name: name.to_string(),
             destination_name: name.to_string(),
+            record_fields,
         });
     }
     Ok(())

@@ -173,6 +173,10 @@ pub struct DeliveryState {
     /// Why the region's deliveries could not be read (then the fields above say nothing).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unreadable: Option<String>,
+    /// What AWS allows for an `EXECUTION_LOGS` delivery (`DescribeConfigurationTemplates`), or
+    /// why it could not be read.
+    #[serde(skip)]
+    pub template: Option<Result<crate::ops::delivery::Template, String>>,
 }
 
 /// Execution logging of one REST stage.
@@ -260,6 +264,9 @@ pub async fn read_region(clients: &RegionClients, inv: &mut RegionInventory) {
     let deliveries = read_deliveries(&clients.logs)
         .await
         .map_err(|e| e.to_string());
+    let template = crate::ops::delivery::read_template(&clients.logs)
+        .await
+        .map_err(|e| e.to_string());
     for i in rest {
         let (api_id, stage) = (
             inv.stages[i].stage.api_id.clone(),
@@ -294,6 +301,7 @@ pub async fn read_region(clients: &RegionClients, inv: &mut RegionInventory) {
                 ..DeliveryState::default()
             },
         };
+        exec.delivery.template = Some(template.clone());
     }
 }
 
@@ -374,6 +382,7 @@ impl Deliveries {
             destination,
             delivery_id,
             unreadable: None,
+            template: None,
         }
     }
 }

@@ -65,6 +65,8 @@ pub enum Change {
     CreateDelivery {
         source_name: String,
         destination_name: String,
+        /// `CreateDelivery --record-fields`: the shape the decoder reads.
+        record_fields: Vec<String>,
     },
     DeleteDelivery {
         id: String,
@@ -161,7 +163,13 @@ impl std::fmt::Display for Change {
             Change::CreateDelivery {
                 source_name,
                 destination_name,
-            } => write!(f, "create delivery {source_name} → {destination_name}"),
+                record_fields,
+            } => write!(
+                f,
+                "create delivery {source_name} → {destination_name} (output format {}, record fields {})",
+                crate::execution::delivery::OUTPUT_FORMAT,
+                record_fields.join(",")
+            ),
             Change::DeleteDelivery { id } => write!(f, "delete delivery {id}"),
             Change::DeleteDeliverySource { name } => write!(f, "delete delivery source {name}"),
             Change::DeleteDeliveryDestination { name } => {
@@ -408,7 +416,16 @@ async fn apply_change(
         Change::CreateDelivery {
             source_name,
             destination_name,
-        } => crate::ops::delivery::create(&clients.logs, source_name, destination_name).await,
+            record_fields,
+        } => {
+            crate::ops::delivery::create(
+                &clients.logs,
+                source_name,
+                destination_name,
+                record_fields,
+            )
+            .await
+        }
         Change::DeleteDelivery { id } => crate::ops::delivery::delete(&clients.logs, id).await,
         Change::DeleteDeliverySource { name } => {
             crate::ops::delivery::delete_source(&clients.logs, name).await

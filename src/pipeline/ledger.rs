@@ -43,6 +43,13 @@ struct State {
     /// Stitching: ids settled on purpose without a record (filtered, or fragments with nothing
     /// of the request in them).
     discarded: HashSet<u64>,
+    /// Stitching: what the first record the stitch stage sent for an id said (a hash of it).
+    stitched: HashMap<u64, u64>,
+    /// Ids read whole (a record of the decode stage) that also had parts go to the stitch stage.
+    mixed: HashSet<u64>,
+    /// Ids sent as two different records (parts that never met): two transactions for one
+    /// request, not a re-send.
+    split: HashSet<u64>,
 }
 
 /// Shared accounting; every method takes the lock briefly.
@@ -65,6 +72,9 @@ pub struct Settlement {
     pub dead_lettered: u64,
     /// Distinct ids read and neither delivered nor dead-lettered.
     pub lost: u64,
+    /// Distinct ids delivered as two (or more) different transactions: the parts of one request
+    /// reached the collector separately. Not a re-send of the same record.
+    pub split_deliveries: u64,
     /// Distinct ids read, not delivered, settled on purpose by the stitch stage (filtered or
     /// empty fragments).
     pub discarded: u64,
@@ -105,6 +115,12 @@ impl Ledger {
                     if !state.input.insert(*h) {
                         state.input_repeats += 1;
                     }
+                    if state.fragment_base_ms.contains_key(h) {
+                        state.mixed.insert(*h);
+                    }
+                    if state.stitched.contains_key(h) {
+                        state.split.insert(*h);
+                    }
                 }
                 base
             }
@@ -137,7 +153,10 @@ impl Ledger {
     pub fn expect_fragments<'a>(&self, ids: impl IntoIterator<Item = &'a str>, base_ms: i64) {
         let mut state = self.lock();
         for h in ids.into_iter().map(id_hash) {
-            state.input.insert(h);
+            // Read whole before (a decode-stage record), and now in parts too.
+            if !state.input.insert(h) && !state.fragment_base_ms.contains_key(&h) {
+                state.mixed.insert(h);
+            }
             let base = state.fragment_base_ms.entry(h).or_insert(base_ms);
             *base = (*base).min(base_ms);
         }
@@ -146,6 +165,21 @@ impl Ledger {
     /// A frame of stitched records (their ids were read as fragments); returns its number.
     pub fn register_stitched_frame<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> u64 {
         self.add_frame(ids, None)
+    }
+
+    /// The stitch stage is sending records with these ids and content hashes: a second,
+    /// different record for an id (or one for an id also read whole) is one request delivered
+    /// as two transactions.
+    pub fn note_stitched<'a>(&self, records: impl IntoIterator<Item = (&'a str, u64)>) {
+        let mut state = self.lock();
+        let state = &mut *state;
+        for (id, content) in records {
+            let h = id_hash(id);
+            let first = *state.stitched.entry(h).or_insert(content);
+            if first != content || state.mixed.contains(&h) {
+                state.split.insert(h);
+            }
+        }
     }
 
     /// The stitch stage settled these requests without a record (filtered on purpose, or
@@ -243,6 +277,7 @@ impl Ledger {
             })
             .count() as u64;
         let lost = records_in - delivered - dead_lettered - discarded;
+        let split_deliveries = state.split.iter().filter(|h| witness.contains(h)).count() as u64;
         state.latencies_ms.sort_unstable();
         let pct = |p: f64| -> u64 {
             let n = state.latencies_ms.len();
@@ -259,6 +294,7 @@ impl Ledger {
             unconfirmed,
             dead_lettered,
             lost,
+            split_deliveries,
             discarded,
             repeat_confirmations: state.repeat_confirmations,
             foreign_messages: state.foreign_messages,
@@ -315,6 +351,28 @@ mod tests {
             (3, 0, 1, 1, 1)
         );
         assert_eq!(s.latency_max_ms, 100, "from the earliest fragment");
+    }
+
+    #[test]
+    fn parts_delivered_apart_are_told_from_re_sends() {
+        let l = Ledger::new();
+        l.expect_fragments(["a", "b", "c"], 100);
+        // a: the same stitched record twice (a re-send after a crash).
+        l.note_stitched([("a", 7)]);
+        l.note_stitched([("a", 7)]);
+        // b: its two parts delivered alone, as two different records.
+        l.note_stitched([("b", 1)]);
+        l.note_stitched([("b", 2)]);
+        // c: read whole by the decode stage and also sent by the stitch stage.
+        l.register_frame(["c"], 100);
+        l.note_stitched([("c", 3)]);
+        // d: read whole, then a part of it stitched: also two transactions.
+        l.register_frame(["d"], 100);
+        l.expect_fragments(["d"], 100);
+        l.note_stitched([("d", 4)]);
+        l.set_bridge_ids(["a", "b", "c", "d"]);
+        let s = l.settle(&HashSet::new());
+        assert_eq!(s.split_deliveries, 3, "b, c and d; a is a re-send");
     }
 
     #[test]

@@ -28,7 +28,67 @@ use crate::frame::{self, Frame};
 use crate::queue::{send_all, Attribute, InMessage, OutMessage, Queue, QueueError, SendPolicy};
 use crate::settle::{Received, RetryPolicy};
 use crate::ship::{ShipMessage, ShipReport, ShipStats, Shipper};
-use crate::stitch::{Fragment, JoinRule, StitchOptions, StitchStats};
+use crate::stitch::{Fragment, JoinRule, RecordSink, StitchOptions, StitchStage, StitchStats};
+use crate::transaction::Transaction;
+
+/// Rounds of the end-of-input stitch flush (a round re-reads what a failed send left).
+const FLUSH_ROUNDS: usize = 5;
+/// Messages per stitch-stage run in the flush.
+const FLUSH_CHUNK: usize = 2_000;
+
+/// Cut `messages` into runs of about `size`, never between two messages of one request (one
+/// message group: consecutive, as [`Queue::receive_everything`] returns them).
+fn group_chunks(messages: &[InMessage], size: usize) -> Vec<&[InMessage]> {
+    let group = |m: &InMessage| m.group_id.clone();
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < messages.len() {
+        i += 1;
+        if i - start >= size
+            && i < messages.len()
+            && group(&messages[i - 1]) != group(&messages[i])
+        {
+            out.push(&messages[start..i]);
+            start = i;
+        }
+    }
+    if start < messages.len() {
+        out.push(&messages[start..]);
+    }
+    out
+}
+
+/// The local run's [`RecordSink`]: frames to the main queue, each registered in the ledger.
+struct LedgerSink<'a> {
+    pipeline: &'a LocalPipeline,
+}
+
+#[async_trait::async_trait]
+impl RecordSink for LedgerSink<'_> {
+    async fn send(&self, records: &[Transaction], frames: Vec<Frame>) -> Result<(), String> {
+        let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
+        self.pipeline
+            .ledger
+            .note_stitched(records.iter().map(|r| (r.id.as_str(), content_hash(r))));
+        self.pipeline
+            .send_registered("stitched records", frames, &ids, None)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// What a record says, to tell a re-send (the same record) from a request delivered as two
+/// different transactions.
+fn content_hash(t: &Transaction) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    match serde_json::to_vec(t) {
+        Ok(bytes) => bytes.hash(&mut h),
+        Err(_) => t.id.hash(&mut h),
+    }
+    h.finish()
+}
 use ledger::{Ledger, Settlement};
 
 /// Message attribute holding the frame number this run gave a message (for accounting).
@@ -167,6 +227,9 @@ pub struct Summary {
     pub lost: u64,
     /// Records the Bridge received more than once (at-least-once delivery at work).
     pub duplicates: u64,
+    /// Requests whose parts reached the Bridge as two (or more) different transactions: the
+    /// stitch stage delivered them apart. A defect on a healthy run, unlike a re-send.
+    pub split_deliveries: u64,
     pub windows: u64,
     /// Bytes on the wire of delivered windows.
     pub bytes_sent: u64,
@@ -218,6 +281,9 @@ pub struct LocalPipeline {
     stitch_stats: Mutex<StitchStats>,
     /// Every input has been decoded (no fragment can still come).
     inputs_done: AtomicBool,
+    /// The embedded stitch queue was flushed at the end of the input: what is left in it (a part
+    /// whose send failed) is delivered without waiting for the hold.
+    stitch_flushed: AtomicBool,
     started: Mutex<Option<Instant>>,
     finished: Mutex<Option<Instant>>,
 }
@@ -268,6 +334,7 @@ impl LocalPipeline {
             stitch: std::sync::OnceLock::new(),
             stitch_stats: Mutex::new(StitchStats::default()),
             inputs_done: AtomicBool::new(false),
+            stitch_flushed: AtomicBool::new(false),
             started: Mutex::new(None),
             finished: Mutex::new(None),
         })
@@ -350,7 +417,7 @@ impl LocalPipeline {
                 return Err(PipelineError::Decode { input: name, cause });
             }
         };
-        self.send_fragments(&name, fragments, base_ms).await?;
+        // In the decode Lambda's order (`decode::forward_stitched`): frames, archive, fragments.
         let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
         self.send_frames(&name, frames, &ids, base_ms).await?;
         if let Some(archiver) = self.archive.get() {
@@ -360,6 +427,7 @@ impl LocalPipeline {
             c.archive_failed_records
                 .fetch_add(a.failed_records, Ordering::Relaxed);
         }
+        self.send_fragments(&name, fragments, base_ms).await?;
         Ok(())
     }
 
@@ -471,8 +539,8 @@ impl LocalPipeline {
             .await
     }
 
-    /// One stitch "invocation": receive fragments, send the whole requests on as frames, delete
-    /// what was settled, hold back the rest. Returns the batch size.
+    /// One stitch "invocation": receive fragments and run the stitch stage (the decode Lambda's
+    /// code) on them; delete what it settled. Returns the batch size.
     pub async fn stitch_once(&self) -> Result<usize, QueueError> {
         let Some(st) = self.stitch.get() else {
             return Ok(0);
@@ -481,62 +549,69 @@ impl LocalPipeline {
         if messages.is_empty() {
             return Ok(0);
         }
+        let flushed = st.flush_at_end && self.stitch_flushed.load(Ordering::Relaxed);
+        self.stitch_batch(st, &self.stitch_stage(st, flushed), &messages)
+            .await;
+        Ok(messages.len())
+    }
+
+    /// The stitch stage as the decode Lambda builds it; `flush`: with no hold (the input has
+    /// ended and every part is in the batch).
+    fn stitch_stage(&self, st: &Stitching, flush: bool) -> StitchStage {
         let mut options = st.options.clone();
-        if st.flush_at_end && self.inputs_done.load(Ordering::Relaxed) {
+        if flush {
             options.hold = Duration::ZERO;
         }
-        let decode = self.opts.decode.clone();
-        let plan = {
-            let messages = messages.clone();
-            tokio::task::spawn_blocking(move || {
-                crate::stitch::plan(&messages, &options, &decode, now_ms())
-            })
-            .await
-            .map_err(|e| QueueError::Call {
-                queue: st.queue.name().to_string(),
-                operation: "stitch",
-                message: e.to_string(),
-            })?
-        };
-        let mut sent = true;
-        if !plan.records.is_empty() {
-            match frame::pack(&plan.records, self.opts.message_bytes) {
-                Ok(frames) => {
-                    let ids: Vec<&str> = plan.records.iter().map(|r| r.id.as_str()).collect();
-                    if let Err(e) = self
-                        .send_registered("stitched records", frames, &ids, None)
-                        .await
-                    {
-                        tracing::warn!(error = %e, "stitched records not sent; their fragments come back");
-                        sent = false;
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "stitched records cannot be framed; their fragments come back");
-                    sent = false;
-                }
+        StitchStage::new(options, self.opts.decode.clone(), self.opts.message_bytes)
+    }
+
+    /// Run the stage over one batch and act as the event source mapping: delete what it
+    /// settled, leave the rest to come back.
+    async fn stitch_batch(&self, st: &Stitching, stage: &StitchStage, messages: &[InMessage]) {
+        let sink = LedgerSink { pipeline: self };
+        let outcome = stage
+            .run(messages, st.queue.as_ref(), &sink, now_ms())
+            .await;
+        self.ledger
+            .discard(outcome.settled_without_record.iter().map(String::as_str));
+        let done = outcome.done_receipts(messages);
+        if !done.is_empty() {
+            if let Err(e) = st.queue.delete(&done).await {
+                tracing::warn!(error = %e, "deleting stitched fragments failed; they will come back");
             }
         }
-        crate::stitch::consume::hold_back(&plan, &messages, st.queue.as_ref()).await;
-        if sent {
-            self.ledger
-                .discard(plan.settled_without_record.iter().map(String::as_str));
-            let done: Vec<String> = plan
-                .done
-                .iter()
-                .map(|i| messages[*i].receipt_handle.clone())
-                .collect();
-            if !done.is_empty() {
-                if let Err(e) = st.queue.delete(&done).await {
-                    tracing::warn!(error = %e, "deleting stitched fragments failed; they will come back");
-                }
+        self.stitch_stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .add(&outcome.stats);
+    }
+
+    /// The end of a local run's input with the embedded stitch queue: no part can still come, so
+    /// every part still queued is read first (all of them, whatever the message groups and batch
+    /// sizes), and only then is what is still incomplete delivered alone. Repeats a few times
+    /// for parts a failed send left behind. `false` when the queue cannot do this (SQS).
+    async fn flush_stitch(&self, st: &Stitching) -> bool {
+        let stage = self.stitch_stage(st, true);
+        for round in 0..FLUSH_ROUNDS {
+            let Some(messages) = st.queue.receive_everything(self.opts.visibility_timeout) else {
+                return false;
+            };
+            if messages.is_empty() {
+                return true;
             }
-            self.stitch_stats
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .add(&plan.stats);
+            tracing::debug!(round, messages = messages.len(), "flushing the stitch queue");
+            // In chunks, so a large backlog does not build every record at once; a request's
+            // messages stay together (the queue returns them grouped, in order).
+            for chunk in group_chunks(&messages, FLUSH_CHUNK) {
+                self.stitch_batch(st, &stage, chunk).await;
+            }
+            // What was not settled comes back for the next round.
+            let left = st.queue.approximate_len().await.unwrap_or(0);
+            if left == 0 {
+                return true;
+            }
         }
-        Ok(messages.len())
+        true
     }
 
     /// A stitch worker: [`stitch_once`](Self::stitch_once) until `stop` is set.
@@ -732,15 +807,18 @@ impl LocalPipeline {
     pub async fn run(self: Arc<Self>, inputs: mpsc::Receiver<Input>) -> Summary {
         self.mark_started();
         let stop = Arc::new(AtomicBool::new(false));
-        let mut shippers: Vec<_> = (0..self.opts.shipper_workers.max(1))
+        let shippers: Vec<_> = (0..self.opts.shipper_workers.max(1))
             .map(|_| tokio::spawn(self.clone().ship_worker(stop.clone())))
             .collect();
-        if let Some(st) = self.stitch.get() {
-            shippers.extend(
-                (0..st.workers.max(1))
-                    .map(|_| tokio::spawn(self.clone().stitch_worker(stop.clone()))),
-            );
-        }
+        // The stitch workers stop on their own flag: at the end of the input the embedded
+        // stitch queue is flushed by one reader, after they have finished their batches.
+        let stop_stitch = Arc::new(AtomicBool::new(false));
+        let stitchers: Vec<_> = match self.stitch.get() {
+            Some(st) => (0..st.workers.max(1))
+                .map(|_| tokio::spawn(self.clone().stitch_worker(stop_stitch.clone())))
+                .collect(),
+            None => Vec::new(),
+        };
         let inputs = Arc::new(tokio::sync::Mutex::new(inputs));
         let decoders: Vec<_> = (0..self.opts.decode_workers.max(1))
             .map(|_| {
@@ -763,10 +841,30 @@ impl LocalPipeline {
             }
         }
         self.inputs_done.store(true, Ordering::Relaxed);
+        let mut stitchers = Some(stitchers);
+        if let Some(st) = self.stitch.get().filter(|st| st.flush_at_end) {
+            stop_stitch.store(true, Ordering::Relaxed);
+            for s in stitchers.take().into_iter().flatten() {
+                let _ = s.await;
+            }
+            if self.flush_stitch(st).await {
+                self.stitch_flushed.store(true, Ordering::Relaxed);
+            } else {
+                tracing::warn!(queue = %st.queue.name(), "this stitch queue cannot be flushed at the end of the input; held parts wait out the hold");
+            }
+            // Whatever a failed send left comes back to workers, as in the Lambda.
+            stop_stitch.store(false, Ordering::Relaxed);
+            stitchers = Some(
+                (0..st.workers.max(1))
+                    .map(|_| tokio::spawn(self.clone().stitch_worker(stop_stitch.clone())))
+                    .collect(),
+            );
+        }
         let drained = self.drain().await;
         self.mark_finished();
         stop.store(true, Ordering::Relaxed);
-        for s in shippers {
+        stop_stitch.store(true, Ordering::Relaxed);
+        for s in shippers.into_iter().chain(stitchers.into_iter().flatten()) {
             let _ = s.await;
         }
         let mut summary = self.summary().await;
@@ -872,6 +970,7 @@ impl LocalPipeline {
             dead_lettered: s.dead_lettered,
             lost: s.lost,
             duplicates,
+            split_deliveries: s.split_deliveries,
             windows: get(&c.windows),
             bytes_sent: get(&c.bytes_sent),
             retries: get(&c.retries),
@@ -913,6 +1012,10 @@ pub fn summary_table(s: &Summary) -> String {
         ("dead-lettered", s.dead_lettered.to_string()),
         ("lost", s.lost.to_string()),
         ("duplicates", s.duplicates.to_string()),
+        (
+            "delivered as two transactions",
+            s.split_deliveries.to_string(),
+        ),
         (
             "payloads",
             format!("{} ({} failed to decode)", s.payloads, s.payload_errors),

@@ -448,6 +448,7 @@ fn to_in_message(m: &Stored, receipt_handle: String) -> InMessage {
         attributes: m.attributes.clone(),
         receive_count: m.receive_count,
         sent_timestamp_ms: Some(m.sent_timestamp_ms),
+        group_id: m.group.clone(),
     }
 }
 
@@ -461,6 +462,54 @@ fn call_error(queue: &str, operation: &'static str, message: impl Into<String>) 
 
 #[async_trait]
 impl Queue for MemoryQueue {
+    fn receive_everything(&self, visibility: Duration) -> Option<Vec<InMessage>> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        // What is in flight belongs to no consumer any more (they have stopped): back in line.
+        let flights: Vec<InFlight> = state.in_flight.drain().map(|(_, f)| f).collect();
+        state.deadlines.clear();
+        state.groups_in_flight.clear();
+        let mut all: Vec<Stored> = state.visible.drain(..).collect();
+        all.extend(flights.into_iter().map(|f| f.message));
+        // A group's messages together, in send order; groups by their first message.
+        let mut first: HashMap<Option<String>, u64> = HashMap::new();
+        for m in &all {
+            let f = first.entry(m.group.clone()).or_insert(m.order);
+            *f = (*f).min(m.order);
+        }
+        all.sort_by_cached_key(|m| {
+            let head = if m.group.is_some() {
+                first.get(&m.group).copied().unwrap_or(m.order)
+            } else {
+                m.order
+            };
+            (head, m.order)
+        });
+        let mut out = Vec::with_capacity(all.len());
+        for mut message in all {
+            message.receive_count += 1;
+            state.next_seq += 1;
+            let seq = state.next_seq;
+            let receipt = format!("{}#{}", message.message_id, seq);
+            let deadline = now + visibility;
+            out.push(to_in_message(&message, receipt.clone()));
+            if let Some(g) = &message.group {
+                *state.groups_in_flight.entry(g.clone()).or_default() += 1;
+            }
+            state.deadlines.insert((deadline, seq, receipt.clone()));
+            state.in_flight.insert(
+                receipt.clone(),
+                InFlight {
+                    message,
+                    receipt,
+                    deadline,
+                    seq,
+                },
+            );
+        }
+        Some(out)
+    }
+
     fn name(&self) -> &str {
         &self.name
     }

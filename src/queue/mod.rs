@@ -90,6 +90,8 @@ pub struct InMessage {
     pub receive_count: u32,
     /// `SentTimestamp` in epoch ms, when known.
     pub sent_timestamp_ms: Option<i64>,
+    /// FIFO queues: `MessageGroupId`, when known.
+    pub group_id: Option<String>,
 }
 
 /// Outcome of one entry of a batch send.
@@ -133,6 +135,16 @@ pub trait Queue: Send + Sync {
 
     /// One `SendMessageBatch` call to a FIFO queue (same limits as [`Queue::send_batch`]).
     /// Queues that are not FIFO refuse it.
+    /// Every message the queue holds, visible or in flight, received at once (grouped by message
+    /// group, in send order), whatever the message groups in flight and the batch limit. Only
+    /// for a queue this process alone produces to and consumes from, once its producers and
+    /// consumers have stopped (the embedded stitch queue at the end of a local run). `None`: the
+    /// queue cannot (SQS).
+    fn receive_everything(&self, visibility: Duration) -> Option<Vec<InMessage>> {
+        let _ = visibility;
+        None
+    }
+
     async fn send_fifo_batch(
         &self,
         entries: &[FifoMessage],

@@ -123,6 +123,7 @@ impl Queue for SqsQueue {
             .visibility_timeout(visibility.as_secs().max(1) as i32)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
+            .message_system_attribute_names(MessageSystemAttributeName::MessageGroupId)
             .message_attribute_names("All")
             .send()
             .await
@@ -140,6 +141,9 @@ impl Queue for SqsQueue {
                 let sent_timestamp_ms = sys
                     .get(&MessageSystemAttributeName::SentTimestamp)
                     .and_then(|v| v.parse().ok());
+                let group_id = sys
+                    .get(&MessageSystemAttributeName::MessageGroupId)
+                    .cloned();
                 let attributes: BTreeMap<String, String> = m
                     .message_attributes
                     .unwrap_or_default()
@@ -153,6 +157,7 @@ impl Queue for SqsQueue {
                     attributes,
                     receive_count,
                     sent_timestamp_ms,
+                    group_id,
                 }
             })
             .collect())

@@ -1,10 +1,9 @@
 //! The stitch consumer: one batch of fragment messages → whole records for the main queue,
 //! requests held back for their other part, and requests delivered alone after the hold.
 //!
-//! [`plan`] decides (no I/O, so the bench and the tests drive it directly); [`run_batch`] does
-//! what the Lambda does with the plan: send the records as frames to the main queue, shorten the
-//! visibility of what is held, and name the messages to report failed. The embedded pipeline
-//! (`apigw-stream local`) uses [`plan`] and [`hold_back`] with its own accounting.
+//! [`plan`] decides (no I/O, so the bench and the tests drive it directly);
+//! [`super::stage::StitchStage`] carries the plan out, for the Lambda and `apigw-stream local`
+//! alike.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -17,7 +16,7 @@ use crate::execution::line::{self, Event};
 use crate::execution::{assemble, Item};
 use crate::logs::LogEvent;
 use crate::normalize::Context;
-use crate::queue::{InMessage, Queue, SendPolicy};
+use crate::queue::{InMessage, Queue};
 use crate::transaction::{ExecutionLine, Transaction};
 
 /// What to do with one batch.
@@ -25,6 +24,8 @@ use crate::transaction::{ExecutionLine, Transaction};
 pub struct Plan {
     /// Records to send to the main queue (filtered and redacted like the decode stage's).
     pub records: Vec<Transaction>,
+    /// For each record, the messages of its request (settled only once the record is sent).
+    pub record_members: Vec<Vec<usize>>,
     /// Messages settled once the records are in the main queue (to delete).
     pub done: Vec<usize>,
     /// Messages held back for the rest of their request, with the visibility to give them.
@@ -169,9 +170,10 @@ pub fn merged_lines(parts: &[&Fragment]) -> Vec<ExecutionLine> {
 fn assemble_lines(
     request_id: &str,
     lines: &[ExecutionLine],
-    at: &Fragment,
+    parts: &[&Fragment],
     decode: &DecodeOptions,
 ) -> Option<Transaction> {
+    let at = parts.first()?;
     let events: Vec<LogEvent> = lines
         .iter()
         .map(|l| LogEvent {
@@ -181,6 +183,7 @@ fn assemble_lines(
             lossy: false,
         })
         .collect();
+    let api = parts.iter().find_map(|f| f.api.clone()).map(Box::new);
     let items: Vec<Item<'_>> = events
         .iter()
         .enumerate()
@@ -189,6 +192,8 @@ fn assemble_lines(
             text: Cow::Borrowed(e.message.as_str()),
             request_id: Some(request_id.to_string()),
             time_ms: None,
+            api: if i == 0 { api.clone() } else { None },
+            carries: false,
         })
         .collect();
     let ctx = Context {
@@ -225,11 +230,11 @@ fn settle_group(
 ) {
     let parts: Vec<&Fragment> = members.iter().filter_map(|(_, f)| f.as_ref()).collect();
     let indices = members.iter().map(|(i, _)| *i);
-    let Some(first) = parts.first().copied() else {
+    if parts.is_empty() {
         // Only repeats of bodies read in this batch under another request: nothing to do.
         plan.done.extend(indices);
         return;
-    };
+    }
     let lines = merged_lines(&parts);
     let access = parts.iter().find_map(|f| f.access.as_deref());
     let joined = parts.iter().any(|f| f.joined);
@@ -265,7 +270,7 @@ fn settle_group(
     let record = if lines.is_empty() {
         access.cloned()
     } else {
-        assemble_lines(request_id, &lines, first, decode).map(|mut t| {
+        assemble_lines(request_id, &lines, &parts, decode).map(|mut t| {
             if !whole && !shape.sound() {
                 t.flags.partial = true;
             }
@@ -294,6 +299,8 @@ fn settle_group(
         Ok(()) => {
             plan.stats.records += 1;
             plan.records.push(t);
+            plan.record_members
+                .push(members.iter().map(|(i, _)| *i).collect());
         }
         Err(_) => {
             plan.stats.filtered += 1;
@@ -313,73 +320,6 @@ pub async fn hold_back(plan: &Plan, messages: &[InMessage], stitch: &dyn Queue) 
             tracing::debug!(error = %e, "shortening a held fragment's visibility failed; it waits for the queue's timeout");
         }
     }
-}
-
-/// What one stitch invocation did.
-#[derive(Debug, Default)]
-pub struct BatchOutcome {
-    /// Message ids to report as batch item failures (held, unreadable, or not sent).
-    pub failed: Vec<String>,
-    pub stats: StitchStats,
-    /// The records could not be sent to the main queue (their fragments come back).
-    pub send_error: Option<String>,
-}
-
-/// The stitch Lambda's work for one batch: plan, send the records as frames to `main`, hold back
-/// the incomplete, and name the messages to report failed (the event source mapping deletes the
-/// others).
-#[allow(clippy::too_many_arguments)]
-pub async fn run_batch(
-    messages: &[InMessage],
-    opts: &StitchOptions,
-    decode: &DecodeOptions,
-    message_bytes: usize,
-    main: &dyn Queue,
-    stitch: &dyn Queue,
-    policy: &SendPolicy,
-    now_ms: i64,
-) -> BatchOutcome {
-    let plan = plan(messages, opts, decode, now_ms);
-    let mut out = BatchOutcome {
-        stats: plan.stats,
-        ..BatchOutcome::default()
-    };
-    let mut failed: Vec<usize> = plan
-        .held
-        .iter()
-        .map(|(i, _)| *i)
-        .chain(plan.poison.iter().copied())
-        .collect();
-    if !plan.records.is_empty() {
-        let sent = match crate::frame::pack(&plan.records, message_bytes) {
-            Ok(frames) => {
-                let batch: Vec<_> = frames
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, f)| f.into_message(i.to_string()))
-                    .collect();
-                crate::queue::send_all(main, batch, policy)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            }
-            Err(e) => Err(e.to_string()),
-        };
-        if let Err(e) = sent {
-            tracing::error!(error = %e, "stitched records could not be sent to the queue; their fragments come back");
-            failed.extend(plan.done.iter().copied());
-            out.stats.records = 0;
-            out.send_error = Some(e);
-        }
-    }
-    hold_back(&plan, messages, stitch).await;
-    failed.sort_unstable();
-    failed.dedup();
-    out.failed = failed
-        .into_iter()
-        .map(|i| messages[i].message_id.clone())
-        .collect();
-    out
 }
 
 /// The messages of an SQS event (the stitch queue's event source mapping), and the ids of records
@@ -407,6 +347,7 @@ pub fn in_messages(
             receive_count: number("ApproximateReceiveCount")
                 .map_or(1, |n| n.clamp(1, i64::from(u32::MAX)) as u32),
             sent_timestamp_ms: number("SentTimestamp"),
+            group_id: r.attributes.get("MessageGroupId").cloned(),
         });
     }
     Ok((messages, bodiless))

@@ -52,6 +52,9 @@ pub struct Fragment {
     /// lines), not only for its execution lines to be whole.
     #[serde(default)]
     pub joined: bool,
+    /// The API context the 1 MB delivery named beside the lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<crate::execution::delivery::DeliveredApi>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +83,7 @@ impl Fragment {
             lines: Vec::new(),
             access: None,
             joined: false,
+            api: None,
         }
     }
 
@@ -88,6 +92,7 @@ impl Fragment {
         Fragment {
             lines: p.lines,
             joined,
+            api: p.api,
             ..Fragment::at(p.request_id, ctx)
         }
     }

@@ -6,7 +6,8 @@
 //!
 //! - the decode stage keeps its path for requests seen whole; a part ([`Fragment`]) goes to a
 //!   FIFO "stitch" queue, message group = request id, deduplication id = SHA-256 of the body;
-//! - the stitch consumer ([`consume`]) groups a batch's fragments by request: parts that make a
+//! - the stitch consumer ([`consume`] plans, [`stage`] carries it out, in the Lambda and in
+//!   `apigw-stream local` alike) groups a batch's fragments by request: parts that make a
 //!   whole request are assembled (the same [`crate::execution::assemble`] as a whole payload) and
 //!   sent to the main queue as ordinary frames, then deleted; a request still incomplete and
 //!   younger than the hold is held back (reported failed, its visibility shortened so its parts
@@ -18,6 +19,7 @@
 pub mod consume;
 pub mod fragment;
 pub mod join;
+pub mod stage;
 
 use std::time::Duration;
 
@@ -25,6 +27,7 @@ use serde::Serialize;
 
 pub use consume::{plan, Plan};
 pub use fragment::{Fragment, FragmentError};
+pub use stage::{BatchOutcome, QueueSink, RecordSink, StitchStage};
 
 /// Default `STITCH_HOLD_SECS`: how long a fragment waits for the rest of its request.
 pub const DEFAULT_HOLD_SECS: u64 = 60;

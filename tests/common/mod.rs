@@ -35,15 +35,28 @@ impl Moto {
     /// As [`Moto::start`], with extra environment for the server (moto's own settings, e.g.
     /// `MOTO_IAM_LOAD_MANAGED_POLICIES`).
     pub fn start_with(env: &[(&str, &str)]) -> Moto {
-        let path = moto_server_path();
+        Moto::spawn(&moto_server_path(), None, env)
+    }
+
+    /// moto's server with the CloudWatch Logs additions of `tests/moto/moto_server_logs.py`
+    /// (API Gateway as a delivery source, DescribeConfigurationTemplates).
+    pub fn start_logs_ext(env: &[(&str, &str)]) -> Moto {
+        let python = moto_server_path().with_file_name("python");
+        let script =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/moto/moto_server_logs.py");
+        Moto::spawn(&python, Some(&script), env)
+    }
+
+    fn spawn(path: &std::path::Path, script: Option<&PathBuf>, env: &[(&str, &str)]) -> Moto {
         assert!(
             path.exists(),
-            "moto_server not found at {} — run scripts/setup-test-env (or .ci/run) first",
+            "{} not found — run scripts/setup-test-env (or .ci/run) first",
             path.display()
         );
         for _attempt in 0..5 {
             let port = free_port();
-            let child = Command::new(&path)
+            let child = Command::new(path)
+                .args(script)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .env("MOTO_ALLOW_NONEXISTENT_REGION", "true")
                 .envs(env.iter().copied())

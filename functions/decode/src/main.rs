@@ -9,7 +9,8 @@ use apigw_stream::archive::{ArchivePolicy, Archiver, FirehoseClient, FirehoseSin
 use apigw_stream::config::{DecodeConfig, ProcessEnv};
 use apigw_stream::decode::{forward_stitched, summary_emf, StitchTarget};
 use apigw_stream::queue::{SendPolicy, SqsClient, SqsQueue};
-use apigw_stream::stitch::consume::{in_messages, is_sqs_event, run_batch};
+use apigw_stream::stitch::consume::{in_messages, is_sqs_event};
+use apigw_stream::stitch::{QueueSink, StitchStage};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
@@ -23,6 +24,8 @@ struct State {
     archive: Option<Archiver>,
     /// The stitch queue, when `STITCH_QUEUE_URL` is set.
     stitch: Option<SqsQueue>,
+    /// The stitch stage (the same code `apigw-stream local` runs).
+    stitch_stage: StitchStage,
 }
 
 #[tokio::main]
@@ -45,7 +48,13 @@ async fn main() -> Result<(), Error> {
         let sink = FirehoseSink::new(FirehoseClient::new(&sdk), stream.clone());
         Archiver::new(Arc::new(sink), ArchivePolicy::default())
     });
+    let stitch_stage = StitchStage::new(
+        config.stitch.clone(),
+        config.options.clone(),
+        config.message_bytes,
+    );
     let state = Arc::new(State {
+        stitch_stage,
         config,
         queue,
         policy: SendPolicy::default(),
@@ -75,25 +84,27 @@ async fn stitch(state: &State, event: LambdaEvent<Value>) -> Result<Value, Error
     let request_id = event.context.request_id;
     let sqs: SqsEvent = serde_json::from_value(event.payload)?;
     let (messages, bodiless) = in_messages(sqs)?;
-    let outcome = run_batch(
-        &messages,
-        &state.config.stitch,
-        &state.config.options,
-        state.config.message_bytes,
-        &state.queue,
-        stitch_queue,
-        &state.policy,
-        apigw_stream::clock::now_ms(),
-    )
-    .await;
-    tracing::info!(request_id, stats = %serde_json::to_string(&outcome.stats)?, failed = outcome.failed.len(), "stitch summary");
+    let sink = QueueSink {
+        queue: &state.queue,
+        policy: &state.policy,
+    };
+    let outcome = state
+        .stitch_stage
+        .run(
+            &messages,
+            stitch_queue,
+            &sink,
+            apigw_stream::clock::now_ms(),
+        )
+        .await;
+    tracing::info!(request_id, stats = %serde_json::to_string(&outcome.stats)?, failed = outcome.failed.len(), unsendable = outcome.unsendable.len(), "stitch summary");
     apigw_stream::metrics::print_emf(&apigw_stream::metrics::emf(
         apigw_stream::clock::now_ms(),
         &[("Function", "stitch")],
         &outcome.stats.metrics(),
     ));
     let mut response = SqsBatchResponse::default();
-    for id in outcome.failed.into_iter().chain(bodiless) {
+    for id in outcome.failed_ids(&messages).into_iter().chain(bodiless) {
         response.add_failure(id);
     }
     Ok(serde_json::to_value(response)?)
