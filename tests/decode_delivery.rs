@@ -83,10 +83,12 @@ fn decode(input: &[u8], opts: &DecodeOptions) -> (Vec<Transaction>, DecodeStats)
 }
 
 fn by_id<'a>(records: &'a [Transaction], id: &str) -> &'a Transaction {
-    records
-        .iter()
-        .find(|r| r.id == id)
-        .unwrap_or_else(|| panic!("{id} not decoded: {:?}", records.iter().map(|r| &r.id).collect::<Vec<_>>()))
+    records.iter().find(|r| r.id == id).unwrap_or_else(|| {
+        panic!(
+            "{id} not decoded: {:?}",
+            records.iter().map(|r| &r.id).collect::<Vec<_>>()
+        )
+    })
 }
 
 #[test]
@@ -99,7 +101,10 @@ fn records_with_and_without_the_prefix_decode_to_one_full_transaction_each() {
         .map(|(i, l)| record(l, T0 + i as u64, ["ms", "iso", "string"][i % 3]))
         .collect();
     // b: the prefix only on the lines that open it; the rest are the bare line text.
-    for (i, l) in request_lines(b, r#"{"sku":"B-2"}"#, false).iter().enumerate() {
+    for (i, l) in request_lines(b, r#"{"sku":"B-2"}"#, false)
+        .iter()
+        .enumerate()
+    {
         let text = if i < 3 {
             l.clone()
         } else {
@@ -114,8 +119,16 @@ fn records_with_and_without_the_prefix_decode_to_one_full_transaction_each() {
     assert_eq!(records.len(), 2, "{stats:?}");
     for (id, body) in [(a, r#"{"sku":"A-1","qty":2}"#), (b, r#"{"sku":"B-2"}"#)] {
         let r = by_id(&records, id);
-        assert_eq!(r.api.id.as_deref(), Some(API), "{id}: api id from the record");
-        assert_eq!(r.api.stage.as_deref(), Some(STAGE), "{id}: stage from the record");
+        assert_eq!(
+            r.api.id.as_deref(),
+            Some(API),
+            "{id}: api id from the record"
+        );
+        assert_eq!(
+            r.api.stage.as_deref(),
+            Some(STAGE),
+            "{id}: stage from the record"
+        );
         assert_eq!(r.request.method.as_deref(), Some("POST"));
         assert_eq!(r.request.path.as_deref(), Some("/orders/42"));
         assert_eq!(r.response.status, Some(201));
@@ -139,7 +152,12 @@ fn a_one_megabyte_body_cut_by_api_gateway_is_kept_to_the_cap_and_flagged() {
     let id = "0a1b2c3d-0000-4000-8000-0000000000c1";
     // Incompressible-looking text, as a base64 upload would be: 1 MB, cut by API Gateway.
     let body: String = (0..1_040_000u32)
-        .map(|i| char::from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[(i.wrapping_mul(2_654_435_761) >> 26) as usize]))
+        .map(|i| {
+            char::from(
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+                    [(i.wrapping_mul(2_654_435_761) >> 26) as usize],
+            )
+        })
         .collect();
     let messages: Vec<String> = request_lines(id, &body, true)
         .iter()
@@ -157,7 +175,11 @@ fn a_one_megabyte_body_cut_by_api_gateway_is_kept_to_the_cap_and_flagged() {
         let got = r.request.body.as_ref().unwrap();
         assert!(got.truncated, "cut by API Gateway: flagged");
         assert!(r.flags.body_truncated);
-        assert_eq!(got.data.len(), body.len().min(max), "as long as MAX_BODY_BYTES allows");
+        assert_eq!(
+            got.data.len(),
+            body.len().min(max),
+            "as long as MAX_BODY_BYTES allows"
+        );
         assert!(body.starts_with(&got.data));
         assert_eq!(r.response.status, Some(201));
         assert!(!r.flags.partial);

@@ -534,3 +534,128 @@ async fn split_requests_are_stitched_by_the_decode_function_from_its_fifo_queue(
     assert_clean(&decode);
     assert_clean(&shipper);
 }
+
+/// Joined mode through the real decode binary: a REST stage's execution logs (20% of requests cut
+/// across two payloads) and its access log for the same requests. The execution payloads come
+/// first and the stitch queue's event-source mapping runs while the access payloads are still
+/// arriving (the joined parts last), so parts wait in the queue and meet their other part within
+/// the hold. Every request reaches the collector exactly once, with the caller, latency and length
+/// from the access log and the exchange from the execution log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joined_mode_through_the_decode_function_gives_one_transaction_per_request() {
+    let sqs = moto().sqs();
+    let (queue, _dlq) = queue_pair("lf-join", 2, 10).await;
+    let stitch_queue = sqs
+        .create_queue()
+        .queue_name("lf-join.fifo")
+        .attributes(QueueAttributeName::FifoQueue, "true")
+        .attributes(QueueAttributeName::VisibilityTimeout, "30")
+        .send()
+        .await
+        .expect("CreateQueue")
+        .queue_url()
+        .expect("queue url")
+        .to_string();
+
+    let exec = stitch_support::split_payloads(160, 29, 0.2);
+    let truth = stitch_support::Truth::of(&exec);
+    let mut exec_events: Vec<Vec<u8>> = exec.iter().map(|p| p.event.clone()).collect();
+    stitch_support::shuffle(&mut exec_events, 4);
+    let mut access_events: Vec<Vec<u8>> = exec
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !p.expected.is_empty())
+        .map(|(n, p)| stitch_support::access_payload(p, n))
+        .collect();
+    stitch_support::shuffle(&mut access_events, 6);
+
+    let mut decode = Function::new(
+        decode_spec(&queue)
+            .env("STITCH_QUEUE_URL", &stitch_queue)
+            .env("STITCH_HOLD_SECS", "120")
+            .env(
+                "JOIN_STAGES",
+                stitch_support::joined_stages(&exec).join(","),
+            ),
+    )
+    .await;
+    let invoker = AsyncInvoker::new(sqs.clone(), None);
+    let mut stitch_esm = SqsEventSource::new(sqs.clone(), &stitch_queue, 10).await;
+    for p in &exec_events {
+        let r = invoker.invoke(&mut decode, p).await;
+        assert!(
+            r.succeeded(),
+            "{}",
+            lambda_support::tail(&decode.output(), 3000)
+        );
+    }
+    // The mapping works on what is there: every part waits for its access record.
+    for _ in 0..3 {
+        stitch_esm.poll_once(&mut decode).await;
+    }
+    for (i, p) in access_events.iter().enumerate() {
+        let r = invoker.invoke(&mut decode, p).await;
+        assert!(
+            r.succeeded(),
+            "{}",
+            lambda_support::tail(&decode.output(), 3000)
+        );
+        if i % 4 == 0 {
+            stitch_esm.poll_once(&mut decode).await;
+        }
+    }
+    stitch_esm
+        .drain(&mut decode, Duration::from_secs(150))
+        .await;
+    assert_eq!(
+        queue_depth(&sqs, &stitch_queue).await,
+        0,
+        "every part settled"
+    );
+
+    let out = tempfile::tempdir().expect("a temporary directory");
+    let receiver = stitch_support::receiver(out.path()).await;
+    let mut shipper = Function::new(shipper_spec(&receiver).env("BRIDGE_FORMAT", "ndjson")).await;
+    let mut esm = SqsEventSource::new(sqs.clone(), &queue, 10).await;
+    esm.drain(&mut shipper, Duration::from_secs(120)).await;
+
+    // The access path fills the path of a throttled request, so every static file is filtered.
+    let want: HashSet<String> = truth
+        .expected
+        .keys()
+        .filter(|id| !truth.static_files.contains(*id))
+        .cloned()
+        .collect();
+    let accepted = stitch_support::counts(receiver.accepted_ids());
+    let twice: Vec<_> = accepted.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "delivered twice: {twice:?}");
+    let got: HashSet<String> = accepted.keys().cloned().collect();
+    let missing: Vec<_> = want.difference(&got).collect();
+    assert!(missing.is_empty(), "never delivered: {missing:?}");
+    let extra: Vec<_> = got.difference(&want).collect();
+    assert!(extra.is_empty(), "not expected: {extra:?}");
+    for r in stitch_support::received_records(out.path()) {
+        let e = &truth.expected[&r.id];
+        let ip = r.request.client_ip.as_deref().unwrap_or_default();
+        assert!(ip.starts_with("198.51.100."), "{}: ip {ip}", r.id);
+        assert_eq!(r.response.latency_ms, Some(1234), "{}", r.id);
+        assert_eq!(r.response.status, Some(e.status), "{}", r.id);
+        assert_eq!(
+            r.response.body.is_some(),
+            e.response_body.is_some(),
+            "{}",
+            r.id
+        );
+        assert_eq!(r.flags.partial, e.request_headers_cut, "{}", r.id);
+    }
+    let alone: u64 = decode
+        .log_lines("stitch summary")
+        .iter()
+        .filter_map(|l| l.pointer("/fields/stats").and_then(|s| s.as_str()))
+        .filter_map(|s| serde_json::from_str::<serde_json::Value>(s).ok())
+        .filter_map(|s| s.get("delivered_alone").and_then(|v| v.as_u64()))
+        .sum();
+    assert_eq!(alone, 0, "{}", lambda_support::tail(&decode.output(), 3000));
+    assert_clean(&decode);
+    assert_clean(&shipper);
+}

@@ -395,13 +395,30 @@ async fn large_bodies_check_the_fields_aws_allows() {
     deploy_pipeline(&conf).await;
     set_apigateway_logging_role(&conf).await;
     let api = rest_api(&conf, "orders", &["prod"]).await;
-    let plan = enable::enable(&conf, &regions(), false, &one(&api), &execution(true, false), true).await;
+    let plan = enable::enable(
+        &conf,
+        &regions(),
+        false,
+        &one(&api),
+        &execution(true, false),
+        true,
+    )
+    .await;
     let prod = outcome(&plan, "prod");
     assert_ne!(prod.status, Status::Changed, "{plan:#?}");
     let err = prod.error.as_deref().unwrap_or_default();
-    assert!(err.contains("payload") && err.contains("no longer offers"), "{plan:#?}");
+    assert!(
+        err.contains("payload") && err.contains("no longer offers"),
+        "{plan:#?}"
+    );
     let logs = aws_sdk_cloudwatchlogs::Client::new(&conf);
-    assert!(logs.describe_deliveries().send().await.unwrap().deliveries().is_empty());
+    assert!(logs
+        .describe_deliveries()
+        .send()
+        .await
+        .unwrap()
+        .deliveries()
+        .is_empty());
 
     let more = format!("{},request_id", RECORD_FIELDS.join(","));
     let moto = common::Moto::start_logs_ext(&[("APIGW_TEMPLATE_FIELDS", &more)]);
@@ -409,7 +426,15 @@ async fn large_bodies_check_the_fields_aws_allows() {
     deploy_pipeline(&conf).await;
     set_apigateway_logging_role(&conf).await;
     let api = rest_api(&conf, "orders", &["prod"]).await;
-    let report = enable::enable(&conf, &regions(), false, &one(&api), &execution(true, false), true).await;
+    let report = enable::enable(
+        &conf,
+        &regions(),
+        false,
+        &one(&api),
+        &execution(true, false),
+        true,
+    )
+    .await;
     assert_eq!(report.failures(), 0, "{report:#?}");
     let prod = outcome(&report, "prod");
     assert!(
@@ -422,7 +447,10 @@ async fn large_bodies_check_the_fields_aws_allows() {
     let logs = aws_sdk_cloudwatchlogs::Client::new(&conf);
     let d = logs.describe_deliveries().send().await.unwrap();
     assert_eq!(d.deliveries().len(), 1);
-    assert!(d.deliveries()[0].record_fields().iter().any(|f| f == "request_id"));
+    assert!(d.deliveries()[0]
+        .record_fields()
+        .iter()
+        .any(|f| f == "request_id"));
 }
 
 /// `--create-account-role`: without it a missing account role blocks with the way out; with it

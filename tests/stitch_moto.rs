@@ -1,5 +1,7 @@
 //! Stitching through moto's SQS server: the stitch queue is a real FIFO queue (message groups,
-//! deduplication ids, visibility changes), the main queue a standard one. Requests cut across two
+//! deduplication ids, visibility changes; group exclusivity and a group served together enforced
+//! as SQS does, where moto 5.2 does not: `stitch_support::FaithfulFifo`), the main queue a
+//! standard one. Requests cut across two
 //! payloads, in shuffled order, with two concurrent stitch consumers, reach the Bridge once and
 //! whole. Truth from the generator and the receiver.
 
@@ -48,7 +50,9 @@ async fn split_requests_meet_in_moto_fifo_queue() {
     let receiver = receiver(out.path()).await;
     let shipper = e2e_support::shipper(&receiver, &[("BRIDGE_FORMAT", "ndjson")]);
     let queue: Arc<dyn Queue> = Arc::new(SqsQueue::new(client.clone(), queue_url));
-    let stitch_queue: Arc<dyn Queue> = Arc::new(SqsQueue::new(client.clone(), stitch_url));
+    // moto's FIFO queue, with SQS's group rules enforced (see FaithfulFifo).
+    let stitch_queue: Arc<dyn Queue> =
+        Arc::new(FaithfulFifo::new(SqsQueue::new(client.clone(), stitch_url)));
     let mut opts = e2e_support::fast_options(Duration::from_secs(10));
     opts.receive_wait = Duration::from_millis(200);
     opts.drain_timeout = Duration::from_secs(90);

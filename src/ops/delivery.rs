@@ -36,8 +36,12 @@ pub async fn read_template(logs: &Client) -> Result<Template, OpsError> {
         if c.log_type().is_some_and(|l| l != EXECUTION_LOG_TYPE) {
             continue;
         }
-        t.fields
-            .extend(c.allowed_fields().iter().filter_map(|f| f.name()).map(str::to_string));
+        t.fields.extend(
+            c.allowed_fields()
+                .iter()
+                .filter_map(|f| f.name())
+                .map(str::to_string),
+        );
         t.output_formats.extend(
             c.allowed_output_formats()
                 .iter()

@@ -310,6 +310,7 @@ mod tests {
                 }),
                 delivery_id: Some("d1".into()),
                 unreadable: None,
+                template: None,
             },
         });
         let all = [st];

@@ -458,6 +458,7 @@ mod tests {
             }),
             delivery_id: Some("d1".into()),
             unreadable: None,
+            template: None,
         };
         let mut st = rest("r1", x);
         st.log_group = Some(group("/access", true, &[]));

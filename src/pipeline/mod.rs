@@ -45,9 +45,7 @@ fn group_chunks(messages: &[InMessage], size: usize) -> Vec<&[InMessage]> {
     let mut i = 0;
     while i < messages.len() {
         i += 1;
-        if i - start >= size
-            && i < messages.len()
-            && group(&messages[i - 1]) != group(&messages[i])
+        if i - start >= size && i < messages.len() && group(&messages[i - 1]) != group(&messages[i])
         {
             out.push(&messages[start..i]);
             start = i;
@@ -599,7 +597,11 @@ impl LocalPipeline {
             if messages.is_empty() {
                 return true;
             }
-            tracing::debug!(round, messages = messages.len(), "flushing the stitch queue");
+            tracing::debug!(
+                round,
+                messages = messages.len(),
+                "flushing the stitch queue"
+            );
             // In chunks, so a large backlog does not build every record at once; a request's
             // messages stay together (the queue returns them grouped, in order).
             for chunk in group_chunks(&messages, FLUSH_CHUNK) {

@@ -276,6 +276,7 @@ mod tests {
             owner: "123456789012".into(),
             subscription_filters: vec![],
             region: None,
+            api: None,
             lines: (0..lines)
                 .map(|i| ExecutionLine {
                     event_id: format!("{i:056}"),

@@ -186,3 +186,153 @@ pub fn assert_whole(r: &Transaction, e: &Expected) {
         }
     }
 }
+
+/// A FIFO queue on moto's server made faithful to SQS's FIFO rules where moto 5.2 is not:
+/// - group exclusivity across concurrent receives: moto computes the groups in flight once per
+///   long poll, so two concurrent polls can hand out a group already in flight. Receives here are
+///   one at a time (SQS serves a receive atomically), so every poll sees the groups in flight.
+/// - a group's visible messages together: moto fills a batch message by message and may stop in
+///   the middle of a group. When a batch is full, the messages of its last group go back
+///   (visibility 0) unless that group fills the batch by itself, so a group is never served cut
+///   while room remains in a later batch.
+///
+/// Everything else (visibility, deduplication, redrive, attributes) is moto's.
+pub struct FaithfulFifo {
+    pub inner: apigw_stream::queue::SqsQueue,
+    receiving: tokio::sync::Mutex<()>,
+}
+
+impl FaithfulFifo {
+    pub fn new(inner: apigw_stream::queue::SqsQueue) -> Self {
+        FaithfulFifo {
+            inner,
+            receiving: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl apigw_stream::queue::Queue for FaithfulFifo {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    async fn send_batch(
+        &self,
+        entries: &[apigw_stream::queue::OutMessage],
+    ) -> Result<Vec<apigw_stream::queue::EntryFailure>, apigw_stream::queue::QueueError> {
+        self.inner.send_batch(entries).await
+    }
+
+    async fn send_fifo_batch(
+        &self,
+        entries: &[apigw_stream::queue::FifoMessage],
+    ) -> Result<Vec<apigw_stream::queue::EntryFailure>, apigw_stream::queue::QueueError> {
+        self.inner.send_fifo_batch(entries).await
+    }
+
+    async fn receive(
+        &self,
+        max: usize,
+        wait: std::time::Duration,
+        visibility: std::time::Duration,
+    ) -> Result<Vec<apigw_stream::queue::InMessage>, apigw_stream::queue::QueueError> {
+        let _one_at_a_time = self.receiving.lock().await;
+        let mut got = self.inner.receive(max, wait, visibility).await?;
+        if got.len() >= max {
+            let last = got.last().and_then(|m| m.group_id.clone());
+            let whole_batch = got.iter().all(|m| m.group_id == last);
+            if last.is_some() && !whole_batch {
+                let (keep, back): (Vec<_>, Vec<_>) =
+                    got.into_iter().partition(|m| m.group_id != last);
+                for m in &back {
+                    self.inner
+                        .change_visibility(&m.receipt_handle, std::time::Duration::ZERO)
+                        .await?;
+                }
+                got = keep;
+            }
+        }
+        Ok(got)
+    }
+
+    async fn delete(
+        &self,
+        receipt_handles: &[String],
+    ) -> Result<(), apigw_stream::queue::QueueError> {
+        self.inner.delete(receipt_handles).await
+    }
+
+    async fn change_visibility(
+        &self,
+        receipt_handle: &str,
+        timeout: std::time::Duration,
+    ) -> Result<(), apigw_stream::queue::QueueError> {
+        self.inner.change_visibility(receipt_handle, timeout).await
+    }
+
+    async fn approximate_len(&self) -> Result<usize, apigw_stream::queue::QueueError> {
+        self.inner.approximate_len().await
+    }
+}
+
+/// An access-log payload (the recommended JSON format) for the requests of an execution-log
+/// payload: the same request ids, another client address and a total latency of its own.
+pub fn access_payload(p: &apigw_stream::generate::Payload, n: usize) -> Vec<u8> {
+    let (api, stage) = p
+        .log_group
+        .strip_prefix("API-Gateway-Execution-Logs_")
+        .and_then(|s| s.split_once('/'))
+        .expect("an execution log group");
+    let events: Vec<serde_json::Value> = p
+        .expected
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let line = serde_json::json!({
+                "requestId": e.request_id,
+                "requestTimeEpoch": (1_717_200_000_000u64 + i as u64).to_string(),
+                "httpMethod": e.method,
+                "path": e.path,
+                "resourcePath": e.route,
+                "protocol": "HTTP/1.1",
+                "status": e.status.to_string(),
+                "responseLength": "321",
+                "responseLatency": "1234",
+                "ip": format!("198.51.100.{}", i % 250),
+                "userAgent": "curl/8.4.0",
+                "apiId": api,
+                "stage": stage,
+            });
+            serde_json::json!({
+                "id": format!("{n}{i:08}"),
+                "timestamp": 1_717_200_000_000u64 + i as u64,
+                "message": line.to_string(),
+            })
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({
+        "messageType": "DATA_MESSAGE",
+        "owner": "123456789012",
+        "logGroup": format!("/aws/apigateway/{api}-{stage}-access"),
+        "logStream": "access",
+        "subscriptionFilters": [format!("apigw-stream/rest/{api}/{stage}")],
+        "logEvents": events,
+    }))
+    .unwrap()
+}
+
+/// The `{api-id}/{stage}` of every stage of the generated execution logs (`JOIN_STAGES`).
+pub fn joined_stages(exec: &[apigw_stream::generate::Payload]) -> Vec<String> {
+    let stages: std::collections::BTreeSet<String> = exec
+        .iter()
+        .filter_map(|p| {
+            let (api, stage) = p
+                .log_group
+                .strip_prefix("API-Gateway-Execution-Logs_")
+                .and_then(|s| s.split_once('/'))?;
+            Some(format!("{api}/{stage}"))
+        })
+        .collect();
+    stages.into_iter().collect()
+}
