@@ -3,10 +3,14 @@ CloudFormation does not implement (it skips them with a warning): AWS::Logs::Sub
 AWS::Lambda::EventInvokeConfig, AWS::CloudWatch::Alarm, AWS::SecretsManager::Secret, AWS::SNS::Subscription and
 the 1 MB execution-log delivery's AWS::Logs::DeliverySource, DeliveryDestination and Delivery.
 
-Two thin fidelity fixes where moto is more lenient than AWS, so a deploy that passes here would pass there:
+Thin fidelity fixes where moto differs from AWS, so that a deploy that passes here would pass there:
 - delivery source and destination names are checked against CloudWatch Logs' rule (1-60 characters of [\w-]);
 - StackSet instances are real stacks named as AWS names them, `StackSet-{stack set name}-{uuid}`, in each target
-  account and region (moto names them after the stack set alone, or `StackSet:{name}`, and hides some).
+  account and region (moto names them after the stack set alone, or `StackSet:{name}`, and hides some);
+- names CloudFormation generates ({stack}-{logical id}-{suffix}) are cut to the service's limit the way AWS does
+  (both parts shortened, the random suffix kept), where moto keeps the first 80 characters of SQS names (so two
+  queues of a 128-character stack collide) and does not shorten function and role names at all;
+- a log group's KmsKeyId is kept (moto's CloudFormation handler drops it).
 
 Each handler calls the same moto backend method the service API uses, so the template's resolved properties
 (Ref, Fn::ImportValue, Fn::If ...) are validated by moto exactly as a direct API call would be, and the tests
@@ -22,10 +26,11 @@ import uuid
 
 from moto.awslambda.models import lambda_backends
 from moto.cloudformation import models as cfn_models
+from moto.cloudformation import parsing as cfn_parsing
+from moto.cloudformation.exceptions import ValidationError
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
-from moto.logs.exceptions import InvalidParameterException
-from moto.logs.models import Delivery, DeliveryDestination, DeliverySource, logs_backends
+from moto.logs.models import DeliverySource, LogGroup, logs_backends
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.server import main
 from moto.sns.models import sns_backends
@@ -207,10 +212,10 @@ DELIVERY_NAME = re.compile(r"[\w-]{1,60}", re.ASCII)
 
 def check_delivery_name(name):
     if not DELIVERY_NAME.fullmatch(name):
-        raise InvalidParameterException(
+        raise ValidationError(message=(
             f"1 validation error detected: Value '{name}' at 'name' failed to satisfy constraint: Member must "
             "have length less than or equal to 60 and satisfy regular expression pattern: [\\w-]*"
-        )
+        ))
 
 
 class CfnDeliverySource(CloudFormationModel):
@@ -332,6 +337,42 @@ def _stack_instance_init(self, account_id, region_name, stackset_id, stack_name,
 
 def _stack_instance_delete(self):
     cfn_models.cloudformation_backends[self.account_id][self.region_name].delete_stack(self.stack.name)
+
+
+# Limits of the names CloudFormation generates for the types our templates leave unnamed.
+GENERATED_NAME_LIMITS = {
+    "AWS::SQS::Queue": 80, "AWS::Lambda::Function": 64, "AWS::IAM::Role": 64,
+    "AWS::KinesisFirehose::DeliveryStream": 64, "AWS::SNS::Topic": 256, "AWS::CloudWatch::Alarm": 255,
+    "AWS::Logs::LogGroup": 512, "AWS::SecretsManager::Secret": 512,
+}
+_moto_generate_resource_name = cfn_parsing.generate_resource_name
+
+
+def _generate_resource_name(resource_type, stack_name, logical_id):
+    limit = GENERATED_NAME_LIMITS.get(resource_type)
+    if limit is None:
+        return _moto_generate_resource_name(resource_type, stack_name, logical_id)
+    suffix = cfn_parsing.random_suffix()
+    budget = limit - len(suffix) - 2
+    logical = logical_id[: max(budget // 3, budget - len(stack_name))]
+    stack = stack_name[: budget - len(logical)]
+    return f"{stack}-{logical}-{suffix}"
+
+
+cfn_parsing.generate_resource_name = _generate_resource_name
+
+_moto_log_group_from_cfn = LogGroup.create_from_cloudformation_json.__func__
+
+
+def _log_group_from_cfn(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+    props = dict(cloudformation_json["Properties"])
+    if "KmsKeyId" in props:
+        props["kmsKeyId"] = props.pop("KmsKeyId")
+    return _moto_log_group_from_cfn(cls, resource_name, {**cloudformation_json, "Properties": props}, account_id,
+                                    region_name, **kwargs)
+
+
+LogGroup.create_from_cloudformation_json = classmethod(_log_group_from_cfn)
 
 
 def _stack_instance_to_dict(self):
