@@ -483,7 +483,12 @@ mod tests {
             delivery_name("a1b2c3d4e5", "prod"),
             "apigw-stream-a1b2c3d4e5-84044628-a5b9-f591-ead9-198736cb84a1"
         );
-        for stage in ["p", "prod", &"x".repeat(128), &format!("{}y", "x".repeat(127))] {
+        for stage in [
+            "p",
+            "prod",
+            &"x".repeat(128),
+            &format!("{}y", "x".repeat(127)),
+        ] {
             let name = delivery_name("a1b2c3d4e5", stage);
             assert_eq!(name.len(), 60, "{name}");
             assert!(name
@@ -499,7 +504,10 @@ mod tests {
             legacy_delivery_name("a1b2c3d4e5", "prod"),
             "apigw-stream-a1b2c3d4e5-prod"
         );
-        assert_eq!(legacy_delivery_name("a1b2c3d4e5", &"x".repeat(100)).len(), 60);
+        assert_eq!(
+            legacy_delivery_name("a1b2c3d4e5", &"x".repeat(100)).len(),
+            60
+        );
         assert_eq!(
             stage_arn("aws", "us-east-1", "abc", "prod"),
             "arn:aws:apigateway:us-east-1::/restapis/abc/stages/prod"
