@@ -483,12 +483,9 @@ mod tests {
             delivery_name("a1b2c3d4e5", "prod"),
             "apigw-stream-a1b2c3d4e5-84044628-a5b9-f591-ead9-198736cb84a1"
         );
-        for stage in [
-            "p",
-            "prod",
-            &"x".repeat(128),
-            &format!("{}y", "x".repeat(127)),
-        ] {
+        let longest = "x".repeat(128);
+        let longest_other = format!("{}y", "x".repeat(127));
+        for stage in ["p", "prod", longest.as_str(), longest_other.as_str()] {
             let name = delivery_name("a1b2c3d4e5", stage);
             assert_eq!(name.len(), 60, "{name}");
             assert!(name
@@ -496,8 +493,8 @@ mod tests {
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         }
         assert_ne!(
-            delivery_name("a1b2c3d4e5", &"x".repeat(128)),
-            delivery_name("a1b2c3d4e5", &format!("{}y", "x".repeat(127))),
+            delivery_name("a1b2c3d4e5", &longest),
+            delivery_name("a1b2c3d4e5", &longest_other),
             "names stay distinct"
         );
         assert_eq!(
