@@ -47,7 +47,11 @@ pub fn delivery_group(api_id: &str, stage: &str) -> String {
 /// and CloudFormation, which cannot hash, puts its stack id's uuid in the same place.
 pub fn delivery_name(api_id: &str, stage: &str) -> String {
     let digest = Sha256::digest(format!("{api_id}/{stage}").as_bytes());
-    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let mut hex = String::with_capacity(32);
+    for b in digest.iter().take(16) {
+        hex.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        hex.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+    }
     let api: String = api_id.chars().map(name_char).collect();
     format!(
         "{DELIVERY_NAME_PREFIX}{api}-{}-{}-{}-{}-{}",
