@@ -419,12 +419,12 @@ mod tests {
             ]
         );
         assert!(plans[0].changes.contains(&Change::PutDeliverySource {
-            name: "apigw-stream-r1-prod".into(),
+            name: delivery_name("r1", "prod"),
             resource_arn: "arn:aws:apigateway:us-east-1:123456789012:/restapis/r1/stages/prod"
                 .into()
         }));
         assert!(plans[0].changes.contains(&Change::PutDeliveryDestination {
-            name: "apigw-stream-r1-prod".into(),
+            name: delivery_name("r1", "prod"),
             log_group_arn: format!(
                 "arn:aws:logs:us-east-1:123456789012:log-group:{}",
                 delivery_group("r1", "prod")

@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use crate::ops::discover::{read_log_group, LogGroupState, RegionInventory};
 use crate::ops::{OpsError, RegionClients};
@@ -38,25 +39,52 @@ pub fn delivery_group(api_id: &str, stage: &str) -> String {
 }
 
 /// Name of our delivery source and destination for a stage (two name spaces, one name):
-/// `apigw-stream-{id}-{stage}`, within the 60 characters of `[\w-]` CloudWatch Logs allows; a
-/// longer one is cut and ends with a hash of the whole, so two stages never share a name.
+/// `apigw-stream-{api id}-{id}`, where `{id}` is the first 32 hex digits of the SHA-256 of
+/// `{api id}/{stage}` laid out like a uuid (8-4-4-4-12). CloudWatch Logs allows 1-60 characters
+/// of `[\w-]` and a stage name may have 128; this is 60 for every stage, distinct per stage.
+///
+/// One rule with the templates: the Terraform module computes the same name (`sha256`, `substr`),
+/// and CloudFormation, which cannot hash, puts its stack id's uuid in the same place.
 pub fn delivery_name(api_id: &str, stage: &str) -> String {
+    let digest = Sha256::digest(format!("{api_id}/{stage}").as_bytes());
+    let mut hex = String::with_capacity(32);
+    for b in digest.iter().take(16) {
+        hex.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        hex.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+    }
+    let api: String = api_id.chars().map(name_char).collect();
+    format!(
+        "{DELIVERY_NAME_PREFIX}{api}-{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// The name versions before the fixed-length rule gave: `apigw-stream-{id}-{stage}`, cut with a
+/// hash when too long. Still recognised, so `disable` removes deliveries they made.
+pub fn legacy_delivery_name(api_id: &str, stage: &str) -> String {
     const MAX: usize = 60;
     let clean: String = format!("{DELIVERY_NAME_PREFIX}{api_id}-{stage}")
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
+        .map(name_char)
         .collect();
     if clean.len() <= MAX {
         return clean;
     }
     let hash = fnv1a(format!("{api_id}/{stage}").as_bytes());
     format!("{}-{hash:08x}", &clean[..MAX - 9])
+}
+
+/// A character allowed in a delivery name (`[\w-]`), or `_` in its place.
+fn name_char(c: char) -> char {
+    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+        c
+    } else {
+        '_'
+    }
 }
 
 /// FNV-1a, 32 bits: a stable short suffix (not a security hash).
@@ -348,7 +376,11 @@ impl Deliveries {
                         .is_some_and(|p| p.1 == "apigateway" && p.2 == region)
             })
         };
-        let name = delivery_name(api_id, stage);
+        // Ours: named by the current rule, or by the one of earlier versions.
+        let names = [
+            delivery_name(api_id, stage),
+            legacy_delivery_name(api_id, stage),
+        ];
         let source = self
             .sources
             .iter()
@@ -357,16 +389,17 @@ impl Deliveries {
             })
             .map(|(n, _, _)| SourceInfo {
                 name: n.clone(),
-                ours: *n == name,
+                ours: names.contains(n),
             });
-        let destination = self
-            .destinations
-            .get(&name)
-            .map(|(arn, resource)| DestinationInfo {
-                name: name.clone(),
-                arn: arn.clone(),
-                resource_arn: resource.clone(),
-            });
+        let destination = names.iter().find_map(|name| {
+            self.destinations
+                .get(name)
+                .map(|(arn, resource)| DestinationInfo {
+                    name: name.clone(),
+                    arn: arn.clone(),
+                    resource_arn: resource.clone(),
+                })
+        });
         let delivery_id = match (&source, &destination) {
             (Some(s), Some(d)) => self
                 .deliveries
@@ -458,17 +491,33 @@ mod tests {
         assert!(crate::execution::is_execution_group(&standard_group(
             "a", "b"
         )));
+        // The test vector tests/iac/test_names.py recomputes (the Terraform module's expression).
         assert_eq!(
             delivery_name("a1b2c3d4e5", "prod"),
+            "apigw-stream-a1b2c3d4e5-84044628-a5b9-f591-ead9-198736cb84a1"
+        );
+        let longest = "x".repeat(128);
+        let longest_other = format!("{}y", "x".repeat(127));
+        for stage in ["p", "prod", longest.as_str(), longest_other.as_str()] {
+            let name = delivery_name("a1b2c3d4e5", stage);
+            assert_eq!(name.len(), 60, "{name}");
+            assert!(name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        }
+        assert_ne!(
+            delivery_name("a1b2c3d4e5", &longest),
+            delivery_name("a1b2c3d4e5", &longest_other),
+            "names stay distinct"
+        );
+        assert_eq!(
+            legacy_delivery_name("a1b2c3d4e5", "prod"),
             "apigw-stream-a1b2c3d4e5-prod"
         );
-        let long_a = delivery_name("a1b2c3d4e5", &"x".repeat(100));
-        let long_b = delivery_name("a1b2c3d4e5", &format!("{}y", "x".repeat(99)));
-        assert_eq!(long_a.len(), 60);
-        assert_ne!(long_a, long_b, "cut names stay distinct");
-        assert!(long_a
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert_eq!(
+            legacy_delivery_name("a1b2c3d4e5", &"x".repeat(100)).len(),
+            60
+        );
         assert_eq!(
             stage_arn("aws", "us-east-1", "abc", "prod"),
             "arn:aws:apigateway:us-east-1::/restapis/abc/stages/prod"

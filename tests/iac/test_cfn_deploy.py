@@ -1,6 +1,7 @@
 """Deploy cloudformation/pipeline.yaml and api-subscription.yaml into moto's server through its CloudFormation
 API, then read every resource back through the service APIs and check its settings."""
 
+import fnmatch
 import json
 import re
 import uuid
@@ -99,7 +100,11 @@ def test_queues(aws, pipeline):
     stitch = queue_attrs(aws, out["StitchQueueUrl"])
     stitch_dlq = queue_attrs(aws, out["StitchDlqUrl"])
     assert stitch["FifoQueue"] == "true" and stitch_dlq["FifoQueue"] == "true"
-    assert stitch["KmsMasterKeyId"] and stitch["VisibilityTimeout"] == "900"
+    assert stitch["KmsMasterKeyId"] and stitch["VisibilityTimeout"] == str(6 * 60), "6x the default 60 s decode timeout"
+    # Named from the stack id's uuid: 61 and 65 characters for any stack name (SQS allows 80).
+    stack_uuid = aws("cloudformation").describe_stacks(StackName="apigw-stream")["Stacks"][0]["StackId"].rsplit("/", 1)[1]
+    assert out["StitchQueueUrl"].rsplit("/", 1)[1] == f"apigw-stream-{stack_uuid}-stitch.fifo"
+    assert out["StitchDlqUrl"].rsplit("/", 1)[1] == f"apigw-stream-{stack_uuid}-stitch-dlq.fifo"
     stitch_redrive = json.loads(stitch["RedrivePolicy"])
     assert stitch_redrive["deadLetterTargetArn"] == stitch_dlq["QueueArn"]
     assert int(stitch_redrive["maxReceiveCount"]) == 50
@@ -153,10 +158,27 @@ def test_only_this_accounts_log_groups_may_invoke_decode(aws, pipeline):
         assert statement["Condition"]["StringEquals"]["AWS:SourceAccount"] == "123456789012"
         sources.add(statement["Condition"]["ArnLike"]["AWS:SourceArn"])
     prefix = "arn:aws:logs:us-east-1:123456789012:log-group:"
+    # CloudWatch Logs invokes as ...:log-group:NAME:* , hence the :* suffix (it makes exact names match too).
     assert sources == {
-        prefix + p for p in ("/aws/apigateway/*", "API-Gateway-Execution-Logs_*", "API-Gateway-Access-Logs_*", "/apigw-stream/*",
-                       "/aws/vendedlogs/apigw-stream/*")
+        prefix + p + ":*" for p in ("/aws/apigateway/*", "API-Gateway-Execution-Logs_*", "API-Gateway-Access-Logs_*",
+                                    "/apigw-stream/*", "/aws/vendedlogs/apigw-stream/*")
     }
+
+
+@pytest.mark.parametrize(
+    "pattern,group,ok",
+    [("/custom/exact", "/custom/exact", True), ("/custom/exact", "/custom/exact-other", False),
+     ("/custom/prefix*", "/custom/prefix/api-1", True), ("/custom/prefix*", "/other/api", False),
+     ("*", "/anything/at/all", True)],
+)  # fmt: skip
+def test_extra_log_group_pattern_matches_what_cloudwatch_logs_sends(pattern, group, ok):
+    """CloudWatch Logs invokes with SourceArn ...:log-group:NAME:* ; the permission's ArnLike must match it for an
+    exact name and for a prefix (moto does not evaluate the condition, so it is evaluated here as IAM does)."""
+    sub = load_cfn("pipeline.yaml")["Resources"]["DecodeInvokeByExtraLogs"]["Properties"]["SourceArn"]["Fn::Sub"]
+    allowed = sub.replace("${AWS::Partition}", "aws").replace("${AWS::Region}", "us-east-1").replace(
+        "${AWS::AccountId}", "123456789012").replace("${ExtraLogGroupPattern}", pattern)
+    invoked_as = f"arn:aws:logs:us-east-1:123456789012:log-group:{group}:*"
+    assert fnmatch.fnmatchcase(invoked_as, allowed) is ok
 
 
 def test_shipper_function_and_event_source(aws, pipeline):
@@ -215,6 +237,11 @@ def test_alarms(aws, pipeline):
     assert by_metric[("AWS/SQS", "ApproximateNumberOfMessagesVisible", decode_dlq)]["Threshold"] == 0
     assert by_metric[("AWS/SQS", "ApproximateAgeOfOldestMessage", queue)]["Threshold"] == 900
     assert by_metric[("AWS/Lambda", "Errors", shipper)]["ComparisonOperator"] == "GreaterThanThreshold"
+    decode = out["DecodeFunctionArn"].rsplit(":", 1)[1]
+    stitch = out["StitchQueueUrl"].rsplit("/", 1)[1]
+    assert by_metric[("AWS/Lambda", "Errors", decode)]["Threshold"] == 0
+    assert by_metric[("AWS/Lambda", "Throttles", decode)]["Threshold"] == 0
+    assert by_metric[("AWS/SQS", "ApproximateAgeOfOldestMessage", stitch)]["Threshold"] == 1800
     assert all(not a.get("AlarmActions") for a in alarms.values()), "no topic by default"
 
 
@@ -236,11 +263,11 @@ def test_options_x86_existing_secret_and_alarm_topic(aws, artifacts):
             MaxReceiveCount=3,
             CreateAlarmTopic="true",
             AlarmEmail="ops@example.com",
-            DecodeReservedConcurrency=5,
+            DecodeReservedConcurrency=20,
         ),
     )
     lam = aws("lambda")
-    assert lam.get_function_concurrency(FunctionName=out["DecodeFunctionArn"])["ReservedConcurrentExecutions"] == 5
+    assert lam.get_function_concurrency(FunctionName=out["DecodeFunctionArn"])["ReservedConcurrentExecutions"] == 20
     assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName=out["ShipperFunctionArn"])
     assert "ClientSecretValue" not in res, "no secret is created when one is given"
     assert {"AlarmTopic", "AlarmEmailSubscription"} <= set(res)
@@ -254,7 +281,7 @@ def test_options_x86_existing_secret_and_alarm_topic(aws, artifacts):
     subs = aws("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
     assert [(s["Protocol"], s["Endpoint"]) for s in subs] == [("email", "ops@example.com")]
     ours = [a for a in aws("cloudwatch").describe_alarms()["MetricAlarms"] if a["AlarmName"].startswith(f"{name}-")]
-    assert len(ours) == 8 and all(a["AlarmActions"] == [topic] for a in ours)
+    assert len(ours) == 11 and all(a["AlarmActions"] == [topic] for a in ours)
 
 
 def evaluate(expr, values):
@@ -271,6 +298,8 @@ def evaluate(expr, values):
             return all(evaluate(a, values) for a in arg)
         if fn == "Fn::Or":
             return any(evaluate(a, values) for a in arg)
+        if fn == "Fn::Contains":
+            return evaluate(arg[1], values) in [evaluate(v, values) for v in arg[0]]
         raise AssertionError(f"unexpected {fn} in a rule")
     return expr
 
@@ -284,6 +313,50 @@ def test_exactly_one_secret_source(secret, arn, ok):
     """moto does not evaluate Rules, so the rule's logic is evaluated here for each combination."""
     (assertion,) = load_cfn("pipeline.yaml")["Rules"]["OneSecretSource"]["Assertions"]
     assert evaluate(assertion["Assert"], {"ClientSecret": secret, "ClientSecretArn": arn}) is ok
+
+
+def rule_passes(template, rule, values):
+    """A rule as CloudFormation applies it: parameters are strings; no RuleCondition or a true one, then every
+    assertion must hold."""
+    r = load_cfn(template)["Rules"][rule]
+    values = {k: str(v) for k, v in values.items()}
+    if "RuleCondition" in r and not evaluate(r["RuleCondition"], values):
+        return True
+    return all(evaluate(a["Assert"], values) for a in r["Assertions"])
+
+
+@pytest.mark.parametrize("reserved,ok", [(-1, True), (0, False), (5, False), (10, False), (11, True), (200, True)])
+def test_decode_reserved_concurrency_covers_the_stitch_mapping(reserved, ok):
+    assert rule_passes("pipeline.yaml", "DecodeReservedCoversStitch", {"DecodeReservedConcurrency": reserved}) is ok
+
+
+@pytest.mark.parametrize("reserved,maximum,ok", [(-1, 10, True), (10, 10, True), (5, 10, False), (2, 2, True), (50, 10, False)])
+def test_shipper_reserved_concurrency_matches_the_mapping(reserved, maximum, ok):
+    values = {"ShipperReservedConcurrency": reserved, "ShipperMaximumConcurrency": maximum}
+    assert rule_passes("pipeline.yaml", "ShipperReservedCoversMaximum", values) is ok
+
+
+def test_stitch_visibility_is_six_times_every_decode_timeout():
+    t = load_cfn("pipeline.yaml")
+    allowed = t["Parameters"]["DecodeTimeout"]["AllowedValues"]
+    mapping = t["Mappings"]["DecodeTimeouts"]
+    assert set(mapping) == set(allowed)
+    assert all(mapping[v]["VisibilityTimeout"] >= 6 * int(v) for v in allowed)
+    vis = t["Resources"]["StitchQueue"]["Properties"]["VisibilityTimeout"]
+    assert vis == {"Fn::FindInMap": ["DecodeTimeouts", {"Ref": "DecodeTimeout"}, "VisibilityTimeout"]}
+
+
+@pytest.mark.parametrize(
+    "mode,function_arn,key,ok",
+    [("access", "arn:aws:lambda:us-east-1:123456789012:function:f", "", True),
+     ("large-bodies", "", "", True),  # the pipeline stack's key is imported
+     ("large-bodies", "arn:aws:lambda:us-east-1:123456789012:function:f", "", False),
+     ("execution", "arn:aws:lambda:us-east-1:123456789012:function:f", "none", True),
+     ("execution", "arn:aws:lambda:us-east-1:123456789012:function:f", "arn:aws:kms:us-east-1:123456789012:key/k", True)],
+)  # fmt: skip
+def test_execution_log_groups_are_encrypted_unless_opted_out(mode, function_arn, key, ok):
+    values = {"ExecutionMode": mode, "DecodeFunctionArn": function_arn, "LogGroupKmsKeyArn": key}
+    assert rule_passes("api-subscription.yaml", "ExecutionLogsAreEncrypted", values) is ok
 
 
 @pytest.fixture(scope="module")

@@ -187,7 +187,9 @@ def test_stitch_queue_matches():
     assert res["StitchDlq"]["Properties"]["FifoQueue"] is True and tf["stitch_dlq"]["fifo_queue"] is True
     assert q["DeduplicationScope"] == t["deduplication_scope"] == "messageGroup"
     assert q["FifoThroughputLimit"] == t["fifo_throughput_limit"] == "perMessageGroupId"
-    assert q["VisibilityTimeout"] == t["visibility_timeout_seconds"] == 900
+    # Visibility 6x the decode timeout (a mapping in CloudFormation, arithmetic in Terraform).
+    assert q["VisibilityTimeout"] == {"Fn::FindInMap": ["DecodeTimeouts", {"Ref": "DecodeTimeout"}, "VisibilityTimeout"]}
+    assert t["visibility_timeout_seconds"] == "${6 * var.decode_timeout}"
     assert q["RedrivePolicy"]["maxReceiveCount"] == 50
     assert "maxReceiveCount = 50" in " ".join(t["redrive_policy"].split())
     esm, tf_esm = res["StitchEventSource"]["Properties"], tf_resources("pipeline", "aws_lambda_event_source_mapping")["stitch"]
@@ -214,13 +216,14 @@ def test_invoke_settings_match():
     perms = {k: r for k, r in res.items() if r["Type"] == "AWS::Lambda::Permission"}
     arns = sorted(r["Properties"]["SourceArn"]["Fn::Sub"] for r in perms.values())
     prefix = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
-    assert arns == sorted(prefix + g for g in API_LOG_GROUPS + ["${ExtraLogGroupPattern}"])
+    # CloudWatch Logs invokes as ...:log-group:NAME:* (exact names match only with the suffix).
+    assert arns == sorted(prefix + g + ":*" for g in API_LOG_GROUPS + ["${ExtraLogGroupPattern}"])
     assert all(r["Properties"]["Principal"] == "logs.amazonaws.com" for r in perms.values())
     assert all(r["Properties"]["SourceAccount"] == {"Ref": "AWS::AccountId"} for r in perms.values())
     assert [k for k, r in perms.items() if "Condition" in r] == ["DecodeInvokeByExtraLogs"]
     tf_perm = tf_resources("pipeline", "aws_lambda_permission")["logs"]
     assert tf_perm["principal"] == "logs.amazonaws.com" and tf_perm["for_each"] == "${toset(local.log_group_patterns)}"
-    assert tf_perm["source_arn"] == "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:${each.value}"
+    assert tf_perm["source_arn"] == "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:${each.value}:*"
     main_tf = (TF / "modules" / "pipeline" / "main.tf").read_text()
     assert "api_log_group_patterns = " + json.dumps(API_LOG_GROUPS).replace('","', '", "') in main_tf
     # decode's own default (ALLOWED_LOG_GROUPS unset) is the same list.
@@ -247,11 +250,28 @@ def test_alarms_match():
     res = load_cfn("pipeline.yaml")["Resources"]
     cfn = sorted(alarm_metrics_cfn(r["Properties"]) for r in res.values() if r["Type"] == "AWS::CloudWatch::Alarm")
     tf = sorted(alarm_metrics_tf(a) for a in tf_resources("pipeline", "aws_cloudwatch_metric_alarm").values())
-    assert cfn == tf and len(cfn) == 10
-    # Failed deliveries, the unparsed-line rate and the DLQ's age and depth are watched.
+    assert cfn == tf and len(cfn) == 13
+    # Failed deliveries, the unparsed-line rate, the DLQ's age and depth, decode's errors and throttles are watched.
     watched = {m for metrics in cfn for m in metrics}
     assert {("apigw-stream", "RecordsFailed"), ("apigw-stream", "LinesUnparsed"), ("apigw-stream", "LogEvents"),
-            ("AWS/SQS", "ApproximateAgeOfOldestMessage"), ("AWS/SQS", "ApproximateNumberOfMessagesVisible")} <= watched
+            ("AWS/SQS", "ApproximateAgeOfOldestMessage"), ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+            ("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles")} <= watched
+    # Each alarm's statistic, periods and threshold agree (matched by metric and what it watches).
+    def key_cfn(p):
+        dim = p.get("Dimensions", [{}])[0].get("Value", {})
+        return (alarm_metrics_cfn(p), json.dumps(dim, sort_keys=True))
+    cfn_alarms = {k: r["Properties"] for k, r in res.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    tf_alarms = tf_resources("pipeline", "aws_cloudwatch_metric_alarm")
+    pairs = {"DecodeErrorsAlarm": "decode_errors", "DecodeThrottlesAlarm": "decode_throttles",
+             "StitchQueueAgeAlarm": "stitch_queue_age", "ArchiveDeliveryAlarm": "archive_delivery"}
+    for c, t in pairs.items():
+        p, a = cfn_alarms[c], tf_alarms[t]
+        assert (p["Statistic"], p["Period"], p["EvaluationPeriods"], p["Threshold"]) == (
+            a["statistic"], a["period"], a["evaluation_periods"], a["threshold"]), c
+        assert p.get("DatapointsToAlarm") == a.get("datapoints_to_alarm"), c
+    # The archive alarm waits for sustained failure: three periods without a successful put.
+    assert cfn_alarms["ArchiveDeliveryAlarm"]["EvaluationPeriods"] == cfn_alarms["ArchiveDeliveryAlarm"]["DatapointsToAlarm"] == 3
+    assert cfn_alarms["ArchiveDeliveryAlarm"]["Statistic"] == "Maximum"
 
 
 def test_subscription_filter_name_matches():
@@ -432,8 +452,12 @@ def test_archive_stream_matches():
     hints = s3["BufferingHints"]
     assert (hints["IntervalInSeconds"], hints["SizeInMBs"]) == (t["buffering_interval"], t["buffering_size"])
     assert p["DeliveryStreamEncryptionConfigurationInput"]["KeyType"] == tf["server_side_encryption"][0]["key_type"]
-    assert s3["EncryptionConfiguration"]["KMSEncryptionConfig"]["AWSKMSKeyARN"] == {"Fn::GetAtt": ["Key", "Arn"]}
-    assert t["kms_key_arn"] == "${aws_kms_key.this.arn}"
+    # The objects' key: ArchiveKmsKeyArn (a central archive's key) or the stack's own.
+    key = {"Fn::If": ["HasArchiveKey", {"Ref": "ArchiveKmsKeyArn"}, {"Fn::GetAtt": ["Key", "Arn"]}]}
+    assert s3["EncryptionConfiguration"]["KMSEncryptionConfig"]["AWSKMSKeyARN"] == key
+    assert t["kms_key_arn"] == "${local.archive_key_arn}"
+    main_tf = (TF / "modules" / "pipeline" / "main.tf").read_text()
+    assert 'archive_key_arn = var.archive_kms_key_arn != "" ? var.archive_kms_key_arn : aws_kms_key.this.arn' in main_tf
     for name in ("ArchiveRole", "ArchiveDeliveryAlarm", "ArchiveFailedRecordsAlarm"):
         assert res[name]["Condition"] == "HasArchive", name
     # Least privilege: the decode role's archive statement names the stream, nothing else.
@@ -459,8 +483,11 @@ def test_execution_modes_match():
         "Fn::Sub": "/aws/vendedlogs/apigw-stream/execution/${ApiId}/${StageName}"}
     assert '"/aws/vendedlogs/apigw-stream/execution/${a.api_id}/${a.stage_name}"' in main_tf
     assert '"API-Gateway-Execution-Logs_${a.api_id}/${a.stage_name}"' in main_tf
+    # apigw-stream-{api id}-{36-character id}: the stack id's uuid here, a hash in Terraform and the CLI
+    # (tests/iac/test_names.py checks the hash and every name's length).
+    stack_uuid = {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}
     for kind in ("DeliverySource", "DeliveryDestination"):
-        assert res[kind]["Properties"]["Name"] == {"Fn::Sub": "apigw-stream-${ApiId}-${StageName}"}
+        assert res[kind]["Properties"]["Name"] == {"Fn::Sub": ["apigw-stream-${ApiId}-${StackUuid}", {"StackUuid": stack_uuid}]}
     src = res["DeliverySource"]["Properties"]
     assert src["LogType"] == "EXECUTION_LOGS"
     assert src["ResourceArn"] == {
@@ -468,7 +495,19 @@ def test_execution_modes_match():
     tf_src = tf_resources("api-subscription", "aws_cloudwatch_log_delivery_source")["execution"]
     assert tf_src["log_type"] == "EXECUTION_LOGS"
     assert tf_src["name"] == tf_resources("api-subscription", "aws_cloudwatch_log_delivery_destination")["execution"]["name"]
-    assert tf_src["name"] == "apigw-stream-${each.value.api_id}-${each.value.stage_name}"
+    assert tf_src["name"] == "${local.delivery_names[each.key]}"
+    # The delivery's shape: one list of record fields and the output format, the same on both sides.
+    shape = cfn["Mappings"]["ExecutionLogDelivery"]["Shape"]
+    assert shape["OutputFormat"] == "json"
+    assert shape["RecordFields"] == ["resource_arn", "event_timestamp", "api_id", "stage", "resource_path", "http_method", "payload"]
+    assert res["DeliveryDestination"]["Properties"]["OutputFormat"] == {"Fn::FindInMap": ["ExecutionLogDelivery", "Shape", "OutputFormat"]}
+    assert res["Delivery"]["Properties"]["RecordFields"] == {"Fn::FindInMap": ["ExecutionLogDelivery", "Shape", "RecordFields"]}
+    tf_dest = tf_resources("api-subscription", "aws_cloudwatch_log_delivery_destination")["execution"]
+    tf_delivery = tf_resources("api-subscription", "aws_cloudwatch_log_delivery")["execution"]
+    assert tf_dest["output_format"] == "${local.delivery_output_format}"
+    assert tf_delivery["record_fields"] == "${local.delivery_record_fields}"
+    assert f'delivery_output_format = "{shape["OutputFormat"]}"' in main_tf
+    assert "delivery_record_fields = " + json.dumps(shape["RecordFields"]).replace('","', '", "') in main_tf
     assert tf_src["resource_arn"] == (
         "arn:${local.partition}:apigateway:${local.region}:${local.account}:/restapis/${each.value.api_id}/stages/${each.value.stage_name}")
     assert set(tf_resources("api-subscription", "aws_cloudwatch_log_delivery")) == {"execution"}
@@ -488,6 +527,16 @@ def test_api_gateway_account_role_matches():
     assert role["Condition"] == account["Condition"] == "CreateAccountRole"
     (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    # Confused-deputy guard like every other role, and kept when the stack goes (REST logging goes on).
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    for r in (role, account):
+        assert r["DeletionPolicy"] == r["UpdateReplacePolicy"] == "Retain"
+    main_tf = (TF / "modules" / "pipeline" / "main.tf").read_text()
+    trust = main_tf.split('data "aws_iam_policy_document" "assume_apigateway"')[1].split("\n}\n")[0]
+    assert 'variable = "aws:SourceAccount"' in trust and "values   = [local.account]" in trust
+    for block in ('resource "aws_iam_role" "apigateway_cloudwatch"', 'resource "aws_api_gateway_account" "this"'):
+        body = main_tf.split(block)[1].split("\n}\n")[0]
+        assert "prevent_destroy = true" in body, block
     policy = "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
     assert role["Properties"]["ManagedPolicyArns"] == [{"Fn::Sub": policy}]
     assert account["Properties"]["CloudWatchRoleArn"] == {"Fn::GetAtt": ["ApiGatewayCloudWatchRole", "Arn"]}
@@ -499,3 +548,75 @@ def test_api_gateway_account_role_matches():
     # The CLI's `--create-account-role` attaches the same policy (src/ops/account_role.rs).
     rs = (ROOT / "src/ops/account_role.rs").read_text()
     assert "iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs" in rs
+
+
+def tf_conditions(variable):
+    """Every validation condition of a variable, joined, with HCL's string escapes undone."""
+    blocks = variable.get("validation", [])
+    text = " ".join(str(b.get("condition", "")) for b in blocks)
+    return text.replace("\\\\", "\\")
+
+
+# Parameters whose Terraform twin is checked somewhere else, with the reason.
+BOUNDS_ELSEWHERE = {
+    # The apis map holds these per API; test_api_attribute_bounds_match checks them there.
+    "api_kind", "api_id", "stage_name", "log_group_name", "execution_mode",
+}
+
+
+@pytest.mark.parametrize("template,module", [("pipeline.yaml", "pipeline"), ("api-subscription.yaml", "api-subscription")])
+def test_parameter_bounds_match_variable_validations(template, module):
+    """Every MinValue, MaxValue, AllowedValues and AllowedPattern of a parameter is the same bound in the variable's
+    validation: a value CloudFormation refuses, Terraform refuses too, and the other way round."""
+    params = {snake(k): v for k, v in load_cfn(template)["Parameters"].items()}
+    variables = tf_variables(module)
+    checked = 0
+    for name, p in params.items():
+        if name not in variables or name in BOUNDS_ELSEWHERE:
+            continue
+        cond = tf_conditions(variables[name])
+        if "MinValue" in p:
+            assert f"var.{name} >= {p['MinValue']}" in cond, f"{name}: no minimum {p['MinValue']} in {cond!r}"
+            checked += 1
+        if "MaxValue" in p:
+            assert f"var.{name} <= {p['MaxValue']}" in cond, f"{name}: no maximum {p['MaxValue']} in {cond!r}"
+            checked += 1
+        values = p.get("AllowedValues")
+        if values and sorted(map(str, values)) != ["false", "true"]:
+            m = re.search(r"contains\(\[(.*?)\], var\.%s\)" % name, cond)
+            assert m, f"{name}: no contains([...]) validation for AllowedValues {values}"
+            tf_values = [v.strip().strip('"') for v in m.group(1).split(",")]
+            assert tf_values == [str(v) for v in values], f"{name}: {tf_values} != {values}"
+            checked += 1
+        elif values:
+            assert "bool" in str(variables[name].get("type")), f"{name}: true/false parameter, not a bool variable"
+        if "AllowedPattern" in p:
+            m = re.search(r'regex\("(.*?)", var\.%s\)' % name, cond)
+            assert m and m.group(1) == p["AllowedPattern"], f"{name}: pattern {m and m.group(1)!r} != {p['AllowedPattern']!r}"
+            checked += 1
+    assert checked >= (30 if module == "pipeline" else 2)
+
+
+def test_api_attribute_bounds_match():
+    """The per-API parameters of api-subscription.yaml and the apis map's validations allow the same values."""
+    params = load_cfn("api-subscription.yaml")["Parameters"]
+    cond = tf_conditions(tf_variables("api-subscription")["apis"])
+    for param, attr in (("ApiId", "api_id"), ("StageName", "stage_name"), ("LogGroupName", "log_group_name")):
+        assert f'regex("{params[param]["AllowedPattern"]}", a.{attr})' in cond, param
+    for param, attr in (("ApiKind", "api_kind"), ("ExecutionMode", "execution_mode")):
+        want = ", ".join(f'"{v}"' for v in params[param]["AllowedValues"])
+        assert f"contains([{want}], a.{attr})" in cond, param
+
+
+def test_delivery_shape_matches_the_cli():
+    """The templates create the 1 MB delivery with the record fields and output format the CLI (`enable
+    --large-bodies`) uses and the decoder reads (src/execution/delivery.rs, issue 20)."""
+    rs_path = ROOT / "src/execution/delivery.rs"
+    rs = rs_path.read_text() if rs_path.exists() else ""
+    fields = re.search(r"pub const RECORD_FIELDS: &\[&str\] = &\[(.*?)\];", rs, re.S)
+    if not fields:
+        pytest.skip("the CLI's record-field list (issue 20) is not on this branch yet")
+    shape = load_cfn("api-subscription.yaml")["Mappings"]["ExecutionLogDelivery"]["Shape"]
+    assert re.findall(r'"([^"]+)"', fields.group(1)) == shape["RecordFields"]
+    fmt = re.search(r'pub const OUTPUT_FORMAT: &str = "([^"]+)";', rs)
+    assert fmt and fmt.group(1) == shape["OutputFormat"]

@@ -6,7 +6,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 5.40"
+      version = ">= 6.0.0, < 7.0.0" # as the modules (their versions.tf says why)
     }
   }
 }

@@ -12,3 +12,8 @@ output "subscribed_log_groups" {
   description = "The log group streamed to the decode function, per API key."
   value       = local.subscribed_group
 }
+
+output "delivery_names" {
+  description = "Name of the 1 MB delivery's source and destination, per large-bodies API key."
+  value       = local.delivery_names
+}

@@ -4,6 +4,10 @@
 variable "decode_function_arn" {
   description = "Decode function ARN (the pipeline module's decode_function_arn output)."
   type        = string
+  validation {
+    condition     = can(regex("^(arn:[a-z-]+:lambda:[a-z0-9-]+:[0-9]{12}:function:.+)?$", var.decode_function_arn))
+    error_message = "decode_function_arn must be a Lambda function ARN."
+  }
 }
 
 variable "apis" {
@@ -33,6 +37,14 @@ variable "apis" {
     error_message = "api_id must be the 10-character API Gateway id."
   }
   validation {
+    condition     = alltrue([for a in values(var.apis) : can(regex("^[A-Za-z0-9_$-]{1,128}$", a.stage_name))])
+    error_message = "stage_name must be 1..128 characters of letters, digits, _ $ and - (API Gateway's stage names)."
+  }
+  validation {
+    condition     = alltrue([for a in values(var.apis) : can(regex("^[.\\-_/#A-Za-z0-9]{1,512}$", a.log_group_name))])
+    error_message = "log_group_name must be a CloudWatch Logs group name (1..512 characters)."
+  }
+  validation {
     condition     = alltrue([for a in values(var.apis) : contains(["access", "execution", "large-bodies"], a.execution_mode)])
     error_message = "execution_mode must be access, execution or large-bodies."
   }
@@ -46,10 +58,18 @@ variable "log_retention_in_days" {
   description = "Retention of created log groups (API Gateway logs should be kept at least a day)."
   type        = number
   default     = 7
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
+    error_message = "log_retention_in_days must be a CloudWatch Logs retention value."
+  }
 }
 
 variable "log_group_kms_key_arn" {
-  description = "KMS key encrypting created log groups (for example the pipeline module's key_arn); empty for none."
+  description = "KMS key encrypting created log groups (for example the pipeline module's key_arn). Execution-log groups hold bodies and need it (\"none\" stores them unencrypted); access-log groups are encrypted only when it is given."
   type        = string
   default     = ""
+  validation {
+    condition     = can(regex("^(none|arn:[a-z-]+:kms:[a-z0-9-]+:[0-9]{12}:key/.+)?$", var.log_group_kms_key_arn))
+    error_message = "log_group_kms_key_arn must be a KMS key ARN, \"none\" or empty."
+  }
 }

@@ -6,8 +6,9 @@ data "aws_region" "current" {}
 data "aws_partition" "current" {}
 
 locals {
-  account   = data.aws_caller_identity.current.account_id
-  region    = data.aws_region.current.name
+  account = data.aws_caller_identity.current.account_id
+  # Provider v6 attribute (`name` is deprecated there); versions.tf pins >= 6.0.
+  region    = data.aws_region.current.region
   partition = data.aws_partition.current.partition
 
   create_secret       = nonsensitive(var.client_secret != "")
@@ -17,6 +18,8 @@ locals {
   archive             = var.archive_bucket != ""
   archive_stream      = local.archive ? aws_kinesis_firehose_delivery_stream.archive[0].name : ""
   archive_bucket_arn  = "arn:${local.partition}:s3:::${var.archive_bucket}"
+  # The archive objects' key: a central archive account's key, or the module's own.
+  archive_key_arn = var.archive_kms_key_arn != "" ? var.archive_kms_key_arn : aws_kms_key.this.arn
   # Log groups whose subscription filters may invoke decode (and whose payloads it decodes).
   api_log_group_patterns = ["/aws/apigateway/*", "API-Gateway-Execution-Logs_*", "API-Gateway-Access-Logs_*", "/apigw-stream/*", "/aws/vendedlogs/apigw-stream/*"]
   log_group_patterns     = concat(local.api_log_group_patterns, var.extra_log_group_pattern != "" ? [var.extra_log_group_pattern] : [])
@@ -67,11 +70,15 @@ data "aws_iam_policy_document" "key" {
   }
 }
 
+# Without archive_kms_key_arn this key also encrypts the archive objects, which outlive the module: `terraform
+# destroy` schedules its deletion after the longest window (30 days), and the module's README says how to keep it
+# (`terraform state rm` before destroying). CloudFormation retains the key (DeletionPolicy Retain).
 resource "aws_kms_key" "this" {
-  description         = "apigw-stream ${var.name}: queues, secret, alarm topic, logs"
-  enable_key_rotation = true
-  policy              = data.aws_iam_policy_document.key.json
-  tags                = var.tags
+  description             = "apigw-stream ${var.name}: queues, secret, alarm topic, logs"
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.key.json
+  tags                    = var.tags
 }
 
 resource "aws_sqs_queue" "queue" {
@@ -109,8 +116,7 @@ resource "aws_sqs_queue" "decode_dlq" {
 }
 
 # Parts of requests that arrived in different deliveries meet here (docs/stitching.md): FIFO, message group =
-# request id; high-throughput mode suits groups that fine. The visibility covers the decode function's longest
-# timeout (the event source mapping requires it).
+# request id; high-throughput mode suits groups that fine. Visibility 6x the decode timeout (Lambda's SQS guidance).
 resource "aws_sqs_queue" "stitch" {
   name                              = "${var.name}-stitch.fifo"
   fifo_queue                        = true
@@ -118,7 +124,7 @@ resource "aws_sqs_queue" "stitch" {
   fifo_throughput_limit             = "perMessageGroupId"
   max_message_size                  = 1048576
   message_retention_seconds         = 1209600
-  visibility_timeout_seconds        = 900
+  visibility_timeout_seconds        = 6 * var.decode_timeout
   kms_master_key_id                 = aws_kms_key.this.id
   kms_data_key_reuse_period_seconds = 3600
   redrive_policy = jsonencode({
@@ -261,7 +267,7 @@ data "aws_iam_policy_document" "archive" {
   statement {
     sid       = "ArchiveKey"
     actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
-    resources = [aws_kms_key.this.arn]
+    resources = [local.archive_key_arn]
     condition {
       test     = "StringEquals"
       variable = "kms:ViaService"
@@ -294,22 +300,24 @@ resource "aws_kinesis_firehose_delivery_stream" "archive" {
     compression_format  = "GZIP"
     buffering_interval  = 300
     buffering_size      = 64
-    kms_key_arn         = aws_kms_key.this.arn
+    kms_key_arn         = local.archive_key_arn
   }
   tags       = var.tags
   depends_on = [aws_iam_role_policy.archive]
 }
 
 resource "aws_cloudwatch_metric_alarm" "archive_delivery" {
-  count               = local.archive ? 1 : 0
-  alarm_name          = "${var.name}-archive-delivery"
-  alarm_description   = "Firehose is failing to deliver the archive to S3 (see the errors/ prefix and the stream's metrics)."
-  namespace           = "AWS/Firehose"
-  metric_name         = "DeliveryToS3.Success"
-  dimensions          = { DeliveryStreamName = local.archive_stream }
-  statistic           = "Minimum"
+  count             = local.archive ? 1 : 0
+  alarm_name        = "${var.name}-archive-delivery"
+  alarm_description = "Firehose is failing to deliver the archive to S3 (see the errors/ prefix and the stream's metrics)."
+  namespace         = "AWS/Firehose"
+  metric_name       = "DeliveryToS3.Success"
+  dimensions        = { DeliveryStreamName = local.archive_stream }
+  # Sustained failure: no successful put in three 5-minute periods in a row (Firehose retries single failures).
+  statistic           = "Maximum"
   period              = 300
-  evaluation_periods  = 1
+  evaluation_periods  = 3
+  datapoints_to_alarm = 3
   threshold           = 1
   comparison_operator = "LessThanThreshold"
   treat_missing_data  = "notBreaching"
@@ -450,6 +458,12 @@ resource "aws_lambda_function" "decode" {
       LOG_LEVEL              = var.log_level
     }
   }
+  lifecycle {
+    precondition {
+      condition     = var.decode_reserved_concurrency == -1 || var.decode_reserved_concurrency > 10
+      error_message = "decode_reserved_concurrency must be -1 (unreserved) or more than 10, the stitch queue mapping's maximum concurrency."
+    }
+  }
   tags = var.tags
 }
 
@@ -474,7 +488,8 @@ resource "aws_lambda_permission" "logs" {
   action         = "lambda:InvokeFunction"
   principal      = "logs.amazonaws.com"
   source_account = local.account
-  source_arn     = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:${each.value}"
+  # CloudWatch Logs invokes as ...:log-group:NAME:* ; the :* suffix makes an exact name match too.
+  source_arn = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:${each.value}:*"
 }
 
 resource "aws_lambda_function" "shipper" {
@@ -519,6 +534,10 @@ resource "aws_lambda_function" "shipper" {
     precondition {
       condition     = local.create_secret != (var.client_secret_arn != "")
       error_message = "Give exactly one of client_secret_arn (an existing secret) and client_secret (the module stores it)."
+    }
+    precondition {
+      condition     = var.shipper_reserved_concurrency == -1 || var.shipper_reserved_concurrency >= var.shipper_maximum_concurrency
+      error_message = "shipper_reserved_concurrency must be -1 (unreserved) or at least shipper_maximum_concurrency: less throttles the event source mapping and messages reach the DLQ."
     }
   }
   tags = var.tags
@@ -742,14 +761,71 @@ resource "aws_cloudwatch_metric_alarm" "shipper_errors" {
   tags                = var.tags
 }
 
-# API Gateway's account-level CloudWatch Logs role (one per region; off by default). Destroying the module leaves
-# the account setting pointing at the deleted role: set another before then if REST logging must go on.
+# A failed decode invocation is retried by Lambda and then lands in the decode DLQ; errors say so first.
+resource "aws_cloudwatch_metric_alarm" "decode_errors" {
+  alarm_name          = "${var.name}-decode-errors"
+  alarm_description   = "The decode function failed invocations (Lambda retries them, then the payload goes to the decode DLQ)."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = aws_lambda_function.decode.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  tags                = var.tags
+}
+
+# Throttled log deliveries wait in Lambda's async queue (up to decode_maximum_event_age_seconds), then the DLQ.
+resource "aws_cloudwatch_metric_alarm" "decode_throttles" {
+  alarm_name          = "${var.name}-decode-throttles"
+  alarm_description   = "The decode function is throttled (reserved or account concurrency); log payloads are delayed."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Throttles"
+  dimensions          = { FunctionName = aws_lambda_function.decode.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  tags                = var.tags
+}
+
+# Parts are held at most stitch_hold_seconds (600 at most) before they go on alone: an older message is stuck.
+resource "aws_cloudwatch_metric_alarm" "stitch_queue_age" {
+  alarm_name          = "${var.name}-stitch-queue-oldest-message-age"
+  alarm_description   = "A request part has waited in the stitch queue far longer than the stitch hold (decode is failing on it)."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateAgeOfOldestMessage"
+  dimensions          = { QueueName = aws_sqs_queue.stitch.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1800
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  tags                = var.tags
+}
+
+# API Gateway's account-level CloudWatch Logs role (one per region; off by default). Provider v6 resets the account
+# setting when aws_api_gateway_account is destroyed, which stops REST logging for every API of the region: the role
+# and the setting carry prevent_destroy, and the module's README says how to remove them on purpose.
 data "aws_iam_policy_document" "assume_apigateway" {
   statement {
     actions = ["sts:AssumeRole"]
     principals {
       type        = "Service"
       identifiers = ["apigateway.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
     }
   }
 }
@@ -759,6 +835,9 @@ resource "aws_iam_role" "apigateway_cloudwatch" {
   name_prefix        = "${var.name}-apigw-cwl-"
   assume_role_policy = data.aws_iam_policy_document.assume_apigateway.json
   tags               = var.tags
+  lifecycle {
+    prevent_destroy = true
+  }
 }
 
 resource "aws_iam_role_policy_attachment" "apigateway_cloudwatch" {
@@ -771,4 +850,7 @@ resource "aws_api_gateway_account" "this" {
   count               = var.create_api_gateway_account_role ? 1 : 0
   cloudwatch_role_arn = aws_iam_role.apigateway_cloudwatch[0].arn
   depends_on          = [aws_iam_role_policy_attachment.apigateway_cloudwatch]
+  lifecycle {
+    prevent_destroy = true
+  }
 }

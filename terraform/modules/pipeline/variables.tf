@@ -5,6 +5,10 @@ variable "name" {
   description = "Name prefix of the functions and log groups (the CloudFormation stack name plays this role)."
   type        = string
   default     = "apigw-stream"
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9-]{0,26}$", var.name))
+    error_message = "name must be 1..27 letters, digits and hyphens starting with a letter: every name derived from it then fits AWS's limits (IAM role name_prefix 38, function 64, queue 80)."
+  }
 }
 
 variable "tags" {
@@ -16,12 +20,20 @@ variable "tags" {
 variable "artifact_bucket" {
   description = "Bucket name prefix holding the function zips; the module reads from \"{artifact_bucket}-{region}\" (scripts/package --bucket uploads there)."
   type        = string
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,40}[a-z0-9]$", var.artifact_bucket))
+    error_message = "artifact_bucket must be a bucket name prefix of 3..42 characters."
+  }
 }
 
 variable "artifact_prefix" {
   description = "Key prefix of the zips: the functions load {artifact_prefix}/{architecture}/apigw-stream-decode.zip and .../apigw-stream-shipper.zip. Change it (a new version) to update the code."
   type        = string
   default     = "apigw-stream/0.1.0"
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!_.*'()/-]+[^/]$", var.artifact_prefix))
+    error_message = "artifact_prefix must be an S3 key prefix not ending in /."
+  }
 }
 
 variable "architecture" {
@@ -59,12 +71,20 @@ variable "client_secret_arn" {
   description = "ARN of an existing Secrets Manager secret holding the OAuth2 client secret. Leave empty when giving client_secret instead."
   type        = string
   default     = ""
+  validation {
+    condition     = can(regex("^(arn:[a-z-]+:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+)?$", var.client_secret_arn))
+    error_message = "client_secret_arn must be a Secrets Manager secret ARN or empty."
+  }
 }
 
 variable "client_secret_kms_key_arn" {
   description = "Customer-managed KMS key ARN encrypting the existing secret; empty when it uses the AWS-managed key."
   type        = string
   default     = ""
+  validation {
+    condition     = can(regex("^(arn:[a-z-]+:kms:[a-z0-9-]+:[0-9]{12}:key/.+)?$", var.client_secret_kms_key_arn))
+    error_message = "client_secret_kms_key_arn must be a KMS key ARN or empty."
+  }
 }
 
 variable "client_secret" {
@@ -114,18 +134,30 @@ variable "decode_memory_size" {
   description = "Decode function memory (MB). Peak RSS measured 21 MiB on the largest delivery and 78 MiB refusing a gzip bomb at the 64 MiB max_payload_bytes cap; raise it with max_payload_bytes."
   type        = number
   default     = 128
+  validation {
+    condition     = var.decode_memory_size >= 128 && var.decode_memory_size <= 10240
+    error_message = "decode_memory_size must be 128..10240."
+  }
 }
 
 variable "decode_timeout" {
-  description = "Decode function timeout in seconds."
+  description = "Decode function timeout in seconds; the stitch queue's visibility timeout is 6x this."
   type        = number
   default     = 60
+  validation {
+    condition     = contains([3, 5, 10, 15, 30, 60, 120, 180, 300, 600, 900], var.decode_timeout)
+    error_message = "decode_timeout must be one of 3, 5, 10, 15, 30, 60, 120, 180, 300, 600, 900 (as CloudFormation's DecodeTimeout)."
+  }
 }
 
 variable "decode_reserved_concurrency" {
-  description = "Reserved concurrency of the decode function; -1 leaves it unreserved."
+  description = "Reserved concurrency of the decode function; -1 leaves it unreserved. When reserved it must exceed the stitch queue mapping's maximum concurrency (10)."
   type        = number
   default     = -1
+  validation {
+    condition     = var.decode_reserved_concurrency >= -1
+    error_message = "decode_reserved_concurrency must be -1 (unreserved) or a count."
+  }
 }
 
 variable "decode_maximum_event_age_seconds" {
@@ -198,6 +230,10 @@ variable "shipper_memory_size" {
   description = "Shipper function memory (MB)."
   type        = number
   default     = 256
+  validation {
+    condition     = var.shipper_memory_size >= 128 && var.shipper_memory_size <= 10240
+    error_message = "shipper_memory_size must be 128..10240."
+  }
 }
 
 variable "shipper_timeout" {
@@ -205,15 +241,19 @@ variable "shipper_timeout" {
   type        = number
   default     = 60
   validation {
-    condition     = var.shipper_timeout >= 3 && var.shipper_timeout <= 900
-    error_message = "shipper_timeout must be 3..900."
+    condition     = contains([30, 60, 120, 180, 300, 600, 900], var.shipper_timeout)
+    error_message = "shipper_timeout must be one of 30, 60, 120, 180, 300, 600, 900 (as CloudFormation's ShipperTimeout)."
   }
 }
 
 variable "shipper_reserved_concurrency" {
-  description = "Reserved concurrency of the shipper function; -1 leaves it unreserved."
+  description = "Reserved concurrency of the shipper function; -1 leaves it unreserved. When reserved it must be at least shipper_maximum_concurrency, or Lambda throttles the event source mapping."
   type        = number
   default     = -1
+  validation {
+    condition     = var.shipper_reserved_concurrency >= -1
+    error_message = "shipper_reserved_concurrency must be -1 (unreserved) or a count."
+  }
 }
 
 variable "shipper_maximum_concurrency" {
@@ -230,6 +270,10 @@ variable "batch_size" {
   description = "Most queue messages per shipper invocation."
   type        = number
   default     = 50
+  validation {
+    condition     = var.batch_size >= 1 && var.batch_size <= 10000
+    error_message = "batch_size must be 1..10000."
+  }
 }
 
 variable "maximum_batching_window_in_seconds" {
@@ -246,6 +290,10 @@ variable "max_receive_count" {
   description = "Receives before a queue message moves to the shipper DLQ. With the shipper's growing visibility (retry_max_visibility_seconds) the default 15 outlasts a 33-hour collector outage at shipper_timeout 60 (README \"Outages\")."
   type        = number
   default     = 15
+  validation {
+    condition     = var.max_receive_count >= 1 && var.max_receive_count <= 1000
+    error_message = "max_receive_count must be 1..1000."
+  }
 }
 
 variable "retry_max_visibility_seconds" {
@@ -288,6 +336,10 @@ variable "log_retention_in_days" {
   description = "Retention of the functions' log groups."
   type        = number
   default     = 30
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
+    error_message = "log_retention_in_days must be a CloudWatch Logs retention value."
+  }
 }
 
 variable "create_alarm_topic" {
@@ -306,12 +358,20 @@ variable "alarm_topic_arn" {
   description = "Existing SNS topic ARN the alarms notify (used when create_alarm_topic is false; optional)."
   type        = string
   default     = ""
+  validation {
+    condition     = can(regex("^(arn:[a-z-]+:sns:[a-z0-9-]+:[0-9]{12}:.+)?$", var.alarm_topic_arn))
+    error_message = "alarm_topic_arn must be an SNS topic ARN or empty."
+  }
 }
 
 variable "queue_age_alarm_seconds" {
   description = "Alarm when the oldest queue message is older than this."
   type        = number
   default     = 900
+  validation {
+    condition     = var.queue_age_alarm_seconds >= 60
+    error_message = "queue_age_alarm_seconds must be at least 60."
+  }
 }
 
 variable "archive_bucket" {
@@ -324,10 +384,24 @@ variable "archive_bucket" {
   }
 }
 
+variable "archive_kms_key_arn" {
+  description = "KMS key the archive objects are encrypted with (a central archive account's key for an organization); empty: the module's own key."
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^(arn:[a-z-]+:kms:[a-z0-9-]+:[0-9]{12}:key/.+)?$", var.archive_kms_key_arn))
+    error_message = "archive_kms_key_arn must be a KMS key ARN or empty."
+  }
+}
+
 variable "dlq_age_alarm_seconds" {
   description = "Alarm when the oldest shipper-DLQ message is older than this (automatic redrive did not clear it)."
   type        = number
   default     = 3600
+  validation {
+    condition     = var.dlq_age_alarm_seconds >= 300
+    error_message = "dlq_age_alarm_seconds must be at least 300."
+  }
 }
 
 variable "unparsed_alarm_percent" {
@@ -341,13 +415,13 @@ variable "unparsed_alarm_percent" {
 }
 
 variable "create_api_gateway_account_role" {
-  description = "Create an IAM role with the AWS managed policy AmazonAPIGatewayPushToCloudWatchLogs and set it as API Gateway's account-level CloudWatch Logs role in this region (REST access and execution logging need one). Leave it off where the account already has a role: API Gateway has one per region, and this replaces it."
+  description = "Account-wide side effect, off by default: create an IAM role with the AWS managed policy AmazonAPIGatewayPushToCloudWatchLogs and set it as API Gateway's account-level CloudWatch Logs role in this region (REST access and execution logging need one). API Gateway has one role per region and this REPLACES it for every API of the account and region. Both are protected with prevent_destroy: provider v6 resets the setting on destroy, which would stop REST logging (README of this module)."
   type        = bool
   default     = false
 }
 
 variable "extra_log_group_pattern" {
-  description = "One more log group name pattern (a name, or a prefix ending in *) whose subscription filters may invoke the decode function, besides /aws/apigateway/*, API-Gateway-Execution-Logs_*, API-Gateway-Access-Logs_*, /apigw-stream/* and /aws/vendedlogs/apigw-stream/*. \"*\" allows every group of the account."
+  description = "One more log group name pattern (an exact name, or a prefix ending in *) whose subscription filters may invoke the decode function, besides /aws/apigateway/*, API-Gateway-Execution-Logs_*, API-Gateway-Access-Logs_*, /apigw-stream/* and /aws/vendedlogs/apigw-stream/*. \"*\" allows every group of the account."
   type        = string
   default     = ""
   validation {
