@@ -3,7 +3,7 @@
 //! and their filters, delivery destinations, the IAM role and API Gateway's account.
 //!
 //! moto 5.2 refuses `PutDeliverySource` for API Gateway and has no `DescribeConfigurationTemplates`:
-//! the large-bodies tests run moto's server with those two added (`tests/moto/moto_server_logs.py`),
+//! the large-bodies tests run moto's server with those two added (`tests/moto/moto_server_ext.py`),
 //! everything else as moto has it.
 #![cfg(feature = "cli")]
 
@@ -268,13 +268,13 @@ async fn execution_logs_enable_twice_then_disable_restores() {
 }
 
 /// `--large-bodies` on moto's server with its CloudWatch Logs additions
-/// (`tests/moto/moto_server_logs.py`: API Gateway as a delivery source, the configuration
+/// (`tests/moto/moto_server_ext.py`: API Gateway as a delivery source, the configuration
 /// template): the plan shows what AWS allows, the apply creates the destination with output
 /// format json and the delivery with every record field, a rerun has nothing to do, and
 /// `disable` removes the delivery, the source and the destination.
 #[tokio::test(flavor = "multi_thread")]
 async fn large_bodies_create_the_delivery_in_the_shape_we_parse() {
-    let moto = common::Moto::start_logs_ext(&[]);
+    let moto = common::Moto::start_ext(&[]);
     let conf = moto.sdk_config();
     let p = deploy_pipeline(&conf).await;
     set_apigateway_logging_role(&conf).await;
@@ -390,7 +390,7 @@ async fn large_bodies_check_the_fields_aws_allows() {
         .copied()
         .collect::<Vec<_>>()
         .join(",");
-    let moto = common::Moto::start_logs_ext(&[("APIGW_TEMPLATE_FIELDS", &without_payload)]);
+    let moto = common::Moto::start_ext(&[("APIGW_TEMPLATE_FIELDS", &without_payload)]);
     let conf = moto.sdk_config();
     deploy_pipeline(&conf).await;
     set_apigateway_logging_role(&conf).await;
@@ -421,7 +421,7 @@ async fn large_bodies_check_the_fields_aws_allows() {
         .is_empty());
 
     let more = format!("{},request_id", RECORD_FIELDS.join(","));
-    let moto = common::Moto::start_logs_ext(&[("APIGW_TEMPLATE_FIELDS", &more)]);
+    let moto = common::Moto::start_ext(&[("APIGW_TEMPLATE_FIELDS", &more)]);
     let conf = moto.sdk_config();
     deploy_pipeline(&conf).await;
     set_apigateway_logging_role(&conf).await;

@@ -36,7 +36,7 @@ async fn create_queue(client: &aws_sdk_sqs::Client, name: &str, fifo: bool) -> S
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn split_requests_meet_in_moto_fifo_queue() {
-    let moto = common::Moto::start();
+    let moto = common::Moto::start_ext(&[]);
     let client = aws_sdk_sqs::Client::new(&moto.sdk_config());
     let queue_url = create_queue(&client, "stitch-e2e-queue", false).await;
     let stitch_url = create_queue(&client, "stitch-e2e.fifo", true).await;

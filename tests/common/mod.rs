@@ -21,6 +21,14 @@ pub fn moto_server_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/venv/bin/moto_server")
 }
 
+/// The venv's python and the extended server script.
+pub fn ext_server() -> (PathBuf, PathBuf) {
+    (
+        moto_server_path().with_file_name("python"),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/moto/moto_server_ext.py"),
+    )
+}
+
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
     listener.local_addr().expect("local addr").port()
@@ -38,12 +46,11 @@ impl Moto {
         Moto::spawn(&moto_server_path(), None, env)
     }
 
-    /// moto's server with the CloudWatch Logs additions of `tests/moto/moto_server_logs.py`
-    /// (API Gateway as a delivery source, DescribeConfigurationTemplates).
-    pub fn start_logs_ext(env: &[(&str, &str)]) -> Moto {
-        let python = moto_server_path().with_file_name("python");
-        let script =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/moto/moto_server_logs.py");
+    /// moto's server made faithful where the tests need AWS's behaviour
+    /// (`tests/moto/moto_server_ext.py`: SQS FIFO receives, API Gateway as a delivery source,
+    /// DescribeConfigurationTemplates).
+    pub fn start_ext(env: &[(&str, &str)]) -> Moto {
+        let (python, script) = ext_server();
         Moto::spawn(&python, Some(&script), env)
     }
 

@@ -779,10 +779,11 @@ pub struct SharedMoto {
 pub fn moto() -> &'static SharedMoto {
     static MOTO: OnceLock<SharedMoto> = OnceLock::new();
     MOTO.get_or_init(|| {
-        let path = crate::common::moto_server_path();
+        // moto with SQS's FIFO receive rules (tests/moto/moto_server_ext.py): the stitch queue.
+        let (path, script) = crate::common::ext_server();
         assert!(
             path.exists(),
-            "moto_server not found at {} — run scripts/setup-test-env first",
+            "{} not found — run scripts/setup-test-env first",
             path.display()
         );
         for _attempt in 0..5 {
@@ -792,9 +793,10 @@ pub fn moto() -> &'static SharedMoto {
                 .port();
             let mut child = Command::new("sh")
                 .arg("-c")
-                .arg(r#""$0" -H 127.0.0.1 -p "$1" >/dev/null 2>&1 & m=$!; read -r _; kill $m"#)
+                .arg(r#""$0" "$2" -H 127.0.0.1 -p "$1" >/dev/null 2>&1 & m=$!; read -r _; kill $m"#)
                 .arg(&path)
                 .arg(port.to_string())
+                .arg(&script)
                 .env("MOTO_ALLOW_NONEXISTENT_REGION", "true")
                 .stdin(Stdio::piped())
                 .spawn()
