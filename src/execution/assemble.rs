@@ -431,6 +431,7 @@ fn build(
                 })
                 .collect()
         },
+        lines_truncated: false,
     });
     t
 }
