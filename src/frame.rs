@@ -186,10 +186,7 @@ impl Packed {
 /// that does not fit even then is kept aside in [`Packed::unfit`], and the records around it are
 /// framed all the same: one oversize record never costs its neighbours their delivery. The only
 /// error is a `message_bytes` out of range.
-pub fn pack_isolating(
-    records: &[Transaction],
-    message_bytes: usize,
-) -> Result<Packed, FrameError> {
+pub fn pack_isolating(records: &[Transaction], message_bytes: usize) -> Result<Packed, FrameError> {
     if !(MIN_MESSAGE_BYTES..=crate::queue::MAX_MESSAGE_BYTES).contains(&message_bytes) {
         return Err(FrameError::BadLimit(message_bytes));
     }

@@ -383,7 +383,10 @@ mod tests {
         t.request.query = Some("q".repeat(100_000));
         let f = fit(&t, |c| c.clone(), |c| size(c) < 2000);
         assert!(f.truncated && !f.oversize);
-        assert_eq!(f.encoded.request.query.as_ref().unwrap().len(), SKELETON_BYTES);
+        assert_eq!(
+            f.encoded.request.query.as_ref().unwrap().len(),
+            SKELETON_BYTES
+        );
         assert!(f.encoded.request.headers.is_empty());
         assert_eq!(f.encoded.id, "req-1");
         let f = fit(&t, |c| c.clone(), |_| false);

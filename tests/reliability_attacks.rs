@@ -221,7 +221,10 @@ fn lonely_request(lines: usize, body_bytes: usize) -> Transaction {
                         noise(body_bytes, 3 + i as u64)
                     )
                 } else {
-                    format!("(req-lonely) Endpoint request URI: https://x/{}", noise(40, i as u64))
+                    format!(
+                        "(req-lonely) Endpoint request URI: https://x/{}",
+                        noise(40, i as u64)
+                    )
                 },
             })
             .collect(),
@@ -270,9 +273,7 @@ async fn requests_with_200k_raw_lines_or_two_1mb_bodies_are_cut_to_fit_and_deliv
 fn lines_that_name_no_request_are_orphans_not_the_neighbours() {
     let group = "/aws/vendedlogs/apigw-stream/execution/abc123/prod";
     let mut lines = ordinary("req-B");
-    let evil = format!(
-        "Method request headers: {{Host=evil.example, X-Forwarded-For=6.6.6.6}}"
-    );
+    let evil = format!("Method request headers: {{Host=evil.example, X-Forwarded-For=6.6.6.6}}");
     // Delivered events without a usable request id: absent, empty, a number, not an id.
     for id in [json!(null), json!(""), json!(42), json!("(B) x")] {
         let mut e = json!({"message": evil, "timestamp": 1_700_000_000_100i64});
@@ -336,7 +337,9 @@ fn bodies_with_invalid_utf8_or_lone_surrogates_are_kept_and_flagged() {
         if i > 0 {
             raw.push(b',');
         }
-        raw.extend_from_slice(format!(r#"{{"id":"u{i}","timestamp":1700000000000,"message":""#).as_bytes());
+        raw.extend_from_slice(
+            format!(r#"{{"id":"u{i}","timestamp":1700000000000,"message":""#).as_bytes(),
+        );
         let text = serde_json::to_string(l).unwrap();
         let inner = &text.as_bytes()[1..text.len() - 1];
         if i == 4 {
@@ -380,7 +383,9 @@ fn bodies_with_invalid_utf8_or_lone_surrogates_are_kept_and_flagged() {
     let recs = decode_bytes(payload.as_bytes(), &DecodeOptions::default(), &mut s).unwrap();
     assert_eq!(recs.len(), 1);
     let body = recs[0].request.body.as_ref().expect("the body is kept");
-    assert!(body.data.starts_with('c') && body.data.ends_with('d') && body.data.contains('\u{fffd}'));
+    assert!(
+        body.data.starts_with('c') && body.data.ends_with('d') && body.data.contains('\u{fffd}')
+    );
     assert!(recs[0].flags.body_lossy && recs[0].flags.partial);
 }
 
@@ -399,7 +404,9 @@ fn archive_line(id: &str, body_bytes: usize) -> String {
 }
 
 fn write_records(path: &Path, prefix: &str, n: usize) {
-    let text: String = (0..n).map(|i| archive_line(&format!("{prefix}-{i}"), 0)).collect();
+    let text: String = (0..n)
+        .map(|i| archive_line(&format!("{prefix}-{i}"), 0))
+        .collect();
     std::fs::write(path, text).unwrap();
 }
 
@@ -459,7 +466,10 @@ fn archive_symlinks_out_of_the_directory_are_not_followed_unless_asked_and_named
     assert_eq!(code, Some(1), "a skipped object makes the run exit 1");
     assert_eq!(s["read"], 10, "{s}");
     assert_eq!(s["skipped_objects"], 2, "{s}");
-    assert!(err.contains(&link.display().to_string()) && err.contains("symbolic link"), "{err}");
+    assert!(
+        err.contains(&link.display().to_string()) && err.contains("symbolic link"),
+        "{err}"
+    );
 
     let (code, s, err) = replay_dry(dir.path(), &["--follow-symlinks"], Duration::from_secs(60));
     assert_eq!(s["read"], 60, "{s} {err}");
@@ -481,7 +491,10 @@ fn a_named_pipe_among_the_objects_is_skipped_and_named_without_hanging() {
     assert_eq!(code, Some(1));
     assert_eq!(s["read"], 15, "{s}");
     assert_eq!(s["skipped_objects"], 1, "{s}");
-    assert!(err.contains(&fifo.display().to_string()) && err.contains("named pipe"), "{err}");
+    assert!(
+        err.contains(&fifo.display().to_string()) && err.contains("named pipe"),
+        "{err}"
+    );
 }
 
 /// Run the binary, return (exit code, peak RSS in KiB, stdout).
@@ -502,7 +515,11 @@ fn run_measured(args: &[&str], dir: &Path) -> (Option<i32>, i64, String) {
     let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(waited, pid, "wait4 failed");
     let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
-    (code, usage.ru_maxrss, std::fs::read_to_string(out_path).unwrap())
+    (
+        code,
+        usage.ru_maxrss,
+        std::fs::read_to_string(out_path).unwrap(),
+    )
 }
 
 #[test]
@@ -530,7 +547,10 @@ fn replaying_1mb_records_keeps_memory_bounded_by_bytes() {
         ],
         dir.path(),
     );
-    eprintln!("replay of 1,000 × 1 MB records: peak RSS {} MiB", rss_kb / 1024);
+    eprintln!(
+        "replay of 1,000 × 1 MB records: peak RSS {} MiB",
+        rss_kb / 1024
+    );
     assert_eq!(code, Some(0), "{out}");
     let s: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(s["read"], 1000);
@@ -582,7 +602,14 @@ fn bridge_client(rx: &Receiver) -> BridgeClient {
         AuthMethod::Body,
         Duration::from_secs(5),
     )));
-    BridgeClient::new(http, &rx.transactions_url(), Arc::new(auth), Format::Ndjson, config).unwrap()
+    BridgeClient::new(
+        http,
+        &rx.transactions_url(),
+        Arc::new(auth),
+        Format::Ndjson,
+        config,
+    )
+    .unwrap()
 }
 
 fn window() -> Vec<u8> {
@@ -597,7 +624,9 @@ async fn a_token_with_a_control_character_is_fetched_again_after_a_pause() {
     let rx = receiver_with(1).await;
     let c = bridge_client(&rx);
     let started = Instant::now();
-    let r = c.post(window(), Instant::now() + Duration::from_secs(10)).await;
+    let r = c
+        .post(window(), Instant::now() + Duration::from_secs(10))
+        .await;
     assert!(matches!(r.outcome, Outcome::Delivered), "{:?}", r.outcome);
     let s = rx.stats();
     assert_eq!((s.bad_tokens_issued, s.tokens_issued), (1, 1), "{s:?}");
@@ -610,7 +639,9 @@ async fn a_token_with_a_control_character_is_fetched_again_after_a_pause() {
 async fn an_endpoint_that_keeps_answering_bad_tokens_is_asked_a_bounded_number_of_times() {
     let rx = receiver_with(1000).await;
     let c = bridge_client(&rx);
-    let r = c.post(window(), Instant::now() + Duration::from_secs(10)).await;
+    let r = c
+        .post(window(), Instant::now() + Duration::from_secs(10))
+        .await;
     match r.outcome {
         Outcome::Failed(e) => assert!(!e.is_transient(), "{e}"),
         other => panic!("bad tokens only: {other:?}"),

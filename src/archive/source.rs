@@ -297,7 +297,10 @@ pub fn open_regular(path: &Path, follow: bool) -> Result<std::fs::File, String> 
     }
     .map_err(|e| e.to_string())?;
     if !before.is_file() {
-        return Err(format!("{}, not a regular file", kind_name(&before.file_type())));
+        return Err(format!(
+            "{}, not a regular file",
+            kind_name(&before.file_type())
+        ));
     }
     let mut flags = libc::O_NONBLOCK | libc::O_NOCTTY;
     if !follow {

@@ -177,8 +177,7 @@ impl Destination {
                 }
             }
             Destination::Bridge(shipper) => {
-                let packed = match frame::pack_isolating(records, crate::queue::MAX_MESSAGE_BYTES)
-                {
+                let packed = match frame::pack_isolating(records, crate::queue::MAX_MESSAGE_BYTES) {
                     Ok(p) => p,
                     Err(e) => return (0, Some(e.to_string())),
                 };

@@ -11,9 +11,9 @@ use memchr::memchr_iter;
 pub fn repair_lone_surrogates(json: &str) -> Option<String> {
     let b = json.as_bytes();
     // Cheap check first: no `\u` followed by d/D, no surrogate escape.
-    if !memchr_iter(b'\\', b).any(|i| {
-        b.get(i + 1) == Some(&b'u') && matches!(b.get(i + 2), Some(b'd' | b'D'))
-    }) {
+    if !memchr_iter(b'\\', b)
+        .any(|i| b.get(i + 1) == Some(&b'u') && matches!(b.get(i + 2), Some(b'd' | b'D')))
+    {
         return None;
     }
     let mut out: Option<String> = None;
@@ -75,10 +75,7 @@ mod tests {
     fn lone_surrogates_become_replacement_characters() {
         let j = r#"{"message":"a\udc80b\uD800","x":"\ud83d\ude00"}"#;
         let fixed = repair_lone_surrogates(j).unwrap();
-        assert_eq!(
-            fixed,
-            r#"{"message":"a\ufffdb\ufffd","x":"\ud83d\ude00"}"#
-        );
+        assert_eq!(fixed, r#"{"message":"a\ufffdb\ufffd","x":"\ud83d\ude00"}"#);
         let v: serde_json::Value = serde_json::from_str(&fixed).unwrap();
         assert_eq!(v["message"], "a\u{fffd}b\u{fffd}");
         assert_eq!(v["x"], "😀");
@@ -87,7 +84,10 @@ mod tests {
 
     #[test]
     fn text_without_lone_surrogates_is_left_alone() {
-        assert_eq!(repair_lone_surrogates(r#"{"a":"\ud83d\ude00 \u00e9"}"#), None);
+        assert_eq!(
+            repair_lone_surrogates(r#"{"a":"\ud83d\ude00 \u00e9"}"#),
+            None
+        );
         // An escaped backslash followed by `udc80` is text, not an escape.
         assert_eq!(repair_lone_surrogates(r#"{"a":"\\udc80"}"#), None);
         assert_eq!(repair_lone_surrogates("plain \\u"), None);
