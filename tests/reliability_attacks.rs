@@ -273,7 +273,7 @@ async fn requests_with_200k_raw_lines_or_two_1mb_bodies_are_cut_to_fit_and_deliv
 fn lines_that_name_no_request_are_orphans_not_the_neighbours() {
     let group = "/aws/vendedlogs/apigw-stream/execution/abc123/prod";
     let mut lines = ordinary("req-B");
-    let evil = format!("Method request headers: {{Host=evil.example, X-Forwarded-For=6.6.6.6}}");
+    let evil = "Method request headers: {Host=evil.example, X-Forwarded-For=6.6.6.6}".to_string();
     // Delivered events without a usable request id: absent, empty, a number, not an id.
     for id in [json!(null), json!(""), json!(42), json!("(B) x")] {
         let mut e = json!({"message": evil, "timestamp": 1_700_000_000_100i64});
