@@ -187,6 +187,70 @@ async fn a_100k_key_header_map_is_cut_and_the_payloads_ten_other_requests_delive
     }
 }
 
+/// Every string in a JSON value (to find record ids in a window, whatever its format).
+fn strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+        Value::Object(o) => o.values().for_each(|x| strings(x, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn local_delivers_the_payload_around_a_100k_key_header_map() {
+    // The same attack through `local`, as a user runs it: truth is what the embedded collector
+    // wrote (its windows in --out), the summary and the exit status.
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = Vec::new();
+    for i in 0..10 {
+        lines.extend(ordinary(&format!("req-{i:02}")));
+    }
+    let huge: Vec<String> = (0..100_000)
+        .map(|i| format!("X-{}={}", noise(6, i), noise(3, i + 7)))
+        .collect();
+    lines.extend(request_lines("req-huge", &huge.join(", "), "{}"));
+    let input = dir.path().join("payload.json");
+    std::fs::write(&input, logdata(EXEC_GROUP, &lines)).unwrap();
+    let out_dir = dir.path().join("out");
+    let summary_path = dir.path().join("summary.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_apigw-stream"))
+        .args(["local", "--quiet", "--out"])
+        .arg(&out_dir)
+        .arg("--summary-json")
+        .arg(&summary_path)
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&std::fs::read(&summary_path).unwrap()).unwrap();
+    assert_eq!(summary["records_delivered"], 11, "{summary}");
+    assert_eq!(summary["lost"], 0, "{summary}");
+    let mut seen = Vec::new();
+    for e in std::fs::read_dir(&out_dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_some_and(|x| x == "json") {
+            if let Ok(v) = serde_json::from_slice::<Value>(&std::fs::read(&path).unwrap()) {
+                strings(&v, &mut seen);
+            }
+        }
+    }
+    for i in 0..10 {
+        assert!(
+            seen.contains(&format!("req-{i:02}")),
+            "req-{i:02} reached the collector"
+        );
+    }
+    assert!(
+        seen.contains(&"req-huge".to_string()),
+        "the cut record reached the collector"
+    );
+}
+
 /// A request delivered alone with its raw lines (the stitch hold ran out, or stitching is off).
 fn lonely_request(lines: usize, body_bytes: usize) -> Transaction {
     let mut t = Transaction::new(
