@@ -187,6 +187,37 @@ async fn a_100k_key_header_map_is_cut_and_the_payloads_ten_other_requests_delive
     }
 }
 
+#[tokio::test]
+async fn a_record_no_message_can_hold_is_counted_and_its_payload_delivered() {
+    // An access-log line whose request id alone (40 KB, never cut: it names the record) is larger
+    // than a 16 KiB message: that record is counted, the ten others reach moto's queue.
+    let moto = common::Moto::start();
+    let q = queue(&moto.sdk_config(), "records").await;
+    let line = |id: &str| {
+        json!({"requestId": id, "ip": "1.2.3.4", "httpMethod": "GET", "path": "/pets",
+               "status": "200", "protocol": "HTTP/1.1", "responseLength": "12"})
+        .to_string()
+    };
+    let mut lines: Vec<String> = (0..5).map(|i| line(&format!("acc-{i:02}"))).collect();
+    lines.push(line(&noise(40_000, 99)));
+    lines.extend((5..10).map(|i| line(&format!("acc-{i:02}"))));
+    let payload = logdata("/aws/apigateway/access", &lines);
+    let summary = forward(
+        &payload,
+        "attack",
+        &DecodeOptions::default(),
+        16_384,
+        &q,
+        &SendPolicy::default(),
+    )
+    .await
+    .expect("the payload is forwarded");
+    assert_eq!(summary.stats.records, 11);
+    assert_eq!(summary.records_unfit, 1);
+    let want: Vec<String> = (0..10).map(|i| format!("acc-{i:02}")).collect();
+    assert_eq!(ids(&drain(&q).await), want);
+}
+
 /// Every string in a JSON value (to find record ids in a window, whatever its format).
 fn strings(v: &Value, out: &mut Vec<String>) {
     match v {
