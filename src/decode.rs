@@ -258,21 +258,25 @@ pub fn split_logdata(
     let (mut not_api, mut api) = (0u64, 0u64);
     // JSON messages with escapes of lone surrogates, which a JSON parser refuses: repaired
     // (U+FFFD) so the event is kept, lossily, and its record flagged.
-    let repaired: Vec<Option<String>> = data
+    // (index, repaired text), in index order; empty, so free, for ordinary payloads.
+    let repaired: Vec<(usize, String)> = data
         .log_events
         .iter()
-        .map(|e| {
-            e.message
-                .trim_start()
-                .starts_with('{')
-                .then(|| crate::logs::repair_lone_surrogates(&e.message))
-                .flatten()
-        })
+        .enumerate()
+        .filter(|(_, e)| e.message.trim_start().starts_with('{'))
+        .filter_map(|(i, e)| crate::logs::repair_lone_surrogates(&e.message).map(|r| (i, r)))
         .collect();
+    let repaired_at = |i: usize| {
+        repaired
+            .binary_search_by_key(&i, |(j, _)| *j)
+            .ok()
+            .map(|k| repaired[k].1.as_str())
+    };
     for (i, event) in data.log_events.iter().enumerate() {
         stats.log_events += 1;
-        let message = repaired[i].as_deref().unwrap_or(&event.message);
-        if repaired[i].is_some() {
+        let fixed = repaired_at(i);
+        let message = fixed.unwrap_or(&event.message);
+        if fixed.is_some() {
             stats.lines_lossy += 1;
         }
         if let Some(item) = crate::execution::recognize(message, i, execution_group) {
@@ -297,7 +301,7 @@ pub fn split_logdata(
             stats.lines_recovered += 1;
         }
         let mut t = to_transaction(parsed, event, &ctx);
-        if repaired[i].is_some() {
+        if fixed.is_some() {
             t.flags.partial = true;
         }
         match split.as_deref_mut() {
