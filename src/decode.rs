@@ -87,6 +87,9 @@ pub struct DecodeStats {
     pub lines_not_api: u64,
     /// Lines recovered from malformed JSON (their records carry `flags.partial`).
     pub lines_recovered: u64,
+    /// JSON lines holding escapes of lone UTF-16 surrogates (`\udc80`), kept with U+FFFD in their
+    /// place (their records carry `flags.partial`, and `flags.body_lossy` for a body).
+    pub lines_lossy: u64,
     pub filtered: u64,
     pub filtered_static_file: u64,
     pub filtered_content_type: u64,
@@ -120,6 +123,7 @@ impl DecodeStats {
         self.lines_unparsed += o.lines_unparsed;
         self.lines_not_api += o.lines_not_api;
         self.lines_recovered += o.lines_recovered;
+        self.lines_lossy += o.lines_lossy;
         self.filtered += o.filtered;
         self.filtered_static_file += o.filtered_static_file;
         self.filtered_content_type += o.filtered_content_type;
@@ -252,13 +256,34 @@ pub fn split_logdata(
     let mut execution = Vec::new();
     out.reserve(data.log_events.len());
     let (mut not_api, mut api) = (0u64, 0u64);
+    // JSON messages with escapes of lone surrogates, which a JSON parser refuses: repaired
+    // (U+FFFD) so the event is kept, lossily, and its record flagged.
+    // (index, repaired text), in index order; empty, so free, for ordinary payloads.
+    let repaired: Vec<(usize, String)> = data
+        .log_events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.message.trim_start().starts_with('{'))
+        .filter_map(|(i, e)| crate::logs::repair_lone_surrogates(&e.message).map(|r| (i, r)))
+        .collect();
+    let repaired_at = |i: usize| {
+        repaired
+            .binary_search_by_key(&i, |(j, _)| *j)
+            .ok()
+            .map(|k| repaired[k].1.as_str())
+    };
     for (i, event) in data.log_events.iter().enumerate() {
         stats.log_events += 1;
-        if let Some(item) = crate::execution::recognize(&event.message, i, execution_group) {
+        let fixed = repaired_at(i);
+        let message = fixed.unwrap_or(&event.message);
+        if fixed.is_some() {
+            stats.lines_lossy += 1;
+        }
+        if let Some(item) = crate::execution::recognize(message, i, execution_group) {
             execution.push(item);
             continue;
         }
-        let parsed = match parse_line(&event.message) {
+        let parsed = match parse_line(message) {
             Ok(p) => p,
             Err(e) => {
                 if e.is_not_api() {
@@ -266,7 +291,7 @@ pub fn split_logdata(
                 } else {
                     stats.lines_unparsed += 1;
                 }
-                let head: String = event.message.chars().take(120).collect();
+                let head: String = message.chars().take(120).collect();
                 tracing::debug!(log_group = %data.log_group, event_id = %event.id, error = %e, line_head = %head, "line skipped");
                 continue;
             }
@@ -275,7 +300,10 @@ pub fn split_logdata(
         if parsed.partial {
             stats.lines_recovered += 1;
         }
-        let t = to_transaction(parsed, event, &ctx);
+        let mut t = to_transaction(parsed, event, &ctx);
+        if fixed.is_some() {
+            t.flags.partial = true;
+        }
         match split.as_deref_mut() {
             // Joined: the record waits for its execution lines; filters apply to the merge.
             Some(sp) if sp.join.joins_record(&t) => {
@@ -411,6 +439,10 @@ pub struct ForwardSummary {
     pub archive_failed_records: u64,
     /// Messages sent to the stitch queue (fragments; a large fragment takes several).
     pub fragment_messages: u64,
+    /// Records that fit no message even cut to their skeleton (see [`crate::frame::pack_isolating`]):
+    /// not sent, named in an error log line, counted here (EMF `RecordsUnfit`). The payload's
+    /// other records are delivered all the same.
+    pub records_unfit: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -503,19 +535,46 @@ pub async fn forward_stitched(
         cause,
     })?;
     if !records.is_empty() {
-        let frames = crate::frame::pack(&records, message_bytes)?;
-        let messages: Vec<_> = frames
+        let packed = crate::frame::pack_isolating(&records, message_bytes)?;
+        for u in &packed.unfit {
+            tracing::error!(
+                source = source_name,
+                record = %u.id,
+                bytes = u.bytes,
+                limit = message_bytes,
+                "record too large for a message even cut; not sent (counted in records_unfit), the payload's other records are"
+            );
+        }
+        summary.records_unfit = packed.unfit.len() as u64;
+        let unfit: Vec<usize> = packed.unfit_indices().collect();
+        let messages: Vec<_> = packed
+            .frames
             .into_iter()
             .enumerate()
             .map(|(i, f)| f.into_message(i.to_string()))
             .collect();
-        let report = crate::queue::send_all(queue, messages, policy).await?;
-        summary.messages_sent = report.messages as u64;
-        summary.message_bytes = report.bytes as u64;
-        summary.send_calls = report.calls as u64;
-        summary.send_retried = report.retried as u64;
+        if !messages.is_empty() {
+            let report = crate::queue::send_all(queue, messages, policy).await?;
+            summary.messages_sent = report.messages as u64;
+            summary.message_bytes = report.bytes as u64;
+            summary.send_calls = report.calls as u64;
+            summary.send_retried = report.retried as u64;
+        }
         if let Some(archiver) = archive {
-            let a = archiver.archive(&records).await;
+            // The archive holds what reached the queue.
+            let sent: Vec<Transaction>;
+            let archived: &[Transaction] = if unfit.is_empty() {
+                &records
+            } else {
+                sent = records
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| !unfit.contains(i))
+                    .map(|(_, r)| r)
+                    .collect();
+                &sent
+            };
+            let a = archiver.archive(archived).await;
             summary.archived_records = a.records;
             summary.archive_failed_records = a.failed_records;
         }
@@ -555,6 +614,7 @@ pub fn summary_emf(s: &ForwardSummary, timestamp_ms: i64) -> serde_json::Value {
             ),
             ("Fragments", s.stats.fragments as f64, Unit::Count),
             ("FragmentMessages", s.fragment_messages as f64, Unit::Count),
+            ("RecordsUnfit", s.records_unfit as f64, Unit::Count),
             ("MessagesSent", s.messages_sent as f64, Unit::Count),
             ("MessageBytes", s.message_bytes as f64, Unit::Bytes),
             ("ArchivedRecords", s.archived_records as f64, Unit::Count),

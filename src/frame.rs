@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
+use std::ops::Range;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -139,14 +140,59 @@ impl Ndjson {
     }
 }
 
-/// Pack records, in order, into frames of at most `message_bytes` (body + attributes).
+/// Pack records, in order, into frames of at most `message_bytes` (body + attributes). A record
+/// too large even cut ([`crate::truncate`]) fails the whole call with
+/// [`FrameError::RecordTooLarge`]; [`pack_isolating`] keeps it aside and packs the others.
 pub fn pack(records: &[Transaction], message_bytes: usize) -> Result<Vec<Frame>, FrameError> {
+    let packed = pack_isolating(records, message_bytes)?;
+    match packed.unfit.first() {
+        Some(u) => Err(FrameError::RecordTooLarge {
+            id: u.id.clone(),
+            limit: message_bytes,
+        }),
+        None => Ok(packed.frames),
+    }
+}
+
+/// What [`pack_isolating`] made of a list of records.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Packed {
+    pub frames: Vec<Frame>,
+    /// `members[i]`: the indices (into the input) of the records `frames[i]` holds, in order.
+    pub members: Vec<Range<usize>>,
+    /// Records that fit no message even cut to their skeleton, in input order: in no frame.
+    pub unfit: Vec<Unfit>,
+}
+
+/// A record [`pack_isolating`] could not frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unfit {
+    /// Its index in the input.
+    pub index: usize,
+    pub id: String,
+    /// The smallest message body it came to (fully cut), in bytes.
+    pub bytes: usize,
+}
+
+impl Packed {
+    /// The indices of the input records in no frame.
+    pub fn unfit_indices(&self) -> impl Iterator<Item = usize> + '_ {
+        self.unfit.iter().map(|u| u.index)
+    }
+}
+
+/// Pack records, in order, into frames of at most `message_bytes` (body + attributes). A record
+/// too large for a message alone is cut by the one rule of [`crate::truncate`] and flagged; one
+/// that does not fit even then is kept aside in [`Packed::unfit`], and the records around it are
+/// framed all the same: one oversize record never costs its neighbours their delivery. The only
+/// error is a `message_bytes` out of range.
+pub fn pack_isolating(records: &[Transaction], message_bytes: usize) -> Result<Packed, FrameError> {
     if !(MIN_MESSAGE_BYTES..=crate::queue::MAX_MESSAGE_BYTES).contains(&message_bytes) {
         return Err(FrameError::BadLimit(message_bytes));
     }
     let lines = Ndjson::new(records);
     let count = lines.lines();
-    let mut frames = Vec::new();
+    let mut packed = Packed::default();
     // Raw bytes per output byte; access-log NDJSON at gzip level 1 is ~6x, minus base64's 4/3.
     let mut ratio = 3.0f64;
     let mut start = 0;
@@ -163,11 +209,12 @@ pub fn pack(records: &[Transaction], message_bytes: usize) -> Result<Vec<Frame>,
             let (body, raw) = encode_chunk(lines.chunk(start, end));
             if body.len() + attributes_size(end - start) <= message_bytes {
                 ratio = (raw as f64 / body.len().max(1) as f64).clamp(0.5, 50.0);
-                frames.push(Frame {
+                packed.frames.push(Frame {
                     body,
                     records: end - start,
                     ndjson_bytes: raw,
                 });
+                packed.members.push(start..end);
                 start = end;
                 break;
             }
@@ -184,23 +231,32 @@ pub fn pack(records: &[Transaction], message_bytes: usize) -> Result<Vec<Frame>,
                 );
                 let (body, raw) = fitted.encoded;
                 if fitted.oversize {
-                    return Err(FrameError::RecordTooLarge {
+                    tracing::error!(
+                        record = %records[start].id,
+                        bytes = body.len(),
+                        limit = message_bytes,
+                        "record does not fit a message even cut to its skeleton; kept aside"
+                    );
+                    packed.unfit.push(Unfit {
+                        index: start,
                         id: records[start].id.clone(),
-                        limit: message_bytes,
+                        bytes: body.len(),
                     });
+                } else {
+                    packed.frames.push(Frame {
+                        body,
+                        records: 1,
+                        ndjson_bytes: raw,
+                    });
+                    packed.members.push(start..end);
                 }
-                frames.push(Frame {
-                    body,
-                    records: 1,
-                    ndjson_bytes: raw,
-                });
                 start = end;
                 break;
             }
             end = start + (end - start) / 2;
         }
     }
-    Ok(frames)
+    Ok(packed)
 }
 
 /// One record as an NDJSON line appended to `out`.
@@ -301,6 +357,42 @@ mod tests {
         assert_eq!(back.len(), 1);
         assert!(back[0].flags.partial && back[0].flags.body_truncated);
         assert!(back[0].request.body.as_ref().unwrap().truncated);
+    }
+
+    #[test]
+    fn a_record_that_fits_nowhere_is_isolated_and_its_neighbours_framed() {
+        // An id no message can hold (ids are never cut): only this record is kept aside.
+        let mut x = 88_172_645_463_325_252u64;
+        let noise: String = (0..40_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                char::from(b'a' + (x % 26) as u8)
+            })
+            .collect();
+        let mut recs: Vec<_> = (0..11).map(|i| rec(i, 40)).collect();
+        recs[5].id = noise;
+        let packed = pack_isolating(&recs, MIN_MESSAGE_BYTES * 4).unwrap();
+        assert_eq!(packed.unfit_indices().collect::<Vec<_>>(), vec![5]);
+        assert!(packed.unfit[0].bytes > MIN_MESSAGE_BYTES * 4);
+        let framed: Vec<usize> = packed.members.iter().flat_map(|r| r.clone()).collect();
+        assert_eq!(framed, vec![0, 1, 2, 3, 4, 6, 7, 8, 9, 10]);
+        let back: Vec<_> = packed
+            .frames
+            .iter()
+            .flat_map(|f| unpack(&f.body).unwrap())
+            .collect();
+        assert_eq!(back.len(), 10);
+        assert!(back.iter().all(|r| r.id != recs[5].id));
+        for (f, m) in packed.frames.iter().zip(&packed.members) {
+            assert_eq!(f.records, m.len());
+        }
+        // `pack` refuses the same list, naming the record.
+        assert!(matches!(
+            pack(&recs, MIN_MESSAGE_BYTES * 4),
+            Err(FrameError::RecordTooLarge { .. })
+        ));
     }
 
     #[test]

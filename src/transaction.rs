@@ -47,6 +47,13 @@ pub struct Execution {
     /// The raw lines of an incomplete request, so that a later stage can join it with the rest.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lines: Vec<ExecutionLine>,
+    /// Some raw lines were cut or left out so that the record fits (see [`crate::truncate`]).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub lines_truncated: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// One log event of an incomplete request, as it arrived.
@@ -149,8 +156,16 @@ pub struct Flags {
     /// No body was captured (every access-log record).
     pub discovery_only: bool,
     pub body_truncated: bool,
-    /// Some fields could not be recovered from the line (e.g. broken JSON).
+    /// Some fields could not be recovered from the line (e.g. broken JSON), or were cut.
     pub partial: bool,
+    /// Header values were cut or headers left out so that the record fits (see
+    /// [`crate::truncate`]); absent when nothing was cut.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub headers_truncated: bool,
+    /// A body (or a line it came from) held bytes that are not UTF-8, or JSON escapes of lone
+    /// UTF-16 surrogates: it was decoded lossily (U+FFFD); absent when not.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub body_lossy: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]

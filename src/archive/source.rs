@@ -1,6 +1,12 @@
 //! Reading the archive back: list the objects under `s3://BUCKET/PREFIX` or a directory, and read
 //! each one as a stream (gzip NDJSON with any number of members, or plain NDJSON) one record at a
 //! time, so memory stays bounded whatever the object's size.
+//!
+//! A directory is untrusted: symbolic links are not followed (unless asked, and then only to
+//! regular files, each named), only regular files are opened (never a named pipe, a device or a
+//! socket: checked before opening, and opened non-blocking and checked again, so nothing can make
+//! the reader wait forever), and every entry left out is named with its reason
+//! ([`Listing::skipped`]).
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -68,42 +74,76 @@ pub struct ObjectRef {
     pub size: u64,
 }
 
+/// An entry of the archive left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedObject {
+    /// S3 key or file path.
+    pub key: String,
+    pub reason: String,
+}
+
+/// What listing found: the objects to read, sorted by key, and the entries left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    pub objects: Vec<ObjectRef>,
+    pub skipped: Vec<SkippedObject>,
+}
+
 pub struct ArchiveReader {
     location: Location,
     s3: Option<aws_sdk_s3::Client>,
+    follow_symlinks: bool,
 }
 
 impl ArchiveReader {
     /// `s3` is required for an S3 location.
     pub fn new(location: Location, s3: Option<aws_sdk_s3::Client>) -> Self {
-        ArchiveReader { location, s3 }
+        ArchiveReader {
+            location,
+            s3,
+            follow_symlinks: false,
+        }
+    }
+
+    /// Follow symbolic links to regular files (wherever they point); off by default, when links
+    /// are skipped and named. Links to directories are never followed.
+    pub fn follow_symlinks(mut self, follow: bool) -> Self {
+        self.follow_symlinks = follow;
+        self
     }
 
     pub fn location(&self) -> &Location {
         &self.location
     }
 
-    /// Every object, sorted by key, minus hour partitions that ended well before `since_ms`.
-    pub async fn list(&self, since_ms: Option<i64>) -> Result<Vec<ObjectRef>, SourceError> {
-        let mut out = match &self.location {
+    /// Every object, sorted by key, minus hour partitions that ended well before `since_ms`; and
+    /// the entries of a directory left out (links, pipes, devices…), each with its reason.
+    pub async fn list(&self, since_ms: Option<i64>) -> Result<Listing, SourceError> {
+        let mut listing = match &self.location {
             Location::Dir(dir) => {
-                let mut v = Vec::new();
-                walk(dir, &mut v).map_err(|e| SourceError::List {
+                let mut l = Listing::default();
+                walk(dir, self.follow_symlinks, &mut l).map_err(|e| SourceError::List {
                     location: dir.display().to_string(),
                     cause: e.to_string(),
                 })?;
-                v
+                l
             }
-            Location::S3 { bucket, prefix } => self.list_s3(bucket, prefix).await?,
+            Location::S3 { bucket, prefix } => Listing {
+                objects: self.list_s3(bucket, prefix).await?,
+                skipped: Vec::new(),
+            },
         };
         if let Some(since) = since_ms {
-            out.retain(|o| match super::partition_start_ms(&o.key) {
-                Some(start) => start + 3_600_000 + PRUNE_SLACK_MS > since,
-                None => true,
-            });
+            listing
+                .objects
+                .retain(|o| match super::partition_start_ms(&o.key) {
+                    Some(start) => start + 3_600_000 + PRUNE_SLACK_MS > since,
+                    None => true,
+                });
         }
-        out.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(out)
+        listing.objects.sort_by(|a, b| a.key.cmp(&b.key));
+        listing.skipped.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(listing)
     }
 
     async fn list_s3(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectRef>, SourceError> {
@@ -143,7 +183,7 @@ impl ArchiveReader {
         };
         match &self.location {
             Location::Dir(_) => {
-                let f = std::fs::File::open(&obj.key).map_err(|e| err(e.to_string()))?;
+                let f = open_regular(Path::new(&obj.key), self.follow_symlinks).map_err(err)?;
                 Ok(Box::new(f))
             }
             Location::S3 { bucket, .. } => {
@@ -162,7 +202,7 @@ impl ArchiveReader {
     }
 }
 
-fn walk(dir: &Path, out: &mut Vec<ObjectRef>) -> std::io::Result<()> {
+fn walk(dir: &Path, follow: bool, out: &mut Listing) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let path = entry.path();
@@ -171,16 +211,111 @@ fn walk(dir: &Path, out: &mut Vec<ObjectRef>) -> std::io::Result<()> {
         if name.to_string_lossy().starts_with('.') {
             continue;
         }
-        if entry.file_type()?.is_dir() {
-            walk(&path, out)?;
-        } else {
-            out.push(ObjectRef {
-                key: path.display().to_string(),
-                size: entry.metadata()?.len(),
-            });
+        let key = path.display().to_string();
+        // `DirEntry::file_type` does not follow links.
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            walk(&path, follow, out)?;
+            continue;
         }
+        let meta = if kind.is_symlink() {
+            match (follow, std::fs::metadata(&path)) {
+                (false, _) => {
+                    out.skipped.push(SkippedObject {
+                        key,
+                        reason: "symbolic link, not followed (--follow-symlinks follows links to regular files)".into(),
+                    });
+                    continue;
+                }
+                (true, Ok(m)) if m.is_file() => {
+                    tracing::warn!(path = %key, "following a symbolic link (--follow-symlinks)");
+                    m
+                }
+                (true, Ok(m)) => {
+                    out.skipped.push(SkippedObject {
+                        key,
+                        reason: format!("symbolic link to {}", kind_name(&m.file_type())),
+                    });
+                    continue;
+                }
+                (true, Err(e)) => {
+                    out.skipped.push(SkippedObject {
+                        key,
+                        reason: format!("symbolic link that cannot be resolved: {e}"),
+                    });
+                    continue;
+                }
+            }
+        } else if kind.is_file() {
+            entry.metadata()?
+        } else {
+            out.skipped.push(SkippedObject {
+                key,
+                reason: format!("{}, not a regular file", kind_name(&kind)),
+            });
+            continue;
+        };
+        out.objects.push(ObjectRef {
+            key,
+            size: meta.len(),
+        });
     }
     Ok(())
+}
+
+/// What a file type is, in words.
+fn kind_name(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_file() {
+        "a regular file"
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_fifo() {
+        "a named pipe"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "an unknown kind of file"
+    }
+}
+
+/// Open `path` only if it is a regular file: checked without following links (unless `follow`),
+/// opened non-blocking (a pipe swapped in after the check cannot make `open` wait for a writer)
+/// and without following a final link, then checked again on the open handle.
+pub fn open_regular(path: &Path, follow: bool) -> Result<std::fs::File, String> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let before = if follow {
+        std::fs::metadata(path)
+    } else {
+        std::fs::symlink_metadata(path)
+    }
+    .map_err(|e| e.to_string())?;
+    if !before.is_file() {
+        return Err(format!(
+            "{}, not a regular file",
+            kind_name(&before.file_type())
+        ));
+    }
+    let mut flags = libc::O_NONBLOCK | libc::O_NOCTTY;
+    if !follow {
+        flags |= libc::O_NOFOLLOW;
+    }
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(path)
+        .map_err(|e| e.to_string())?;
+    let after = f.metadata().map_err(|e| e.to_string())?;
+    if !after.is_file() || (after.dev(), after.ino()) != (before.dev(), before.ino()) {
+        return Err("replaced by something else than the regular file listed".into());
+    }
+    Ok(f)
 }
 
 /// What reading one object found.
@@ -207,6 +342,15 @@ pub struct CorruptObject {
 pub fn read_records(
     input: impl Read,
     mut each: impl FnMut(Transaction) -> bool,
+) -> Result<ObjectRead, CorruptObject> {
+    read_records_sized(input, |t, _| each(t))
+}
+
+/// [`read_records`], handing each record with the length of its line in bytes (to bound memory
+/// by bytes rather than by record count).
+pub fn read_records_sized(
+    input: impl Read,
+    mut each: impl FnMut(Transaction, usize) -> bool,
 ) -> Result<ObjectRead, CorruptObject> {
     let mut raw = BufReader::with_capacity(64 * 1024, input);
     let head = raw.fill_buf().map_err(|e| CorruptObject {
@@ -254,7 +398,7 @@ pub fn read_records(
         match serde_json::from_slice::<Transaction>(&buf) {
             Ok(t) => {
                 read.records += 1;
-                if !each(t) {
+                if !each(t, buf.len()) {
                     return Ok(read);
                 }
             }

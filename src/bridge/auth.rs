@@ -28,6 +28,12 @@ pub const TOKEN_BODY_CAP: usize = 64 * 1024;
 /// After a permanent failure (credentials refused, secret missing), answer with it for this long
 /// instead of asking again for every window.
 const REJECTION_HOLD: Duration = Duration::from_secs(5);
+/// A 2xx answer without a usable token (no `access_token`, not JSON, or a token that cannot be
+/// sent in a header, e.g. with a control character) is fetched again after a pause, this many
+/// times in a row; the next such answer counts as permanent ([`TokenError::Malformed`]).
+pub const BAD_TOKEN_RETRIES: u32 = 3;
+/// The pause before fetching again after the first unusable answer; it doubles with each one.
+pub const BAD_TOKEN_PAUSE: Duration = Duration::from_millis(500);
 
 /// How the client credentials travel to the token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -67,6 +73,9 @@ pub enum TokenError {
     Redirected { status: u16, location: String },
     #[error("token endpoint answered without a usable access_token: {0}")]
     Malformed(String),
+    /// An unusable answer ([`BAD_TOKEN_RETRIES`]): transient until the bound is reached.
+    #[error("token endpoint answered without a usable access_token ({reason}); fetching again after a pause (unusable answer {count} of at most {BAD_TOKEN_RETRIES} in a row)")]
+    BadToken { reason: String, count: u32 },
     #[error("token response exceeds {limit} bytes; refused unread")]
     TooLarge { limit: usize },
     #[error(transparent)]
@@ -76,7 +85,7 @@ pub enum TokenError {
 impl TokenError {
     pub fn is_transient(&self) -> bool {
         match self {
-            TokenError::Unavailable(_) => true,
+            TokenError::Unavailable(_) | TokenError::BadToken { .. } => true,
             TokenError::Secret(e) => e.is_transient(),
             TokenError::Rejected { .. }
             | TokenError::Redirected { .. }
@@ -143,13 +152,23 @@ impl Auth {
             }),
             Auth::OAuth(source) => {
                 let token = source.token().await?;
-                Ok(Credential {
-                    header: header(
-                        reqwest::header::AUTHORIZATION,
-                        &format!("Bearer {}", token.expose()),
-                    )?,
-                    token: Some(token),
-                })
+                match header(
+                    reqwest::header::AUTHORIZATION,
+                    &format!("Bearer {}", token.expose()),
+                ) {
+                    Ok(h) => Ok(Credential {
+                        header: h,
+                        token: Some(token),
+                    }),
+                    // Checked when fetched, so not expected; never keep a token that cannot go.
+                    Err(_) => {
+                        source.invalidate(&token).await;
+                        Err(TokenError::BadToken {
+                            reason: "not a valid header value".into(),
+                            count: 1,
+                        })
+                    }
+                }
             }
         }
     }
@@ -183,6 +202,8 @@ struct Cached {
 struct State {
     cached: Option<Cached>,
     rejected: Option<(Instant, TokenError)>,
+    /// Unusable answers in a row: how many, when to ask again, and the error to answer until then.
+    bad: Option<(u32, Instant, TokenError)>,
 }
 
 /// OAuth2 client-credentials tokens, cached across invocations.
@@ -254,13 +275,35 @@ impl TokenSource {
                 return Err(err.clone());
             }
         }
+        if let Some((_, at, err)) = &state.bad {
+            if Instant::now() < *at {
+                return Err(err.clone());
+            }
+        }
         state.cached = None;
         match self.fetch().await {
             Ok(c) => {
                 let token = c.token.clone();
                 state.cached = Some(c);
                 state.rejected = None;
+                state.bad = None;
                 Ok(token)
+            }
+            Err(TokenError::Malformed(reason)) => {
+                let count = state.bad.as_ref().map_or(0, |(n, _, _)| *n) + 1;
+                if count > BAD_TOKEN_RETRIES {
+                    tracing::error!(url = %self.url, answers = count, "token endpoint keeps answering without a usable access_token; giving up for now");
+                    state.bad = None;
+                    let e = TokenError::Malformed(reason);
+                    state.rejected = Some((Instant::now(), e.clone()));
+                    self.secret.invalidate().await;
+                    return Err(e);
+                }
+                let pause = BAD_TOKEN_PAUSE.saturating_mul(1 << (count - 1));
+                tracing::warn!(url = %self.url, answer = count, pause_ms = pause.as_millis() as u64, reason = %reason, "token endpoint answered without a usable access_token; fetching again after a pause");
+                let e = TokenError::BadToken { reason, count };
+                state.bad = Some((count, Instant::now() + pause, e.clone()));
+                Err(e)
             }
             Err(e) => {
                 if !e.is_transient() {
@@ -339,11 +382,26 @@ impl TokenSource {
             });
         }
         let parsed: TokenResponse = serde_json::from_slice(&body)
-            .map_err(|e| TokenError::Malformed(format!("not a token response: {e}")))?;
+            // The error's position only: its text may quote a value, and values may be secret.
+            .map_err(|e| {
+                TokenError::Malformed(format!(
+                    "not a token response ({:?} error at line {}, column {})",
+                    e.classify(),
+                    e.line(),
+                    e.column()
+                ))
+            })?;
         let token = parsed
             .access_token
             .filter(|t| !t.is_empty())
             .ok_or_else(|| TokenError::Malformed("no access_token".into()))?;
+        // A token that cannot travel in a header (control characters, line breaks) is refused
+        // here, not at every collector request; the value itself is never shown.
+        if HeaderValue::from_str(&format!("Bearer {token}")).is_err() {
+            return Err(TokenError::Malformed(
+                "access_token holds characters not allowed in a header".into(),
+            ));
+        }
         let lifetime = token_lifetime(
             parsed.expires_in.as_ref(),
             jwt_exp(&token),

@@ -47,6 +47,9 @@ pub struct Faults {
     pub max_body_bytes: Option<usize>,
     /// Record ids whose windows get 400 (a collector refusing one record's content).
     pub reject_ids: HashSet<String>,
+    /// The next token answers (this many) carry an `access_token` with a control character: a
+    /// token no HTTP header can carry (the token endpoint's glitch, for clients to survive).
+    pub bad_tokens: u32,
 }
 
 impl Default for Faults {
@@ -60,6 +63,7 @@ impl Default for Faults {
             retry_after_secs: None,
             max_body_bytes: None,
             reject_ids: HashSet::new(),
+            bad_tokens: 0,
         }
     }
 }
@@ -82,6 +86,8 @@ pub struct ReceiverStats {
     pub token_requests: u64,
     pub tokens_issued: u64,
     pub token_refusals: u64,
+    /// Token answers made unusable on purpose ([`Faults::bad_tokens`]).
+    pub bad_tokens_issued: u64,
     pub posts: u64,
     pub unauthorized: u64,
     pub faults_injected: u64,
@@ -267,6 +273,16 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
     }
     let ttl = inner.faults.token_ttl_secs;
+    if inner.faults.bad_tokens > 0 {
+        inner.faults.bad_tokens -= 1;
+        inner.stats.bad_tokens_issued += 1;
+        return axum::Json(json!({
+            "access_token": "bad\u{1}token",
+            "token_type": "Bearer",
+            "expires_in": ttl,
+        }))
+        .into_response();
+    }
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()

@@ -73,6 +73,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             retry_after_secs: args.retry_after,
             max_body_bytes: args.max_body_bytes,
             reject_ids: args.reject_id.into_iter().collect(),
+            bad_tokens: 0,
         },
     };
     let receiver = Receiver::start(args.listen, config)

@@ -2,6 +2,12 @@
 //! objects one at a time (streamed, bounded memory), keeps the records inside the time window and
 //! API selection, and sends them as frames to a queue, or straight to a Bridge with the shipper's
 //! own client. A corrupt object is reported by key and skipped; the run goes on and exits 1.
+//!
+//! A directory is read as untrusted ([`crate::archive::source`]): symbolic links are not followed
+//! (`--follow-symlinks` follows links to regular files), only regular files are opened, and every
+//! entry left out is named with its reason and makes the run exit 1. Memory is bounded by bytes:
+//! a batch handed to the sender holds at most [`BATCH_BYTES`] of record lines (or
+//! [`BATCH_RECORDS`] records), and at most two wait in the channel.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -12,14 +18,18 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use super::replay::Args;
-use crate::archive::source::{read_records, ArchiveReader, Location, ObjectRef};
+use crate::archive::source::{read_records_sized, ArchiveReader, Location, ObjectRef};
 use crate::frame;
 use crate::queue::{send_all, Queue, SendPolicy, SqsQueue};
 use crate::ship::{ShipConfig, ShipMessage, Shipper};
 use crate::transaction::Transaction;
 
-/// Records handed from an object's reader thread to the sender at once.
-const BATCH_RECORDS: usize = 500;
+/// Records handed from an object's reader thread to the sender at once, at most.
+pub const BATCH_RECORDS: usize = 500;
+/// Bytes of record lines handed at once, at most (a batch closes at the record that reaches it):
+/// with two batches waiting, one being read and one being sent, a run holds a few tens of MB
+/// of records whatever their size.
+pub const BATCH_BYTES: usize = 8 * 1024 * 1024;
 
 /// The flags of the archive mode (flattened into `replay`'s).
 #[derive(Debug, Default, clap::Args)]
@@ -48,6 +58,10 @@ pub struct ArchiveArgs {
         conflicts_with = "to"
     )]
     pub bridge_url: Option<String>,
+    /// Follow symbolic links to regular files in the --from-archive directory, wherever they
+    /// point (by default links are skipped and named, and the run exits 1).
+    #[arg(long, requires = "from_archive")]
+    pub follow_symlinks: bool,
 }
 
 /// Parse a point in time to epoch ms.
@@ -102,6 +116,9 @@ impl Selection {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct BackfillSummary {
     pub objects: u64,
+    /// Entries of the directory left out (symbolic links, pipes, devices, files that changed),
+    /// each named in `errors` with its reason.
+    pub skipped_objects: u64,
     pub corrupt_objects: u64,
     /// Records read from the archive.
     pub read: u64,
@@ -139,25 +156,34 @@ impl Destination {
                 queue,
                 message_bytes,
             } => {
-                let frames = match frame::pack(records, *message_bytes) {
-                    Ok(f) => f,
+                let packed = match frame::pack_isolating(records, *message_bytes) {
+                    Ok(p) => p,
                     Err(e) => return (0, Some(e.to_string())),
                 };
-                let messages = frames
+                let unfit = unfit_error(&packed);
+                let framed = n - packed.unfit.len() as u64;
+                let messages: Vec<_> = packed
+                    .frames
                     .into_iter()
                     .enumerate()
                     .map(|(i, f)| f.into_message(i.to_string()))
                     .collect();
+                if messages.is_empty() {
+                    return (0, unfit);
+                }
                 match send_all(queue, messages, &SendPolicy::default()).await {
-                    Ok(_) => (n, None),
+                    Ok(_) => (framed, unfit),
                     Err(e) => (0, Some(format!("{}: {e}", queue.name()))),
                 }
             }
             Destination::Bridge(shipper) => {
-                let frames = match frame::pack(records, crate::queue::MAX_MESSAGE_BYTES) {
-                    Ok(f) => f,
+                let packed = match frame::pack_isolating(records, crate::queue::MAX_MESSAGE_BYTES) {
+                    Ok(p) => p,
                     Err(e) => return (0, Some(e.to_string())),
                 };
+                let unfit = unfit_error(&packed);
+                let unfit_n = packed.unfit.len() as u64;
+                let frames = packed.frames;
                 let counts: Vec<u64> = frames.iter().map(|f| f.records as u64).collect();
                 let messages: Vec<ShipMessage> = frames
                     .into_iter()
@@ -180,10 +206,26 @@ impl Destination {
                         "the Bridge did not accept {failed} records after the shipper's retries"
                     )
                 });
-                (n - failed, err)
+                let err = match (err, unfit) {
+                    (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+                    (a, b) => a.or(b),
+                };
+                (n - failed - unfit_n, err)
             }
         }
     }
+}
+
+/// The records no message can hold even cut, named.
+fn unfit_error(packed: &frame::Packed) -> Option<String> {
+    (!packed.unfit.is_empty()).then(|| {
+        let ids: Vec<&str> = packed.unfit.iter().map(|u| u.id.as_str()).collect();
+        format!(
+            "{} records fit no message even cut (not sent): {}",
+            ids.len(),
+            ids.join(", ")
+        )
+    })
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -244,11 +286,20 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
 
-    let reader = ArchiveReader::new(location, s3);
-    let objects = reader.list(selection.since_ms).await?;
+    let reader = ArchiveReader::new(location, s3).follow_symlinks(a.follow_symlinks);
+    let listing = reader.list(selection.since_ms).await?;
+    let objects = &listing.objects;
     let bar = super::replay::progress_bar(Some(objects.iter().map(|o| o.size).sum()));
-    let summary = backfill(&reader, &objects, &selection, &dest, args.rate, &bar).await;
+    let mut summary = backfill(&reader, objects, &selection, &dest, args.rate, &bar).await;
     bar.finish_and_clear();
+    summary.skipped_objects += listing.skipped.len() as u64;
+    let mut errors: Vec<String> = listing
+        .skipped
+        .iter()
+        .map(|k| format!("{}: skipped: {}", k.key, k.reason))
+        .collect();
+    errors.append(&mut summary.errors);
+    summary.errors = errors;
 
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
@@ -259,9 +310,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             "sent"
         };
         println!(
-            "{from}: {} objects ({} corrupt), read {}, matched {}, {verb} {}, skipped {}, bad lines {}, failed {}",
+            "{from}: {} objects ({} corrupt, {} more skipped), read {}, matched {}, {verb} {}, skipped {}, bad lines {}, failed {}",
             summary.objects,
             summary.corrupt_objects,
+            summary.skipped_objects,
             summary.read,
             summary.matched,
             if summary.dry_run { summary.matched } else { summary.sent },
@@ -273,7 +325,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     for e in &summary.errors {
         eprintln!("error: {e}");
     }
-    let clean = summary.corrupt_objects == 0 && summary.bad_lines == 0 && summary.failed == 0;
+    let clean = summary.corrupt_objects == 0
+        && summary.skipped_objects == 0
+        && summary.bad_lines == 0
+        && summary.failed == 0;
     Ok(if clean {
         ExitCode::SUCCESS
     } else {
@@ -310,15 +365,18 @@ async fn backfill(
         let (tx, mut rx) = mpsc::channel::<Vec<Transaction>>(2);
         let sel = selection.clone();
         let task = tokio::task::spawn_blocking(move || {
-            let mut batch = Vec::with_capacity(BATCH_RECORDS);
+            let mut batch = Vec::new();
+            let mut bytes = 0usize;
             let mut skipped = 0u64;
-            let read = read_records(input, |t| {
+            let read = read_records_sized(input, |t, len| {
                 if !sel.matches(&t) {
                     skipped += 1;
                     return true;
                 }
                 batch.push(t);
-                if batch.len() >= BATCH_RECORDS {
+                bytes += len;
+                if batch.len() >= BATCH_RECORDS || bytes >= BATCH_BYTES {
+                    bytes = 0;
                     return tx.blocking_send(std::mem::take(&mut batch)).is_ok();
                 }
                 true

@@ -99,7 +99,7 @@ pub fn assemble(
     max_body_bytes: usize,
 ) -> (Vec<Transaction>, Counts) {
     let mut counts = Counts::default();
-    let groups = group(items, &mut counts);
+    let groups = group(items, events, &mut counts);
     let mut out = Vec::with_capacity(groups.len());
     for g in &groups {
         if !g.complete {
@@ -122,7 +122,7 @@ pub fn assemble_split(
     all_pending: bool,
 ) -> (Vec<Transaction>, Vec<Pending>, Counts) {
     let mut counts = Counts::default();
-    let groups = group(items, &mut counts);
+    let groups = group(items, events, &mut counts);
     let mut out = Vec::with_capacity(groups.len());
     let mut pending = Vec::new();
     for g in &groups {
@@ -158,25 +158,53 @@ fn pending_line(item: &Item<'_>, event: &LogEvent) -> ExecutionLine {
     }
 }
 
-fn group<'b>(items: &'b [Item<'_>], counts: &mut Counts) -> Vec<Group<'b>> {
+/// Group items by the request each names. A line names its request by its `(id)` prefix, by the
+/// request id its delivered event carries, or in its text (`Starting execution for request: …`).
+/// A line that names none inherits a request only inside a run of the 2016 format (lines without
+/// a prefix, one after the other, after the line that named the request); anything else without a
+/// usable request id is an orphan (counted), never attached to a neighbour: a delivered event or a
+/// line that does not say whose it is must not rewrite another caller's transaction.
+fn group<'b>(items: &'b [Item<'_>], events: &[LogEvent], counts: &mut Counts) -> Vec<Group<'b>> {
     let mut groups: Vec<Group<'b>> = Vec::new();
     let mut index: HashMap<&'b str, usize> = HashMap::new();
+    // The request of the 2016-format run the previous item belonged to.
+    let mut run: Option<&'b str> = None;
     for (i, item) in items.iter().enumerate() {
         let line = line::parse(&item.text);
+        // A plain line (its event's message is the text), not a delivered JSON event.
+        let plain = events
+            .get(item.event)
+            .is_some_and(|e| e.message.as_str() == item.text.as_ref());
+        let named_in_text = match line.event {
+            Event::ExecutionStarted { request_id }
+            | Event::UsagePlanVerifying { request_id, .. }
+                if line::usable_request_id(request_id) =>
+            {
+                Some(request_id)
+            }
+            _ => None,
+        };
+        let given = item
+            .request_id
+            .as_deref()
+            .filter(|id| line::usable_request_id(id));
+        // One of our delivery's records (not any JSON event): it may continue a request too.
+        let delivered = item.carries && !plain;
+        let unprefixed = line.request_id.is_none() && given.is_none() && (plain || delivered);
         let id = line
             .request_id
-            .or(item.request_id.as_deref())
-            .or(match line.event {
-                Event::ExecutionStarted { request_id }
-                | Event::UsagePlanVerifying { request_id, .. }
-                    if !request_id.is_empty() =>
-                {
-                    Some(request_id)
-                }
-                _ => None,
-            })
-            // The 2016 format has no prefix: a line belongs to the request before it.
-            .or_else(|| groups.last().filter(|_| item.carries).map(|g| g.id));
+            .or(given)
+            .or(named_in_text)
+            // The 2016 format has no prefix: a line belongs to the request its run names.
+            .or(if unprefixed { run } else { None });
+        // Our delivery's records (JSON that names its API beside the line) carry their request
+        // to the unprefixed records after them, while that request is open (not completed).
+        let open = !matches!(line.event, Event::MethodCompleted { .. });
+        run = if (unprefixed && !delivered) || (delivered && open) {
+            id
+        } else {
+            None
+        };
         let Some(id) = id else {
             counts.orphans += 1;
             continue;
@@ -436,7 +464,15 @@ fn build(
         .into_iter()
         .flatten()
         .any(|b| b.truncated);
-    t.flags.partial = partial || !g.complete;
+    // A line with bytes that were not UTF-8 (or JSON escapes of lone surrogates) was decoded
+    // lossily: its record is flagged, and a body holding U+FFFD (the mark such decoding leaves,
+    // also after a trip through the stitch queue) is flagged `body_lossy`.
+    let lossy_line = g.lines.iter().any(|(i, _)| events[items[*i].event].lossy);
+    t.flags.body_lossy = [&t.request.body, &t.response.body]
+        .into_iter()
+        .flatten()
+        .any(|b| b.data.contains('\u{fffd}'));
+    t.flags.partial = partial || !g.complete || lossy_line || t.flags.body_lossy;
     t.execution = Some(Execution {
         extended_request_id: s.extended_request_id.map(str::to_string),
         error: s.error.map(str::to_string),
@@ -458,6 +494,7 @@ fn build(
                 })
                 .collect()
         },
+        lines_truncated: false,
     });
     t
 }

@@ -82,6 +82,12 @@ impl Event<'_> {
 
 const TRUNCATED: &str = " [TRUNCATED]";
 
+/// A request id that can name a request: API Gateway's are 36 characters of letters, digits and
+/// `-`; anything empty, longer than 80 or with other characters is not one.
+pub fn usable_request_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 80 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
 /// Split `(<id>) text`. The id is what API Gateway puts there: letters, digits and `-`.
 pub fn split_request_id(message: &str) -> (Option<&str>, &str) {
     let Some(rest) = message.strip_prefix('(') else {
@@ -93,7 +99,7 @@ pub fn split_request_id(message: &str) -> (Option<&str>, &str) {
         return (None, message);
     };
     let id = &rest[..close];
-    let valid = !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let valid = usable_request_id(id);
     match rest[close + 1..].strip_prefix(' ') {
         Some(text) if valid => (Some(id), text),
         _ => (None, message),

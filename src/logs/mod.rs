@@ -10,10 +10,12 @@
 mod detect;
 mod gunzip;
 mod logdata;
+mod surrogates;
 
 pub use detect::{decode_payload, MAX_EVENTS_PER_PAYLOAD};
 pub use gunzip::gunzip_capped;
 pub use logdata::{LogData, LogEvent, MessageType};
+pub use surrogates::repair_lone_surrogates;
 
 /// Default cap on decompressed bytes per input, all its gzip members and events together
 /// (`MAX_PAYLOAD_BYTES`).
