@@ -433,6 +433,18 @@ pub async fn enable(
     apply: bool,
 ) -> Report {
     let inventory = discover::discover_regions(base, regions, from_all, selection.kinds).await;
+    enable_discovered(&inventory, &selection.selector, opts, apply).await
+}
+
+/// Plan and (with `apply`) enable the stages `selector` picks from an inventory already
+/// discovered: what `enable` does after discovery, and what the auto-enable control function runs
+/// for the stages its policy admits.
+pub async fn enable_discovered(
+    inventory: &discover::Inventory,
+    selector: &crate::ops::select::Selector,
+    opts: &EnableOptions,
+    apply: bool,
+) -> Report {
     let mut report = Report {
         skipped_regions: inventory.skipped_regions.clone(),
         ..Default::default()
@@ -442,14 +454,14 @@ pub async fn enable(
         .iter()
         .flat_map(|(_, inv)| inv.stages.iter().cloned())
         .collect();
-    let (_, unmatched) = selection.selector.apply(&everything);
+    let (_, unmatched) = selector.apply(&everything);
     report.errors.extend(unmatched);
 
     for (clients, inv) in &inventory.regions {
         report
             .errors
             .extend(inv.errors.iter().map(|e| format!("{}: {e}", inv.region)));
-        let (selected, _) = selection.selector.apply(&inv.stages);
+        let (selected, _) = selector.apply(&inv.stages);
         if selected.is_empty() {
             continue;
         }
@@ -563,6 +575,8 @@ mod tests {
             log_group: None,
             execution: None,
             streamed_from: Vec::new(),
+            tags: Default::default(),
+            enabled_by: None,
         }
     }
 

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::transaction::ApiKind;
 
 pub mod access_log;
+pub mod autoenable;
 pub mod account_role;
 pub mod delivery;
 pub mod disable;
@@ -24,6 +25,9 @@ pub mod regions;
 pub mod replay;
 pub mod select;
 pub mod stack;
+#[cfg(feature = "cli")]
+pub mod status;
+pub mod view;
 
 /// Every subscription filter this project creates starts with this.
 pub const FILTER_PREFIX: &str = "apigw-stream/";
