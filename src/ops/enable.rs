@@ -47,6 +47,10 @@ pub struct EnableOptions {
     pub keep_access_logs: bool,
     /// Create API Gateway's account CloudWatch Logs role where a region has none.
     pub create_account_role: bool,
+    /// The account of the stages (and of the log groups made for them), when the filters'
+    /// destination is in another account: a central CloudWatch Logs destination. `None`: the
+    /// destination's account (a decode function in this account).
+    pub account: Option<String>,
 }
 
 impl Default for EnableOptions {
@@ -62,6 +66,7 @@ impl Default for EnableOptions {
             large_bodies: false,
             keep_access_logs: false,
             create_account_role: false,
+            account: None,
         }
     }
 }
@@ -202,7 +207,10 @@ fn plan_steps(
     ctx: &RegionContext,
     opts: &EnableOptions,
 ) -> Result<(), String> {
-    let function = decode_function(st, ctx)?;
+    let mut function = decode_function(st, ctx)?;
+    if let Some(account) = &opts.account {
+        function.account = account.clone();
+    }
     if opts.execution_logs {
         return crate::ops::enable_execution::plan(plan, st, writers, ctx, opts, &function);
     }
@@ -505,7 +513,9 @@ async fn region_context(
             .await
             .map_err(|e| format!("decode function not found ({e})")),
     };
-    let same_region = |arn: &str| arn_parts(arn).is_some_and(|p| p.2 == clients.region);
+    // (A CloudWatch Logs destination, `arn:…:logs:…:destination:…`, is no function to look up.)
+    let same_region =
+        |arn: &str| arn_parts(arn).is_some_and(|p| p.1 == "lambda" && p.2 == clients.region);
     if let Some(arn) = function_arn.as_ref().ok().filter(|a| same_region(a)) {
         // A missing function would fail every PutSubscriptionFilter; say so in the plan. Other
         // errors (e.g. no lambda:GetFunction permission) are left for the apply to meet.

@@ -54,7 +54,15 @@ async fn handle(state: &State, event: LambdaEvent<Value>) -> Result<Value, Error
     if let Trigger::Ignored { reason } = &trigger {
         tracing::info!(request_id, reason, "event ignored");
     }
-    let report = autoenable::run(&state.base, &state.clients, &state.config, &trigger).await;
+    // The stages are in this function's account, whatever account the filters' destination is in
+    // (a central pipeline's CloudWatch Logs destination).
+    let mut config = state.config.clone();
+    if config.enable.account.is_none() {
+        config.enable.account = apigw_stream::ops::arn_parts(&event.context.invoked_function_arn)
+            .map(|p| p.3.to_string())
+            .filter(|a| !a.is_empty());
+    }
+    let report = autoenable::run(&state.base, &state.clients, &config, &trigger).await;
     for st in &report.stages {
         tracing::info!(
             request_id,
