@@ -130,7 +130,10 @@ async fn member_accounts_reach_the_collector_through_the_central_stream() {
             })
             .collect();
         let group = format!("/aws/apigateway/apigw-stream/{api}/$default").replace('$', "_");
-        records.push(kinesis_record(p + 1, &logdata(owner, &group, &lines, now_ms)));
+        records.push(kinesis_record(
+            p + 1,
+            &logdata(owner, &group, &lines, now_ms),
+        ));
     }
     // The mapping's batches: two invocations.
     let second = records.split_off(3);

@@ -96,7 +96,11 @@ fn line<'a>(report: &'a Value, api: &str, stage: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no line for {api}/{stage} in {report:#}"))
 }
 
-async fn stage_of(conf: &SdkConfig, api: &str, stage: &str) -> aws_sdk_apigateway::operation::get_stage::GetStageOutput {
+async fn stage_of(
+    conf: &SdkConfig,
+    api: &str,
+    stage: &str,
+) -> aws_sdk_apigateway::operation::get_stage::GetStageOutput {
     aws_sdk_apigateway::Client::new(conf)
         .get_stage()
         .rest_api_id(api)
@@ -134,7 +138,11 @@ async fn new_stages_are_subscribed_opt_outs_respected_and_drift_repaired() {
         ),
     )
     .await;
-    assert_eq!(line(&report, &orders, "prod")["action"], "enabled", "{report:#}");
+    assert_eq!(
+        line(&report, &orders, "prod")["action"],
+        "enabled",
+        "{report:#}"
+    );
     // Truth from moto: our filter on the stage's new group, to the decode function...
     assert_eq!(
         ops_support::filters(&conf, &group).await,
@@ -151,7 +159,9 @@ async fn new_stages_are_subscribed_opt_outs_respected_and_drift_repaired() {
         .unwrap_or_default();
     assert!(dest.ends_with(&format!(":log-group:{group}")), "{dest}");
     assert_eq!(
-        st.tags().and_then(|t| t.get("apigw-stream:enabled-by")).map(String::as_str),
+        st.tags()
+            .and_then(|t| t.get("apigw-stream:enabled-by"))
+            .map(String::as_str),
         Some("policy")
     );
 
@@ -159,7 +169,9 @@ async fn new_stages_are_subscribed_opt_outs_respected_and_drift_repaired() {
     let internal = ops_support::rest_api(&conf, "internal", &["dev"]).await;
     aws_sdk_apigateway::Client::new(&conf)
         .tag_resource()
-        .resource_arn(format!("arn:aws:apigateway:{REGION}::/restapis/{internal}/stages/dev"))
+        .resource_arn(format!(
+            "arn:aws:apigateway:{REGION}::/restapis/{internal}/stages/dev"
+        ))
         .tags("apigw-stream", "off")
         .send()
         .await
@@ -175,9 +187,15 @@ async fn new_stages_are_subscribed_opt_outs_respected_and_drift_repaired() {
     .await;
     let l = line(&report, &internal, "dev");
     assert_eq!(l["action"], "skipped", "{report:#}");
-    assert!(l["detail"].as_str().unwrap_or_default().contains("apigw-stream=off"));
+    assert!(l["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("apigw-stream=off"));
     let st = stage_of(&conf, &internal, "dev").await;
-    assert!(st.access_log_settings().is_none(), "opted-out stage got logging: {st:?}");
+    assert!(
+        st.access_log_settings().is_none(),
+        "opted-out stage got logging: {st:?}"
+    );
     let internal_group = apigw_stream::ops::enable::default_log_group(&internal, "dev");
     let groups = aws_sdk_cloudwatchlogs::Client::new(&conf)
         .describe_log_groups()
@@ -231,7 +249,11 @@ async fn new_stages_are_subscribed_opt_outs_respected_and_drift_repaired() {
 
     // 4. A second reconcile finds nothing to do.
     let report = invoke(&mut control, &scheduled_event()).await;
-    assert_eq!(line(&report, &orders, "prod")["action"], "unchanged", "{report:#}");
+    assert_eq!(
+        line(&report, &orders, "prod")["action"],
+        "unchanged",
+        "{report:#}"
+    );
 
     // 5. `apis` shows who enabled what.
     let clients = apigw_stream::ops::RegionClients::new(&conf, REGION);
@@ -260,13 +282,15 @@ async fn opt_in_policy_waits_for_the_tag() {
     let conf = moto().sdk_config();
     // Its own region: the other test's stages stay out of this one's reconcile.
     let region = "eu-west-3";
-    let conf = conf.to_builder().region(aws_config::Region::new(region)).build();
+    let conf = conf
+        .to_builder()
+        .region(aws_config::Region::new(region))
+        .build();
     let pipeline = ops_support::deploy_pipeline(&conf).await;
     ops_support::set_apigateway_logging_role(&conf).await;
-    let mut control = Function::new(
-        control_spec(&pipeline.function_arn, "opt-in").env("AWS_REGION", region),
-    )
-    .await;
+    let mut control =
+        Function::new(control_spec(&pipeline.function_arn, "opt-in").env("AWS_REGION", region))
+            .await;
     let api = ops_support::rest_api(&conf, "billing", &["prod"]).await;
     let event = |name: &str| {
         let mut e: Value = serde_json::from_slice(&cloudtrail_event(
@@ -280,7 +304,11 @@ async fn opt_in_policy_waits_for_the_tag() {
         e.to_string().into_bytes()
     };
     let report = invoke(&mut control, &event("CreateStage")).await;
-    assert_eq!(line(&report, &api, "prod")["action"], "skipped", "{report:#}");
+    assert_eq!(
+        line(&report, &api, "prod")["action"],
+        "skipped",
+        "{report:#}"
+    );
     let group = apigw_stream::ops::enable::default_log_group(&api, "prod");
     let logs = aws_sdk_cloudwatchlogs::Client::new(&conf);
     let found = logs
@@ -307,7 +335,11 @@ async fn opt_in_policy_waits_for_the_tag() {
     .expect("json");
     tag_event["detail"]["awsRegion"] = json!(region);
     let report = invoke(&mut control, tag_event.to_string().as_bytes()).await;
-    assert_eq!(line(&report, &api, "prod")["action"], "enabled", "{report:#}");
+    assert_eq!(
+        line(&report, &api, "prod")["action"],
+        "enabled",
+        "{report:#}"
+    );
     assert_eq!(ops_support::filters(&conf, &group).await.len(), 1);
     control.assert_no_panic();
 }
@@ -321,14 +353,19 @@ async fn unrelated_events_change_nothing_and_bad_settings_fail_init() {
     .await;
     let report = invoke(
         &mut control,
-        &cloudtrail_event("DeleteStage", json!({"restApiId": "x", "stageName": "p"}), Value::Null),
+        &cloudtrail_event(
+            "DeleteStage",
+            json!({"restApiId": "x", "stageName": "p"}),
+            Value::Null,
+        ),
     )
     .await;
     assert_eq!(report["trigger"], "ignored");
     assert_eq!(report["stages"], json!([]));
-    let mut bad = Function::new(
-        control_spec("arn:aws:lambda:us-east-1:123456789012:function:d", "everything"),
-    )
+    let mut bad = Function::new(control_spec(
+        "arn:aws:lambda:us-east-1:123456789012:function:d",
+        "everything",
+    ))
     .await;
     let inv = bad.invoke(b"{}").await;
     let msg = inv.outcome.error_message().unwrap_or_default();

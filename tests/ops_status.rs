@@ -109,14 +109,23 @@ async fn status_shows_depths_series_and_what_to_run() {
     assert_eq!(depth(QueueRole::Queue), Some(2));
     assert_eq!(depth(QueueRole::DecodeDlq), Some(0));
     // The test stack has no stitch queues: neither shown nor asked about.
-    assert!(report.queues.iter().all(|q| q.role != QueueRole::StitchQueue));
+    assert!(report
+        .queues
+        .iter()
+        .all(|q| q.role != QueueRole::StitchQueue));
 
     // The queries name the stack's real queue and function.
     let asked = stub.asked.lock().expect("lock").clone();
     let queue_name = pipeline.queue_url.rsplit('/').next().expect("name");
-    let age = asked.iter().find(|q| q.id == "ageQueue").expect("ageQueue asked");
+    let age = asked
+        .iter()
+        .find(|q| q.id == "ageQueue")
+        .expect("ageQueue asked");
     assert_eq!(age.namespace, "AWS/SQS");
-    assert_eq!(age.dimension, ("QueueName".to_string(), queue_name.to_string()));
+    assert_eq!(
+        age.dimension,
+        ("QueueName".to_string(), queue_name.to_string())
+    );
     let function = pipeline
         .function_arn
         .rsplit(':')
@@ -136,7 +145,10 @@ async fn status_shows_depths_series_and_what_to_run() {
     let d = report.series("delivered").expect("delivered");
     assert_eq!(d.values[9], None);
     assert_eq!(d.current(), Some(100.0));
-    assert_eq!(report.series("ageQueue").and_then(|s| s.max()), Some(1200.0));
+    assert_eq!(
+        report.series("ageQueue").and_then(|s| s.max()),
+        Some(1200.0)
+    );
 
     // Findings: the DLQ with the replay command, the queue behind, the collector failing.
     let problems: Vec<_> = report
@@ -145,19 +157,27 @@ async fn status_shows_depths_series_and_what_to_run() {
         .filter(|f| f.severity == Severity::Problem)
         .collect();
     assert_eq!(problems.len(), 1, "{:#?}", report.findings);
-    assert!(problems[0].what.starts_with("3 message(s) in the shipper DLQ"));
+    assert!(problems[0]
+        .what
+        .starts_with("3 message(s) in the shipper DLQ"));
     assert_eq!(
         problems[0].run.as_deref(),
         Some("apigw-stream replay --stack-name apigw-stream --region us-east-1 --dlq shipper")
     );
     let text: Vec<&str> = report.findings.iter().map(|f| f.what.as_str()).collect();
     assert!(text.iter().any(|t| t.contains("1200 s")), "{text:?}");
-    assert!(text.iter().any(|t| t.contains("failed 12 window(s)")), "{text:?}");
+    assert!(
+        text.iter().any(|t| t.contains("failed 12 window(s)")),
+        "{text:?}"
+    );
     assert_eq!(report.worst(), Some(Severity::Problem));
 
     let rendered = status::render(&report);
     assert!(rendered.contains("shipper DLQ          3"), "{rendered}");
-    assert!(rendered.contains("▂▂▃▃▄▅▅▆▆▇▇█"), "the age sparkline: {rendered}");
+    assert!(
+        rendered.contains("▂▂▃▃▄▅▅▆▆▇▇█"),
+        "the age sparkline: {rendered}"
+    );
     assert!(rendered.contains("run: apigw-stream replay"), "{rendered}");
     let json = serde_json::to_value(&report).expect("json");
     assert_eq!(json["queues"].as_array().map(Vec::len), Some(3));

@@ -140,8 +140,7 @@ impl Policy {
 
     /// The policy forbids this stage explicitly (tagged off, under a scope that reads the tag).
     fn opted_out(&self, tags: &BTreeMap<String, String>) -> bool {
-        self.scope != Scope::All
-            && tags.get(POLICY_TAG).and_then(|v| parse_bool(v)) == Some(false)
+        self.scope != Scope::All && tags.get(POLICY_TAG).and_then(|v| parse_bool(v)) == Some(false)
     }
 }
 
@@ -301,7 +300,9 @@ pub enum Trigger {
     Stage(StageEvent),
     Reconcile,
     /// Nothing to do, and why (a failed call, another service's event...).
-    Ignored { reason: String },
+    Ignored {
+        reason: String,
+    },
 }
 
 /// The first non-empty string under `key`, searching `v` depth-first (the stage name sits at
@@ -310,7 +311,11 @@ pub enum Trigger {
 fn find_str<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     match v {
         Value::Object(map) => {
-            if let Some(s) = map.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()) {
+            if let Some(s) = map
+                .get(key)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+            {
                 return Some(s);
             }
             map.values().find_map(|x| find_str(x, key))
@@ -353,7 +358,9 @@ pub fn parse_event(event: &Value) -> Trigger {
         return Trigger::Reconcile;
     }
     if detail_type != "AWS API Call via CloudTrail" {
-        return ignored(format!("not a CloudTrail or scheduled event ({detail_type:?})"));
+        return ignored(format!(
+            "not a CloudTrail or scheduled event ({detail_type:?})"
+        ));
     }
     let Some(detail) = event.get("detail") else {
         return ignored("CloudTrail event without detail".into());
@@ -502,7 +509,11 @@ impl ControlStats {
             ("DriftRepaired", self.repaired as f64, Unit::Count),
             ("StagesUnchanged", self.unchanged as f64, Unit::Count),
             ("StagesSkipped", self.skipped as f64, Unit::Count),
-            ("OptedOutStreamed", self.opted_out_streamed as f64, Unit::Count),
+            (
+                "OptedOutStreamed",
+                self.opted_out_streamed as f64,
+                Unit::Count,
+            ),
             ("StagesBlocked", self.blocked as f64, Unit::Count),
             ("StagesFailed", self.failed as f64, Unit::Count),
             ("ControlErrors", self.errors as f64, Unit::Count),
@@ -587,9 +598,9 @@ pub fn classify(report: &Report, stages: &[&StageInfo]) -> Vec<StageAction> {
         .stages
         .iter()
         .map(|o| {
-            let ours_before = stages.iter().any(|s| {
-                s.stage == o.stage && s.enabled_by.as_deref() == Some(ENABLED_BY_POLICY)
-            });
+            let ours_before = stages
+                .iter()
+                .any(|s| s.stage == o.stage && s.enabled_by.as_deref() == Some(ENABLED_BY_POLICY));
             let action = match o.status {
                 Status::Changed if ours_before => Action::Repaired,
                 Status::Changed => Action::Enabled,
@@ -842,7 +853,10 @@ mod tests {
     #[test]
     fn config_from_env() {
         let c = ControlConfig::from_env(&env(&[
-            ("DECODE_FUNCTION_ARN", "arn:aws:lambda:us-east-1:1:function:d"),
+            (
+                "DECODE_FUNCTION_ARN",
+                "arn:aws:lambda:us-east-1:1:function:d",
+            ),
             ("AUTO_ENABLE_SCOPE", "opt-in"),
             ("AUTO_ENABLE_MODE", "execution"),
             ("AUTO_ENABLE_REGIONS", "us-east-1, eu-west-1"),
@@ -908,7 +922,12 @@ mod tests {
             json!({"self": {"restApiId": "a1b2c3", "stageName": "prod"}}),
         )));
         assert_eq!(
-            (e.family, e.api_id.as_str(), e.stage.as_deref(), e.region.as_str()),
+            (
+                e.family,
+                e.api_id.as_str(),
+                e.stage.as_deref(),
+                e.region.as_str()
+            ),
             (Family::Rest, "a1b2c3", Some("prod"), "eu-west-1")
         );
         let e = stage_event(parse_event(&cloudtrail(
@@ -954,9 +973,13 @@ mod tests {
 
     #[test]
     fn other_events_are_ignored_or_reconcile() {
-        let scheduled = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+        let scheduled =
+            json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
         assert_eq!(parse_event(&scheduled), Trigger::Reconcile);
-        assert_eq!(parse_event(&json!({"action": "reconcile"})), Trigger::Reconcile);
+        assert_eq!(
+            parse_event(&json!({"action": "reconcile"})),
+            Trigger::Reconcile
+        );
         let mut failed = cloudtrail(
             "CreateStage",
             json!({"restApiId": "a", "createStageInput": {"stageName": "p"}}),
@@ -964,7 +987,11 @@ mod tests {
         );
         failed["detail"]["errorCode"] = json!("BadRequestException");
         assert!(matches!(parse_event(&failed), Trigger::Ignored { .. }));
-        let other = cloudtrail("DeleteStage", json!({"restApiId": "a", "stageName": "p"}), Value::Null);
+        let other = cloudtrail(
+            "DeleteStage",
+            json!({"restApiId": "a", "stageName": "p"}),
+            Value::Null,
+        );
         assert!(matches!(parse_event(&other), Trigger::Ignored { .. }));
         let route = cloudtrail(
             "TagResource",
@@ -972,7 +999,10 @@ mod tests {
             Value::Null,
         );
         assert!(matches!(parse_event(&route), Trigger::Ignored { .. }));
-        assert!(matches!(parse_event(&json!([1, 2])), Trigger::Ignored { .. }));
+        assert!(matches!(
+            parse_event(&json!([1, 2])),
+            Trigger::Ignored { .. }
+        ));
         assert!(matches!(parse_event(&json!("x")), Trigger::Ignored { .. }));
     }
 

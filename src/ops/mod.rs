@@ -11,8 +11,8 @@ use serde::Serialize;
 use crate::transaction::ApiKind;
 
 pub mod access_log;
-pub mod autoenable;
 pub mod account_role;
+pub mod autoenable;
 pub mod delivery;
 pub mod disable;
 pub mod discover;

@@ -171,9 +171,7 @@ impl MetricSource for CloudWatch {
         window: Window,
     ) -> Result<BTreeMap<String, Points>, OpsError> {
         use aws_sdk_cloudwatch::primitives::DateTime;
-        use aws_sdk_cloudwatch::types::{
-            Dimension, Metric, MetricDataQuery, MetricStat, ScanBy,
-        };
+        use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
         let mut out: BTreeMap<String, Points> = BTreeMap::new();
         for chunk in queries.chunks(500) {
             let mut req = self
@@ -431,13 +429,7 @@ pub async fn collect(
             let got = data.get(&q.id);
             let values = points
                 .iter()
-                .map(|t| {
-                    got.and_then(|pts| {
-                        pts.iter()
-                            .find(|(pt, _)| *pt == *t)
-                            .map(|(_, v)| *v)
-                    })
-                })
+                .map(|t| got.and_then(|pts| pts.iter().find(|(pt, _)| *pt == *t).map(|(_, v)| *v)))
                 .collect();
             Series {
                 id: f.id,
@@ -523,7 +515,9 @@ pub fn diagnose(r: &StatusReport) -> Vec<Finding> {
     if stitch_dlq > 0 {
         out.push(Finding {
             severity: Severity::Problem,
-            what: format!("{stitch_dlq} message(s) in the stitch DLQ: fragments that could not be joined"),
+            what: format!(
+                "{stitch_dlq} message(s) in the stitch DLQ: fragments that could not be joined"
+            ),
             run: Some(format!(
                 "apigw-stream replay --stack-name {stack} --region {region} --from {}",
                 r.queues
@@ -563,7 +557,10 @@ pub fn diagnose(r: &StatusReport) -> Vec<Finding> {
             )),
         });
     }
-    for (id, what) in [("decodeThrottles", "decode"), ("shipperThrottles", "shipper")] {
+    for (id, what) in [
+        ("decodeThrottles", "decode"),
+        ("shipperThrottles", "shipper"),
+    ] {
         if total(id) > 0.0 {
             out.push(Finding {
                 severity: Severity::Warning,
@@ -710,7 +707,9 @@ mod tests {
             "apigw-stream-Queue-AbC"
         );
         assert_eq!(
-            function_name("arn:aws:lambda:us-east-1:123456789012:function:apigw-stream-decode:$LATEST"),
+            function_name(
+                "arn:aws:lambda:us-east-1:123456789012:function:apigw-stream-decode:$LATEST"
+            ),
             "apigw-stream-decode"
         );
         assert_eq!(function_name("plain"), "plain");

@@ -177,63 +177,207 @@ pub fn panels() -> Vec<Panel> {
         Panel {
             title: "Records: in, delivered, filtered, failed",
             figures: vec![
-                ours("recordsIn", "records in (decoded)", "decode", "Records", Stat::Sum),
-                ours("delivered", "delivered", "shipper", "RecordsDelivered", Stat::Sum),
+                ours(
+                    "recordsIn",
+                    "records in (decoded)",
+                    "decode",
+                    "Records",
+                    Stat::Sum,
+                ),
+                ours(
+                    "delivered",
+                    "delivered",
+                    "shipper",
+                    "RecordsDelivered",
+                    Stat::Sum,
+                ),
                 ours("filtered", "filtered", "decode", "Filtered", Stat::Sum),
-                ours("failed", "not delivered (retried)", "shipper", "RecordsFailed", Stat::Sum),
-                ours("unparsed", "lines unparsed", "decode", "LinesUnparsed", Stat::Sum),
+                ours(
+                    "failed",
+                    "not delivered (retried)",
+                    "shipper",
+                    "RecordsFailed",
+                    Stat::Sum,
+                ),
+                ours(
+                    "unparsed",
+                    "lines unparsed",
+                    "decode",
+                    "LinesUnparsed",
+                    Stat::Sum,
+                ),
             ],
         },
         Panel {
             title: "Dead-letter queues (messages)",
             figures: vec![
-                queue("dlqShipper", "shipper DLQ", Q::ShipperDlq, "ApproximateNumberOfMessagesVisible", Stat::Maximum),
-                queue("dlqDecode", "decode DLQ", Q::DecodeDlq, "ApproximateNumberOfMessagesVisible", Stat::Maximum),
-                queue("dlqStitch", "stitch DLQ", Q::StitchDlq, "ApproximateNumberOfMessagesVisible", Stat::Maximum),
+                queue(
+                    "dlqShipper",
+                    "shipper DLQ",
+                    Q::ShipperDlq,
+                    "ApproximateNumberOfMessagesVisible",
+                    Stat::Maximum,
+                ),
+                queue(
+                    "dlqDecode",
+                    "decode DLQ",
+                    Q::DecodeDlq,
+                    "ApproximateNumberOfMessagesVisible",
+                    Stat::Maximum,
+                ),
+                queue(
+                    "dlqStitch",
+                    "stitch DLQ",
+                    Q::StitchDlq,
+                    "ApproximateNumberOfMessagesVisible",
+                    Stat::Maximum,
+                ),
             ],
         },
         Panel {
             title: "Oldest message age (seconds)",
             figures: vec![
-                queue("ageQueue", "queue", Q::Queue, "ApproximateAgeOfOldestMessage", Stat::Maximum),
-                queue("ageStitch", "stitch queue", Q::StitchQueue, "ApproximateAgeOfOldestMessage", Stat::Maximum),
-                queue("ageShipperDlq", "shipper DLQ", Q::ShipperDlq, "ApproximateAgeOfOldestMessage", Stat::Maximum),
-                queue("ageDecodeDlq", "decode DLQ", Q::DecodeDlq, "ApproximateAgeOfOldestMessage", Stat::Maximum),
+                queue(
+                    "ageQueue",
+                    "queue",
+                    Q::Queue,
+                    "ApproximateAgeOfOldestMessage",
+                    Stat::Maximum,
+                ),
+                queue(
+                    "ageStitch",
+                    "stitch queue",
+                    Q::StitchQueue,
+                    "ApproximateAgeOfOldestMessage",
+                    Stat::Maximum,
+                ),
+                queue(
+                    "ageShipperDlq",
+                    "shipper DLQ",
+                    Q::ShipperDlq,
+                    "ApproximateAgeOfOldestMessage",
+                    Stat::Maximum,
+                ),
+                queue(
+                    "ageDecodeDlq",
+                    "decode DLQ",
+                    Q::DecodeDlq,
+                    "ApproximateAgeOfOldestMessage",
+                    Stat::Maximum,
+                ),
             ],
         },
         Panel {
             title: "Collector: errors, rejections, retries",
             figures: vec![
-                ours("windowsFailed", "windows failed", "shipper", "WindowsFailed", Stat::Sum),
-                ours("rejected", "records rejected", "shipper", "RecordsRejected", Stat::Sum),
+                ours(
+                    "windowsFailed",
+                    "windows failed",
+                    "shipper",
+                    "WindowsFailed",
+                    Stat::Sum,
+                ),
+                ours(
+                    "rejected",
+                    "records rejected",
+                    "shipper",
+                    "RecordsRejected",
+                    Stat::Sum,
+                ),
                 ours("retries", "retries", "shipper", "Retries", Stat::Sum),
-                ours("latency", "collector latency (ms, avg)", "shipper", "BridgeLatency", Stat::Average),
+                ours(
+                    "latency",
+                    "collector latency (ms, avg)",
+                    "shipper",
+                    "BridgeLatency",
+                    Stat::Average,
+                ),
             ],
         },
         Panel {
             title: "Stitching",
             figures: vec![
                 ours("held", "fragments held", "stitch", "Held", Stat::Sum),
-                ours("stitched", "requests stitched", "stitch", "Stitched", Stat::Sum),
-                ours("partial", "delivered partial", "stitch", "Partial", Stat::Sum),
+                ours(
+                    "stitched",
+                    "requests stitched",
+                    "stitch",
+                    "Stitched",
+                    Stat::Sum,
+                ),
+                ours(
+                    "partial",
+                    "delivered partial",
+                    "stitch",
+                    "Partial",
+                    Stat::Sum,
+                ),
             ],
         },
         Panel {
             title: "Functions: duration, throttles, errors",
             figures: vec![
-                lambda("decodeDuration", "decode duration (ms, avg)", FunctionRole::Decode, "Duration", Stat::Average),
-                lambda("decodeThrottles", "decode throttles", FunctionRole::Decode, "Throttles", Stat::Sum),
-                lambda("decodeErrors", "decode errors", FunctionRole::Decode, "Errors", Stat::Sum),
-                lambda("shipperDuration", "shipper duration (ms, avg)", FunctionRole::Shipper, "Duration", Stat::Average),
-                lambda("shipperThrottles", "shipper throttles", FunctionRole::Shipper, "Throttles", Stat::Sum),
+                lambda(
+                    "decodeDuration",
+                    "decode duration (ms, avg)",
+                    FunctionRole::Decode,
+                    "Duration",
+                    Stat::Average,
+                ),
+                lambda(
+                    "decodeThrottles",
+                    "decode throttles",
+                    FunctionRole::Decode,
+                    "Throttles",
+                    Stat::Sum,
+                ),
+                lambda(
+                    "decodeErrors",
+                    "decode errors",
+                    FunctionRole::Decode,
+                    "Errors",
+                    Stat::Sum,
+                ),
+                lambda(
+                    "shipperDuration",
+                    "shipper duration (ms, avg)",
+                    FunctionRole::Shipper,
+                    "Duration",
+                    Stat::Average,
+                ),
+                lambda(
+                    "shipperThrottles",
+                    "shipper throttles",
+                    FunctionRole::Shipper,
+                    "Throttles",
+                    Stat::Sum,
+                ),
             ],
         },
         Panel {
             title: "Auto-enable",
             figures: vec![
-                ours("stagesEnabled", "stages enabled", "control", "StagesEnabled", Stat::Sum),
-                ours("driftRepaired", "drift repaired", "control", "DriftRepaired", Stat::Sum),
-                ours("stagesBlocked", "stages blocked", "control", "StagesBlocked", Stat::Sum),
+                ours(
+                    "stagesEnabled",
+                    "stages enabled",
+                    "control",
+                    "StagesEnabled",
+                    Stat::Sum,
+                ),
+                ours(
+                    "driftRepaired",
+                    "drift repaired",
+                    "control",
+                    "DriftRepaired",
+                    Stat::Sum,
+                ),
+                ours(
+                    "stagesBlocked",
+                    "stages blocked",
+                    "control",
+                    "StagesBlocked",
+                    Stat::Sum,
+                ),
             ],
         },
     ]
@@ -349,7 +493,10 @@ pub const CLOUDFORMATION_BODY_PREFIX: &str = "      DashboardBody: !Sub '";
 
 /// The Terraform template's text.
 pub fn terraform_template() -> String {
-    format!("{}\n", dashboard_body_text(&TerraformNames, DASHBOARD_PERIOD))
+    format!(
+        "{}\n",
+        dashboard_body_text(&TerraformNames, DASHBOARD_PERIOD)
+    )
 }
 
 /// The CloudFormation line: the body in a single-quoted YAML scalar (no `'` in it to escape).
@@ -405,8 +552,14 @@ mod tests {
         );
         BTreeMap::from([
             ("decode", decode),
-            ("shipper", names(crate::ship::ShipStats::default().metrics())),
-            ("stitch", names(crate::stitch::StitchStats::default().metrics())),
+            (
+                "shipper",
+                names(crate::ship::ShipStats::default().metrics()),
+            ),
+            (
+                "stitch",
+                names(crate::stitch::StitchStats::default().metrics()),
+            ),
             (
                 "control",
                 names(crate::ops::autoenable::ControlStats::default().metrics()),
@@ -450,10 +603,16 @@ mod tests {
         assert!(has("WindowsFailed", Target::Ours("shipper")));
         for q in QueueRole::ALL {
             if q.is_dlq() {
-                assert!(has("ApproximateNumberOfMessagesVisible", Target::Queue(q)), "{q:?}");
+                assert!(
+                    has("ApproximateNumberOfMessagesVisible", Target::Queue(q)),
+                    "{q:?}"
+                );
             }
         }
-        assert!(has("ApproximateAgeOfOldestMessage", Target::Queue(QueueRole::Queue)));
+        assert!(has(
+            "ApproximateAgeOfOldestMessage",
+            Target::Queue(QueueRole::Queue)
+        ));
         assert!(has("Duration", Target::Lambda(FunctionRole::Decode)));
         assert!(has("Throttles", Target::Lambda(FunctionRole::Decode)));
         let ids: BTreeSet<&str> = all.iter().map(|f| f.id).collect();
@@ -500,15 +659,23 @@ mod tests {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let tf = std::fs::read_to_string(root.join(TERRAFORM_TEMPLATE)).expect("read tftpl");
         assert_eq!(tf, terraform_template(), "{TERRAFORM_TEMPLATE} is stale");
-        let cfn = std::fs::read_to_string(root.join(CLOUDFORMATION_TEMPLATE)).expect("read template");
+        let cfn =
+            std::fs::read_to_string(root.join(CLOUDFORMATION_TEMPLATE)).expect("read template");
         let line = cfn
             .lines()
             .find(|l| l.starts_with(CLOUDFORMATION_BODY_PREFIX))
             .expect("the pipeline template has a DashboardBody line");
-        assert_eq!(line, cloudformation_line(), "{CLOUDFORMATION_TEMPLATE} is stale");
+        assert_eq!(
+            line,
+            cloudformation_line(),
+            "{CLOUDFORMATION_TEMPLATE} is stale"
+        );
         // The YAML scalar holds the JSON body.
         let inner = &line[CLOUDFORMATION_BODY_PREFIX.len()..line.len() - 1];
         let body: Value = serde_json::from_str(&inner.replace("''", "'")).expect("JSON body");
-        assert_eq!(body["widgets"].as_array().map(Vec::len), Some(panels().len()));
+        assert_eq!(
+            body["widgets"].as_array().map(Vec::len),
+            Some(panels().len())
+        );
     }
 }

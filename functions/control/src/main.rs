@@ -91,9 +91,7 @@ async fn handle(state: &State, event: LambdaEvent<Value>) -> Result<Value, Error
         // catches what still fails.
         return Err(format!(
             "{} stage(s) failed, {} error(s): {}",
-            report
-                .with(autoenable::Action::Failed)
-                .count(),
+            report.with(autoenable::Action::Failed).count(),
             report.errors.len(),
             report
                 .with(autoenable::Action::Failed)
