@@ -652,6 +652,35 @@ mod tests {
         assert_eq!(plans[0].blocked, None);
     }
 
+    /// A member account of a central pipeline: the filter names the central account's
+    /// CloudWatch Logs destination, the access log goes to a group of the member's own account.
+    #[test]
+    fn a_central_destination_keeps_the_log_group_in_the_stages_account() {
+        let destination = "arn:aws:logs:us-east-1:111122223333:destination:apigw-stream";
+        let all = [stage(ApiKind::Http, "h1", "$default", None, "")];
+        let ctx = RegionContext {
+            function_arn: Ok(destination.into()),
+            rest_logging_role: Some(true),
+        };
+        let opts = EnableOptions {
+            account: Some("444455556666".into()),
+            ..Default::default()
+        };
+        let plans = plan(&all, &[], &ctx, &opts);
+        let g = default_log_group("h1", "$default");
+        assert_eq!(plans[0].blocked, None);
+        assert!(plans[0].changes.contains(&Change::PutSubscriptionFilter {
+            log_group: g.clone(),
+            filter_name: "apigw-stream/http/h1/$default".into(),
+            destination_arn: destination.into()
+        }));
+        assert!(plans[0].changes.contains(&Change::SetAccessLogging {
+            destination_arn: format!("arn:aws:logs:us-east-1:444455556666:log-group:{g}"),
+            format: access_log::HTTP_FORMAT.into(),
+            replaces: None
+        }));
+    }
+
     #[test]
     fn default_group_names_are_valid_log_group_names() {
         assert_eq!(
