@@ -14,6 +14,8 @@ locals {
 }
 
 resource "aws_cloudwatch_log_group" "control" {
+  #checkov:skip=CKV_AWS_158:It holds the control function's own log lines (stage names, changes made), no API traffic; a KMS key per member account would cost more than it protects.
+  #checkov:skip=CKV_AWS_338:Retention is the log_retention_in_days variable; a year of function logs is the operator's choice.
   name              = "/aws/lambda/${var.name}-control"
   retention_in_days = var.log_retention_in_days
 }
@@ -39,6 +41,8 @@ resource "aws_iam_role" "control" {
 }
 
 data "aws_iam_policy_document" "control" {
+  #checkov:skip=CKV_AWS_111:The vended-delivery actions HTTP access logging and the 1 MB delivery use (CreateLogDelivery, PutResourcePolicy...) take no resource ARN; the rest name this region's APIs and this account's log groups.
+  #checkov:skip=CKV_AWS_356:The vended-delivery actions take no resource ARN (the VendedDeliveries statement); the rest name their resources.
   statement {
     sid       = "OwnLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
@@ -102,6 +106,11 @@ resource "aws_iam_role_policy" "control" {
 }
 
 resource "aws_lambda_function" "control" {
+  #checkov:skip=CKV_AWS_116:EventBridge invokes asynchronously; a failed event is retried twice and the next reconcile catches the rest.
+  #checkov:skip=CKV_AWS_117:The function calls only AWS APIs and needs no VPC resources.
+  #checkov:skip=CKV_AWS_173:The environment holds no secrets (policy and ARNs).
+  #checkov:skip=CKV_AWS_50:X-Ray tracing adds cost per invocation; the function logs each action and emits EMF metrics.
+  #checkov:skip=CKV_AWS_272:Artifacts are built by scripts/package and printed with their SHA-256; Lambda code signing is left to the operator.
   function_name                  = "${var.name}-control"
   description                    = "apigw-stream control (auto-enable new API Gateway stages, reconcile daily)"
   role                           = aws_iam_role.control.arn
