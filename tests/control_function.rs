@@ -247,6 +247,20 @@ async fn new_stages_are_subscribed_opt_outs_respected_and_drift_repaired() {
         .count();
     assert_eq!(repaired, 1);
 
+    // The function's own UpdateStage comes back through the rule: ignored.
+    let mut own: Value = serde_json::from_slice(&cloudtrail_event(
+        "UpdateStage",
+        json!({"restApiId": orders, "stageName": "prod", "updateStageInput": {"patchOperations": []}}),
+        Value::Null,
+    ))
+    .expect("json");
+    own["detail"]["userIdentity"] = json!({
+        "type": "AssumedRole",
+        "arn": format!("arn:aws:sts::{}:assumed-role/apigw-stream-ControlRole-1AB2/apigw-stream-control", ops_support::ACCOUNT),
+    });
+    let report = invoke(&mut control, own.to_string().as_bytes()).await;
+    assert_eq!(report["trigger"], "ignored", "{report:#}");
+
     // 4. A second reconcile finds nothing to do.
     let report = invoke(&mut control, &scheduled_event()).await;
     assert_eq!(

@@ -343,6 +343,20 @@ fn from_resource_arn(arn: &str) -> Option<(Family, String, Option<String>)> {
     Some((family, api, stage))
 }
 
+/// Whether a CloudTrail event records a call this function made itself: its own `UpdateStage`
+/// and `TagResource` come back through the rule, and would only find nothing to do. Lambda's
+/// execution-role sessions are named after the function
+/// (`arn:aws:sts::{account}:assumed-role/{role}/{function}`).
+pub fn is_own_call(event: &Value, function_name: &str) -> bool {
+    !function_name.is_empty()
+        && event
+            .pointer("/detail/userIdentity/arn")
+            .and_then(Value::as_str)
+            .is_some_and(|arn| {
+                arn.contains(":assumed-role/") && arn.rsplit('/').next() == Some(function_name)
+            })
+}
+
 /// Read an EventBridge event: a CloudTrail API Gateway management event, a scheduled event, or
 /// `{"action": "reconcile"}` (a manual invocation).
 pub fn parse_event(event: &Value) -> Trigger {
@@ -1004,6 +1018,24 @@ mod tests {
             Trigger::Ignored { .. }
         ));
         assert!(matches!(parse_event(&json!("x")), Trigger::Ignored { .. }));
+    }
+
+    #[test]
+    fn own_calls_are_recognised_by_the_role_session() {
+        let mut e = cloudtrail(
+            "UpdateStage",
+            json!({"restApiId": "a", "stageName": "p"}),
+            Value::Null,
+        );
+        assert!(!is_own_call(&e, "apigw-stream-control"));
+        e["detail"]["userIdentity"] = json!({"type": "AssumedRole",
+            "arn": "arn:aws:sts::123456789012:assumed-role/apigw-stream-ControlRole-AbC/apigw-stream-control"});
+        assert!(is_own_call(&e, "apigw-stream-control"));
+        assert!(!is_own_call(&e, "other"));
+        assert!(!is_own_call(&e, ""));
+        e["detail"]["userIdentity"]["arn"] =
+            json!("arn:aws:iam::123456789012:user/apigw-stream-control");
+        assert!(!is_own_call(&e, "apigw-stream-control"));
     }
 
     #[test]

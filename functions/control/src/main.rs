@@ -15,6 +15,8 @@ use serde_json::Value;
 /// Kept across invocations: settings, the SDK configuration and the function region's clients.
 struct State {
     config: ControlConfig,
+    /// `AWS_LAMBDA_FUNCTION_NAME`: the session name of its own calls in CloudTrail.
+    function_name: String,
     base: aws_config::SdkConfig,
     clients: RegionClients,
 }
@@ -38,6 +40,7 @@ async fn main() -> Result<(), Error> {
     let clients = RegionClients::new(&base, &region);
     let state = Arc::new(State {
         config,
+        function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default(),
         base,
         clients,
     });
@@ -50,7 +53,13 @@ async fn main() -> Result<(), Error> {
 
 async fn handle(state: &State, event: LambdaEvent<Value>) -> Result<Value, Error> {
     let request_id = event.context.request_id;
-    let trigger = autoenable::parse_event(&event.payload);
+    let trigger = if autoenable::is_own_call(&event.payload, &state.function_name) {
+        Trigger::Ignored {
+            reason: "a change this function made".into(),
+        }
+    } else {
+        autoenable::parse_event(&event.payload)
+    };
     if let Trigger::Ignored { reason } = &trigger {
         tracing::info!(request_id, reason, "event ignored");
     }
