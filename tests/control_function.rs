@@ -385,3 +385,223 @@ async fn unrelated_events_change_nothing_and_bad_settings_fail_init() {
     let msg = inv.outcome.error_message().unwrap_or_default();
     assert!(msg.contains("AUTO_ENABLE_SCOPE"), "{:?}", inv.outcome);
 }
+
+/// moto's server with CloudWatch Logs destinations as subscription targets
+/// (`tests/control_support/moto_server_logs.py`), its own instance, killed when dropped.
+struct MotoWithDestinations {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl MotoWithDestinations {
+    fn start(org_id: &str, org_accounts: &[&str]) -> MotoWithDestinations {
+        let python = common::moto_server_path()
+            .parent()
+            .expect("the venv's bin")
+            .join("python");
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/control_support/moto_server_logs.py");
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("free port")
+                .port();
+            let mut child = std::process::Command::new(&python)
+                .arg(&script)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .env("MOTO_ALLOW_NONEXISTENT_REGION", "true")
+                .env("APIGW_TEST_ORG_ID", org_id)
+                .env("APIGW_TEST_ORG_ACCOUNTS", org_accounts.join(","))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn the patched moto server");
+            let limit = std::time::Instant::now() + Duration::from_secs(30);
+            while std::time::Instant::now() < limit {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return MotoWithDestinations {
+                        child,
+                        endpoint: format!("http://127.0.0.1:{port}"),
+                    };
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("the patched moto server did not start");
+    }
+
+    /// Credentials in `account`: moto maps the keys of an assumed role to the role's account.
+    async fn credentials_in(&self, account: &str) -> (String, String, String) {
+        let resp = reqwest::Client::new()
+            .post(format!("{}/", self.endpoint))
+            .header(
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=testing/20261206/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=x",
+            )
+            .form(&[
+                ("Action", "AssumeRole"),
+                ("Version", "2011-06-15"),
+                ("RoleArn", &format!("arn:aws:iam::{account}:role/member-admin")),
+                ("RoleSessionName", "test"),
+            ])
+            .send()
+            .await
+            .expect("AssumeRole")
+            .text()
+            .await
+            .expect("AssumeRole body");
+        let tag = |name: &str| -> String {
+            let open = format!("<{name}>");
+            let close = format!("</{name}>");
+            let start = resp.find(&open).expect("tag in the AssumeRole answer") + open.len();
+            let end = resp[start..].find(&close).expect("closing tag") + start;
+            resp[start..end].to_string()
+        };
+        (
+            tag("AccessKeyId"),
+            tag("SecretAccessKey"),
+            tag("SessionToken"),
+        )
+    }
+
+    fn sdk_config(&self, creds: Option<&(String, String, String)>) -> SdkConfig {
+        let base = apigw_stream::aws::emulator_config(&self.endpoint, REGION);
+        match creds {
+            None => base,
+            Some((id, secret, token)) => base
+                .to_builder()
+                .credentials_provider(
+                    aws_credential_types::provider::SharedCredentialsProvider::new(
+                        aws_credential_types::Credentials::new(
+                            id.clone(),
+                            secret.clone(),
+                            Some(token.clone()),
+                            None,
+                            "assumed",
+                        ),
+                    ),
+                )
+                .build(),
+        }
+    }
+}
+
+impl Drop for MotoWithDestinations {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A member account of a central pipeline: its control function subscribes a new stage to the
+/// central account's CloudWatch Logs destination (admitted by the organization condition), and
+/// logs the stage to a group of its own account. An account outside the organization is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_account_subscribes_its_stage_to_the_central_destination() {
+    const ORG: &str = "o-a1b2c3d4e5";
+    const MEMBER: &str = "444455556666";
+    const OUTSIDER: &str = "999988887777";
+    let central_account = ops_support::ACCOUNT;
+    let moto = MotoWithDestinations::start(ORG, &[central_account, MEMBER]);
+    let central = moto.sdk_config(None);
+
+    // Central account: the stream and the destination, admitting the organization.
+    let kinesis = aws_sdk_kinesis::Client::new(&central);
+    kinesis
+        .create_stream()
+        .stream_name("apigw-stream-central")
+        .shard_count(1)
+        .send()
+        .await
+        .expect("create stream");
+    let stream_arn =
+        format!("arn:aws:kinesis:{REGION}:{central_account}:stream/apigw-stream-central");
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&central);
+    let destination = logs
+        .put_destination()
+        .destination_name("apigw-stream")
+        .target_arn(&stream_arn)
+        .role_arn(format!(
+            "arn:aws:iam::{central_account}:role/logs-to-stream"
+        ))
+        .send()
+        .await
+        .expect("put destination");
+    let destination_arn = destination
+        .destination()
+        .and_then(|d| d.arn())
+        .expect("destination arn")
+        .to_string();
+    let policy = json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "OrganizationAccounts", "Effect": "Allow", "Principal": {"AWS": "*"},
+        "Action": "logs:PutSubscriptionFilter", "Resource": destination_arn,
+        "Condition": {"StringEquals": {"aws:PrincipalOrgID": ORG}}}]});
+    logs.put_destination_policy()
+        .destination_name("apigw-stream")
+        .access_policy(policy.to_string())
+        .send()
+        .await
+        .expect("put destination policy");
+
+    for (account, admitted) in [(MEMBER, true), (OUTSIDER, false)] {
+        let creds = moto.credentials_in(account).await;
+        let member = moto.sdk_config(Some(&creds));
+        ops_support::set_apigateway_logging_role(&member).await;
+        let api = ops_support::rest_api(&member, "pets", &["prod"]).await;
+        let mut control = Function::new(FunctionSpec {
+            account: account.to_string(),
+            ..control_spec(&destination_arn, "all")
+                .env("AWS_ENDPOINT_URL", &moto.endpoint)
+                .env("AWS_ACCESS_KEY_ID", &creds.0)
+                .env("AWS_SECRET_ACCESS_KEY", &creds.1)
+                .env("AWS_SESSION_TOKEN", &creds.2)
+        })
+        .await;
+        let event = cloudtrail_event(
+            "CreateStage",
+            json!({"restApiId": api, "createStageInput": {"stageName": "prod"}}),
+            json!({"self": {"restApiId": api, "stageName": "prod"}}),
+        );
+        let inv = control.invoke(&event).await;
+        let group = apigw_stream::ops::enable::default_log_group(&api, "prod");
+        if admitted {
+            let report = inv.outcome.json().unwrap_or_else(|e| {
+                panic!("{e}\n{}", lambda_support::tail(&control.output(), 3000))
+            });
+            assert_eq!(
+                line(&report, &api, "prod")["action"],
+                "enabled",
+                "{report:#}"
+            );
+            // Truth from the member account: the filter names the central destination, the
+            // access log goes to the member's own group.
+            assert_eq!(
+                ops_support::filters(&member, &group).await,
+                vec![(
+                    format!("apigw-stream/rest/{api}/prod"),
+                    destination_arn.clone()
+                )]
+            );
+            let stage = stage_of(&member, &api, "prod").await;
+            let dest = stage
+                .access_log_settings()
+                .and_then(|a| a.destination_arn())
+                .unwrap_or_default();
+            assert_eq!(
+                dest,
+                format!("arn:aws:logs:{REGION}:{MEMBER}:log-group:{group}")
+            );
+        } else {
+            // Outside the organization: refused by the destination policy; Lambda retries.
+            let msg = inv.outcome.error_message().unwrap_or_default();
+            assert!(msg.contains("not authorized"), "{:?}", inv.outcome);
+            assert!(ops_support::filters(&member, &group).await.is_empty());
+        }
+        control.assert_no_panic();
+    }
+}

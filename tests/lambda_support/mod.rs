@@ -383,6 +383,8 @@ pub struct FunctionSpec {
     pub env: Vec<(String, String)>,
     pub timeout: Duration,
     pub memory_mb: u32,
+    /// The account in the function's ARN (the invocation context's `invoked_function_arn`).
+    pub account: String,
 }
 
 impl FunctionSpec {
@@ -393,6 +395,7 @@ impl FunctionSpec {
             env: vec![("LOG_LEVEL".into(), "info".into())],
             timeout: Duration::from_secs(30),
             memory_mb: 256,
+            account: ACCOUNT.to_string(),
         }
     }
 
@@ -408,7 +411,10 @@ impl FunctionSpec {
     }
 
     pub fn arn(&self) -> String {
-        format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{}", self.name)
+        format!(
+            "arn:aws:lambda:{REGION}:{}:function:{}",
+            self.account, self.name
+        )
     }
 }
 
