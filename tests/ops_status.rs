@@ -76,7 +76,8 @@ async fn status_shows_depths_series_and_what_to_run() {
         ),
         (
             "delivered".to_string(),
-            pts.iter().map(|t| (*t, 100.0)).take(9).collect(),
+            // Stamped 30 s into each period, as a source rounding differently would.
+            pts.iter().map(|t| (*t + 30, 100.0)).take(9).collect(),
         ),
         (
             "windowsFailed".to_string(),
@@ -142,6 +143,8 @@ async fn status_shows_depths_series_and_what_to_run() {
     let s = report.series("recordsIn").expect("records in");
     assert_eq!(s.values.len(), 12);
     assert_eq!(s.total(), 1200.0);
+    // A point stamped off our period boundaries still lands in the point it falls in.
+    assert_eq!(report.series("ageQueue").map(|s| s.values.len()), Some(12));
     let d = report.series("delivered").expect("delivered");
     assert_eq!(d.values[9], None);
     assert_eq!(d.current(), Some(100.0));

@@ -422,15 +422,23 @@ pub async fn collect(
             BTreeMap::new()
         }
     };
-    let points = window.points();
+    let n = window.points().len();
     let series = qs
         .into_iter()
         .map(|(q, f, panel)| {
-            let got = data.get(&q.id);
-            let values = points
-                .iter()
-                .map(|t| got.and_then(|pts| pts.iter().find(|(pt, _)| *pt == *t).map(|(_, v)| *v)))
-                .collect();
+            // Each data point in the window's point it falls in (CloudWatch may round the start
+            // of its periods differently from ours); two in one point keep the later.
+            let mut values: Vec<Option<f64>> = vec![None; n];
+            for (t, v) in data.get(&q.id).into_iter().flatten() {
+                let offset = t - window.start();
+                if offset < 0 {
+                    continue;
+                }
+                let i = (offset / i64::from(window.period)) as usize;
+                if let Some(slot) = values.get_mut(i) {
+                    *slot = Some(*v);
+                }
+            }
             Series {
                 id: f.id,
                 panel,
