@@ -34,7 +34,7 @@ pub mod lambda_init;
 pub mod logs;
 pub mod metrics;
 pub mod normalize;
-#[cfg(feature = "cli")]
+#[cfg(feature = "ops")]
 pub mod ops;
 #[cfg(feature = "cli")]
 pub mod pipeline;

@@ -72,6 +72,16 @@ fn mode(st: &StageInfo) -> String {
     names.join(" + ")
 }
 
+/// Who enabled streaming: `policy` for the auto-enable control function (its stage tag), `-`
+/// otherwise (by hand, or not streamed).
+fn enabled_by(st: &StageInfo) -> String {
+    match (&st.enabled_by, st.streamed_from.is_empty()) {
+        (Some(by), false) => by.clone(),
+        (Some(by), true) => format!("{by} (not streamed)"),
+        (None, _) => "-".to_string(),
+    }
+}
+
 /// REST: the `*/*` logging level and data tracing (`INFO, data trace on`); `-` for other kinds.
 fn execution_logging(st: &StageInfo) -> String {
     match &st.execution {
@@ -96,9 +106,10 @@ pub fn table(stages: &[&StageInfo]) -> String {
         "FORMAT",
         "FILTER",
         "MODE",
+        "BY",
         "EXEC LOG",
     ];
-    let mut rows: Vec<[String; 10]> = Vec::new();
+    let mut rows: Vec<[String; 11]> = Vec::new();
     for st in stages {
         let (dest, format) = match &st.access_log {
             None => ("off".to_string(), "-".to_string()),
@@ -136,6 +147,7 @@ pub fn table(stages: &[&StageInfo]) -> String {
             format,
             filter,
             mode(st),
+            enabled_by(st),
             execution_logging(st),
         ]);
     }

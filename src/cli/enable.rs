@@ -221,6 +221,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         large_bodies: args.large_bodies,
         keep_access_logs: args.keep_access_logs,
         create_account_role: args.create_account_role,
+        account: None,
     };
     let report = crate::ops::enable::enable(
         &base,

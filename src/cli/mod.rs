@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 pub mod apis;
 pub mod bridge;
+pub mod dashboard;
 pub mod decode;
 pub mod disable;
 pub mod enable;
@@ -15,6 +16,7 @@ pub mod local;
 pub mod replay;
 pub mod replay_archive;
 pub mod settings;
+pub mod status;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -49,9 +51,14 @@ pub enum Command {
     Disable(disable::Args),
     /// Move dead-lettered messages back to the queue.
     Replay(replay::Args),
+    /// A deployed pipeline's health: queue depths, metrics over a window, what to run.
+    Status(status::Args),
     /// The settings registry as a table or JSON; refresh the generated documents.
     #[command(hide = true)]
     Settings(settings::Args),
+    /// The CloudWatch dashboard body of the health view; refresh the stacks' copies.
+    #[command(hide = true)]
+    Dashboard(dashboard::Args),
 }
 
 /// Entry point of the binary.
@@ -78,7 +85,9 @@ pub fn main() -> ExitCode {
             Command::Enable(args) => enable::run(args).await,
             Command::Disable(args) => disable::run(args).await,
             Command::Replay(args) => replay::run(args).await,
+            Command::Status(args) => status::run(args).await,
             Command::Settings(args) => settings::run(args).await,
+            Command::Dashboard(args) => dashboard::run(args).await,
         }
     });
     match result {

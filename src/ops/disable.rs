@@ -207,6 +207,8 @@ mod tests {
             }),
             execution: None,
             streamed_from: Vec::new(),
+            tags: Default::default(),
+            enabled_by: None,
         }
     }
 

@@ -109,6 +109,14 @@ pub struct StageInfo {
     pub execution: Option<ExecutionLogging>,
     /// The logs our subscription filters stream this stage from (empty: not streamed).
     pub streamed_from: Vec<StreamSource>,
+    /// The API's tags overlaid with the stage's (a stage tag wins): what the auto-enable policy
+    /// reads (`apigw-stream=on|off`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    /// Who enabled streaming, from the stage tag [`crate::ops::autoenable::ENABLED_BY_TAG`]
+    /// (`policy` when the auto-enable control function did).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled_by: Option<String>,
 }
 
 impl StageInfo {
@@ -186,6 +194,27 @@ pub async fn discover_region(clients: &RegionClients, kinds: Kinds) -> RegionInv
     inv
 }
 
+/// The API's tags with the stage's laid over them.
+fn overlay(
+    api: &std::collections::HashMap<String, String>,
+    stage: Option<&std::collections::HashMap<String, String>>,
+) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> =
+        api.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    for (k, v) in stage.into_iter().flatten() {
+        out.insert(k.clone(), v.clone());
+    }
+    out
+}
+
+/// The stage's own [`crate::ops::autoenable::ENABLED_BY_TAG`] (not the API's: it marks a stage).
+fn enabled_by(stage: Option<&std::collections::HashMap<String, String>>) -> Option<String> {
+    stage?
+        .get(crate::ops::autoenable::ENABLED_BY_TAG)
+        .filter(|v| !v.is_empty())
+        .cloned()
+}
+
 fn access_log(destination_arn: Option<&str>, format: Option<&str>) -> Option<AccessLog> {
     let arn = destination_arn.filter(|a| !a.is_empty())?;
     Some(AccessLog {
@@ -208,11 +237,15 @@ async fn discover_rest(clients: &RegionClients, inv: &mut RegionInventory) -> Re
         let page = page.map_err(|e| OpsError::aws("GetRestApis", &clients.region, e))?;
         for api in page.items() {
             if let Some(id) = api.id() {
-                apis.push((id.to_string(), api.name().map(str::to_string)));
+                apis.push((
+                    id.to_string(),
+                    api.name().map(str::to_string),
+                    api.tags().cloned().unwrap_or_default(),
+                ));
             }
         }
     }
-    for (api_id, api_name) in apis {
+    for (api_id, api_name, api_tags) in apis {
         let stages = match clients.apigw.get_stages().rest_api_id(&api_id).send().await {
             Ok(s) => s,
             Err(e) => {
@@ -241,6 +274,8 @@ async fn discover_rest(clients: &RegionClients, inv: &mut RegionInventory) -> Re
                 log_group: None,
                 execution: Some(ExecutionLogging::from_stage(&api_id, st)),
                 streamed_from: Vec::new(),
+                tags: overlay(&api_tags, st.tags()),
+                enabled_by: enabled_by(st.tags()),
             });
         }
     }
@@ -270,7 +305,12 @@ async fn discover_v2(
                 _ => continue,
             };
             if let (Some(id), true) = (api.api_id(), kinds.includes(kind)) {
-                apis.push((id.to_string(), api.name().map(str::to_string), kind));
+                apis.push((
+                    id.to_string(),
+                    api.name().map(str::to_string),
+                    kind,
+                    api.tags().cloned().unwrap_or_default(),
+                ));
             }
         }
         match page.next_token() {
@@ -278,7 +318,7 @@ async fn discover_v2(
             _ => break,
         }
     }
-    for (api_id, api_name, kind) in apis {
+    for (api_id, api_name, kind, api_tags) in apis {
         let mut token: Option<String> = None;
         loop {
             let page = match clients
@@ -317,6 +357,8 @@ async fn discover_v2(
                     log_group: None,
                     execution: None,
                     streamed_from: Vec::new(),
+                    tags: overlay(&api_tags, st.tags()),
+                    enabled_by: enabled_by(st.tags()),
                 });
             }
             match page.next_token() {

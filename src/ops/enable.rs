@@ -47,6 +47,10 @@ pub struct EnableOptions {
     pub keep_access_logs: bool,
     /// Create API Gateway's account CloudWatch Logs role where a region has none.
     pub create_account_role: bool,
+    /// The account of the stages (and of the log groups made for them), when the filters'
+    /// destination is in another account: a central CloudWatch Logs destination. `None`: the
+    /// destination's account (a decode function in this account).
+    pub account: Option<String>,
 }
 
 impl Default for EnableOptions {
@@ -62,6 +66,7 @@ impl Default for EnableOptions {
             large_bodies: false,
             keep_access_logs: false,
             create_account_role: false,
+            account: None,
         }
     }
 }
@@ -202,7 +207,10 @@ fn plan_steps(
     ctx: &RegionContext,
     opts: &EnableOptions,
 ) -> Result<(), String> {
-    let function = decode_function(st, ctx)?;
+    let mut function = decode_function(st, ctx)?;
+    if let Some(account) = &opts.account {
+        function.account = account.clone();
+    }
     if opts.execution_logs {
         return crate::ops::enable_execution::plan(plan, st, writers, ctx, opts, &function);
     }
@@ -433,6 +441,18 @@ pub async fn enable(
     apply: bool,
 ) -> Report {
     let inventory = discover::discover_regions(base, regions, from_all, selection.kinds).await;
+    enable_discovered(&inventory, &selection.selector, opts, apply).await
+}
+
+/// Plan and (with `apply`) enable the stages `selector` picks from an inventory already
+/// discovered: what `enable` does after discovery, and what the auto-enable control function runs
+/// for the stages its policy admits.
+pub async fn enable_discovered(
+    inventory: &discover::Inventory,
+    selector: &crate::ops::select::Selector,
+    opts: &EnableOptions,
+    apply: bool,
+) -> Report {
     let mut report = Report {
         skipped_regions: inventory.skipped_regions.clone(),
         ..Default::default()
@@ -442,14 +462,14 @@ pub async fn enable(
         .iter()
         .flat_map(|(_, inv)| inv.stages.iter().cloned())
         .collect();
-    let (_, unmatched) = selection.selector.apply(&everything);
+    let (_, unmatched) = selector.apply(&everything);
     report.errors.extend(unmatched);
 
     for (clients, inv) in &inventory.regions {
         report
             .errors
             .extend(inv.errors.iter().map(|e| format!("{}: {e}", inv.region)));
-        let (selected, _) = selection.selector.apply(&inv.stages);
+        let (selected, _) = selector.apply(&inv.stages);
         if selected.is_empty() {
             continue;
         }
@@ -493,7 +513,9 @@ async fn region_context(
             .await
             .map_err(|e| format!("decode function not found ({e})")),
     };
-    let same_region = |arn: &str| arn_parts(arn).is_some_and(|p| p.2 == clients.region);
+    // (A CloudWatch Logs destination, `arn:…:logs:…:destination:…`, is no function to look up.)
+    let same_region =
+        |arn: &str| arn_parts(arn).is_some_and(|p| p.1 == "lambda" && p.2 == clients.region);
     if let Some(arn) = function_arn.as_ref().ok().filter(|a| same_region(a)) {
         // A missing function would fail every PutSubscriptionFilter; say so in the plan. Other
         // errors (e.g. no lambda:GetFunction permission) are left for the apply to meet.
@@ -563,6 +585,8 @@ mod tests {
             log_group: None,
             execution: None,
             streamed_from: Vec::new(),
+            tags: Default::default(),
+            enabled_by: None,
         }
     }
 
@@ -626,6 +650,35 @@ mod tests {
             ]
         );
         assert_eq!(plans[0].blocked, None);
+    }
+
+    /// A member account of a central pipeline: the filter names the central account's
+    /// CloudWatch Logs destination, the access log goes to a group of the member's own account.
+    #[test]
+    fn a_central_destination_keeps_the_log_group_in_the_stages_account() {
+        let destination = "arn:aws:logs:us-east-1:111122223333:destination:apigw-stream";
+        let all = [stage(ApiKind::Http, "h1", "$default", None, "")];
+        let ctx = RegionContext {
+            function_arn: Ok(destination.into()),
+            rest_logging_role: Some(true),
+        };
+        let opts = EnableOptions {
+            account: Some("444455556666".into()),
+            ..Default::default()
+        };
+        let plans = plan(&all, &[], &ctx, &opts);
+        let g = default_log_group("h1", "$default");
+        assert_eq!(plans[0].blocked, None);
+        assert!(plans[0].changes.contains(&Change::PutSubscriptionFilter {
+            log_group: g.clone(),
+            filter_name: "apigw-stream/http/h1/$default".into(),
+            destination_arn: destination.into()
+        }));
+        assert!(plans[0].changes.contains(&Change::SetAccessLogging {
+            destination_arn: format!("arn:aws:logs:us-east-1:444455556666:log-group:{g}"),
+            format: access_log::HTTP_FORMAT.into(),
+            replaces: None
+        }));
     }
 
     #[test]

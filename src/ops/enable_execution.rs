@@ -296,6 +296,8 @@ mod tests {
             log_group: Some(group(g, true, &[&format!("apigw-stream/rest/{api}/prod")])),
             execution: Some(exec),
             streamed_from: Vec::new(),
+            tags: Default::default(),
+            enabled_by: None,
         }
     }
 

@@ -12,6 +12,7 @@ use crate::transaction::ApiKind;
 
 pub mod access_log;
 pub mod account_role;
+pub mod autoenable;
 pub mod delivery;
 pub mod disable;
 pub mod discover;
@@ -24,6 +25,9 @@ pub mod regions;
 pub mod replay;
 pub mod select;
 pub mod stack;
+#[cfg(feature = "cli")]
+pub mod status;
+pub mod view;
 
 /// Every subscription filter this project creates starts with this.
 pub const FILTER_PREFIX: &str = "apigw-stream/";

@@ -25,6 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub const DECODE: &str = "apigw-stream-decode";
 pub const SHIPPER: &str = "apigw-stream-shipper";
+pub const CONTROL: &str = "apigw-stream-control";
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";
 
@@ -88,14 +89,14 @@ fn built_after_sources(dir: &std::path::Path) -> bool {
         .map(|p| newest(&root.join(p)))
         .max()
         .unwrap_or(UNIX_EPOCH);
-    [DECODE, SHIPPER].iter().all(|b| {
+    [DECODE, SHIPPER, CONTROL].iter().all(|b| {
         std::fs::metadata(dir.join(b))
             .and_then(|m| m.modified())
             .is_ok_and(|t| t >= sources)
     })
 }
 
-/// `cargo build` the two function packages into `profile_dir` (`target/debug` or `target/release`).
+/// `cargo build` the function packages into `profile_dir` (`target/debug` or `target/release`).
 pub fn build_functions(profile_dir: &std::path::Path, release: bool) {
     let target_dir = profile_dir.parent().expect("target dir");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
@@ -125,7 +126,9 @@ pub fn build_functions(profile_dir: &std::path::Path, release: bool) {
         }
     }
     cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "--locked", "-p", DECODE, "-p", SHIPPER])
+        .args([
+            "build", "--locked", "-p", DECODE, "-p", SHIPPER, "-p", CONTROL,
+        ])
         .arg("--target-dir")
         .arg(target_dir);
     if release {
@@ -137,7 +140,7 @@ pub fn build_functions(profile_dir: &std::path::Path, release: bool) {
         .expect("run cargo build for the function binaries");
     assert!(status.success(), "cargo build of the functions failed");
     eprintln!(
-        "built {DECODE} and {SHIPPER} in {:.1} s",
+        "built {DECODE}, {SHIPPER} and {CONTROL} in {:.1} s",
         started.elapsed().as_secs_f64()
     );
 }
@@ -380,6 +383,8 @@ pub struct FunctionSpec {
     pub env: Vec<(String, String)>,
     pub timeout: Duration,
     pub memory_mb: u32,
+    /// The account in the function's ARN (the invocation context's `invoked_function_arn`).
+    pub account: String,
 }
 
 impl FunctionSpec {
@@ -390,6 +395,7 @@ impl FunctionSpec {
             env: vec![("LOG_LEVEL".into(), "info".into())],
             timeout: Duration::from_secs(30),
             memory_mb: 256,
+            account: ACCOUNT.to_string(),
         }
     }
 
@@ -405,7 +411,10 @@ impl FunctionSpec {
     }
 
     pub fn arn(&self) -> String {
-        format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{}", self.name)
+        format!(
+            "arn:aws:lambda:{REGION}:{}:function:{}",
+            self.account, self.name
+        )
     }
 }
 
