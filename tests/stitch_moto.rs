@@ -22,7 +22,9 @@ async fn create_queue(client: &aws_sdk_sqs::Client, name: &str, fifo: bool) -> S
     let mut req = client
         .create_queue()
         .queue_name(name)
-        .attributes(QueueAttributeName::VisibilityTimeout, "10");
+        // Long enough that a batch on a loaded 2-core machine is settled before it could come
+        // back: a re-send would be at-least-once at work, not the stitching under test.
+        .attributes(QueueAttributeName::VisibilityTimeout, "30");
     if fifo {
         req = req.attributes(QueueAttributeName::FifoQueue, "true");
     }
@@ -53,7 +55,7 @@ async fn split_requests_meet_in_moto_fifo_queue() {
     // moto's FIFO queue, with SQS's group rules enforced (see FaithfulFifo).
     let stitch_queue: Arc<dyn Queue> =
         Arc::new(FaithfulFifo::new(SqsQueue::new(client.clone(), stitch_url)));
-    let mut opts = e2e_support::fast_options(Duration::from_secs(10));
+    let mut opts = e2e_support::fast_options(Duration::from_secs(30));
     opts.receive_wait = Duration::from_millis(200);
     opts.drain_timeout = Duration::from_secs(90);
     let pipeline = LocalPipeline::new(queue, None, shipper, Some(receiver.clone()), opts);
