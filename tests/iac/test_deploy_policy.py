@@ -35,6 +35,7 @@ ACTIONS = {
     "AWS::SNS::TopicPolicy": ["sns:SetTopicAttributes"],
     "AWS::SNS::Subscription": ["sns:Subscribe", "sns:Unsubscribe"],
     "AWS::CloudWatch::Alarm": ["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms"],
+    "AWS::CloudWatch::Dashboard": ["cloudwatch:PutDashboard", "cloudwatch:GetDashboard", "cloudwatch:DeleteDashboards"],
     "AWS::KinesisFirehose::DeliveryStream": ["firehose:CreateDeliveryStream", "firehose:DescribeDeliveryStream",
                                              "firehose:UpdateDestination", "firehose:StartDeliveryStreamEncryption",
                                              "firehose:DeleteDeliveryStream", "iam:PassRole"],

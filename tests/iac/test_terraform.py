@@ -31,6 +31,9 @@ FIRST_RELEASE = {
     "aws_api_gateway_account": ("<= 5.0.0", "long-standing (hashicorp/terraform PR #6321, 2016); v6 resets the "
                                             "setting on destroy (account.go, see sst PR #6911)"),
     "aws_cloudwatch_log_group": ("<= 5.0.0", "long-standing"),
+    "aws_cloudwatch_dashboard": ("<= 5.0.0", "long-standing (v0.x era; registry docs since provider v1)"),
+    "aws_cloudwatch_event_rule": ("<= 5.0.0", "long-standing (EventBridge rules; registry docs since provider v1)"),
+    "aws_cloudwatch_event_target": ("<= 5.0.0", "long-standing (as aws_cloudwatch_event_rule)"),
     "aws_cloudwatch_log_subscription_filter": ("<= 5.0.0", "long-standing"),
     "aws_cloudwatch_metric_alarm": ("<= 5.0.0", "long-standing"),
     "aws_iam_role": ("<= 5.0.0", "long-standing"),

@@ -8,7 +8,7 @@ data "aws_partition" "current" {}
 
 locals {
   account   = data.aws_caller_identity.current.account_id
-  region    = data.aws_region.current.name
+  region    = data.aws_region.current.region
   partition = data.aws_partition.current.partition
   apigw     = "arn:${local.partition}:apigateway:${local.region}:"
 }
