@@ -74,6 +74,30 @@ struct State {
 }
 
 impl State {
+    /// Hand `message` out until `deadline` (a receive): counted, given a receipt handle, its group
+    /// marked in flight.
+    fn put_in_flight(&mut self, mut message: Stored, deadline: Instant) -> InMessage {
+        message.receive_count += 1;
+        self.next_seq += 1;
+        let seq = self.next_seq;
+        let receipt = format!("{}#{}", message.message_id, seq);
+        let out = to_in_message(&message, receipt.clone());
+        if let Some(g) = &message.group {
+            *self.groups_in_flight.entry(g.clone()).or_default() += 1;
+        }
+        self.deadlines.insert((deadline, seq, receipt.clone()));
+        self.in_flight.insert(
+            receipt.clone(),
+            InFlight {
+                message,
+                receipt,
+                deadline,
+                seq,
+            },
+        );
+        out
+    }
+
     fn release_group(&mut self, group: &Option<String>) {
         let Some(g) = group else { return };
         if let Some(n) = self.groups_in_flight.get_mut(g) {
@@ -260,26 +284,8 @@ impl MemoryQueue {
             let n = max.min(state.visible.len());
             state.visible.drain(..n).collect()
         };
-        for mut message in taken {
-            message.receive_count += 1;
-            state.next_seq += 1;
-            let seq = state.next_seq;
-            let receipt = format!("{}#{}", message.message_id, seq);
-            let deadline = now + visibility;
-            out.push(to_in_message(&message, receipt.clone()));
-            if let Some(g) = &message.group {
-                *state.groups_in_flight.entry(g.clone()).or_default() += 1;
-            }
-            state.deadlines.insert((deadline, seq, receipt.clone()));
-            state.in_flight.insert(
-                receipt.clone(),
-                InFlight {
-                    message,
-                    receipt,
-                    deadline,
-                    seq,
-                },
-            );
+        for message in taken {
+            out.push(state.put_in_flight(message, now + visibility));
         }
         let next_deadline = state.deadlines.first().map(|(d, _, _)| *d);
         drop(state);
@@ -486,26 +492,8 @@ impl Queue for MemoryQueue {
             (head, m.order)
         });
         let mut out = Vec::with_capacity(all.len());
-        for mut message in all {
-            message.receive_count += 1;
-            state.next_seq += 1;
-            let seq = state.next_seq;
-            let receipt = format!("{}#{}", message.message_id, seq);
-            let deadline = now + visibility;
-            out.push(to_in_message(&message, receipt.clone()));
-            if let Some(g) = &message.group {
-                *state.groups_in_flight.entry(g.clone()).or_default() += 1;
-            }
-            state.deadlines.insert((deadline, seq, receipt.clone()));
-            state.in_flight.insert(
-                receipt.clone(),
-                InFlight {
-                    message,
-                    receipt,
-                    deadline,
-                    seq,
-                },
-            );
+        for message in all {
+            out.push(state.put_in_flight(message, now + visibility));
         }
         Some(out)
     }

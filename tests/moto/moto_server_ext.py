@@ -6,7 +6,8 @@ together, in order (a group that does not fit the room left in a batch waits for
 unless it is the first: then it fills the batch). moto 5.2 fills a batch message by message in
 queue order (so a group's later messages can stay behind older messages of other groups, receive
 after receive) and computes the groups in flight once per long poll (so concurrent polls can hand
-out a group already in flight). Receives on FIFO queues here run one at a time.
+out a group already in flight). Receives here run one at a time, on standard queues too (moto checks
+a message's visibility and marks it received in two steps, so concurrent polls could both take it).
 
 CloudWatch Logs, for API Gateway's 1 MB execution-log delivery:
 
@@ -83,7 +84,7 @@ def describe_configuration_templates(self):
 
 
 _moto_receive_message = SQSBackend.receive_message
-_fifo_receive = threading.Lock()
+_receive_lock = threading.Lock()
 
 
 def _fifo_take(queue, count, visibility_timeout, message_attribute_names):
@@ -128,14 +129,17 @@ def receive_message(
     self, queue_name, count, wait_seconds_timeout, visibility_timeout, message_attribute_names=None
 ):
     queue = self.get_queue(queue_name)
-    if not queue.fifo_queue:
-        return _moto_receive_message(
-            self, queue_name, count, wait_seconds_timeout, visibility_timeout, message_attribute_names
-        )
     deadline = unix_time() + (wait_seconds_timeout or 0)
     while True:
-        with _fifo_receive:
-            result = _fifo_take(queue, count, visibility_timeout, message_attribute_names)
+        # One receive at a time, as SQS hands a message to one receiver: moto checks visibility and
+        # marks a message received in two steps, so two concurrent polls could both take it.
+        with _receive_lock:
+            if queue.fifo_queue:
+                result = _fifo_take(queue, count, visibility_timeout, message_attribute_names)
+            else:
+                result = _moto_receive_message(
+                    self, queue_name, count, 0, visibility_timeout, message_attribute_names
+                )
         if result or unix_time() >= deadline:
             return result
         time.sleep(0.05)
