@@ -34,8 +34,7 @@ use crate::transaction::ApiKind;
 
 /// The tag a user sets on a stage (or on its API) to opt in or out: `apigw-stream=on|off`.
 pub const POLICY_TAG: &str = "apigw-stream";
-/// The stage tag recording who enabled streaming.
-pub const ENABLED_BY_TAG: &str = "apigw-stream:enabled-by";
+pub use crate::ops::discover::ENABLED_BY_TAG;
 /// Its value when the control function did.
 pub const ENABLED_BY_POLICY: &str = "policy";
 

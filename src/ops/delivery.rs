@@ -10,8 +10,10 @@ use aws_sdk_cloudwatchlogs::Client;
 use serde::Serialize;
 
 use crate::execution::delivery::{OUTPUT_FORMAT, RECORD_FIELDS, REQUIRED_FIELDS};
-use crate::ops::execution::EXECUTION_LOG_TYPE;
 use crate::ops::OpsError;
+
+/// The log type of REST execution logs in a delivery source.
+pub const EXECUTION_LOG_TYPE: &str = "EXECUTION_LOGS";
 
 /// What AWS allows for an `EXECUTION_LOGS` delivery to CloudWatch Logs
 /// (`DescribeConfigurationTemplates`, service `apigateway`).

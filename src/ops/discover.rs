@@ -113,7 +113,7 @@ pub struct StageInfo {
     /// reads (`apigw-stream=on|off`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
-    /// Who enabled streaming, from the stage tag [`crate::ops::autoenable::ENABLED_BY_TAG`]
+    /// Who enabled streaming, from the stage tag [`ENABLED_BY_TAG`]
     /// (`policy` when the auto-enable control function did).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enabled_by: Option<String>,
@@ -207,10 +207,14 @@ fn overlay(
     out
 }
 
-/// The stage's own [`crate::ops::autoenable::ENABLED_BY_TAG`] (not the API's: it marks a stage).
+/// The stage tag recording who enabled streaming (declared where stages are read; the
+/// auto-enable policy writes it).
+pub const ENABLED_BY_TAG: &str = "apigw-stream:enabled-by";
+
+/// The stage's own [`ENABLED_BY_TAG`] (not the API's: it marks a stage).
 fn enabled_by(stage: Option<&std::collections::HashMap<String, String>>) -> Option<String> {
     stage?
-        .get(crate::ops::autoenable::ENABLED_BY_TAG)
+        .get(ENABLED_BY_TAG)
         .filter(|v| !v.is_empty())
         .cloned()
 }

@@ -24,8 +24,7 @@ pub const DELIVERY_GROUP_PREFIX: &str = "/aws/vendedlogs/apigw-stream/execution/
 /// Every delivery source and destination this project creates is named with this prefix.
 pub const DELIVERY_NAME_PREFIX: &str = "apigw-stream-";
 
-/// The log type of REST execution logs in a delivery source.
-pub const EXECUTION_LOG_TYPE: &str = "EXECUTION_LOGS";
+pub use crate::ops::delivery::EXECUTION_LOG_TYPE;
 
 /// The stage tag holding the `*/*` method settings from before `enable` changed them.
 pub const PRIOR_TAG: &str = "apigw-stream:prior-logging";
