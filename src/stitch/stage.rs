@@ -176,8 +176,8 @@ impl StitchStage {
         }
     }
 
-    /// Frames for the records; a record that fits no message is left out alone (its index and
-    /// id returned) so that it cannot hold back the others.
+    /// Frames for the records ([`frame::pack_isolating`]): a record that fits no message even cut
+    /// is left out alone (its index and id returned) so that it cannot hold back the others.
     fn frame(
         &self,
         records: Vec<Transaction>,
@@ -185,28 +185,29 @@ impl StitchStage {
         if records.is_empty() {
             return (Vec::new(), records, Vec::new());
         }
-        if let Ok(frames) = frame::pack(&records, self.message_bytes) {
-            return (frames, records, Vec::new());
-        }
-        let mut unframed = Vec::new();
-        let mut sendable = Vec::with_capacity(records.len());
-        let mut at = Vec::with_capacity(records.len());
-        for (k, r) in records.into_iter().enumerate() {
-            match frame::pack(std::slice::from_ref(&r), self.message_bytes) {
-                Ok(_) => {
-                    sendable.push(r);
-                    at.push(k);
-                }
-                Err(_) => unframed.push((k, r.id)),
+        match frame::pack_isolating(&records, self.message_bytes) {
+            Ok(packed) if packed.unfit.is_empty() => (packed.frames, records, Vec::new()),
+            Ok(packed) => {
+                let unfit: Vec<(usize, String)> =
+                    packed.unfit.into_iter().map(|u| (u.index, u.id)).collect();
+                let sendable = records
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(k, _)| !unfit.iter().any(|(u, _)| u == k))
+                    .map(|(_, r)| r)
+                    .collect();
+                (packed.frames, sendable, unfit)
             }
-        }
-        match frame::pack(&sendable, self.message_bytes) {
-            Ok(frames) => (frames, sendable, unframed),
-            // Each fits alone but not together (cannot happen with a valid limit): send none.
-            Err(_) => {
-                unframed.extend(at.into_iter().zip(sendable).map(|(k, r)| (k, r.id)));
-                (Vec::new(), Vec::new(), unframed)
-            }
+            // The limit itself is out of range: nothing can be framed.
+            Err(_) => (
+                Vec::new(),
+                Vec::new(),
+                records
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, r)| (k, r.id))
+                    .collect(),
+            ),
         }
     }
 }
