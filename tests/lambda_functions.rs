@@ -55,6 +55,20 @@ fn shipper_spec(receiver: &Receiver) -> FunctionSpec {
         .timeout(Duration::from_secs(4))
 }
 
+/// The decode function's FIFO stitch queue (visibility 30 s); returns its URL.
+async fn stitch_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
+    sqs.create_queue()
+        .queue_name(name)
+        .attributes(QueueAttributeName::FifoQueue, "true")
+        .attributes(QueueAttributeName::VisibilityTimeout, "30")
+        .send()
+        .await
+        .expect("CreateQueue")
+        .queue_url()
+        .expect("queue url")
+        .to_string()
+}
+
 /// A queue and its dead-letter queue; returns (queue URL, DLQ URL).
 async fn queue_pair(name: &str, visibility_secs: u32, max_receive: u32) -> (String, String) {
     let sqs = moto().sqs();
@@ -472,17 +486,7 @@ async fn hostile_input_fails_cleanly_and_never_panics() {
 async fn split_requests_are_stitched_by_the_decode_function_from_its_fifo_queue() {
     let sqs = moto().sqs();
     let (queue, _dlq) = queue_pair("lf-stitch", 2, 10).await;
-    let stitch_queue = sqs
-        .create_queue()
-        .queue_name("lf-stitch.fifo")
-        .attributes(QueueAttributeName::FifoQueue, "true")
-        .attributes(QueueAttributeName::VisibilityTimeout, "30")
-        .send()
-        .await
-        .expect("CreateQueue")
-        .queue_url()
-        .expect("queue url")
-        .to_string();
+    let stitch_queue = stitch_queue(&sqs, "lf-stitch.fifo").await;
 
     let mut payloads = stitch_support::split_payloads(200, 23, 0.3);
     let truth = stitch_support::Truth::of(&payloads);
@@ -545,17 +549,7 @@ async fn split_requests_are_stitched_by_the_decode_function_from_its_fifo_queue(
 async fn joined_mode_through_the_decode_function_gives_one_transaction_per_request() {
     let sqs = moto().sqs();
     let (queue, _dlq) = queue_pair("lf-join", 2, 10).await;
-    let stitch_queue = sqs
-        .create_queue()
-        .queue_name("lf-join.fifo")
-        .attributes(QueueAttributeName::FifoQueue, "true")
-        .attributes(QueueAttributeName::VisibilityTimeout, "30")
-        .send()
-        .await
-        .expect("CreateQueue")
-        .queue_url()
-        .expect("queue url")
-        .to_string();
+    let stitch_queue = stitch_queue(&sqs, "lf-join.fifo").await;
 
     let exec = stitch_support::split_payloads(160, 29, 0.2);
     let truth = stitch_support::Truth::of(&exec);

@@ -33,6 +33,28 @@ fn stitching(queue: Arc<MemoryQueue>, hold: Duration, flush_at_end: bool) -> Sti
     }
 }
 
+/// A local pipeline to `receiver` (ndjson) over embedded queues, and its stitching to set up.
+fn joined_pipeline(
+    receiver: &Arc<apigw_stream::bridge::receiver::Receiver>,
+    hold: Duration,
+    flush_at_end: bool,
+) -> (Arc<LocalPipeline>, Stitching) {
+    let shipper = e2e_support::shipper(receiver, &[("BRIDGE_FORMAT", "ndjson")]);
+    let pipeline = LocalPipeline::new(
+        Arc::new(MemoryQueue::new("queue")),
+        None,
+        shipper,
+        Some(receiver.clone()),
+        e2e_support::fast_options(Duration::from_secs(5)),
+    );
+    let st = stitching(
+        Arc::new(MemoryQueue::new("stitch").fifo()),
+        hold,
+        flush_at_end,
+    );
+    (pipeline, st)
+}
+
 fn inputs(payloads: &[Vec<u8>]) -> tokio::sync::mpsc::Receiver<Input> {
     let (tx, rx) = tokio::sync::mpsc::channel(payloads.len().max(1));
     for (i, p) in payloads.iter().enumerate() {
@@ -388,19 +410,7 @@ async fn joined_mode_gives_one_transaction_per_request_with_both_sources() {
 
     let out = tempfile::tempdir().unwrap();
     let receiver = receiver(out.path()).await;
-    let shipper = e2e_support::shipper(&receiver, &[("BRIDGE_FORMAT", "ndjson")]);
-    let pipeline = LocalPipeline::new(
-        Arc::new(MemoryQueue::new("queue")),
-        None,
-        shipper,
-        Some(receiver.clone()),
-        e2e_support::fast_options(Duration::from_secs(5)),
-    );
-    let mut st = stitching(
-        Arc::new(MemoryQueue::new("stitch").fifo()),
-        Duration::from_secs(120),
-        false,
-    );
+    let (pipeline, mut st) = joined_pipeline(&receiver, Duration::from_secs(120), false);
     st.join = JoinRule::new(["*".to_string()]);
     pipeline.set_stitch(st);
     let summary = pipeline.clone().run(inputs(&events)).await;
@@ -536,19 +546,7 @@ async fn joined_mode_in_local_gives_one_transaction_per_request_in_any_order() {
     for (order, events) in orders {
         let out = tempfile::tempdir().unwrap();
         let receiver = receiver(out.path()).await;
-        let shipper = e2e_support::shipper(&receiver, &[("BRIDGE_FORMAT", "ndjson")]);
-        let pipeline = LocalPipeline::new(
-            Arc::new(MemoryQueue::new("queue")),
-            None,
-            shipper,
-            Some(receiver.clone()),
-            e2e_support::fast_options(Duration::from_secs(5)),
-        );
-        let mut st = stitching(
-            Arc::new(MemoryQueue::new("stitch").fifo()),
-            Duration::from_secs(60),
-            true,
-        );
+        let (pipeline, mut st) = joined_pipeline(&receiver, Duration::from_secs(60), true);
         st.join = JoinRule::new(stages.clone());
         pipeline.set_stitch(st);
         let summary = pipeline.clone().run(inputs(&events)).await;
