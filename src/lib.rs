@@ -39,7 +39,6 @@ pub mod ops;
 #[cfg(feature = "cli")]
 pub mod pipeline;
 pub mod queue;
-pub mod settle;
 pub mod ship;
 pub mod stitch;
 pub mod telemetry;

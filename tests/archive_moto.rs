@@ -10,12 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apigw_stream::archive::{ArchivePolicy, Archiver, FirehoseSink};
-use apigw_stream::decode::{forward_archived, summary_emf, DecodeOptions};
+use apigw_stream::decode::{summary_emf, DecodeOptions};
 use apigw_stream::frame::unpack;
 use apigw_stream::generate::{GenerateOptions, Generator};
 use apigw_stream::queue::{Queue, SendPolicy, SqsQueue};
 use apigw_stream::Transaction;
 use aws_sdk_firehose::types::{CompressionFormat, ExtendedS3DestinationConfiguration};
+use common::forward_archived;
 
 const BUCKET: &str = "archive-bucket";
 const PREFIX: &str = "apigw-stream/v1/";
@@ -152,7 +153,7 @@ async fn decode_all(q: &SqsQueue, archive: &Archiver, inputs: &[Vec<u8>]) -> (u6
         )
         .await
         .unwrap();
-        records += s.stats.records;
+        records += s.records;
         archived += s.archived_records;
         failed += s.archive_failed_records;
         let emf = summary_emf(&s, 0);

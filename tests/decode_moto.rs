@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use apigw_stream::decode::{decode_bytes, forward, DecodeOptions, DecodeStats};
+use apigw_stream::decode::{decode_bytes, DecodeOptions, DecodeStats};
 use apigw_stream::frame::unpack;
 use apigw_stream::queue::{
     EntryFailure, InMessage, OutMessage, Queue, QueueError, SendPolicy, SqsQueue,
@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use aws_sdk_kinesis::types::ShardIteratorType;
 use aws_sdk_sqs::types::QueueAttributeName;
+use common::forward;
 
 fn real_lines() -> Vec<String> {
     let dir = common::fixtures_dir().join("lines");
@@ -194,7 +195,7 @@ async fn decode_lambda_path_sends_bounded_frames_that_unpack_to_the_same_records
     let summary = forward(&input, "test", &opts, limit, &q, &SendPolicy::default())
         .await
         .unwrap();
-    assert_eq!(summary.stats.records, 3000);
+    assert_eq!(summary.records, 3000);
     assert!(
         summary.messages_sent > 1,
         "3000 records should need several 16 KiB frames"

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use apigw_stream::bridge::receiver::{Faults, ReceiverConfig};
 use apigw_stream::bridge::{AuthMethod, Format};
-use apigw_stream::ship::ShipMessage;
+use apigw_stream::queue::InMessage;
 use apigw_stream::transaction::{Body, BodyEncoding};
 use ship_support::*;
 
@@ -253,10 +253,10 @@ async fn a_rejected_record_is_isolated_and_the_rest_delivered_once() {
     );
 
     // The requeued record alone: rejected again, its message fails as permanent (no growing wait).
-    let alone = vec![ShipMessage {
-        message_id: "requeued".into(),
-        body: report.requeue[0].frames[0].body.clone(),
-    }];
+    let alone = vec![InMessage::new(
+        "requeued",
+        report.requeue[0].frames[0].body.clone(),
+    )];
     let report = shipper.ship(&alone, deadline(10)).await;
     assert_eq!(report.failed, vec!["requeued".to_string()]);
     assert_eq!(report.permanent, vec!["requeued".to_string()]);
@@ -461,13 +461,7 @@ async fn an_unreadable_message_fails_alone() {
     let rx = receiver(ReceiverConfig::default()).await;
     let shipper = shipper(&rx, Opts::default());
     let (mut messages, ids) = batch(&[5, 5]);
-    messages.insert(
-        1,
-        ShipMessage {
-            message_id: "garbage".into(),
-            body: "not a frame %%%".into(),
-        },
-    );
+    messages.insert(1, InMessage::new("garbage", "not a frame %%%"));
     let report = shipper.ship(&messages, deadline(10)).await;
     assert_eq!(report.failed, vec!["garbage".to_string()]);
     assert_eq!(report.stats.unpack_failures, 1);
@@ -491,10 +485,7 @@ async fn a_record_larger_than_a_window_is_sent_alone_truncated() {
         truncated: false,
     });
     big.flags.discovery_only = false;
-    let messages = vec![ShipMessage {
-        message_id: "m".into(),
-        body: frame(&[txn(0), big, txn(2)]),
-    }];
+    let messages = vec![InMessage::new("m", frame(&[txn(0), big, txn(2)]))];
     let report = shipper.ship(&messages, deadline(10)).await;
     assert!(report.failed.is_empty());
     assert_eq!(report.stats.truncated_records, 1);

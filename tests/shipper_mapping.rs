@@ -6,7 +6,8 @@ mod ship_support;
 use std::collections::HashSet;
 
 use apigw_stream::bridge::receiver::ReceiverConfig;
-use apigw_stream::ship::{failed_messages, RangeOutcome, ShipMessage};
+use apigw_stream::queue::InMessage;
+use apigw_stream::ship::{failed_messages, RangeOutcome};
 use proptest::prelude::*;
 use ship_support::*;
 
@@ -50,7 +51,7 @@ proptest! {
 }
 
 fn undelivered(
-    messages: &[ShipMessage],
+    messages: &[InMessage],
     ids: &[Vec<String>],
     accepted: &[String],
     garbage: &HashSet<usize>,
@@ -86,7 +87,7 @@ proptest! {
             let (mut messages, mut ids) = batch(&counts);
             let mut garbage = HashSet::new();
             if let Some(at) = garbage_at.filter(|&g| g <= messages.len()) {
-                messages.insert(at, ShipMessage { message_id: "garbage".into(), body: "!!".into() });
+                messages.insert(at, InMessage::new("garbage", "!!"));
                 ids.insert(at, Vec::new());
                 garbage.insert(at);
             }

@@ -279,7 +279,7 @@ async fn consume_until_empty(stitch_queue: Arc<MemoryQueue>, main: Arc<MemoryQue
         batches += 1;
         let stage = stitch::StitchStage::new(opts.clone(), decode.clone(), 64 * 1024);
         let policy = SendPolicy::default();
-        let sink = stitch::QueueSink {
+        let sink = apigw_stream::queue::QueueSink {
             queue: main.as_ref(),
             policy: &policy,
         };
@@ -335,7 +335,7 @@ async fn concurrent_consumers_and_a_crash_between_send_and_delete() {
     .run(
         &crashed,
         stitch_queue.as_ref(),
-        &stitch::QueueSink {
+        &apigw_stream::queue::QueueSink {
             queue: main.as_ref(),
             policy: &policy,
         },

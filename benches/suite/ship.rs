@@ -11,7 +11,8 @@ use apigw_stream::bridge::client::{http_client, BridgeClient, ClientConfig};
 use apigw_stream::bridge::receiver::{Receiver, ReceiverConfig};
 use apigw_stream::bridge::window::{plan_windows, window_body};
 use apigw_stream::bridge::{Format, Secret, SecretSource};
-use apigw_stream::ship::{ShipMessage, ShipStats, Shipper, DEFAULT_WINDOW_BYTES};
+use apigw_stream::queue::InMessage;
+use apigw_stream::ship::{ShipStats, Shipper, DEFAULT_WINDOW_BYTES};
 use apigw_stream::transaction::{ApiKind, Source, SourceFormat, Transaction};
 use criterion::{Criterion, Throughput};
 
@@ -65,15 +66,17 @@ fn frame(records: &[Transaction]) -> String {
     frames.remove(0).body
 }
 
-fn messages() -> Vec<ShipMessage> {
+fn messages() -> Vec<InMessage> {
     (0..MESSAGES)
-        .map(|m| ShipMessage {
-            message_id: format!("m{m}"),
-            body: frame(
-                &(m * PER_MESSAGE..(m + 1) * PER_MESSAGE)
-                    .map(txn)
-                    .collect::<Vec<_>>(),
-            ),
+        .map(|m| {
+            InMessage::new(
+                format!("m{m}"),
+                frame(
+                    &(m * PER_MESSAGE..(m + 1) * PER_MESSAGE)
+                        .map(txn)
+                        .collect::<Vec<_>>(),
+                ),
+            )
         })
         .collect()
 }

@@ -20,8 +20,9 @@ use tokio::sync::mpsc;
 use super::replay::Args;
 use crate::archive::source::{read_records_sized, ArchiveReader, Location, ObjectRef};
 use crate::frame;
+use crate::queue::InMessage;
 use crate::queue::{send_all, Queue, SendPolicy, SqsQueue};
-use crate::ship::{ShipConfig, ShipMessage, Shipper};
+use crate::ship::{ShipConfig, Shipper};
 use crate::transaction::Transaction;
 
 /// Records handed from an object's reader thread to the sender at once, at most.
@@ -185,13 +186,10 @@ impl Destination {
                 let unfit_n = packed.unfit.len() as u64;
                 let frames = packed.frames;
                 let counts: Vec<u64> = frames.iter().map(|f| f.records as u64).collect();
-                let messages: Vec<ShipMessage> = frames
+                let messages: Vec<InMessage> = frames
                     .into_iter()
                     .enumerate()
-                    .map(|(i, f)| ShipMessage {
-                        message_id: i.to_string(),
-                        body: f.body,
-                    })
+                    .map(|(i, f)| InMessage::new(i.to_string(), f.body))
                     .collect();
                 let deadline = Instant::now() + Duration::from_secs(120);
                 let report = shipper.ship(&messages, deadline).await;

@@ -12,8 +12,8 @@
 
 pub mod ledger;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,12 +23,19 @@ use tokio::time::Instant;
 
 use crate::bridge::receiver::Receiver;
 use crate::clock::now_ms;
-use crate::decode::{decode_bytes, decode_split, DecodeOptions, DecodeStats, Split};
+use crate::counters;
+use crate::decode::{
+    DecodeOptions, DecodeOutputs, DecodeStage, DecodeStats, ForwardError, FragmentSendError,
+    FragmentSink, QueueFragments,
+};
 use crate::frame::{self, Frame};
-use crate::queue::{send_all, Attribute, InMessage, OutMessage, Queue, QueueError, SendPolicy};
-use crate::settle::{Received, RetryPolicy};
-use crate::ship::{ShipMessage, ShipReport, ShipStats, Shipper};
-use crate::stitch::{Fragment, JoinRule, RecordSink, StitchOptions, StitchStage, StitchStats};
+use crate::queue::{
+    Attribute, FrameSink, InMessage, OutMessage, Queue, QueueError, SendPolicy, SendReport,
+};
+use crate::ship::settle::Source;
+use crate::ship::stage::{ShipObserver, ShipStage};
+use crate::ship::{Requeue, ShipStats, Shipper};
+use crate::stitch::{Fragment, JoinRule, StitchOptions, StitchStage, StitchStats};
 use crate::transaction::Transaction;
 
 /// Rounds of the end-of-input stitch flush (a round re-reads what a failed send left).
@@ -57,23 +64,93 @@ fn group_chunks(messages: &[InMessage], size: usize) -> Vec<&[InMessage]> {
     out
 }
 
-/// The local run's [`RecordSink`]: frames to the main queue, each registered in the ledger.
+/// The local run's [`FrameSink`]: frames to the main queue, each registered in the ledger as
+/// read at `read_ms` (`None`: stitched from fragments registered when they were read).
 struct LedgerSink<'a> {
     pipeline: &'a LocalPipeline,
+    read_ms: Option<i64>,
 }
 
 #[async_trait::async_trait]
-impl RecordSink for LedgerSink<'_> {
-    async fn send(&self, records: &[Transaction], frames: Vec<Frame>) -> Result<(), String> {
+impl FrameSink for LedgerSink<'_> {
+    async fn send(
+        &self,
+        records: &[Transaction],
+        frames: Vec<Frame>,
+    ) -> Result<SendReport, QueueError> {
         let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
+        if self.read_ms.is_none() {
+            self.pipeline
+                .ledger
+                .note_stitched(records.iter().map(|r| (r.id.as_str(), content_hash(r))));
+        }
         self.pipeline
-            .ledger
-            .note_stitched(records.iter().map(|r| (r.id.as_str(), content_hash(r))));
-        self.pipeline
-            .send_registered("stitched records", frames, &ids, None)
+            .send_registered(frames, &ids, self.read_ms)
             .await
-            .map_err(|e| e.to_string())
     }
+}
+
+/// The local run's [`FragmentSink`]: the stitch queue, with the ledger told which requests
+/// travel in parts.
+struct LedgerFragments<'a> {
+    pipeline: &'a LocalPipeline,
+    queue: &'a dyn Queue,
+    read_ms: i64,
+}
+
+#[async_trait::async_trait]
+impl FragmentSink for LedgerFragments<'_> {
+    async fn send(
+        &self,
+        fragments: Vec<Fragment>,
+        message_bytes: usize,
+    ) -> Result<SendReport, FragmentSendError> {
+        let p = self.pipeline;
+        p.ledger.expect_fragments(
+            fragments.iter().map(|f| f.request_id.as_str()),
+            self.read_ms,
+        );
+        let sink = QueueFragments {
+            queue: self.queue,
+            policy: &p.opts.send_policy,
+        };
+        let sent = sink.send(fragments, message_bytes).await;
+        if sent.is_err() {
+            p.count(|t| t.local.send_failures += 1);
+        }
+        sent
+    }
+}
+
+/// The local run's [`ShipObserver`]: the ledger follows rejected records into their new frames.
+struct LedgerObserver<'a> {
+    pipeline: &'a LocalPipeline,
+    messages: &'a [InMessage],
+}
+
+impl ShipObserver for LedgerObserver<'_> {
+    fn requeue_attributes(&self, part: &Requeue) -> BTreeMap<String, Attribute> {
+        let frame = self
+            .messages
+            .iter()
+            .find(|m| m.message_id == part.message_id)
+            .and_then(frame_of);
+        let ids = part.record_ids.iter().map(String::as_str);
+        match frame.and_then(|f| self.pipeline.ledger.split_frame(f, ids)) {
+            Some(new) => BTreeMap::from([(
+                FRAME_ATTRIBUTE.to_string(),
+                Attribute::Number(new.to_string()),
+            )]),
+            None => BTreeMap::new(),
+        }
+    }
+}
+
+/// The frame number this run gave a message.
+fn frame_of(m: &InMessage) -> Option<u64> {
+    m.attributes
+        .get(FRAME_ATTRIBUTE)
+        .and_then(|v| v.parse().ok())
 }
 
 /// What a record says, to tell a re-send (the same record) from a request delivered as two
@@ -165,27 +242,33 @@ pub struct Input {
     pub logged_ms: Option<i64>,
 }
 
+counters! {
+    /// What only a local run counts (the stages count the rest).
+    struct LocalCounts {
+        /// Inputs decoded (or failed).
+        inputs: sum,
+        /// Inputs that gave no records at all (bad payload, a frame limit out of range).
+        payload_errors: sum,
+        /// Messages sent to the main queue, from decoding and stitching.
+        messages_sent: sum,
+        /// Sends to a queue that failed after their retries.
+        send_failures: sum,
+        /// Distinct records confirmed delivered (the ledger's count).
+        records_delivered: sum,
+        /// Shipper batches run.
+        shipper_batches: sum,
+        /// Receives from a queue that failed.
+        receive_errors: sum,
+    }
+}
+
+/// Every count of a local run: the stages' and its own.
 #[derive(Debug, Default)]
-struct Counters {
-    payloads: AtomicU64,
-    payload_errors: AtomicU64,
-    records_decoded: AtomicU64,
-    filtered: AtomicU64,
-    lines_unparsed: AtomicU64,
-    messages_sent: AtomicU64,
-    send_failures: AtomicU64,
-    records_delivered: AtomicU64,
-    shipper_batches: AtomicU64,
-    windows: AtomicU64,
-    windows_failed: AtomicU64,
-    window_records: AtomicU64,
-    retries: AtomicU64,
-    bytes_sent: AtomicU64,
-    unpack_failures: AtomicU64,
-    failed_messages: AtomicU64,
-    receive_errors: AtomicU64,
-    archived_records: AtomicU64,
-    archive_failed_records: AtomicU64,
+struct Totals {
+    local: LocalCounts,
+    decode: DecodeStats,
+    ship: ShipStats,
+    stitch: StitchStats,
 }
 
 /// A snapshot for progress displays.
@@ -267,16 +350,15 @@ pub struct Summary {
 pub struct LocalPipeline {
     queue: Arc<dyn Queue>,
     dlq: Option<Arc<dyn Queue>>,
-    shipper: Arc<Shipper>,
     receiver: Option<Arc<Receiver>>,
     opts: PipelineOptions,
     ledger: Ledger,
-    counters: Counters,
-    decode_stats: Mutex<DecodeStats>,
+    totals: Mutex<Totals>,
+    ship_stage: ShipStage,
+    decode_stage: std::sync::OnceLock<Arc<DecodeStage>>,
     /// The archive tee, when on: records go there after the queue accepted their frames.
     archive: std::sync::OnceLock<crate::archive::Archiver>,
     stitch: std::sync::OnceLock<Stitching>,
-    stitch_stats: Mutex<StitchStats>,
     /// Every input has been decoded (no fragment can still come).
     inputs_done: AtomicBool,
     /// The embedded stitch queue was flushed at the end of the input: what is left in it (a part
@@ -288,25 +370,10 @@ pub struct LocalPipeline {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
-    #[error("{input}: {cause}")]
-    Decode {
-        input: String,
-        cause: crate::decode::DecodeError,
-    },
-    #[error("{input}: {cause}")]
-    Frame {
-        input: String,
-        cause: frame::FrameError,
-    },
-    #[error("{input}: sending to the queue failed: {cause}")]
-    Send { input: String, cause: QueueError },
+    #[error(transparent)]
+    Forward(#[from] ForwardError),
     #[error("{input}: decode task failed: {cause}")]
     Task { input: String, cause: String },
-    #[error("{input}: {cause}")]
-    Fragment {
-        input: String,
-        cause: crate::stitch::FragmentError,
-    },
 }
 
 impl LocalPipeline {
@@ -319,18 +386,19 @@ impl LocalPipeline {
         receiver: Option<Arc<Receiver>>,
         opts: PipelineOptions,
     ) -> Arc<Self> {
+        // The shipper Lambda's stage; the local run has no dead-letter redrive.
+        let ship_stage = ShipStage::new(shipper, opts.max_visibility, None);
         Arc::new(LocalPipeline {
             queue,
             dlq,
-            shipper,
+            ship_stage,
             receiver,
             opts,
             ledger: Ledger::new(),
-            counters: Counters::default(),
-            decode_stats: Mutex::new(DecodeStats::default()),
+            totals: Mutex::new(Totals::default()),
+            decode_stage: std::sync::OnceLock::new(),
             archive: std::sync::OnceLock::new(),
             stitch: std::sync::OnceLock::new(),
-            stitch_stats: Mutex::new(StitchStats::default()),
             inputs_done: AtomicBool::new(false),
             stitch_flushed: AtomicBool::new(false),
             started: Mutex::new(None),
@@ -368,65 +436,68 @@ impl LocalPipeline {
         started.get_or_insert_with(Instant::now);
     }
 
-    /// Decode one payload, frame it and send the frames to the queue (the decode Lambda's work).
+    /// Add to the run's counts.
+    fn count(&self, f: impl FnOnce(&mut Totals)) {
+        f(&mut self.totals.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// The decode stage, as the decode Lambda builds it (stitching on once `set_stitch` was called).
+    fn decode_stage(&self) -> Arc<DecodeStage> {
+        self.decode_stage
+            .get_or_init(|| {
+                Arc::new(DecodeStage::new(
+                    self.opts.decode.clone(),
+                    self.opts.message_bytes,
+                    self.stitch.get().map(|st| st.join.clone()),
+                ))
+            })
+            .clone()
+    }
+
+    /// Decode one payload, frame it and send the frames to the queue (the decode Lambda's stage).
     pub async fn decode_payload(&self, input: Input) -> Result<(), PipelineError> {
         self.mark_started();
-        let base_ms = input.logged_ms.unwrap_or_else(now_ms);
-        let opts = self.opts.decode.clone();
-        let message_bytes = self.opts.message_bytes;
+        let read_ms = input.logged_ms.unwrap_or_else(now_ms);
+        let stage = self.decode_stage();
         let name = input.name.clone();
-        let join = self.stitch.get().map(|st| st.join.clone());
         // Decoding and packing are CPU work: keep them off the async workers.
-        let joined = tokio::task::spawn_blocking(move || {
-            let mut stats = DecodeStats::default();
-            let mut fragments = Vec::new();
-            let records = match &join {
-                Some(join) => {
-                    let mut split = Split {
-                        fragments: &mut fragments,
-                        join,
-                    };
-                    decode_split(&input.bytes, &opts, &mut stats, &mut split)
-                }
-                None => decode_bytes(&input.bytes, &opts, &mut stats),
-            };
-            let packed = records.map(|records| {
-                let frames = frame::pack(&records, message_bytes);
-                (records, frames)
-            });
-            (stats, packed, fragments)
-        })
-        .await;
-        let (stats, packed, fragments) = joined.map_err(|e| PipelineError::Task {
-            input: name.clone(),
+        let task = tokio::task::spawn_blocking({
+            let stage = stage.clone();
+            move || stage.decode(&input.bytes, &input.name)
+        });
+        let decoded = task.await.map_err(|e| PipelineError::Task {
+            input: name,
             cause: e.to_string(),
         })?;
-        self.add_decode_stats(&stats);
-        let (records, frames) = match packed {
-            Ok((records, Ok(frames))) => (records, frames),
-            Ok((_, Err(cause))) => {
+        self.count(|t| t.local.inputs += 1);
+        let decoded = match decoded {
+            Ok(d) => d,
+            Err(e) => {
                 // The payload's records never reach the ledger: count the payload as failed so
                 // the run's exit code reports it.
-                self.counters.payload_errors.fetch_add(1, Ordering::Relaxed);
-                return Err(PipelineError::Frame { input: name, cause });
-            }
-            Err(cause) => {
-                self.counters.payload_errors.fetch_add(1, Ordering::Relaxed);
-                return Err(PipelineError::Decode { input: name, cause });
+                self.count(|t| t.local.payload_errors += 1);
+                return Err(e.into());
             }
         };
-        // In the decode Lambda's order (`decode::forward_stitched`): frames, archive, fragments.
-        let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
-        self.send_frames(&name, frames, &ids, base_ms).await?;
-        if let Some(archiver) = self.archive.get() {
-            let a = archiver.archive(&records).await;
-            let c = &self.counters;
-            c.archived_records.fetch_add(a.records, Ordering::Relaxed);
-            c.archive_failed_records
-                .fetch_add(a.failed_records, Ordering::Relaxed);
-        }
-        self.send_fragments(&name, fragments, base_ms).await?;
-        Ok(())
+        let read = decoded.stats;
+        let frames = LedgerSink {
+            pipeline: self,
+            read_ms: Some(read_ms),
+        };
+        let fragments = self.stitch.get().map(|st| LedgerFragments {
+            pipeline: self,
+            queue: st.queue.as_ref(),
+            read_ms,
+        });
+        let outputs = DecodeOutputs {
+            frames: &frames,
+            archive: self.archive.get(),
+            fragments: fragments.as_ref().map(|f| f as &dyn FragmentSink),
+        };
+        let sent = stage.deliver(decoded, &outputs).await;
+        let stats = sent.as_ref().map_or(read, |s| *s);
+        self.count(|t| t.decode.add(&stats));
+        sent.map(|_| ()).map_err(PipelineError::from)
     }
 
     /// Send frames whose records have the ids `ids` (in frame order). Lower level than
@@ -438,19 +509,25 @@ impl LocalPipeline {
         ids: &[&str],
         base_ms: i64,
     ) -> Result<(), PipelineError> {
-        self.send_registered(input, frames, ids, Some(base_ms))
+        self.send_registered(frames, ids, Some(base_ms))
             .await
+            .map(|_| ())
+            .map_err(|cause| {
+                PipelineError::Forward(ForwardError::Queue {
+                    source_name: input.to_string(),
+                    cause,
+                })
+            })
     }
 
     /// Register each frame's ids in the ledger (read now at `base_ms`, or stitched from fragments
     /// read earlier when `None`) and send the frames to the queue.
     async fn send_registered(
         &self,
-        input: &str,
         frames: Vec<Frame>,
         ids: &[&str],
         base_ms: Option<i64>,
-    ) -> Result<(), PipelineError> {
+    ) -> Result<SendReport, QueueError> {
         self.mark_started();
         let mut messages = Vec::with_capacity(frames.len());
         let mut offset = 0;
@@ -468,7 +545,7 @@ impl LocalPipeline {
             messages.push(m);
         }
         if messages.is_empty() {
-            return Ok(());
+            return Ok(SendReport::default());
         }
         if let Some(max) = self.opts.max_queued_messages {
             // Backpressure: the embedded queue lives in memory.
@@ -477,53 +554,13 @@ impl LocalPipeline {
             }
         }
         let count = messages.len() as u64;
-        match send_all(self.queue.as_ref(), messages, &self.opts.send_policy).await {
-            Ok(_) => {
-                self.counters
-                    .messages_sent
-                    .fetch_add(count, Ordering::Relaxed);
-                Ok(())
-            }
-            Err(cause) => {
-                self.counters.send_failures.fetch_add(1, Ordering::Relaxed);
-                Err(PipelineError::Send {
-                    input: input.to_string(),
-                    cause,
-                })
-            }
+        let sent =
+            crate::queue::send_all(self.queue.as_ref(), messages, &self.opts.send_policy).await;
+        match &sent {
+            Ok(_) => self.count(|t| t.local.messages_sent += count),
+            Err(_) => self.count(|t| t.local.send_failures += 1),
         }
-    }
-
-    /// Send fragments to the stitch queue (the decode Lambda's second destination).
-    async fn send_fragments(
-        &self,
-        input: &str,
-        fragments: Vec<Fragment>,
-        base_ms: i64,
-    ) -> Result<(), PipelineError> {
-        let Some(st) = self.stitch.get() else {
-            return Ok(());
-        };
-        if fragments.is_empty() {
-            return Ok(());
-        }
-        self.ledger
-            .expect_fragments(fragments.iter().map(|f| f.request_id.as_str()), base_ms);
-        let messages = crate::stitch::fragment::to_messages(fragments, self.opts.message_bytes)
-            .map_err(|e| PipelineError::Fragment {
-                input: input.to_string(),
-                cause: e,
-            })?;
-        send_all(st.queue.as_ref(), messages, &self.opts.send_policy)
-            .await
-            .map(|_| ())
-            .map_err(|cause| {
-                self.counters.send_failures.fetch_add(1, Ordering::Relaxed);
-                PipelineError::Send {
-                    input: input.to_string(),
-                    cause,
-                }
-            })
+        sent
     }
 
     /// One batch as the event source mapping would receive it.
@@ -566,7 +603,10 @@ impl LocalPipeline {
     /// Run the stage over one batch and act as the event source mapping: delete what it
     /// settled, leave the rest to come back.
     async fn stitch_batch(&self, st: &Stitching, stage: &StitchStage, messages: &[InMessage]) {
-        let sink = LedgerSink { pipeline: self };
+        let sink = LedgerSink {
+            pipeline: self,
+            read_ms: None,
+        };
         let outcome = stage
             .run(messages, st.queue.as_ref(), &sink, now_ms())
             .await;
@@ -578,10 +618,7 @@ impl LocalPipeline {
                 tracing::warn!(error = %e, "deleting stitched fragments failed; they will come back");
             }
         }
-        self.stitch_stats
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .add(&outcome.stats);
+        self.count(|t| t.stitch.add(&outcome.stats));
     }
 
     /// The end of a local run's input with the embedded stitch queue: no part can still come, so
@@ -620,80 +657,52 @@ impl LocalPipeline {
     pub async fn stitch_worker(self: Arc<Self>, stop: Arc<AtomicBool>) {
         while !stop.load(Ordering::Relaxed) {
             if let Err(e) = self.stitch_once().await {
-                self.counters.receive_errors.fetch_add(1, Ordering::Relaxed);
+                self.count(|t| t.local.receive_errors += 1);
                 tracing::warn!(error = %e, "receiving from the stitch queue failed; retrying");
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
     }
 
-    fn add_decode_stats(&self, stats: &DecodeStats) {
-        let c = &self.counters;
-        c.payloads.fetch_add(1, Ordering::Relaxed);
-        c.records_decoded
-            .fetch_add(stats.records, Ordering::Relaxed);
-        c.filtered.fetch_add(stats.filtered, Ordering::Relaxed);
-        c.lines_unparsed
-            .fetch_add(stats.lines_unparsed, Ordering::Relaxed);
-        self.decode_stats
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .add(stats);
-    }
-
-    fn add_ship_stats(&self, s: &ShipStats) {
-        let c = &self.counters;
-        c.shipper_batches.fetch_add(1, Ordering::Relaxed);
-        c.windows.fetch_add(s.windows, Ordering::Relaxed);
-        c.windows_failed
-            .fetch_add(s.windows_failed, Ordering::Relaxed);
-        c.window_records
-            .fetch_add(s.records_delivered, Ordering::Relaxed);
-        c.retries.fetch_add(s.retries, Ordering::Relaxed);
-        c.bytes_sent.fetch_add(s.wire_bytes, Ordering::Relaxed);
-        c.unpack_failures
-            .fetch_add(s.unpack_failures, Ordering::Relaxed);
-        c.failed_messages
-            .fetch_add(s.failed_messages, Ordering::Relaxed);
-    }
-
-    /// One shipper "invocation": receive a batch, ship it, delete what was delivered. Messages
-    /// reported failed stay hidden until their visibility timeout ends, then come back (or go to
-    /// the dead-letter queue), as with the SQS event source mapping. Returns the batch size.
+    /// One shipper "invocation": receive a batch, run the ship stage on it (ship, then settle
+    /// with the queue), delete what was delivered. Messages reported failed stay hidden until
+    /// their visibility timeout ends, then come back (or go to the dead-letter queue), as with the
+    /// SQS event source mapping. Returns the batch size.
     pub async fn ship_once(&self) -> Result<usize, QueueError> {
         let messages = self.receive_from(self.queue.as_ref()).await?;
         if messages.is_empty() {
             return Ok(0);
         }
         self.mark_started();
-        let batch: Vec<ShipMessage> = messages
-            .iter()
-            .map(|m| ShipMessage {
-                message_id: m.message_id.clone(),
-                body: m.body.clone(),
-            })
-            .collect();
         let deadline = std::time::Instant::now() + self.opts.ship_timeout;
-        let mut report = self.shipper.ship(&batch, deadline).await;
-        self.settle(&messages, &mut report).await;
-        self.add_ship_stats(&report.stats);
+        let source = Source {
+            queue: self.queue.as_ref(),
+            visibility: self.opts.visibility_timeout,
+        };
+        let observer = LedgerObserver {
+            pipeline: self,
+            messages: &messages,
+        };
+        let report = self
+            .ship_stage
+            .run(&messages, Some(source), deadline, &observer)
+            .await;
         let failed: HashSet<&str> = report.failed.iter().map(String::as_str).collect();
         let now = now_ms();
         let mut done = Vec::with_capacity(messages.len());
-        for m in &messages {
-            if failed.contains(m.message_id.as_str()) {
-                continue;
-            }
-            let frame = m
-                .attributes
-                .get(FRAME_ATTRIBUTE)
-                .and_then(|v| v.parse().ok());
-            let fresh = self.ledger.confirm(frame, now);
-            self.counters
-                .records_delivered
-                .fetch_add(fresh, Ordering::Relaxed);
+        let mut fresh = 0;
+        for m in messages
+            .iter()
+            .filter(|m| !failed.contains(m.message_id.as_str()))
+        {
+            fresh += self.ledger.confirm(frame_of(m), now);
             done.push(m.receipt_handle.clone());
         }
+        self.count(|t| {
+            t.ship.add(&report.stats);
+            t.local.shipper_batches += 1;
+            t.local.records_delivered += fresh;
+        });
         if !done.is_empty() {
             if let Err(e) = self.queue.delete(&done).await {
                 // The messages come back after their visibility timeout and are delivered again.
@@ -703,67 +712,11 @@ impl LocalPipeline {
         Ok(messages.len())
     }
 
-    /// What the shipper Lambda does beyond its partial batch response (crate::settle): rejected
-    /// records travel on in frames of their own, failed messages stay hidden longer each time.
-    async fn settle(&self, messages: &[InMessage], report: &mut ShipReport) {
-        let frame_of = |id: &str| {
-            messages
-                .iter()
-                .find(|m| m.message_id == id)
-                .and_then(|m| m.attributes.get(FRAME_ATTRIBUTE))
-                .and_then(|v| v.parse::<u64>().ok())
-        };
-        // The ledger follows the rejected records into their new frames.
-        let mut new_frames = HashMap::new();
-        for part in &report.requeue {
-            if let Some(frame) = frame_of(&part.message_id) {
-                let ids = part.record_ids.iter().map(String::as_str);
-                if let Some(new) = self.ledger.split_frame(frame, ids) {
-                    new_frames.insert(part.record_ids.clone(), new);
-                }
-            }
-        }
-        let unsent = crate::settle::requeue(self.queue.as_ref(), report, |ids| {
-            new_frames
-                .get(ids)
-                .map(|f| {
-                    BTreeMap::from([(
-                        FRAME_ATTRIBUTE.to_string(),
-                        Attribute::Number(f.to_string()),
-                    )])
-                })
-                .unwrap_or_default()
-        })
-        .await;
-        report.failed.extend(unsent);
-        report.stats.failed_messages = report.failed.len() as u64;
-        let received: Vec<Received> = messages
-            .iter()
-            .map(|m| Received {
-                message_id: m.message_id.clone(),
-                receipt_handle: m.receipt_handle.clone(),
-                receive_count: m.receive_count,
-            })
-            .collect();
-        let policy = RetryPolicy {
-            first: self.opts.visibility_timeout,
-            max: self.opts.max_visibility,
-        };
-        crate::settle::back_off(
-            self.queue.as_ref(),
-            &received,
-            &report.failed,
-            &report.permanent,
-            &policy,
-        )
-        .await;
-    }
-
     /// A shipper worker: [`ship_once`](Self::ship_once) until `stop` is set.
     pub async fn ship_worker(self: Arc<Self>, stop: Arc<AtomicBool>) {
         while !stop.load(Ordering::Relaxed) {
             if let Err(e) = self.ship_once().await {
-                self.counters.receive_errors.fetch_add(1, Ordering::Relaxed);
+                self.count(|t| t.local.receive_errors += 1);
                 tracing::warn!(error = %e, "receiving from the queue failed; retrying");
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
@@ -875,18 +828,17 @@ impl LocalPipeline {
     }
 
     pub fn progress(&self) -> Progress {
-        let c = &self.counters;
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let t = self.totals.lock().unwrap_or_else(|e| e.into_inner());
         Progress {
-            payloads: get(&c.payloads),
-            records_decoded: get(&c.records_decoded),
-            filtered: get(&c.filtered),
-            lines_unparsed: get(&c.lines_unparsed),
-            messages_sent: get(&c.messages_sent),
-            records_delivered: get(&c.records_delivered),
-            windows: get(&c.windows),
-            retries: get(&c.retries),
-            failed_messages: get(&c.failed_messages),
+            payloads: t.local.inputs,
+            records_decoded: t.decode.records,
+            filtered: t.decode.filtered,
+            lines_unparsed: t.decode.lines_unparsed,
+            messages_sent: t.local.messages_sent,
+            records_delivered: t.local.records_delivered,
+            windows: t.ship.windows,
+            retries: t.ship.retries,
+            failed_messages: t.ship.failed_messages,
         }
     }
 
@@ -936,46 +888,53 @@ impl LocalPipeline {
         (messages, ids)
     }
 
-    /// The accounting so far (call after [`drain`](Self::drain) for final numbers).
-    pub async fn summary(&self) -> Summary {
+    /// From the first input to the queue's emptying (or now).
+    fn elapsed(&self) -> Duration {
         let started = *self.started.lock().unwrap_or_else(|e| e.into_inner());
         let finished = *self.finished.lock().unwrap_or_else(|e| e.into_inner());
-        let elapsed = match (started, finished) {
+        match (started, finished) {
             (Some(s), Some(f)) => f.saturating_duration_since(s),
             (Some(s), None) => s.elapsed(),
             _ => Duration::ZERO,
-        };
-        let (dead_letter_messages, dead_ids) = self.dead_letters().await;
-        let mut bridge_duplicates = None;
-        if let Some(receiver) = &self.receiver {
-            let accepted = receiver.accepted_ids();
-            let unique: HashSet<&str> = accepted.iter().map(String::as_str).collect();
-            bridge_duplicates = Some((accepted.len() - unique.len()) as u64);
-            self.ledger.set_bridge_ids(unique);
         }
+    }
+
+    /// The embedded receiver's duplicates, after telling the ledger what it accepted.
+    fn bridge_duplicates(&self) -> Option<u64> {
+        let receiver = self.receiver.as_ref()?;
+        let accepted = receiver.accepted_ids();
+        let unique: HashSet<&str> = accepted.iter().map(String::as_str).collect();
+        let duplicates = (accepted.len() - unique.len()) as u64;
+        self.ledger.set_bridge_ids(unique);
+        Some(duplicates)
+    }
+
+    /// The accounting so far (call after [`drain`](Self::drain) for final numbers).
+    pub async fn summary(&self) -> Summary {
+        let elapsed_ms = self.elapsed().as_millis() as u64;
+        let (dead_letter_messages, dead_ids) = self.dead_letters().await;
+        let bridge_duplicates = self.bridge_duplicates();
         let s: Settlement = self.ledger.settle(&dead_ids);
-        let c = &self.counters;
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let decode = *self.decode_stats.lock().unwrap_or_else(|e| e.into_inner());
+        let t = self.totals.lock().unwrap_or_else(|e| e.into_inner());
+        let (decode, ship) = (&t.decode, &t.ship);
         // Without the receiver's view, the shipper's: records in delivered windows beyond the
         // first delivery of each id.
         let duplicates =
-            bridge_duplicates.unwrap_or_else(|| get(&c.window_records).saturating_sub(s.delivered));
-        let elapsed_ms = elapsed.as_millis() as u64;
-        let stitch = *self.stitch_stats.lock().unwrap_or_else(|e| e.into_inner());
+            bridge_duplicates.unwrap_or_else(|| ship.records_delivered.saturating_sub(s.delivered));
         Summary {
-            records_in: s.records_in + decode.filtered,
+            // Records too large for any message never reach the ledger: read, and lost.
+            records_in: s.records_in + decode.filtered + decode.records_unfit,
             records_delivered: s.delivered,
             filtered: decode.filtered + s.discarded,
             lines_unparsed: decode.lines_unparsed,
             lines_not_api: decode.lines_not_api,
             dead_lettered: s.dead_lettered,
-            lost: s.lost,
+            lost: s.lost + decode.records_unfit,
             duplicates,
             split_deliveries: s.split_deliveries,
-            windows: get(&c.windows),
-            bytes_sent: get(&c.bytes_sent),
-            retries: get(&c.retries),
+            windows: ship.windows,
+            bytes_sent: ship.wire_bytes,
+            retries: ship.retries,
             elapsed_ms,
             records_per_s: (s.delivered * 1000).checked_div(elapsed_ms).unwrap_or(0),
             latency_ms: Latency {
@@ -984,21 +943,21 @@ impl LocalPipeline {
                 max: s.latency_max_ms,
             },
             payloads: decode.payloads,
-            payload_errors: get(&c.payload_errors),
+            payload_errors: t.local.payload_errors,
             log_events: decode.log_events,
-            messages_sent: get(&c.messages_sent),
-            send_failures: get(&c.send_failures),
-            windows_failed: get(&c.windows_failed),
-            unpack_failures: get(&c.unpack_failures),
+            messages_sent: t.local.messages_sent,
+            send_failures: t.local.send_failures,
+            windows_failed: ship.windows_failed,
+            unpack_failures: ship.unpack_failures,
             dead_letter_messages,
             input_repeats: s.input_repeats,
             foreign_messages: s.foreign_messages,
             drain_timed_out: false,
-            archived_records: get(&c.archived_records),
-            archive_failed_records: get(&c.archive_failed_records),
+            archived_records: decode.archived_records,
+            archive_failed_records: decode.archive_failed_records,
             fragments: decode.fragments,
             trailers_dropped: decode.trailers_dropped,
-            stitch,
+            stitch: t.stitch,
         }
     }
 }

@@ -7,14 +7,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub mod event;
 pub mod memory;
 pub mod send;
 pub mod sqs;
 
 /// Re-exported so the Lambda binaries need no SDK dependency of their own.
 pub use aws_sdk_sqs::Client as SqsClient;
+pub use event::{in_messages, is_sqs_event};
 pub use memory::MemoryQueue;
-pub use send::{send_all, SendPolicy, SendReport, Sendable};
+pub use send::{send_all, FrameSink, QueueSink, SendPolicy, SendReport, Sendable};
 pub use sqs::SqsQueue;
 
 /// SQS limits that bound every `SendMessageBatch` call.
@@ -92,6 +94,22 @@ pub struct InMessage {
     pub sent_timestamp_ms: Option<i64>,
     /// FIFO queues: `MessageGroupId`, when known.
     pub group_id: Option<String>,
+}
+
+impl InMessage {
+    /// A message with only an id and a body (first delivery, no attributes): what benches and
+    /// tools that hold frames outside a queue hand to the stages.
+    pub fn new(message_id: impl Into<String>, body: impl Into<String>) -> Self {
+        InMessage {
+            message_id: message_id.into(),
+            receipt_handle: String::new(),
+            body: body.into(),
+            attributes: BTreeMap::new(),
+            receive_count: 1,
+            sent_timestamp_ms: None,
+            group_id: None,
+        }
+    }
 }
 
 /// Outcome of one entry of a batch send.

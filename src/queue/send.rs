@@ -205,3 +205,38 @@ mod tests {
         assert!(batches(vec![msg(0, MAX_MESSAGE_BYTES + 1)]).is_err());
     }
 }
+
+/// Where framed records go: the main queue, or (in `apigw-stream local`) the main queue plus the
+/// run's ledger. `frames` hold `records` in order (`Frame::records` of them each). The decode and
+/// stitch stages send through it, so the Lambda and `local` run the same stage code.
+#[async_trait::async_trait]
+pub trait FrameSink: Send + Sync {
+    /// Send the frames; `Err` means none can be counted as sent.
+    async fn send(
+        &self,
+        records: &[crate::transaction::Transaction],
+        frames: Vec<crate::frame::Frame>,
+    ) -> Result<SendReport, QueueError>;
+}
+
+/// A queue as a [`FrameSink`] (the decode Lambda's main queue).
+pub struct QueueSink<'a> {
+    pub queue: &'a dyn Queue,
+    pub policy: &'a SendPolicy,
+}
+
+#[async_trait::async_trait]
+impl FrameSink for QueueSink<'_> {
+    async fn send(
+        &self,
+        _records: &[crate::transaction::Transaction],
+        frames: Vec<crate::frame::Frame>,
+    ) -> Result<SendReport, QueueError> {
+        let batch: Vec<_> = frames
+            .into_iter()
+            .enumerate()
+            .map(|(i, f)| f.into_message(i.to_string()))
+            .collect();
+        send_all(self.queue, batch, self.policy).await
+    }
+}

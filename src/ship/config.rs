@@ -251,6 +251,28 @@ impl Shipper {
     }
 }
 
+impl super::stage::ShipStage {
+    /// The shipper Lambda's stage: the shipper, and the redrive of `REDRIVE_DLQ_ARN` (which needs
+    /// `aws`).
+    pub fn from_config(
+        config: &ShipConfig,
+        aws: Option<&aws_config::SdkConfig>,
+    ) -> Result<Self, ConfigError> {
+        let shipper = Arc::new(Shipper::from_config(config, aws)?);
+        let redrive = match (&config.redrive_dlq_arn, aws) {
+            (Some(arn), Some(aws)) => Some(super::settle::Redrive::new(
+                aws_sdk_sqs::Client::new(aws),
+                arn.clone(),
+                config.redrive_cooldown,
+                config.redrive_rate,
+            )),
+            (Some(_), None) => return Err(ConfigError::NeedsAws),
+            (None, _) => None,
+        };
+        Ok(Self::new(shipper, config.retry_max_visibility, redrive))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

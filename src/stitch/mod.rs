@@ -23,11 +23,11 @@ pub mod stage;
 
 use std::time::Duration;
 
-use serde::Serialize;
+use crate::counters;
 
 pub use consume::{plan, Plan};
 pub use fragment::{Fragment, FragmentError};
-pub use stage::{BatchOutcome, QueueSink, RecordSink, StitchStage};
+pub use stage::{BatchOutcome, StitchStage};
 
 /// Default `STITCH_HOLD_SECS`: how long a fragment waits for the rest of its request.
 pub const DEFAULT_HOLD_SECS: u64 = 60;
@@ -112,77 +112,41 @@ impl JoinRule {
     }
 }
 
-/// Counts of the stitch stage (EMF and the `local` summary).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct StitchStats {
-    /// Fragment messages read.
-    pub fragments_in: u64,
-    /// Messages that are not fragments (left to the stitch queue's redrive policy).
-    pub fragments_unreadable: u64,
-    /// Fragments read twice (at-least-once delivery), dropped by content.
-    pub fragments_duplicate: u64,
-    /// Requests made whole from two or more fragments (or, joined, from both sources).
-    pub stitched: u64,
-    /// Times a request was held back for its other part.
-    pub held: u64,
-    /// Requests delivered alone after the hold.
-    pub delivered_alone: u64,
-    /// Of those, delivered flagged `partial` (execution lines missing their start or end).
-    pub partial: u64,
-    /// Fragments past the hold that carried nothing of the request (no method, path, status,
-    /// headers or body: e.g. an `Extended Request Id` line alone), dropped and counted.
-    pub dropped_empty: u64,
-    /// Stitched records the filters dropped (static file, content type, API kind).
-    pub filtered: u64,
-    /// Records sent to the main queue.
-    pub records: u64,
-    /// Age (since the first fragment entered the stitch queue) of the requests delivered.
-    pub age_max_ms: u64,
-    pub age_total_ms: u64,
-}
-
-impl StitchStats {
-    pub fn add(&mut self, o: &StitchStats) {
-        self.fragments_in += o.fragments_in;
-        self.fragments_unreadable += o.fragments_unreadable;
-        self.fragments_duplicate += o.fragments_duplicate;
-        self.stitched += o.stitched;
-        self.held += o.held;
-        self.delivered_alone += o.delivered_alone;
-        self.partial += o.partial;
-        self.dropped_empty += o.dropped_empty;
-        self.filtered += o.filtered;
-        self.records += o.records;
-        self.age_max_ms = self.age_max_ms.max(o.age_max_ms);
-        self.age_total_ms += o.age_total_ms;
+counters! {
+    /// Counts of the stitch stage (EMF and the `local` summary).
+    pub struct StitchStats {
+        /// Fragment messages read.
+        fragments_in: sum ["FragmentsIn", Count],
+        /// Messages that are not fragments (left to the stitch queue's redrive policy).
+        fragments_unreadable: sum ["FragmentsUnreadable", Count],
+        /// Fragments read twice (at-least-once delivery), dropped by content.
+        fragments_duplicate: sum ["FragmentsDuplicate", Count],
+        /// Requests made whole from two or more fragments (or, joined, from both sources).
+        stitched: sum ["Stitched", Count],
+        /// Times a request was held back for its other part.
+        held: sum ["Held", Count],
+        /// Requests delivered alone after the hold.
+        delivered_alone: sum ["DeliveredAlone", Count],
+        /// Of those, delivered flagged `partial` (execution lines missing their start or end).
+        partial: sum ["Partial", Count],
+        /// Fragments past the hold that carried nothing of the request (no method, path, status,
+        /// headers or body: e.g. an `Extended Request Id` line alone), dropped and counted.
+        dropped_empty: sum ["DroppedEmpty", Count],
+        /// Stitched records the filters dropped (static file, content type, API kind).
+        filtered: sum ["Filtered", Count],
+        /// Records sent to the main queue.
+        records: sum ["Records", Count],
+        /// The oldest request delivered (since its first fragment entered the stitch queue).
+        age_max_ms: max ["StitchAgeMax", Milliseconds],
+        /// The ages of the requests delivered, summed.
+        age_total_ms: sum,
     }
-
-    /// The EMF metrics of one stitch invocation.
-    pub fn metrics(&self) -> Vec<(&'static str, f64, crate::metrics::Unit)> {
-        use crate::metrics::Unit;
-        let delivered = self.stitched + self.delivered_alone;
-        let avg = self.age_total_ms.checked_div(delivered).unwrap_or(0);
-        vec![
-            ("FragmentsIn", self.fragments_in as f64, Unit::Count),
-            (
-                "FragmentsUnreadable",
-                self.fragments_unreadable as f64,
-                Unit::Count,
-            ),
-            (
-                "FragmentsDuplicate",
-                self.fragments_duplicate as f64,
-                Unit::Count,
-            ),
-            ("Stitched", self.stitched as f64, Unit::Count),
-            ("Held", self.held as f64, Unit::Count),
-            ("DeliveredAlone", self.delivered_alone as f64, Unit::Count),
-            ("Partial", self.partial as f64, Unit::Count),
-            ("DroppedEmpty", self.dropped_empty as f64, Unit::Count),
-            ("Filtered", self.filtered as f64, Unit::Count),
-            ("Records", self.records as f64, Unit::Count),
-            ("StitchAge", avg as f64, Unit::Milliseconds),
-            ("StitchAgeMax", self.age_max_ms as f64, Unit::Milliseconds),
-        ]
+    derived {
+        /// The average age of a request delivered (since its first fragment entered the stitch
+        /// queue).
+        "StitchAge" [Milliseconds] = |s| s
+            .age_total_ms
+            .checked_div(s.stitched + s.delivered_alone)
+            .unwrap_or(0),
     }
 }

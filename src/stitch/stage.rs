@@ -2,46 +2,16 @@
 //! main queue", called by the decode Lambda (for its stitch queue's SQS events) and by
 //! `apigw-stream local` (its stitch workers and its end-of-input flush).
 //!
-//! What differs between the two is outside this module: where the records go (a [`RecordSink`]:
+//! What differs between the two is outside this module: where the records go (a [`FrameSink`]:
 //! the main queue as frames, plus the local run's ledger) and who deletes the settled messages (the
 //! event source mapping for the Lambda, the local run itself).
-
-use async_trait::async_trait;
 
 use super::consume::{hold_back, plan};
 use super::{StitchOptions, StitchStats};
 use crate::decode::DecodeOptions;
 use crate::frame::{self, Frame};
-use crate::queue::{InMessage, Queue, SendPolicy};
+use crate::queue::{FrameSink, InMessage, Queue};
 use crate::transaction::Transaction;
-
-/// Where stitched records go. `frames` hold `records` in order (`Frame::records` of them each).
-#[async_trait]
-pub trait RecordSink: Send + Sync {
-    /// Send the frames; `Err` means none can be counted as sent (their fragments come back).
-    async fn send(&self, records: &[Transaction], frames: Vec<Frame>) -> Result<(), String>;
-}
-
-/// The main queue as a [`RecordSink`] (the decode Lambda's).
-pub struct QueueSink<'a> {
-    pub queue: &'a dyn Queue,
-    pub policy: &'a SendPolicy,
-}
-
-#[async_trait]
-impl RecordSink for QueueSink<'_> {
-    async fn send(&self, _records: &[Transaction], frames: Vec<Frame>) -> Result<(), String> {
-        let batch: Vec<_> = frames
-            .into_iter()
-            .enumerate()
-            .map(|(i, f)| f.into_message(i.to_string()))
-            .collect();
-        crate::queue::send_all(self.queue, batch, self.policy)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    }
-}
 
 /// The stitch stage, built once from its settings.
 #[derive(Debug, Clone)]
@@ -104,7 +74,7 @@ impl StitchStage {
         &self,
         messages: &[InMessage],
         stitch: &dyn Queue,
-        sink: &dyn RecordSink,
+        sink: &dyn FrameSink,
         now_ms: i64,
     ) -> BatchOutcome {
         let mut plan = self.plan(messages, now_ms).await;
@@ -140,7 +110,7 @@ impl StitchStage {
                     settled[*i] = false;
                 }
                 out.stats.records = 0;
-                out.send_error = Some(e);
+                out.send_error = Some(e.to_string());
             }
         }
         hold_back(&plan, messages, stitch).await;

@@ -115,3 +115,37 @@ impl Drop for Moto {
 pub fn fixtures_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
+
+/// The decode Lambda's work for one payload, as the function runs it: the decode stage with the
+/// main queue as its only output.
+pub async fn forward(
+    input: &[u8],
+    source_name: &str,
+    opts: &apigw_stream::decode::DecodeOptions,
+    message_bytes: usize,
+    queue: &dyn apigw_stream::queue::Queue,
+    policy: &apigw_stream::queue::SendPolicy,
+) -> Result<apigw_stream::decode::DecodeStats, apigw_stream::decode::ForwardError> {
+    forward_archived(input, source_name, opts, message_bytes, queue, policy, None).await
+}
+
+/// [`forward`] with the archive tee.
+pub async fn forward_archived(
+    input: &[u8],
+    source_name: &str,
+    opts: &apigw_stream::decode::DecodeOptions,
+    message_bytes: usize,
+    queue: &dyn apigw_stream::queue::Queue,
+    policy: &apigw_stream::queue::SendPolicy,
+    archive: Option<&apigw_stream::archive::Archiver>,
+) -> Result<apigw_stream::decode::DecodeStats, apigw_stream::decode::ForwardError> {
+    use apigw_stream::decode::{DecodeOutputs, DecodeStage};
+    let stage = DecodeStage::new(opts.clone(), message_bytes, None);
+    let frames = apigw_stream::queue::QueueSink { queue, policy };
+    let outputs = DecodeOutputs {
+        frames: &frames,
+        archive,
+        fragments: None,
+    };
+    stage.run(input, source_name, &outputs).await
+}

@@ -9,7 +9,8 @@ use apigw_stream::bridge::auth::{Auth, AuthMethod, TokenSource};
 use apigw_stream::bridge::client::{http_client, BridgeClient, ClientConfig};
 use apigw_stream::bridge::receiver::{Receiver, ReceiverConfig};
 use apigw_stream::bridge::{Format, Secret, SecretSource};
-use apigw_stream::ship::{ShipMessage, Shipper};
+use apigw_stream::queue::InMessage;
+use apigw_stream::ship::Shipper;
 use apigw_stream::transaction::{Source, SourceFormat, Transaction};
 
 pub const CLIENT_ID: &str = "apigw-stream-test";
@@ -63,7 +64,7 @@ pub fn frame(records: &[Transaction]) -> String {
 }
 
 /// `counts[m]` records in message `m`; record ids are unique across the batch.
-pub fn batch(counts: &[usize]) -> (Vec<ShipMessage>, Vec<Vec<String>>) {
+pub fn batch(counts: &[usize]) -> (Vec<InMessage>, Vec<Vec<String>>) {
     let mut next = 0;
     let mut messages = Vec::new();
     let mut ids = Vec::new();
@@ -71,10 +72,7 @@ pub fn batch(counts: &[usize]) -> (Vec<ShipMessage>, Vec<Vec<String>>) {
         let records: Vec<Transaction> = (next..next + n).map(txn).collect();
         next += n;
         ids.push(records.iter().map(|r| r.id.clone()).collect());
-        messages.push(ShipMessage {
-            message_id: format!("msg-{m:04}"),
-            body: frame(&records),
-        });
+        messages.push(InMessage::new(format!("msg-{m:04}"), frame(&records)));
     }
     (messages, ids)
 }

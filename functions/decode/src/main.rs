@@ -7,25 +7,23 @@ use std::sync::Arc;
 
 use apigw_stream::archive::{ArchivePolicy, Archiver, FirehoseClient, FirehoseSink};
 use apigw_stream::config::{DecodeConfig, ProcessEnv};
-use apigw_stream::decode::{forward_stitched, summary_emf, StitchTarget};
-use apigw_stream::queue::{SendPolicy, SqsClient, SqsQueue};
-use apigw_stream::stitch::consume::{in_messages, is_sqs_event};
-use apigw_stream::stitch::{QueueSink, StitchStage};
+use apigw_stream::decode::{summary_emf, DecodeOutputs, DecodeStage, QueueFragments};
+use apigw_stream::queue::{in_messages, is_sqs_event, QueueSink, SendPolicy, SqsClient, SqsQueue};
+use apigw_stream::stitch::StitchStage;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
-/// Kept across invocations: configuration and the SQS client (its connection pool).
+/// Kept across invocations: the stages and the SQS client (its connection pool).
 struct State {
-    config: DecodeConfig,
+    decode: DecodeStage,
+    stitch: StitchStage,
     queue: SqsQueue,
     policy: SendPolicy,
     /// The Firehose tee, when `ARCHIVE_STREAM` is set.
     archive: Option<Archiver>,
     /// The stitch queue, when `STITCH_QUEUE_URL` is set.
-    stitch: Option<SqsQueue>,
-    /// The stitch stage (the same code `apigw-stream local` runs).
-    stitch_stage: StitchStage,
+    stitch_queue: Option<SqsQueue>,
 }
 
 #[tokio::main]
@@ -39,8 +37,7 @@ async fn main() -> Result<(), Error> {
         }
     };
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let queue = SqsQueue::new(SqsClient::new(&sdk), config.queue_url.clone());
-    let stitch = config
+    let stitch_queue = config
         .stitch_queue_url
         .as_ref()
         .map(|url| SqsQueue::new(SqsClient::new(&sdk), url.clone()));
@@ -48,18 +45,18 @@ async fn main() -> Result<(), Error> {
         let sink = FirehoseSink::new(FirehoseClient::new(&sdk), stream.clone());
         Archiver::new(Arc::new(sink), ArchivePolicy::default())
     });
-    let stitch_stage = StitchStage::new(
-        config.stitch.clone(),
-        config.options.clone(),
-        config.message_bytes,
-    );
+    let join = stitch_queue.as_ref().map(|_| config.join.clone());
     let state = Arc::new(State {
-        stitch_stage,
-        config,
-        queue,
+        decode: DecodeStage::new(config.options.clone(), config.message_bytes, join),
+        stitch: StitchStage::new(
+            config.stitch.clone(),
+            config.options.clone(),
+            config.message_bytes,
+        ),
+        queue: SqsQueue::new(SqsClient::new(&sdk), config.queue_url.clone()),
         policy: SendPolicy::default(),
         archive,
-        stitch,
+        stitch_queue,
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let state = Arc::clone(&state);
@@ -78,7 +75,7 @@ async fn handle(state: &State, event: LambdaEvent<Value>) -> Result<Value, Error
 /// A batch of the stitch queue: whole requests go on to the queue, the rest are reported failed
 /// (held back, or left to the stitch queue's redrive policy).
 async fn stitch(state: &State, event: LambdaEvent<Value>) -> Result<Value, Error> {
-    let Some(stitch_queue) = &state.stitch else {
+    let Some(stitch_queue) = &state.stitch_queue else {
         return Err("an SQS event, but STITCH_QUEUE_URL is not set".into());
     };
     let request_id = event.context.request_id;
@@ -89,7 +86,7 @@ async fn stitch(state: &State, event: LambdaEvent<Value>) -> Result<Value, Error
         policy: &state.policy,
     };
     let outcome = state
-        .stitch_stage
+        .stitch
         .run(
             &messages,
             stitch_queue,
@@ -132,22 +129,22 @@ async fn decode(state: &State, event: LambdaEvent<Value>) -> Result<(), Error> {
         }
     };
     let request_id = event.context.request_id;
-    let stitch = state.stitch.as_ref().map(|q| StitchTarget {
-        queue: q,
-        join: &state.config.join,
+    let frames = QueueSink {
+        queue: &state.queue,
+        policy: &state.policy,
+    };
+    let fragments = state.stitch_queue.as_ref().map(|queue| QueueFragments {
+        queue,
+        policy: &state.policy,
     });
-    match forward_stitched(
-        input,
-        "lambda event",
-        &state.config.options,
-        state.config.message_bytes,
-        &state.queue,
-        &state.policy,
-        state.archive.as_ref(),
-        stitch,
-    )
-    .await
-    {
+    let outputs = DecodeOutputs {
+        frames: &frames,
+        archive: state.archive.as_ref(),
+        fragments: fragments
+            .as_ref()
+            .map(|f| f as &dyn apigw_stream::decode::FragmentSink),
+    };
+    match state.decode.run(input, "lambda event", &outputs).await {
         Ok(summary) => {
             tracing::info!(request_id, summary = %serde_json::to_string(&summary)?, "decode summary");
             apigw_stream::metrics::print_emf(&summary_emf(&summary, apigw_stream::clock::now_ms()));

@@ -9,89 +9,62 @@ use futures::stream::{self, StreamExt};
 
 use crate::bridge::client::{BridgeClient, Outcome};
 use crate::bridge::window::{encode_record, plan_windows, window_body, EncodedRecord};
-use crate::metrics::Unit;
+use crate::counters;
+use crate::queue::InMessage;
 
 pub mod config;
+pub mod settle;
+pub mod stage;
 pub use config::{AuthConfig, ConfigError, SecretConfig, ShipConfig, DEFAULT_WINDOW_BYTES};
 
-/// One queue message as the shipper sees it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ShipMessage {
-    pub message_id: String,
-    pub body: String,
-}
-
-/// Counters of one `ship` call (the EMF metrics and the summary log line).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ShipStats {
-    pub messages: u64,
-    pub unpack_failures: u64,
-    pub records: u64,
-    pub records_delivered: u64,
-    pub truncated_records: u64,
-    pub oversize_records: u64,
-    /// Records the collector rejected (400/422) alone, after bisecting their window.
-    pub records_rejected: u64,
-    /// Windows posted (split halves count once each).
-    pub windows: u64,
-    pub windows_failed: u64,
-    /// Windows halved after a 413, or after a 400/422 to find the rejected record.
-    pub splits: u64,
-    /// HTTP requests, first tries and retries.
-    pub requests: u64,
-    pub retries: u64,
-    /// Uncompressed bytes of delivered windows.
-    pub bytes: u64,
-    /// Bytes on the wire of delivered windows (after gzip).
-    pub wire_bytes: u64,
-    pub failed_messages: u64,
-    /// Sum and maximum of the round trips that gave a window its final answer.
-    pub latency_ms_total: u64,
-    pub latency_ms_max: u64,
-}
-
-impl ShipStats {
-    /// EMF metrics: (name, value, unit).
-    pub fn metrics(&self) -> Vec<(&'static str, f64, Unit)> {
-        let avg = if self.windows == 0 {
+counters! {
+    /// Counters of one `ship` call (the EMF metrics and the summary log line).
+    pub struct ShipStats {
+        /// Queue messages in the batch.
+        messages: sum ["Messages", Count],
+        /// Messages whose body does not unpack (reported failed, to the DLQ in the end).
+        unpack_failures: sum ["UnpackFailures", Count],
+        /// Records unpacked from the batch.
+        records: sum ["Records", Count],
+        /// Records in windows the collector accepted.
+        records_delivered: sum ["RecordsDelivered", Count],
+        /// Records cut to fit a window (`flags.truncated`).
+        truncated_records: sum ["TruncatedRecords", Count],
+        /// Records larger than a window even cut, sent alone.
+        oversize_records: sum,
+        /// Records the collector rejected (400/422) alone, after bisecting their window.
+        records_rejected: sum ["RecordsRejected", Count],
+        /// Windows posted (split halves count once each).
+        windows: sum ["Windows", Count],
+        /// Windows that were not delivered after their retries.
+        windows_failed: sum ["WindowsFailed", Count],
+        /// Windows halved after a 413, or after a 400/422 to find the rejected record.
+        splits: sum,
+        /// HTTP requests, first tries and retries.
+        requests: sum,
+        /// HTTP requests that were retries.
+        retries: sum ["Retries", Count],
+        /// Uncompressed bytes of delivered windows.
+        bytes: sum ["Bytes", Bytes],
+        /// Bytes on the wire of delivered windows (after gzip).
+        wire_bytes: sum,
+        /// Messages reported as batch item failures.
+        failed_messages: sum ["Failures", Count],
+        /// Sum of the round trips that gave a window its final answer.
+        latency_ms_total: sum,
+        /// The longest such round trip.
+        latency_ms_max: max ["BridgeLatencyMax", Milliseconds],
+    }
+    derived {
+        /// Records of the batch not delivered: the alarm's input (the function returns a partial
+        /// batch response, so its Errors metric never sees them).
+        "RecordsFailed" [Count] = |s| s.records.saturating_sub(s.records_delivered),
+        /// The average round trip of a window.
+        "BridgeLatency" [Milliseconds] = |s| if s.windows == 0 {
             0.0
         } else {
-            self.latency_ms_total as f64 / self.windows as f64
-        };
-        vec![
-            ("Messages", self.messages as f64, Unit::Count),
-            ("Records", self.records as f64, Unit::Count),
-            (
-                "RecordsDelivered",
-                self.records_delivered as f64,
-                Unit::Count,
-            ),
-            ("Windows", self.windows as f64, Unit::Count),
-            ("WindowsFailed", self.windows_failed as f64, Unit::Count),
-            ("Bytes", self.bytes as f64, Unit::Bytes),
-            ("Retries", self.retries as f64, Unit::Count),
-            ("Failures", self.failed_messages as f64, Unit::Count),
-            // Records of this batch not delivered: the alarm's input (the function itself returns
-            // a partial batch response, so its Errors metric never sees them).
-            (
-                "RecordsFailed",
-                self.records.saturating_sub(self.records_delivered) as f64,
-                Unit::Count,
-            ),
-            ("RecordsRejected", self.records_rejected as f64, Unit::Count),
-            ("UnpackFailures", self.unpack_failures as f64, Unit::Count),
-            (
-                "TruncatedRecords",
-                self.truncated_records as f64,
-                Unit::Count,
-            ),
-            ("BridgeLatency", avg, Unit::Milliseconds),
-            (
-                "BridgeLatencyMax",
-                self.latency_ms_max as f64,
-                Unit::Milliseconds,
-            ),
-        ]
+            s.latency_ms_total as f64 / s.windows as f64
+        },
     }
 }
 
@@ -194,7 +167,7 @@ impl Shipper {
     /// Unpack every message into encoded records; returns them and which messages failed to unpack.
     pub fn encode_batch(
         &self,
-        messages: &[ShipMessage],
+        messages: &[InMessage],
         stats: &mut ShipStats,
     ) -> (Vec<EncodedRecord>, Vec<bool>) {
         let format = self.client.format();
@@ -223,7 +196,7 @@ impl Shipper {
     }
 
     /// Ship a batch, finishing before `deadline` (less the client's margin).
-    pub async fn ship(&self, messages: &[ShipMessage], deadline: Instant) -> ShipReport {
+    pub async fn ship(&self, messages: &[InMessage], deadline: Instant) -> ShipReport {
         let mut stats = ShipStats {
             messages: messages.len() as u64,
             ..ShipStats::default()
@@ -241,7 +214,7 @@ impl Shipper {
         let mut rejected = vec![false; records.len()];
         let mut transient = vec![false; records.len()];
         for d in results {
-            merge(&mut stats, &d.stats);
+            stats.add(&d.stats);
             outcomes.extend(d.outcomes);
             for r in d.rejected {
                 rejected[r] = true;
@@ -303,7 +276,7 @@ impl Shipper {
     async fn deliver(
         &self,
         records: &[EncodedRecord],
-        messages: &[ShipMessage],
+        messages: &[InMessage],
         window: Range<usize>,
         deadline: Instant,
     ) -> Delivered {
@@ -453,27 +426,13 @@ fn rejection_of(
 
 /// The records `ids` of `message`, packed into frames of their own.
 fn requeue_frames(
-    message: &ShipMessage,
+    message: &InMessage,
     ids: &[String],
 ) -> Result<Vec<crate::frame::Frame>, crate::frame::FrameError> {
     let wanted: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
     let mut txns = crate::frame::unpack(&message.body)?;
     txns.retain(|t| wanted.contains(t.id.as_str()));
     crate::frame::pack(&txns, crate::frame::DEFAULT_MESSAGE_BYTES)
-}
-
-fn merge(total: &mut ShipStats, s: &ShipStats) {
-    total.windows += s.windows;
-    total.windows_failed += s.windows_failed;
-    total.splits += s.splits;
-    total.requests += s.requests;
-    total.retries += s.retries;
-    total.bytes += s.bytes;
-    total.wire_bytes += s.wire_bytes;
-    total.records_delivered += s.records_delivered;
-    total.records_rejected += s.records_rejected;
-    total.latency_ms_total += s.latency_ms_total;
-    total.latency_ms_max = total.latency_ms_max.max(s.latency_ms_max);
 }
 
 #[cfg(test)]

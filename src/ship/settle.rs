@@ -12,9 +12,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use super::{Requeue, ShipReport};
 use crate::backoff::{Backoff, Jitter};
-use crate::queue::{send_all, Attribute, Queue, SendPolicy};
-use crate::ship::ShipReport;
+use crate::queue::{send_all, Attribute, InMessage, Queue, SendPolicy};
 
 /// SQS refuses visibility timeouts above 12 hours.
 pub const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600);
@@ -45,22 +45,13 @@ impl RetryPolicy {
     }
 }
 
-/// One received message, as far as settling needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Received {
-    pub message_id: String,
-    pub receipt_handle: String,
-    /// `ApproximateReceiveCount` (1 on first delivery).
-    pub receive_count: u32,
-}
-
 /// Send every `report.requeue` part to `queue`. `attributes` may add attributes to each new
-/// message (its record ids are given). Returns the ids of the messages whose part could not be
-/// sent: report them failed, so their records are not lost.
+/// message (the part is given). Returns the ids of the messages whose part could not be sent:
+/// report them failed, so their records are not lost.
 pub async fn requeue(
     queue: &dyn Queue,
     report: &ShipReport,
-    attributes: impl Fn(&[String]) -> BTreeMap<String, Attribute>,
+    attributes: impl Fn(&Requeue) -> BTreeMap<String, Attribute>,
 ) -> Vec<String> {
     let mut unsent = Vec::new();
     for part in &report.requeue {
@@ -70,7 +61,7 @@ pub async fn requeue(
             .enumerate()
             .map(|(i, f)| {
                 let mut m = f.to_message(i.to_string());
-                m.attributes.extend(attributes(&part.record_ids));
+                m.attributes.extend(attributes(part));
                 m
             })
             .collect();
@@ -94,7 +85,7 @@ pub async fn requeue(
 /// the queue's own timeout, which costs a receive but loses nothing. Returns how many changed.
 pub async fn back_off(
     queue: &dyn Queue,
-    received: &[Received],
+    received: &[InMessage],
     failed: &[String],
     permanent: &[String],
     policy: &RetryPolicy,
@@ -235,34 +226,46 @@ impl Redrive {
     }
 }
 
-/// The shipper Lambda's side of settling, against the SQS queue the batch came from (found from
-/// the event source ARN, with its visibility timeout, once per function instance).
-pub struct SqsSettler {
+/// The queue a shipper batch came from, as settling needs it.
+#[derive(Clone, Copy)]
+pub struct Source<'a> {
+    pub queue: &'a dyn Queue,
+    /// The queue's visibility timeout (what a failure costs at least).
+    pub visibility: Duration,
+}
+
+/// The shipper Lambda's source queue, found from the event source ARN (with its visibility
+/// timeout) once per function instance.
+pub struct SourceQueues {
     client: aws_sdk_sqs::Client,
-    max_visibility: Duration,
-    redrive: Option<Redrive>,
     queue: tokio::sync::OnceCell<(crate::queue::SqsQueue, Duration)>,
 }
 
-impl SqsSettler {
-    pub fn new(client: aws_sdk_sqs::Client, config: &crate::ship::ShipConfig) -> Self {
-        let redrive = config.redrive_dlq_arn.as_ref().map(|arn| {
-            Redrive::new(
-                client.clone(),
-                arn.clone(),
-                config.redrive_cooldown,
-                config.redrive_rate,
-            )
-        });
-        SqsSettler {
+impl SourceQueues {
+    pub fn new(client: aws_sdk_sqs::Client) -> Self {
+        SourceQueues {
             client,
-            max_visibility: config.retry_max_visibility,
-            redrive,
             queue: tokio::sync::OnceCell::new(),
         }
     }
 
-    async fn queue(
+    /// The queue of `source_arn`; `None` (logged) when it cannot be reached: failed messages then
+    /// come back after its own visibility timeout.
+    pub async fn resolve(&self, source_arn: Option<&str>) -> Option<Source<'_>> {
+        let arn = source_arn?;
+        match self.lookup(arn).await {
+            Ok((queue, visibility)) => Some(Source {
+                queue,
+                visibility: *visibility,
+            }),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot reach the source queue; failed messages come back after its visibility timeout");
+                None
+            }
+        }
+    }
+
+    async fn lookup(
         &self,
         source_arn: &str,
     ) -> Result<&(crate::queue::SqsQueue, Duration), crate::queue::QueueError> {
@@ -291,47 +294,6 @@ impl SqsSettler {
                 Ok((queue, visibility))
             })
             .await
-    }
-
-    /// Requeue rejected records, back off failed messages, and redrive the DLQ after a clean
-    /// batch. Messages whose rejected records could not be requeued are added to `report.failed`.
-    pub async fn settle(
-        &self,
-        source_arn: Option<&str>,
-        received: &[Received],
-        report: &mut ShipReport,
-    ) {
-        let queue = match source_arn {
-            Some(arn) => match self.queue(arn).await {
-                Ok(q) => Some(q),
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot reach the source queue; failed messages come back after its visibility timeout");
-                    None
-                }
-            },
-            None => None,
-        };
-        match queue {
-            Some((queue, visibility)) => {
-                let unsent = requeue(queue, report, |_| BTreeMap::new()).await;
-                report.failed.extend(unsent);
-                let policy = RetryPolicy {
-                    first: *visibility,
-                    max: self.max_visibility,
-                };
-                back_off(queue, received, &report.failed, &report.permanent, &policy).await;
-            }
-            // Without the queue the rejected records cannot travel alone: retry whole messages.
-            None => report
-                .failed
-                .extend(report.requeue.drain(..).map(|r| r.message_id)),
-        }
-        report.stats.failed_messages = report.failed.len() as u64;
-        if let Some(redrive) = &self.redrive {
-            if report.failed.is_empty() && report.stats.records_delivered > 0 {
-                redrive.after_success().await;
-            }
-        }
     }
 }
 

@@ -1,7 +1,18 @@
 //! The decode stage: payload → LogData → lines → canonical records, filtered and redacted, with
 //! counts of everything read, so nothing disappears unaccounted.
+//!
+//! [`DecodeStage`] is the one implementation of the decode Lambda's work (payload → frames on the
+//! main queue, fragments on the stitch queue, records to the archive); `apigw-stream local` runs
+//! the same stage. The functions below it turn bytes into records.
 
-use serde::Serialize;
+pub mod stage;
+pub mod stats;
+
+pub use stage::{
+    DecodeOutputs, DecodeStage, Decoded, ForwardError, FragmentSendError, FragmentSink,
+    QueueFragments,
+};
+pub use stats::{summary_emf, DecodeStats, ForwardSummary};
 
 use crate::filter::{Drop, FilterConfig};
 use crate::formats::parse_line;
@@ -68,74 +79,6 @@ pub fn parse_log_groups(value: &str) -> Option<Vec<String>> {
         .map(str::to_string)
         .collect();
     (!patterns.iter().any(|p| p == "*")).then_some(patterns)
-}
-
-/// Counts for one invocation or one CLI run. `log_events` = access-log records + lines_unparsed +
-/// lines_not_api + access-log lines filtered + execution_lines (+ the events of control messages);
-/// execution lines become one record (or one filtered count) per request.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct DecodeStats {
-    /// Subscription messages (LogData) decoded, control messages included.
-    pub payloads: u64,
-    pub control_messages: u64,
-    /// Payloads that could not be decoded at all.
-    pub payload_errors: u64,
-    pub log_events: u64,
-    pub records: u64,
-    pub lines_unparsed: u64,
-    /// Lines that are not API requests (other services' logs, plain text), skipped on purpose.
-    pub lines_not_api: u64,
-    /// Lines recovered from malformed JSON (their records carry `flags.partial`).
-    pub lines_recovered: u64,
-    /// JSON lines holding escapes of lone UTF-16 surrogates (`\udc80`), kept with U+FFFD in their
-    /// place (their records carry `flags.partial`, and `flags.body_lossy` for a body).
-    pub lines_lossy: u64,
-    pub filtered: u64,
-    pub filtered_static_file: u64,
-    pub filtered_content_type: u64,
-    pub filtered_api_kind: u64,
-    /// Data messages from log groups not allowed (`ALLOWED_LOG_GROUPS`), ignored whole.
-    pub foreign_payloads: u64,
-    /// Their log events (not part of `log_events`).
-    pub foreign_events: u64,
-    /// Execution-log lines that joined a request.
-    pub execution_lines: u64,
-    /// Of those, lines of a kind the parser does not know.
-    pub execution_lines_other: u64,
-    /// Execution-log requests whose completion line was not in their payload (records flagged
-    /// `partial`, carrying their lines; with stitching, sent as fragments instead).
-    pub requests_incomplete: u64,
-    /// With stitching: requests sent to the stitch queue (execution lines not seen whole, and in
-    /// joined mode every request of a joined stage, from either source).
-    pub fragments: u64,
-    /// With stitching: lines that only trail a request already delivered whole (integration
-    /// request id, X-Ray id), dropped (counted in groups).
-    pub trailers_dropped: u64,
-}
-
-impl DecodeStats {
-    pub fn add(&mut self, o: &DecodeStats) {
-        self.payloads += o.payloads;
-        self.control_messages += o.control_messages;
-        self.payload_errors += o.payload_errors;
-        self.log_events += o.log_events;
-        self.records += o.records;
-        self.lines_unparsed += o.lines_unparsed;
-        self.lines_not_api += o.lines_not_api;
-        self.lines_recovered += o.lines_recovered;
-        self.lines_lossy += o.lines_lossy;
-        self.filtered += o.filtered;
-        self.filtered_static_file += o.filtered_static_file;
-        self.filtered_content_type += o.filtered_content_type;
-        self.filtered_api_kind += o.filtered_api_kind;
-        self.foreign_payloads += o.foreign_payloads;
-        self.foreign_events += o.foreign_events;
-        self.execution_lines += o.execution_lines;
-        self.execution_lines_other += o.execution_lines_other;
-        self.requests_incomplete += o.requests_incomplete;
-        self.fragments += o.fragments;
-        self.trailers_dropped += o.trailers_dropped;
-    }
 }
 
 /// Why a payload gave no records at all. Both kinds are permanent for these bytes (a retry decodes
@@ -422,207 +365,4 @@ mod tests {
         assert!(decode_bytes(b"not a payload at all!", &DecodeOptions::default(), &mut s).is_err());
         assert_eq!(s.payload_errors, 1);
     }
-}
-
-/// What one decode invocation did: counts for the summary line and the EMF metrics.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct ForwardSummary {
-    #[serde(flatten)]
-    pub stats: DecodeStats,
-    pub messages_sent: u64,
-    pub message_bytes: u64,
-    pub send_calls: u64,
-    pub send_retried: u64,
-    /// Records the archive accepted (0 with the archive off).
-    pub archived_records: u64,
-    /// Records sent to the queue but not archived (a persistent archive failure).
-    pub archive_failed_records: u64,
-    /// Messages sent to the stitch queue (fragments; a large fragment takes several).
-    pub fragment_messages: u64,
-    /// Records that fit no message even cut to their skeleton (see [`crate::frame::pack_isolating`]):
-    /// not sent, named in an error log line, counted here (EMF `RecordsUnfit`). The payload's
-    /// other records are delivered all the same.
-    pub records_unfit: u64,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ForwardError {
-    #[error("payload from {source_name}: {cause}")]
-    Payload {
-        source_name: String,
-        cause: DecodeError,
-    },
-    #[error(transparent)]
-    Frame(#[from] crate::frame::FrameError),
-    #[error(transparent)]
-    Queue(#[from] crate::queue::QueueError),
-    #[error(transparent)]
-    Fragment(#[from] crate::stitch::FragmentError),
-}
-
-/// The stitch queue and the joined stages, when stitching is on.
-#[derive(Clone, Copy)]
-pub struct StitchTarget<'a> {
-    pub queue: &'a dyn crate::queue::Queue,
-    pub join: &'a crate::stitch::JoinRule,
-}
-
-/// The decode Lambda's work for one payload: decode, filter, frame and send to the queue.
-/// Any error fails the invocation, so Lambda retries it and finally keeps it in the decode DLQ.
-pub async fn forward(
-    input: &[u8],
-    source_name: &str,
-    opts: &DecodeOptions,
-    message_bytes: usize,
-    queue: &dyn crate::queue::Queue,
-    policy: &crate::queue::SendPolicy,
-) -> Result<ForwardSummary, ForwardError> {
-    forward_archived(input, source_name, opts, message_bytes, queue, policy, None).await
-}
-
-/// [`forward`], then, once the queue accepted every frame, the same records to the archive. The
-/// archive never fails the invocation (see [`crate::archive`]); it runs after the queue so the
-/// archive holds only records that were delivered to the queue.
-pub async fn forward_archived(
-    input: &[u8],
-    source_name: &str,
-    opts: &DecodeOptions,
-    message_bytes: usize,
-    queue: &dyn crate::queue::Queue,
-    policy: &crate::queue::SendPolicy,
-    archive: Option<&crate::archive::Archiver>,
-) -> Result<ForwardSummary, ForwardError> {
-    forward_stitched(
-        input,
-        source_name,
-        opts,
-        message_bytes,
-        queue,
-        policy,
-        archive,
-        None,
-    )
-    .await
-}
-
-/// [`forward_archived`]; with `stitch`, requests not seen whole go to the stitch queue as
-/// fragments (after the whole ones reached the main queue).
-#[allow(clippy::too_many_arguments)]
-pub async fn forward_stitched(
-    input: &[u8],
-    source_name: &str,
-    opts: &DecodeOptions,
-    message_bytes: usize,
-    queue: &dyn crate::queue::Queue,
-    policy: &crate::queue::SendPolicy,
-    archive: Option<&crate::archive::Archiver>,
-    stitch: Option<StitchTarget<'_>>,
-) -> Result<ForwardSummary, ForwardError> {
-    let mut summary = ForwardSummary::default();
-    let mut fragments = Vec::new();
-    let decoded = match stitch {
-        Some(t) => {
-            let mut split = Split {
-                fragments: &mut fragments,
-                join: t.join,
-            };
-            decode_split(input, opts, &mut summary.stats, &mut split)
-        }
-        None => decode_bytes(input, opts, &mut summary.stats),
-    };
-    let records = decoded.map_err(|cause| ForwardError::Payload {
-        source_name: source_name.to_string(),
-        cause,
-    })?;
-    if !records.is_empty() {
-        let packed = crate::frame::pack_isolating(&records, message_bytes)?;
-        for u in &packed.unfit {
-            tracing::error!(
-                source = source_name,
-                record = %u.id,
-                bytes = u.bytes,
-                limit = message_bytes,
-                "record too large for a message even cut; not sent (counted in records_unfit), the payload's other records are"
-            );
-        }
-        summary.records_unfit = packed.unfit.len() as u64;
-        let unfit: Vec<usize> = packed.unfit_indices().collect();
-        let messages: Vec<_> = packed
-            .frames
-            .into_iter()
-            .enumerate()
-            .map(|(i, f)| f.into_message(i.to_string()))
-            .collect();
-        if !messages.is_empty() {
-            let report = crate::queue::send_all(queue, messages, policy).await?;
-            summary.messages_sent = report.messages as u64;
-            summary.message_bytes = report.bytes as u64;
-            summary.send_calls = report.calls as u64;
-            summary.send_retried = report.retried as u64;
-        }
-        if let Some(archiver) = archive {
-            // The archive holds what reached the queue.
-            let sent: Vec<Transaction>;
-            let archived: &[Transaction] = if unfit.is_empty() {
-                &records
-            } else {
-                sent = records
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(i, _)| !unfit.contains(i))
-                    .map(|(_, r)| r)
-                    .collect();
-                &sent
-            };
-            let a = archiver.archive(archived).await;
-            summary.archived_records = a.records;
-            summary.archive_failed_records = a.failed_records;
-        }
-    }
-    if let (Some(t), false) = (stitch, fragments.is_empty()) {
-        let messages = crate::stitch::fragment::to_messages(fragments, message_bytes)?;
-        let report = crate::queue::send_all(t.queue, messages, policy).await?;
-        summary.fragment_messages = report.messages as u64;
-        summary.send_calls += report.calls as u64;
-        summary.send_retried += report.retried as u64;
-    }
-    Ok(summary)
-}
-
-/// The EMF line for one decode invocation.
-pub fn summary_emf(s: &ForwardSummary, timestamp_ms: i64) -> serde_json::Value {
-    use crate::metrics::{emf, Unit};
-    emf(
-        timestamp_ms,
-        &[("Function", "decode")],
-        &[
-            ("Payloads", s.stats.payloads as f64, Unit::Count),
-            ("LogEvents", s.stats.log_events as f64, Unit::Count),
-            ("Records", s.stats.records as f64, Unit::Count),
-            ("LinesUnparsed", s.stats.lines_unparsed as f64, Unit::Count),
-            (
-                "RequestsIncomplete",
-                s.stats.requests_incomplete as f64,
-                Unit::Count,
-            ),
-            ("LinesNotApi", s.stats.lines_not_api as f64, Unit::Count),
-            ("Filtered", s.stats.filtered as f64, Unit::Count),
-            (
-                "ForeignPayloads",
-                s.stats.foreign_payloads as f64,
-                Unit::Count,
-            ),
-            ("Fragments", s.stats.fragments as f64, Unit::Count),
-            ("FragmentMessages", s.fragment_messages as f64, Unit::Count),
-            ("RecordsUnfit", s.records_unfit as f64, Unit::Count),
-            ("MessagesSent", s.messages_sent as f64, Unit::Count),
-            ("MessageBytes", s.message_bytes as f64, Unit::Bytes),
-            ("ArchivedRecords", s.archived_records as f64, Unit::Count),
-            (
-                "ArchiveFailedRecords",
-                s.archive_failed_records as f64,
-                Unit::Count,
-            ),
-        ],
-    )
 }
