@@ -741,7 +741,7 @@ pub fn with_table(doc: &str) -> Option<String> {
 }
 
 /// Files holding generated copies of the registry, relative to the repository root.
-pub const TABLE_DOCS: &[&str] = &["README.md", "docs/architecture.md"];
+pub const TABLE_DOCS: &[&str] = &["docs/architecture.md"];
 pub const JSON_DOC: &str = "docs/settings.json";
 
 #[cfg(test)]
