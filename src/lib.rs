@@ -24,6 +24,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod decode;
+pub mod docs;
 pub mod execution;
 pub mod filter;
 pub mod formats;
