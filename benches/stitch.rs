@@ -9,9 +9,10 @@
 //! - `stitch/plan_held`: the same batch with only the heads: what a held batch costs.
 
 use apigw_stream::decode::{decode_split, DecodeOptions, DecodeStats, Split};
+use apigw_stream::decode::{Fragment, JoinRule};
 use apigw_stream::generate::{GenerateOptions, Generator, LogKind};
-use apigw_stream::queue::InMessage;
-use apigw_stream::stitch::{self, Fragment, JoinRule, StitchOptions};
+use apigw_stream::stitch::{self, StitchOptions};
+use apigw_stream::transport::queue::InMessage;
 use criterion::{Criterion, Throughput};
 
 #[global_allocator]
@@ -71,7 +72,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("decode_split", |b| {
         b.iter(|| {
             let f = fragments(&payloads);
-            stitch::fragment::to_messages(f, 1 << 20).expect("fits")
+            apigw_stream::decode::fragment::to_messages(f, 1 << 20).expect("fits")
         })
     });
 

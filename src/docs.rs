@@ -3,7 +3,7 @@
 //! comes from [`crate::config::settings`] the same way. `apigw-stream settings --write .`
 //! refreshes both; a unit test fails while a copy is stale.
 
-use crate::metrics::MetricDoc;
+use crate::runtime::metrics::MetricDoc;
 
 /// Marks around the generated metrics table in a Markdown document.
 pub const METRICS_BEGIN: &str = "<!-- metrics table: generated from the counters -->";

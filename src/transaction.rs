@@ -47,7 +47,7 @@ pub struct Execution {
     /// The raw lines of an incomplete request, so that a later stage can join it with the rest.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lines: Vec<ExecutionLine>,
-    /// Some raw lines were cut or left out so that the record fits (see [`crate::truncate`]).
+    /// Some raw lines were cut or left out so that the record fits (see [`crate::transport::truncate`]).
     #[serde(default, skip_serializing_if = "is_false")]
     pub lines_truncated: bool,
 }
@@ -159,7 +159,7 @@ pub struct Flags {
     /// Some fields could not be recovered from the line (e.g. broken JSON), or were cut.
     pub partial: bool,
     /// Header values were cut or headers left out so that the record fits (see
-    /// [`crate::truncate`]); absent when nothing was cut.
+    /// [`crate::transport::truncate`]); absent when nothing was cut.
     #[serde(default, skip_serializing_if = "is_false")]
     pub headers_truncated: bool,
     /// A body (or a line it came from) held bytes that are not UTF-8, or JSON escapes of lone

@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use apigw_stream::archive::{ArchivePolicy, Archiver, FirehoseSink};
 use apigw_stream::decode::{summary_emf, DecodeOptions};
-use apigw_stream::frame::unpack;
 use apigw_stream::generate::{GenerateOptions, Generator};
-use apigw_stream::queue::{Queue, SendPolicy, SqsQueue};
+use apigw_stream::transport::frame::unpack;
+use apigw_stream::transport::queue::{Queue, SendPolicy, SqsQueue};
 use apigw_stream::Transaction;
 use aws_sdk_firehose::types::{CompressionFormat, ExtendedS3DestinationConfiguration};
 use common::forward_archived;
@@ -316,9 +316,9 @@ async fn local_archive_dir_replays_in_dry_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backfill_for_one_api_ships_straight_to_a_bridge() {
     use apigw_stream::archive::DirSink;
-    use apigw_stream::bridge::receiver::{Receiver, ReceiverConfig};
-    use apigw_stream::bridge::Secret;
     use apigw_stream::decode::{decode_bytes, DecodeStats};
+    use apigw_stream::ship::bridge::receiver::{Receiver, ReceiverConfig};
+    use apigw_stream::ship::bridge::Secret;
 
     let dir = tempfile::tempdir().unwrap();
     let mut records = Vec::new();

@@ -4,9 +4,9 @@
 
 use std::path::PathBuf;
 
-use apigw_stream::bridge::receiver::{validate_ndjson, validate_uap};
-use apigw_stream::bridge::window::{encode_record, plan_windows, window_body};
-use apigw_stream::bridge::Format;
+use apigw_stream::ship::bridge::receiver::{validate_ndjson, validate_uap};
+use apigw_stream::ship::bridge::window::{encode_record, plan_windows, window_body};
+use apigw_stream::ship::bridge::Format;
 use apigw_stream::transaction::Transaction;
 use base64::Engine as _;
 

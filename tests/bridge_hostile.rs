@@ -5,11 +5,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use apigw_stream::bridge::auth::{Auth, AuthMethod, TokenError, TokenSource};
-use apigw_stream::bridge::client::{
+use apigw_stream::ship::bridge::auth::{Auth, AuthMethod, TokenError, TokenSource};
+use apigw_stream::ship::bridge::client::{
     http_client, BridgeClient, ClientConfig, DeliveryError, Outcome,
 };
-use apigw_stream::bridge::{Format, Secret, SecretSource};
+use apigw_stream::ship::bridge::{Format, Secret, SecretSource};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};

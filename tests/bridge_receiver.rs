@@ -2,14 +2,14 @@
 
 mod ship_support;
 
-use apigw_stream::bridge::receiver::ReceiverConfig;
-use apigw_stream::bridge::window::{encode_record, window_body};
-use apigw_stream::bridge::Format;
+use apigw_stream::ship::bridge::receiver::ReceiverConfig;
+use apigw_stream::ship::bridge::window::{encode_record, window_body};
+use apigw_stream::ship::bridge::Format;
 use serde_json::Value;
 use ship_support::*;
 
 async fn token(
-    rx: &apigw_stream::bridge::receiver::Receiver,
+    rx: &apigw_stream::ship::bridge::receiver::Receiver,
     http: &reqwest::Client,
     secret: &str,
 ) -> reqwest::Response {
@@ -47,7 +47,7 @@ async fn receiver_checks_credentials_tokens_and_format() {
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 1800);
     let tok = body["access_token"].as_str().unwrap().to_string();
-    let exp = apigw_stream::bridge::auth::jwt_exp(&tok).expect("a JWT with exp");
+    let exp = apigw_stream::ship::bridge::auth::jwt_exp(&tok).expect("a JWT with exp");
     assert!(exp > 1_700_000_000);
 
     let records: Vec<_> = (0..3)

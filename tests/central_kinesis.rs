@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::time::Duration;
 
-use apigw_stream::bridge::receiver::Faults;
+use apigw_stream::ship::bridge::receiver::Faults;
 use base64::Engine;
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -164,7 +164,7 @@ async fn member_accounts_reach_the_collector_through_the_central_stream() {
     let bodies = drain_bodies(&sqs, &frames_queue).await;
     let mut seen = HashSet::new();
     for body in &bodies {
-        for t in apigw_stream::frame::unpack(body).expect("a frame") {
+        for t in apigw_stream::transport::frame::unpack(body).expect("a frame") {
             let v = serde_json::to_value(&t).expect("record json");
             let id = v
                 .pointer("/id")

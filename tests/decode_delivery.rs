@@ -4,8 +4,8 @@
 //! log group's name), a `plain` delivery, and JSON events that name no request. Truth is in each
 //! test: the ids, bodies and fields written into the events.
 
+use apigw_stream::decode::execution::delivery::RECORD_FIELDS;
 use apigw_stream::decode::{decode_bytes, DecodeOptions, DecodeStats};
-use apigw_stream::execution::delivery::RECORD_FIELDS;
 use apigw_stream::transaction::Transaction;
 use serde_json::json;
 
@@ -165,7 +165,10 @@ fn a_one_megabyte_body_cut_by_api_gateway_is_kept_to_the_cap_and_flagged() {
         .map(|(i, l)| record(l, T0 + i as u64, "ms"))
         .collect();
     assert!(messages.iter().any(|m| m.len() > 1_000_000));
-    for max in [apigw_stream::execution::DEFAULT_MAX_BODY_BYTES, 1_048_576] {
+    for max in [
+        apigw_stream::decode::execution::DEFAULT_MAX_BODY_BYTES,
+        1_048_576,
+    ] {
         let opts = DecodeOptions {
             max_body_bytes: max,
             ..DecodeOptions::default()

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use apigw_stream::decode::{decode_bytes, DecodeOptions, DecodeStats};
-use apigw_stream::frame::unpack;
-use apigw_stream::queue::{
+use apigw_stream::transport::frame::unpack;
+use apigw_stream::transport::queue::{
     EntryFailure, InMessage, OutMessage, Queue, QueueError, SendPolicy, SqsQueue,
 };
 use async_trait::async_trait;

@@ -5,8 +5,8 @@ mod common;
 
 use std::io::Write;
 
+use apigw_stream::decode::logs::PayloadError;
 use apigw_stream::decode::{decode_bytes, DecodeOptions, DecodeStats};
-use apigw_stream::logs::PayloadError;
 use apigw_stream::transaction::{ApiKind, SourceFormat};
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use base64::Engine;

@@ -7,11 +7,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use apigw_stream::bridge::receiver::Faults;
 use apigw_stream::decode::{decode_bytes, DecodeStats};
-use apigw_stream::frame;
 use apigw_stream::pipeline::LocalPipeline;
-use apigw_stream::queue::{MemoryQueue, Queue};
+use apigw_stream::ship::bridge::receiver::Faults;
+use apigw_stream::transport::frame;
+use apigw_stream::transport::queue::{MemoryQueue, Queue};
 use e2e_support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,9 +14,9 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::time::Duration;
 
-use apigw_stream::bridge::receiver::{Faults, Receiver};
 use apigw_stream::decode::{decode_bytes, DecodeOptions, DecodeStats};
-use apigw_stream::frame;
+use apigw_stream::ship::bridge::receiver::{Faults, Receiver};
+use apigw_stream::transport::frame;
 use aws_sdk_sqs::types::QueueAttributeName;
 use base64::Engine;
 use lambda_support::triggers::{

@@ -17,10 +17,10 @@ mod lambda_support;
 use std::io::Write;
 use std::time::Duration;
 
-use apigw_stream::bridge::receiver::Faults;
 use apigw_stream::decode::{decode_bytes, DecodeOptions, DecodeStats};
-use apigw_stream::frame;
 use apigw_stream::generate::{GenerateOptions, Generator, Payload};
+use apigw_stream::ship::bridge::receiver::Faults;
+use apigw_stream::transport::frame;
 use base64::Engine;
 use lambda_support::triggers::{create_queue, queue_depth};
 use lambda_support::{moto, Function, FunctionSpec, Invocation, DECODE, SHIPPER};

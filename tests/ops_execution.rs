@@ -10,7 +10,7 @@
 mod common;
 mod ops_support;
 
-use apigw_stream::execution::delivery::RECORD_FIELDS;
+use apigw_stream::decode::execution::delivery::RECORD_FIELDS;
 use apigw_stream::ops::disable::{self, DisableOptions};
 use apigw_stream::ops::discover::{discover_regions, Kinds, StageInfo};
 use apigw_stream::ops::enable::{self, EnableOptions};

@@ -14,13 +14,13 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use apigw_stream::bridge::auth::{Auth, AuthMethod, TokenSource};
-use apigw_stream::bridge::client::{http_client, BridgeClient, ClientConfig, Outcome};
-use apigw_stream::bridge::receiver::{Faults, Receiver, ReceiverConfig};
-use apigw_stream::bridge::{Format, Secret, SecretSource};
 use apigw_stream::decode::{decode_bytes, DecodeOptions, DecodeStats};
-use apigw_stream::queue::{Queue, SendPolicy, SqsQueue};
+use apigw_stream::ship::bridge::auth::{Auth, AuthMethod, TokenSource};
+use apigw_stream::ship::bridge::client::{http_client, BridgeClient, ClientConfig, Outcome};
+use apigw_stream::ship::bridge::receiver::{Faults, Receiver, ReceiverConfig};
+use apigw_stream::ship::bridge::{Format, Secret, SecretSource};
 use apigw_stream::transaction::{Body, BodyEncoding, Execution, ExecutionLine, Source};
+use apigw_stream::transport::queue::{Queue, SendPolicy, SqsQueue};
 use apigw_stream::Transaction;
 use base64::Engine as _;
 use common::forward;
@@ -341,7 +341,8 @@ async fn requests_with_200k_raw_lines_or_two_1mb_bodies_are_cut_to_fit_and_deliv
             .map(|i| Transaction::new(format!("n{i}"), 1, Source::default()))
             .collect();
         neighbours.insert(2, record);
-        let packed = apigw_stream::frame::pack_isolating(&neighbours, 1_048_576).unwrap();
+        let packed =
+            apigw_stream::transport::frame::pack_isolating(&neighbours, 1_048_576).unwrap();
         assert!(packed.unfit.is_empty(), "{case}");
         let messages: Vec<_> = packed
             .frames
@@ -349,7 +350,7 @@ async fn requests_with_200k_raw_lines_or_two_1mb_bodies_are_cut_to_fit_and_deliv
             .enumerate()
             .map(|(i, f)| f.into_message(i.to_string()))
             .collect();
-        apigw_stream::queue::send_all(&q, messages, &SendPolicy::default())
+        apigw_stream::transport::queue::send_all(&q, messages, &SendPolicy::default())
             .await
             .expect("moto takes every frame");
         let got = drain(&q).await;
@@ -727,7 +728,7 @@ async fn a_token_with_a_control_character_is_fetched_again_after_a_pause() {
     let s = rx.stats();
     assert_eq!((s.bad_tokens_issued, s.tokens_issued), (1, 1), "{s:?}");
     assert_eq!(s.token_requests, 2);
-    assert!(started.elapsed() >= apigw_stream::bridge::auth::BAD_TOKEN_PAUSE);
+    assert!(started.elapsed() >= apigw_stream::ship::bridge::auth::BAD_TOKEN_PAUSE);
     assert_eq!(rx.accepted_ids(), vec!["tok-1"]);
 }
 
@@ -745,7 +746,7 @@ async fn an_endpoint_that_keeps_answering_bad_tokens_is_asked_a_bounded_number_o
     let s = rx.stats();
     assert_eq!(
         s.token_requests,
-        u64::from(apigw_stream::bridge::auth::BAD_TOKEN_RETRIES) + 1,
+        u64::from(apigw_stream::ship::bridge::auth::BAD_TOKEN_RETRIES) + 1,
         "{s:?}"
     );
     assert_eq!(s.posts, 0, "nothing sent without a token");

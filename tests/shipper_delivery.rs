@@ -6,10 +6,10 @@ mod ship_support;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use apigw_stream::bridge::receiver::{Faults, ReceiverConfig};
-use apigw_stream::bridge::{AuthMethod, Format};
-use apigw_stream::queue::InMessage;
+use apigw_stream::ship::bridge::receiver::{Faults, ReceiverConfig};
+use apigw_stream::ship::bridge::{AuthMethod, Format};
 use apigw_stream::transaction::{Body, BodyEncoding};
+use apigw_stream::transport::queue::InMessage;
 use ship_support::*;
 
 fn all_ids(ids: &[Vec<String>]) -> Vec<String> {
@@ -243,7 +243,7 @@ async fn a_rejected_record_is_isolated_and_the_rest_delivered_once() {
     assert_eq!(report.requeue.len(), 1);
     assert_eq!(report.requeue[0].message_id, "msg-0002");
     assert_eq!(report.requeue[0].record_ids, vec![poison.clone()]);
-    let again = apigw_stream::frame::unpack(&report.requeue[0].frames[0].body).unwrap();
+    let again = apigw_stream::transport::frame::unpack(&report.requeue[0].frames[0].body).unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].id, poison);
     assert_eq!(report.stats.records_rejected, 1);

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use apigw_stream::bridge::receiver::{Faults, ReceiverConfig};
+use apigw_stream::ship::bridge::receiver::{Faults, ReceiverConfig};
 use apigw_stream::ship::ShipConfig;
 use ship_support::*;
 

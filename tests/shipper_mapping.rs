@@ -5,9 +5,9 @@ mod ship_support;
 
 use std::collections::HashSet;
 
-use apigw_stream::bridge::receiver::ReceiverConfig;
-use apigw_stream::queue::InMessage;
+use apigw_stream::ship::bridge::receiver::ReceiverConfig;
 use apigw_stream::ship::{failed_messages, RangeOutcome};
+use apigw_stream::transport::queue::InMessage;
 use proptest::prelude::*;
 use ship_support::*;
 

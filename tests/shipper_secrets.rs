@@ -7,8 +7,8 @@ mod ship_support;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use apigw_stream::bridge::receiver::ReceiverConfig;
-use apigw_stream::bridge::Secret;
+use apigw_stream::ship::bridge::receiver::ReceiverConfig;
+use apigw_stream::ship::bridge::Secret;
 use apigw_stream::ship::{ShipConfig, Shipper};
 use ship_support::*;
 
@@ -28,7 +28,7 @@ async fn secret_from_secrets_manager_and_rotation() {
         .unwrap();
 
     // The receiver already wants the rotated secret.
-    let rx = apigw_stream::bridge::receiver::Receiver::start(
+    let rx = apigw_stream::ship::bridge::receiver::Receiver::start(
         "127.0.0.1:0".parse().unwrap(),
         ReceiverConfig {
             client_id: Some(CLIENT_ID.into()),

@@ -11,13 +11,14 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use apigw_stream::decode::logs::decode_payload;
+use apigw_stream::decode::{self as decode_mod, JoinRule};
 use apigw_stream::decode::{decode_split, DecodeOptions, DecodeStats, Split};
-use apigw_stream::frame;
 use apigw_stream::generate::{GenerateOptions, Generator, LogKind};
-use apigw_stream::logs::decode_payload;
 use apigw_stream::pipeline::{Input, LocalPipeline, Stitching};
-use apigw_stream::queue::{send_all, MemoryQueue, Queue, SendPolicy};
-use apigw_stream::stitch::{self, JoinRule, StitchOptions};
+use apigw_stream::stitch::{self, StitchOptions};
+use apigw_stream::transport::frame;
+use apigw_stream::transport::queue::{send_all, MemoryQueue, Queue, SendPolicy};
 use stitch_support::*;
 
 fn stitching(queue: Arc<MemoryQueue>, hold: Duration, flush_at_end: bool) -> Stitching {
@@ -35,7 +36,7 @@ fn stitching(queue: Arc<MemoryQueue>, hold: Duration, flush_at_end: bool) -> Sti
 
 /// A local pipeline to `receiver` (ndjson) over embedded queues, and its stitching to set up.
 fn joined_pipeline(
-    receiver: &Arc<apigw_stream::bridge::receiver::Receiver>,
+    receiver: &Arc<apigw_stream::ship::bridge::receiver::Receiver>,
     hold: Duration,
     flush_at_end: bool,
 ) -> (Arc<LocalPipeline>, Stitching) {
@@ -122,8 +123,8 @@ async fn split_requests_in_shuffled_payloads_reach_the_bridge_once_and_whole() {
 
 /// One payload of LogData JSON holding `events` of a generated payload's log group and stream.
 fn logdata_with(
-    p: &apigw_stream::logs::LogData,
-    events: Vec<apigw_stream::logs::LogEvent>,
+    p: &apigw_stream::decode::logs::LogData,
+    events: Vec<apigw_stream::decode::logs::LogEvent>,
 ) -> Vec<u8> {
     let mut d = p.clone();
     d.log_events = events;
@@ -247,7 +248,7 @@ async fn decode_into(
         for r in decode_split(p, &opts, &mut stats, &mut split).unwrap() {
             *delivered.entry(r.id).or_insert(0) += 1;
         }
-        let messages = stitch::fragment::to_messages(fragments, 64 * 1024).unwrap();
+        let messages = decode_mod::fragment::to_messages(fragments, 64 * 1024).unwrap();
         if !messages.is_empty() {
             send_all(stitch_queue, messages, &SendPolicy::default())
                 .await
@@ -279,7 +280,7 @@ async fn consume_until_empty(stitch_queue: Arc<MemoryQueue>, main: Arc<MemoryQue
         batches += 1;
         let stage = stitch::StitchStage::new(opts.clone(), decode.clone(), 64 * 1024);
         let policy = SendPolicy::default();
-        let sink = apigw_stream::queue::QueueSink {
+        let sink = apigw_stream::transport::queue::QueueSink {
             queue: main.as_ref(),
             policy: &policy,
         };
@@ -288,7 +289,7 @@ async fn consume_until_empty(stitch_queue: Arc<MemoryQueue>, main: Arc<MemoryQue
                 &got,
                 stitch_queue.as_ref(),
                 &sink,
-                apigw_stream::clock::now_ms(),
+                apigw_stream::runtime::clock::now_ms(),
             )
             .await;
         let failed_ids = outcome.failed_ids(&got);
@@ -335,16 +336,16 @@ async fn concurrent_consumers_and_a_crash_between_send_and_delete() {
     .run(
         &crashed,
         stitch_queue.as_ref(),
-        &apigw_stream::queue::QueueSink {
+        &apigw_stream::transport::queue::QueueSink {
             queue: main.as_ref(),
             policy: &policy,
         },
-        apigw_stream::clock::now_ms(),
+        apigw_stream::runtime::clock::now_ms(),
     )
     .await;
     let crashed_ids: HashSet<String> = crashed
         .iter()
-        .map(|m| stitch::Fragment::decode(&m.body).unwrap().request_id)
+        .map(|m| decode_mod::Fragment::decode(&m.body).unwrap().request_id)
         .collect();
 
     // Three consumers at once: the FIFO queue serves a request's fragments to one at a time.

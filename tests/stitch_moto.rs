@@ -12,9 +12,10 @@ mod stitch_support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use apigw_stream::decode::JoinRule;
 use apigw_stream::pipeline::{Input, LocalPipeline, Stitching};
-use apigw_stream::queue::{Queue, SqsQueue};
-use apigw_stream::stitch::{JoinRule, StitchOptions};
+use apigw_stream::stitch::StitchOptions;
+use apigw_stream::transport::queue::{Queue, SqsQueue};
 use aws_sdk_sqs::types::QueueAttributeName;
 use stitch_support::*;
 

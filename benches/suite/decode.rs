@@ -6,7 +6,7 @@
 use std::io::{Read, Write};
 
 use apigw_stream::decode::{decode_bytes, DecodeOptions, DecodeStats};
-use apigw_stream::frame::pack;
+use apigw_stream::transport::frame::pack;
 use base64::Engine;
 use criterion::{Criterion, Throughput};
 

@@ -6,14 +6,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use apigw_stream::bridge::auth::{Auth, AuthMethod, TokenSource};
-use apigw_stream::bridge::client::{http_client, BridgeClient, ClientConfig};
-use apigw_stream::bridge::receiver::{Receiver, ReceiverConfig};
-use apigw_stream::bridge::window::{plan_windows, window_body};
-use apigw_stream::bridge::{Format, Secret, SecretSource};
-use apigw_stream::queue::InMessage;
+use apigw_stream::ship::bridge::auth::{Auth, AuthMethod, TokenSource};
+use apigw_stream::ship::bridge::client::{http_client, BridgeClient, ClientConfig};
+use apigw_stream::ship::bridge::receiver::{Receiver, ReceiverConfig};
+use apigw_stream::ship::bridge::window::{plan_windows, window_body};
+use apigw_stream::ship::bridge::{Format, Secret, SecretSource};
 use apigw_stream::ship::{ShipStats, Shipper, DEFAULT_WINDOW_BYTES};
 use apigw_stream::transaction::{ApiKind, Source, SourceFormat, Transaction};
+use apigw_stream::transport::queue::InMessage;
 use criterion::{Criterion, Throughput};
 
 const MESSAGES: usize = 10;
@@ -56,8 +56,11 @@ fn txn(i: usize) -> Transaction {
 
 // The queue frame encoding, ndjson+gzip+base64 (as decode's frame::pack writes it).
 fn frame(records: &[Transaction]) -> String {
-    let mut frames =
-        apigw_stream::frame::pack(records, apigw_stream::queue::MAX_MESSAGE_BYTES).unwrap();
+    let mut frames = apigw_stream::transport::frame::pack(
+        records,
+        apigw_stream::transport::queue::MAX_MESSAGE_BYTES,
+    )
+    .unwrap();
     assert_eq!(
         frames.len(),
         1,

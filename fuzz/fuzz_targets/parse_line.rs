@@ -1,7 +1,7 @@
 #![no_main]
 //! Any text as an access-log line: a record or a line error, never a panic.
 
-use apigw_stream::formats::parse_line;
+use apigw_stream::decode::formats::parse_line;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

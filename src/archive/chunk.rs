@@ -44,8 +44,8 @@ pub fn pack(records: &[Transaction], limit: usize) -> Packed {
     let mut buf: Vec<u8> = Vec::new();
     let mut in_buf = 0;
     for r in records {
-        // One cutting rule for every destination (crate::truncate).
-        let fitted = crate::truncate::fit(r, line, |l| l.len() <= limit);
+        // One cutting rule for every destination (crate::transport::truncate).
+        let fitted = crate::transport::truncate::fit(r, line, |l| l.len() <= limit);
         let l = fitted.encoded;
         if fitted.oversize {
             out.too_large += 1;

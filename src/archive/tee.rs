@@ -2,7 +2,7 @@
 //! retry failed entries with backoff, and report; it never returns an error, so the archive can't
 //! fail a delivery.
 //!
-//! Waits between attempts follow the crate's one backoff policy (`crate::backoff`, equal jitter).
+//! Waits between attempts follow the crate's one backoff policy (`crate::transport::backoff`, equal jitter).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use super::chunk::{self, Chunk, MAX_RECORD_BYTES};
 use super::sink::ArchiveSink;
-use crate::backoff::{Backoff, Jitter};
 use crate::transaction::Transaction;
+use crate::transport::backoff::{Backoff, Jitter};
 
 #[derive(Debug, Clone)]
 pub struct ArchivePolicy {

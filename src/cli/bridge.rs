@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::bridge::receiver::{Faults, Receiver, ReceiverConfig};
-use crate::bridge::{Secret, TOKEN_PATH, TRANSACTIONS_PATH};
+use crate::ship::bridge::receiver::{Faults, Receiver, ReceiverConfig};
+use crate::ship::bridge::{Secret, TOKEN_PATH, TRANSACTIONS_PATH};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

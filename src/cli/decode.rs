@@ -7,9 +7,9 @@ use anyhow::Context as _;
 
 use crate::config::settings as s;
 use crate::config::Lookup;
+use crate::decode::filter::FilterConfig;
 use crate::decode::{decode_bytes, DecodeOptions, DecodeStats};
-use crate::filter::FilterConfig;
-use crate::frame::pack;
+use crate::transport::frame::pack;
 
 /// The decode settings as flags: names, help, defaults and ranges from the settings registry.
 /// `local` flattens these too.

@@ -15,16 +15,17 @@ use tokio::sync::mpsc;
 use super::decode::DecodeFlags;
 use super::env_file::VendorEnv;
 use crate::aws::AwsArgs;
-use crate::bridge::receiver::{Receiver, ReceiverConfig};
-use crate::bridge::Secret;
 use crate::config::settings as s;
+use crate::decode::JoinRule;
 use crate::generate::{GenerateOptions, Generator, LogKind};
 use crate::pipeline::{
     summary_table, Input, LocalPipeline, PipelineOptions, Progress, Stitching, Summary,
 };
-use crate::queue::{MemoryQueue, Queue, SqsQueue};
+use crate::ship::bridge::receiver::{Receiver, ReceiverConfig};
+use crate::ship::bridge::Secret;
 use crate::ship::{ShipConfig, Shipper};
-use crate::stitch::{JoinRule, StitchOptions};
+use crate::stitch::StitchOptions;
+use crate::transport::queue::{MemoryQueue, Queue, SqsQueue};
 
 /// Requests generated when neither inputs nor --generate are given.
 const DEFAULT_GENERATE: u64 = 100_000;
@@ -452,15 +453,15 @@ fn apply_vendor_filters(opts: &mut PipelineOptions, vendor: &VendorEnv) {
     if vendor.http_api_enabled == Some(false) {
         filter.http_api_enabled = false;
     }
-    let defaults = crate::filter::FilterConfig::default();
+    let defaults = crate::decode::filter::FilterConfig::default();
     if let Some(ext) = &vendor.static_file_extensions {
         if filter.static_file_extensions == defaults.static_file_extensions {
-            filter.static_file_extensions = crate::filter::parse_extensions(&ext.join(","));
+            filter.static_file_extensions = crate::decode::filter::parse_extensions(&ext.join(","));
         }
     }
     if let Some(types) = &vendor.res_content_types {
         if filter.response_content_types == defaults.response_content_types {
-            filter.response_content_types = crate::filter::parse_list(&types.join(","));
+            filter.response_content_types = crate::decode::filter::parse_list(&types.join(","));
         }
     }
 }

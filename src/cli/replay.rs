@@ -11,10 +11,10 @@ use serde::Serialize;
 
 use crate::aws::AwsArgs;
 use crate::decode::DecodeOptions;
-use crate::frame;
 use crate::ops::replay::{self, Invoker, LambdaInvoker, ReplayOptions, ReplaySummary, SourceKind};
 use crate::ops::{stack, DEFAULT_STACK_NAME};
-use crate::queue::SqsQueue;
+use crate::transport::frame;
+use crate::transport::queue::SqsQueue;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Kind {

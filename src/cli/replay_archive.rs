@@ -19,11 +19,11 @@ use tokio::sync::mpsc;
 
 use super::replay::Args;
 use crate::archive::source::{read_records_sized, ArchiveReader, Location, ObjectRef};
-use crate::frame;
-use crate::queue::InMessage;
-use crate::queue::{send_all, Queue, SendPolicy, SqsQueue};
 use crate::ship::{ShipConfig, Shipper};
 use crate::transaction::Transaction;
+use crate::transport::frame;
+use crate::transport::queue::InMessage;
+use crate::transport::queue::{send_all, Queue, SendPolicy, SqsQueue};
 
 /// Records handed from an object's reader thread to the sender at once, at most.
 pub const BATCH_RECORDS: usize = 500;
@@ -178,7 +178,10 @@ impl Destination {
                 }
             }
             Destination::Bridge(shipper) => {
-                let packed = match frame::pack_isolating(records, crate::queue::MAX_MESSAGE_BYTES) {
+                let packed = match frame::pack_isolating(
+                    records,
+                    crate::transport::queue::MAX_MESSAGE_BYTES,
+                ) {
                     Ok(p) => p,
                     Err(e) => return (0, Some(e.to_string())),
                 };

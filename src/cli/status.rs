@@ -60,7 +60,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let sqs = aws_sdk_sqs::Client::new(&base);
     let cw = CloudWatch(aws_sdk_cloudwatch::Client::new(&base));
     let window = Window::ending(
-        crate::clock::now_ms() / 1000,
+        crate::runtime::clock::now_ms() / 1000,
         u32::try_from(args.window.as_secs()).unwrap_or(u32::MAX),
         u32::try_from(args.period.as_secs()).unwrap_or(u32::MAX),
     );

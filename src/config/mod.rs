@@ -6,8 +6,8 @@ pub mod settings;
 
 pub use settings::parse_bool;
 
+use crate::decode::filter::FilterConfig;
 use crate::decode::DecodeOptions;
-use crate::filter::FilterConfig;
 use settings as s;
 
 /// Why the settings cannot be used. Every variant names the setting; secrets are never repeated.
@@ -27,7 +27,7 @@ pub enum ConfigError {
     #[error("CLIENT_SECRET_ARN needs AWS configuration, and none was given")]
     NeedsAws,
     #[error(transparent)]
-    Client(#[from] crate::bridge::client::ClientError),
+    Client(#[from] crate::ship::bridge::client::ClientError),
 }
 
 /// A source of settings: the process environment, a map, or a closure. Blank values are unset.
@@ -71,7 +71,7 @@ pub struct DecodeConfig {
     pub stitch_queue_url: Option<String>,
     pub stitch: crate::stitch::StitchOptions,
     /// `JOIN_STAGES`: stages whose access and execution logs are joined.
-    pub join: crate::stitch::JoinRule,
+    pub join: crate::decode::JoinRule,
 }
 
 impl DecodeConfig {
@@ -92,8 +92,8 @@ impl DecodeConfig {
 }
 
 /// `JOIN_STAGES`, case kept (stage names are case-sensitive, unlike the registry's list rule).
-pub fn join_rule(env: &dyn Env) -> crate::stitch::JoinRule {
-    crate::stitch::JoinRule::new(
+pub fn join_rule(env: &dyn Env) -> crate::decode::JoinRule {
+    crate::decode::JoinRule::new(
         s::JOIN_STAGES
             .raw(env)
             .unwrap_or_default()

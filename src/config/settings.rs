@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use super::{ConfigError, Env};
-use crate::filter::{
+use crate::decode::filter::{
     parse_extensions, parse_list, DEFAULT_REDACT_HEADERS, DEFAULT_RESPONSE_CONTENT_TYPES,
     DEFAULT_STATIC_FILE_EXTENSIONS,
 };
@@ -114,9 +114,9 @@ pub const MESSAGE_BYTES: Setting = setting(
     "MESSAGE_BYTES",
     Function::Decode,
     Kind::Int {
-        default: crate::frame::DEFAULT_MESSAGE_BYTES as u64,
-        min: crate::frame::MIN_MESSAGE_BYTES as u64,
-        max: Some(crate::queue::MAX_MESSAGE_BYTES as u64),
+        default: crate::transport::frame::DEFAULT_MESSAGE_BYTES as u64,
+        min: crate::transport::frame::MIN_MESSAGE_BYTES as u64,
+        max: Some(crate::transport::queue::MAX_MESSAGE_BYTES as u64),
     },
     Stack::Fixed("1048576"),
     "Bound on one SQS message, body and attributes.",
@@ -125,7 +125,7 @@ pub const MAX_PAYLOAD_BYTES: Setting = setting(
     "MAX_PAYLOAD_BYTES",
     Function::Decode,
     Kind::Int {
-        default: crate::logs::DEFAULT_MAX_PAYLOAD_BYTES as u64,
+        default: crate::decode::logs::DEFAULT_MAX_PAYLOAD_BYTES as u64,
         min: 1_048_576,
         max: None,
     },
@@ -136,9 +136,9 @@ pub const MAX_BODY_BYTES: Setting = setting(
     "MAX_BODY_BYTES",
     Function::Decode,
     Kind::Int {
-        default: crate::execution::DEFAULT_MAX_BODY_BYTES as u64,
-        min: crate::execution::MIN_MAX_BODY_BYTES as u64,
-        max: Some(crate::execution::MAX_MAX_BODY_BYTES as u64),
+        default: crate::decode::execution::DEFAULT_MAX_BODY_BYTES as u64,
+        min: crate::decode::execution::MIN_MAX_BODY_BYTES as u64,
+        max: Some(crate::decode::execution::MAX_MAX_BODY_BYTES as u64),
     },
     Stack::NotSet,
     "Execution-log bodies longer than this are cut and flagged truncated (never dropped).",
@@ -285,7 +285,7 @@ pub const SECRET_TTL_SECS: Setting = setting(
     "SECRET_TTL_SECS",
     Function::Shipper,
     Kind::Int {
-        default: crate::bridge::secret::DEFAULT_SECRET_TTL.as_secs(),
+        default: crate::ship::bridge::secret::DEFAULT_SECRET_TTL.as_secs(),
         min: 0,
         max: Some(86_400),
     },
@@ -795,7 +795,7 @@ mod tests {
 
     #[test]
     fn the_deadline_margin_default_is_the_clients() {
-        let client = crate::bridge::ClientConfig::default();
+        let client = crate::ship::bridge::ClientConfig::default();
         assert_eq!(
             DEADLINE_MARGIN_MS.int_default(),
             client.deadline_margin.as_millis() as u64

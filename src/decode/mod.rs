@@ -5,19 +5,28 @@
 //! main queue, fragments on the stitch queue, records to the archive); `apigw-stream local` runs
 //! the same stage. The functions below it turn bytes into records.
 
+pub mod execution;
+pub mod filter;
+pub mod formats;
+pub mod fragment;
+pub mod logs;
+pub mod normalize;
+pub mod split;
 pub mod stage;
 pub mod stats;
 
+pub use fragment::{Fragment, FragmentError};
+pub use split::{JoinRule, Split};
 pub use stage::{
     DecodeOutputs, DecodeStage, Decoded, ForwardError, FragmentSendError, FragmentSink,
     QueueFragments,
 };
 pub use stats::{summary_emf, DecodeStats, ForwardSummary};
 
-use crate::filter::{Drop, FilterConfig};
-use crate::formats::parse_line;
-use crate::logs::{decode_payload, LogData, PayloadError, DEFAULT_MAX_PAYLOAD_BYTES};
-use crate::normalize::{to_transaction, Context};
+use crate::decode::filter::{Drop, FilterConfig};
+use crate::decode::formats::parse_line;
+use crate::decode::logs::{decode_payload, LogData, PayloadError, DEFAULT_MAX_PAYLOAD_BYTES};
+use crate::decode::normalize::{to_transaction, Context};
 use crate::transaction::Transaction;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +62,7 @@ impl Default for DecodeOptions {
             filter: FilterConfig::default(),
             region: None,
             log_groups: None,
-            max_body_bytes: crate::execution::DEFAULT_MAX_BODY_BYTES,
+            max_body_bytes: crate::decode::execution::DEFAULT_MAX_BODY_BYTES,
         }
     }
 }
@@ -154,12 +163,6 @@ fn decode_with(
     Ok(out)
 }
 
-/// Stitching's side of the decode stage: where fragments go, and which stages are joined.
-pub struct Split<'a> {
-    pub fragments: &'a mut Vec<crate::stitch::Fragment>,
-    pub join: &'a crate::stitch::JoinRule,
-}
-
 /// Records from one subscription message, appended to `out`.
 pub fn records_from_logdata(
     data: &LogData,
@@ -195,7 +198,7 @@ pub fn split_logdata(
         return;
     }
     let ctx = Context::of(data, opts.region.as_deref());
-    let execution_group = crate::execution::is_execution_group(&data.log_group);
+    let execution_group = crate::decode::execution::is_execution_group(&data.log_group);
     let mut execution = Vec::new();
     out.reserve(data.log_events.len());
     let (mut not_api, mut api) = (0u64, 0u64);
@@ -207,7 +210,9 @@ pub fn split_logdata(
         .iter()
         .enumerate()
         .filter(|(_, e)| e.message.trim_start().starts_with('{'))
-        .filter_map(|(i, e)| crate::logs::repair_lone_surrogates(&e.message).map(|r| (i, r)))
+        .filter_map(|(i, e)| {
+            crate::decode::logs::repair_lone_surrogates(&e.message).map(|r| (i, r))
+        })
         .collect();
     let repaired_at = |i: usize| {
         repaired
@@ -222,7 +227,7 @@ pub fn split_logdata(
         if fixed.is_some() {
             stats.lines_lossy += 1;
         }
-        if let Some(item) = crate::execution::recognize(message, i, execution_group) {
+        if let Some(item) = crate::decode::execution::recognize(message, i, execution_group) {
             execution.push(item);
             continue;
         }
@@ -252,7 +257,7 @@ pub fn split_logdata(
             Some(sp) if sp.join.joins_record(&t) => {
                 stats.fragments += 1;
                 sp.fragments
-                    .push(crate::stitch::Fragment::of_access(t, &ctx));
+                    .push(crate::decode::Fragment::of_access(t, &ctx));
             }
             _ => keep(opts, t, stats, out),
         }
@@ -265,10 +270,15 @@ pub fn split_logdata(
         return;
     }
     let (records, counts) = match split {
-        None => crate::execution::assemble(&execution, &data.log_events, &ctx, opts.max_body_bytes),
+        None => crate::decode::execution::assemble(
+            &execution,
+            &data.log_events,
+            &ctx,
+            opts.max_body_bytes,
+        ),
         Some(sp) => {
             let joined = sp.join.joins_group(&ctx);
-            let (records, pending, counts) = crate::execution::assemble::assemble_split(
+            let (records, pending, counts) = crate::decode::execution::assemble::assemble_split(
                 &execution,
                 &data.log_events,
                 &ctx,
@@ -278,7 +288,7 @@ pub fn split_logdata(
             stats.fragments += counts.fragments;
             stats.trailers_dropped += counts.trailers;
             for p in pending {
-                let mut f = crate::stitch::Fragment::of_lines(p, &ctx, joined);
+                let mut f = crate::decode::Fragment::of_lines(p, &ctx, joined);
                 f.cap_lines(opts.max_body_bytes);
                 sp.fragments.push(f);
             }

@@ -10,11 +10,11 @@
 use async_trait::async_trait;
 
 use super::{decode_bytes, decode_split, DecodeError, DecodeOptions, DecodeStats, Split};
+use super::{Fragment, FragmentError, JoinRule};
 use crate::archive::Archiver;
-use crate::frame::{self, Frame, FrameError};
-use crate::queue::{send_all, FrameSink, Queue, QueueError, SendPolicy, SendReport};
-use crate::stitch::{Fragment, FragmentError, JoinRule};
 use crate::transaction::Transaction;
+use crate::transport::frame::{self, Frame, FrameError};
+use crate::transport::queue::{send_all, FrameSink, Queue, QueueError, SendPolicy, SendReport};
 
 /// Why a payload was not forwarded. Every variant names the payload's source; any of them fails
 /// the Lambda invocation, so Lambda retries it and finally keeps it in the decode DLQ.
@@ -76,7 +76,7 @@ impl FragmentSink for QueueFragments<'_> {
         fragments: Vec<Fragment>,
         message_bytes: usize,
     ) -> Result<SendReport, FragmentSendError> {
-        let messages = crate::stitch::fragment::to_messages(fragments, message_bytes)?;
+        let messages = crate::decode::fragment::to_messages(fragments, message_bytes)?;
         Ok(send_all(self.queue, messages, self.policy).await?)
     }
 }

@@ -76,5 +76,5 @@ pub type ForwardSummary = DecodeStats;
 
 /// The EMF line for one decode invocation.
 pub fn summary_emf(s: &DecodeStats, timestamp_ms: i64) -> serde_json::Value {
-    crate::metrics::emf(timestamp_ms, &[("Function", "decode")], &s.metrics())
+    crate::runtime::metrics::emf(timestamp_ms, &[("Function", "decode")], &s.metrics())
 }

@@ -36,7 +36,7 @@ impl Stage {
 
     /// The subscription filter name this project gives the stage's log group.
     pub fn filter_name(&self) -> String {
-        crate::normalize::FilterName::format(self.kind, self.api_id, self.stage)
+        crate::decode::normalize::FilterName::format(self.kind, self.api_id, self.stage)
     }
 
     /// `$context.path` carries the stage prefix on execute-api domains, except for HTTP APIs'

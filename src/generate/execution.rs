@@ -5,7 +5,7 @@
 //! throttling, the lines after completion — with masked secrets, header values holding `, `, and
 //! lines cut at 1 KB with ` [TRUNCATED]`. Or, for the 1 MB delivery, the same lines uncut inside
 //! JSON events (the record fields we create the delivery with,
-//! [`crate::execution::delivery::RECORD_FIELDS`]).
+//! [`crate::decode::execution::delivery::RECORD_FIELDS`]).
 //!
 //! Every request is whole inside one payload. [`Expected`] says what each should decode to.
 
@@ -597,7 +597,7 @@ pub fn standard_message(id: &str, text: &str) -> String {
 }
 
 /// One record of the 1 MB delivery as we create it: output format `json`, the record fields of
-/// [`crate::execution::delivery::RECORD_FIELDS`], the line (with its `(id) ` prefix) in `payload`.
+/// [`crate::decode::execution::delivery::RECORD_FIELDS`], the line (with its `(id) ` prefix) in `payload`.
 pub fn delivery_message(
     stage: &Stage,
     region: &str,

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use aws_sdk_apigateway::types::{Op, PatchOperation};
 
-use crate::backoff::{Backoff, Jitter};
 use crate::ops::{OpsError, RegionClients};
+use crate::transport::backoff::{Backoff, Jitter};
 
 /// Name of the role `enable --create-account-role` creates (IAM is global: one for all regions).
 pub const ROLE_NAME: &str = "apigw-stream-apigateway-cloudwatch";

@@ -514,8 +514,8 @@ pub struct ControlStats {
 
 impl ControlStats {
     /// EMF metrics: (name, value, unit). The one declaration of the control function's metrics.
-    pub fn metrics(&self) -> Vec<(&'static str, f64, crate::metrics::Unit)> {
-        use crate::metrics::Unit;
+    pub fn metrics(&self) -> Vec<(&'static str, f64, crate::runtime::metrics::Unit)> {
+        use crate::runtime::metrics::Unit;
         vec![
             ("StagesChecked", self.checked as f64, Unit::Count),
             ("StagesEnabled", self.enabled as f64, Unit::Count),
@@ -804,7 +804,7 @@ pub async fn mark_enabled_by_policy(
 
 /// The EMF line of one invocation (`Function=control`).
 pub fn report_emf(report: &ControlReport, timestamp_ms: i64) -> Value {
-    crate::metrics::emf(
+    crate::runtime::metrics::emf(
         timestamp_ms,
         &[("Function", "control")],
         &report.stats().metrics(),

@@ -308,7 +308,7 @@ pub(crate) fn plan_filter(
             "log group {group} already has two subscription filters ({}), the most CloudWatch Logs allows: \
              remove one, or {}",
             foreign.join(", "),
-            if crate::execution::is_execution_group(group) {
+            if crate::decode::execution::is_execution_group(group) {
                 "stream the stage through the 1 MB delivery into a group of ours (--large-bodies)"
             } else {
                 "log this stage to another group with --log-group"

@@ -484,12 +484,12 @@ mod tests {
             delivery_group("a1b2c3d4e5", "prod"),
             "/aws/vendedlogs/apigw-stream/execution/a1b2c3d4e5/prod"
         );
-        assert!(crate::execution::is_execution_group(&delivery_group(
-            "a", "b"
-        )));
-        assert!(crate::execution::is_execution_group(&standard_group(
-            "a", "b"
-        )));
+        assert!(crate::decode::execution::is_execution_group(
+            &delivery_group("a", "b")
+        ));
+        assert!(crate::decode::execution::is_execution_group(
+            &standard_group("a", "b")
+        ));
         // The test vector tests/iac/test_names.py recomputes (the Terraform module's expression).
         assert_eq!(
             delivery_name("a1b2c3d4e5", "prod"),

@@ -37,13 +37,13 @@ pub const DEFAULT_STACK_NAME: &str = "apigw-stream";
 
 /// `apigw-stream/{kind}/{api-id}/{stage}`: the filter for a log group written by one stage.
 pub fn filter_name(kind: ApiKind, api_id: &str, stage: &str) -> String {
-    crate::normalize::FilterName::format(kind, api_id, stage)
+    crate::decode::normalize::FilterName::format(kind, api_id, stage)
 }
 
 /// `apigw-stream/{kind}/-/-`: the filter for a log group several stages write to. `-` is API
 /// Gateway's "absent", so the decoder takes the API id and stage from each line instead.
 pub fn shared_filter_name(kind: ApiKind) -> String {
-    crate::normalize::FilterName::format(kind, "-", "-")
+    crate::decode::normalize::FilterName::format(kind, "-", "-")
 }
 
 /// Is this one of our filters?
@@ -67,7 +67,7 @@ pub enum OpsError {
     #[error("stack {stack}: {message}")]
     Stack { stack: String, message: String },
     #[error(transparent)]
-    Queue(#[from] crate::queue::QueueError),
+    Queue(#[from] crate::transport::queue::QueueError),
 }
 
 impl OpsError {

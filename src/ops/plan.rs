@@ -167,7 +167,7 @@ impl std::fmt::Display for Change {
             } => write!(
                 f,
                 "create delivery {source_name} → {destination_name} (output format {}, record fields {})",
-                crate::execution::delivery::OUTPUT_FORMAT,
+                crate::decode::execution::delivery::OUTPUT_FORMAT,
                 record_fields.join(",")
             ),
             Change::DeleteDelivery { id } => write!(f, "delete delivery {id}"),

@@ -16,11 +16,11 @@ use async_trait::async_trait;
 use indicatif::ProgressBar;
 use serde::Serialize;
 
-use crate::clock::now_ms;
 use crate::decode::{decode_bytes, DecodeOptions, DecodeStats};
-use crate::frame;
 use crate::ops::{sdk_message, OpsError};
-use crate::queue::{
+use crate::runtime::clock::now_ms;
+use crate::transport::frame;
+use crate::transport::queue::{
     send_all, Attribute, InMessage, OutMessage, Queue, SendPolicy, MAX_BATCH_ENTRIES,
 };
 
@@ -703,7 +703,7 @@ mod tests {
 
     #[tokio::test]
     async fn rate_paces_batches_and_max_bounds_the_work() {
-        use crate::queue::MemoryQueue;
+        use crate::transport::queue::MemoryQueue;
         let from = MemoryQueue::new("dlq");
         let to = MemoryQueue::new("queue");
         let msgs: Vec<OutMessage> = (0..25).map(frame_message).collect();
@@ -730,7 +730,7 @@ mod tests {
 
     #[tokio::test]
     async fn invalid_messages_stay_and_are_reported() {
-        use crate::queue::MemoryQueue;
+        use crate::transport::queue::MemoryQueue;
         let from = MemoryQueue::new("dlq");
         let to = MemoryQueue::new("queue");
         let mut msgs: Vec<OutMessage> = (0..3).map(frame_message).collect();

@@ -1,7 +1,7 @@
 //! The pipeline's health at a glance: one list of figures ([`panels`]) that both views draw, the
 //! CloudWatch dashboard the stacks create ([`dashboard_body`]) and `apigw-stream status`.
 //!
-//! A figure is a metric of this project (namespace [`crate::metrics::NAMESPACE`], dimension
+//! A figure is a metric of this project (namespace [`crate::runtime::metrics::NAMESPACE`], dimension
 //! `Function`), of one of the stack's queues (`AWS/SQS`, `QueueName`) or of one of its functions
 //! (`AWS/Lambda`, `FunctionName`). The names of our own metrics are checked (in the tests below)
 //! against their one declaration in each function's code.
@@ -116,7 +116,7 @@ pub struct Figure {
 impl Figure {
     pub fn namespace(&self) -> &'static str {
         match self.target {
-            Target::Ours(_) => crate::metrics::NAMESPACE,
+            Target::Ours(_) => crate::runtime::metrics::NAMESPACE,
             Target::Queue(_) => "AWS/SQS",
             Target::Lambda(_) => "AWS/Lambda",
         }
@@ -535,9 +535,10 @@ mod tests {
 
     /// Our metric names per `Function` dimension, from each function's one declaration.
     fn emitted() -> BTreeMap<&'static str, BTreeSet<String>> {
-        let names = |m: Vec<(&'static str, f64, crate::metrics::Unit)>| -> BTreeSet<String> {
-            m.into_iter().map(|(n, _, _)| n.to_string()).collect()
-        };
+        let names =
+            |m: Vec<(&'static str, f64, crate::runtime::metrics::Unit)>| -> BTreeSet<String> {
+                m.into_iter().map(|(n, _, _)| n.to_string()).collect()
+            };
         let decode = crate::decode::summary_emf(&Default::default(), 0);
         let decode: BTreeSet<String> = decode["_aws"]["CloudWatchMetrics"][0]["Metrics"]
             .as_array()

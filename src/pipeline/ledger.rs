@@ -129,7 +129,7 @@ impl Ledger {
                     .iter()
                     .filter_map(|h| state.fragment_base_ms.get(h).copied())
                     .min()
-                    .unwrap_or_else(crate::clock::now_ms);
+                    .unwrap_or_else(crate::runtime::clock::now_ms);
                 state.input.extend(hashes.iter().copied());
                 base
             }

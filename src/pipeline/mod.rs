@@ -21,22 +21,23 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::bridge::receiver::Receiver;
-use crate::clock::now_ms;
 use crate::counters;
 use crate::decode::{
     DecodeOptions, DecodeOutputs, DecodeStage, DecodeStats, ForwardError, FragmentSendError,
     FragmentSink, QueueFragments,
 };
-use crate::frame::{self, Frame};
-use crate::queue::{
-    Attribute, FrameSink, InMessage, OutMessage, Queue, QueueError, SendPolicy, SendReport,
-};
+use crate::decode::{Fragment, JoinRule};
+use crate::runtime::clock::now_ms;
+use crate::ship::bridge::receiver::Receiver;
 use crate::ship::settle::Source;
 use crate::ship::stage::{ShipObserver, ShipStage};
 use crate::ship::{Requeue, ShipStats, Shipper};
-use crate::stitch::{Fragment, JoinRule, StitchOptions, StitchStage, StitchStats};
+use crate::stitch::{StitchOptions, StitchStage, StitchStats};
 use crate::transaction::Transaction;
+use crate::transport::frame::{self, Frame};
+use crate::transport::queue::{
+    Attribute, FrameSink, InMessage, OutMessage, Queue, QueueError, SendPolicy, SendReport,
+};
 
 /// Rounds of the end-of-input stitch flush (a round re-reads what a failed send left).
 const FLUSH_ROUNDS: usize = 5;
@@ -554,8 +555,12 @@ impl LocalPipeline {
             }
         }
         let count = messages.len() as u64;
-        let sent =
-            crate::queue::send_all(self.queue.as_ref(), messages, &self.opts.send_policy).await;
+        let sent = crate::transport::queue::send_all(
+            self.queue.as_ref(),
+            messages,
+            &self.opts.send_policy,
+        )
+        .await;
         match &sent {
             Ok(_) => self.count(|t| t.local.messages_sent += count),
             Err(_) => self.count(|t| t.local.send_failures += 1),

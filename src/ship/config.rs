@@ -7,12 +7,12 @@ use std::time::Duration;
 use reqwest::header::HeaderName;
 
 use super::Shipper;
-use crate::bridge::auth::{Auth, AuthMethod, TokenSource};
-use crate::bridge::client::{self, BridgeClient, ClientConfig};
-use crate::bridge::secret::SecretSource;
-use crate::bridge::{Format, Secret, TRANSACTIONS_PATH};
 use crate::config::settings as s;
 use crate::config::{Env, Lookup, ProcessEnv};
+use crate::ship::bridge::auth::{Auth, AuthMethod, TokenSource};
+use crate::ship::bridge::client::{self, BridgeClient, ClientConfig};
+use crate::ship::bridge::secret::SecretSource;
+use crate::ship::bridge::{Format, Secret, TRANSACTIONS_PATH};
 
 pub use crate::config::ConfigError;
 

@@ -7,11 +7,12 @@ use std::time::Instant;
 
 use futures::stream::{self, StreamExt};
 
-use crate::bridge::client::{BridgeClient, Outcome};
-use crate::bridge::window::{encode_record, plan_windows, window_body, EncodedRecord};
 use crate::counters;
-use crate::queue::InMessage;
+use crate::ship::bridge::client::{BridgeClient, Outcome};
+use crate::ship::bridge::window::{encode_record, plan_windows, window_body, EncodedRecord};
+use crate::transport::queue::InMessage;
 
+pub mod bridge;
 pub mod config;
 pub mod settle;
 pub mod stage;
@@ -90,7 +91,7 @@ pub struct Requeue {
     pub message_id: String,
     /// Ids of the rejected records.
     pub record_ids: Vec<String>,
-    pub frames: Vec<crate::frame::Frame>,
+    pub frames: Vec<crate::transport::frame::Frame>,
 }
 
 /// The outcome of one record range (a window, or part of a split one).
@@ -174,7 +175,7 @@ impl Shipper {
         let mut records = Vec::new();
         let mut unpack_failed = vec![false; messages.len()];
         for (i, m) in messages.iter().enumerate() {
-            match crate::frame::unpack(&m.body) {
+            match crate::transport::frame::unpack(&m.body) {
                 Ok(txns) => {
                     records.reserve(txns.len());
                     for t in &txns {
@@ -428,11 +429,11 @@ fn rejection_of(
 fn requeue_frames(
     message: &InMessage,
     ids: &[String],
-) -> Result<Vec<crate::frame::Frame>, crate::frame::FrameError> {
+) -> Result<Vec<crate::transport::frame::Frame>, crate::transport::frame::FrameError> {
     let wanted: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
-    let mut txns = crate::frame::unpack(&message.body)?;
+    let mut txns = crate::transport::frame::unpack(&message.body)?;
     txns.retain(|t| wanted.contains(t.id.as_str()));
-    crate::frame::pack(&txns, crate::frame::DEFAULT_MESSAGE_BYTES)
+    crate::transport::frame::pack(&txns, crate::transport::frame::DEFAULT_MESSAGE_BYTES)
 }
 
 #[cfg(test)]

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use super::{Requeue, ShipReport};
-use crate::backoff::{Backoff, Jitter};
-use crate::queue::{send_all, Attribute, InMessage, Queue, SendPolicy};
+use crate::transport::backoff::{Backoff, Jitter};
+use crate::transport::queue::{send_all, Attribute, InMessage, Queue, SendPolicy};
 
 /// SQS refuses visibility timeouts above 12 hours.
 pub const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600);
@@ -181,7 +181,7 @@ impl Redrive {
     async fn try_start(&self) -> Result<RedriveAction, String> {
         use aws_sdk_sqs::error::DisplayErrorContext;
         use aws_sdk_sqs::types::QueueAttributeName;
-        let url = crate::queue::sqs::queue_url_from_arn(&self.client, &self.dlq_arn)
+        let url = crate::transport::queue::sqs::queue_url_from_arn(&self.client, &self.dlq_arn)
             .await
             .map_err(|e| e.to_string())?;
         let attrs = self
@@ -238,7 +238,7 @@ pub struct Source<'a> {
 /// timeout) once per function instance.
 pub struct SourceQueues {
     client: aws_sdk_sqs::Client,
-    queue: tokio::sync::OnceCell<(crate::queue::SqsQueue, Duration)>,
+    queue: tokio::sync::OnceCell<(crate::transport::queue::SqsQueue, Duration)>,
 }
 
 impl SourceQueues {
@@ -268,11 +268,14 @@ impl SourceQueues {
     async fn lookup(
         &self,
         source_arn: &str,
-    ) -> Result<&(crate::queue::SqsQueue, Duration), crate::queue::QueueError> {
+    ) -> Result<&(crate::transport::queue::SqsQueue, Duration), crate::transport::queue::QueueError>
+    {
         self.queue
             .get_or_try_init(|| async {
                 use aws_sdk_sqs::types::QueueAttributeName;
-                let url = crate::queue::sqs::queue_url_from_arn(&self.client, source_arn).await?;
+                let url =
+                    crate::transport::queue::sqs::queue_url_from_arn(&self.client, source_arn)
+                        .await?;
                 let attrs = self
                     .client
                     .get_queue_attributes()
@@ -280,7 +283,7 @@ impl SourceQueues {
                     .attribute_names(QueueAttributeName::VisibilityTimeout)
                     .send()
                     .await
-                    .map_err(|e| crate::queue::QueueError::Call {
+                    .map_err(|e| crate::transport::queue::QueueError::Call {
                         queue: url.clone(),
                         operation: "GetQueueAttributes",
                         message: aws_sdk_sqs::error::DisplayErrorContext(e).to_string(),
@@ -290,7 +293,7 @@ impl SourceQueues {
                     .and_then(|a| a.get(&QueueAttributeName::VisibilityTimeout))
                     .and_then(|v| v.parse::<u64>().ok())
                     .map_or(Duration::from_secs(30), Duration::from_secs);
-                let queue = crate::queue::SqsQueue::new(self.client.clone(), url);
+                let queue = crate::transport::queue::SqsQueue::new(self.client.clone(), url);
                 Ok((queue, visibility))
             })
             .await

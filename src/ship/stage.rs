@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::settle::{back_off, requeue, Redrive, RetryPolicy, Source};
 use super::{Requeue, ShipReport, Shipper};
-use crate::queue::{Attribute, InMessage};
+use crate::transport::queue::{Attribute, InMessage};
 
 /// Sees the records of a batch move; `apigw-stream local` keeps its ledger with it.
 pub trait ShipObserver: Send + Sync {

@@ -9,15 +9,15 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use super::fragment::Fragment;
 use super::{join, StitchOptions, StitchStats};
+use crate::decode::execution::line::{self, Event};
+use crate::decode::execution::{assemble, Item};
+use crate::decode::logs::LogEvent;
+use crate::decode::normalize::Context;
 use crate::decode::DecodeOptions;
-use crate::execution::line::{self, Event};
-use crate::execution::{assemble, Item};
-use crate::logs::LogEvent;
-use crate::normalize::Context;
-use crate::queue::{InMessage, Queue};
+use crate::decode::Fragment;
 use crate::transaction::{ExecutionLine, Transaction};
+use crate::transport::queue::{InMessage, Queue};
 
 /// What to do with one batch.
 #[derive(Debug, Default)]

@@ -8,7 +8,7 @@
 //!   FIFO "stitch" queue, message group = request id, deduplication id = SHA-256 of the body;
 //! - the stitch consumer ([`consume`] plans, [`stage`] carries it out, in the Lambda and in
 //!   `apigw-stream local` alike) groups a batch's fragments by request: parts that make a
-//!   whole request are assembled (the same [`crate::execution::assemble`] as a whole payload) and
+//!   whole request are assembled (the same [`crate::decode::execution::assemble`] as a whole payload) and
 //!   sent to the main queue as ordinary frames, then deleted; a request still incomplete and
 //!   younger than the hold is held back (reported failed, its visibility shortened so its parts
 //!   meet within seconds); older than the hold, it is delivered alone, flagged `partial`, counted.
@@ -17,7 +17,6 @@
 //! and deleting its fragments sends the record again, and the Bridge sees a duplicate id.
 
 pub mod consume;
-pub mod fragment;
 pub mod join;
 pub mod stage;
 
@@ -26,7 +25,6 @@ use std::time::Duration;
 use crate::counters;
 
 pub use consume::{plan, Plan};
-pub use fragment::{Fragment, FragmentError};
 pub use stage::{BatchOutcome, StitchStage};
 
 /// Default `STITCH_HOLD_SECS`: how long a fragment waits for the rest of its request.
@@ -51,64 +49,6 @@ impl Default for StitchOptions {
             hold: Duration::from_secs(DEFAULT_HOLD_SECS),
             step: DEFAULT_STEP,
         }
-    }
-}
-
-/// Joined mode: which REST stages join their access-log records with their execution logs
-/// (`JOIN_STAGES`: `{api-id}/{stage}` entries, `*` for every stage; empty: none).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct JoinRule {
-    stages: Vec<String>,
-}
-
-impl JoinRule {
-    pub fn new(stages: impl IntoIterator<Item = String>) -> Self {
-        JoinRule {
-            stages: stages
-                .into_iter()
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.stages.is_empty()
-    }
-
-    /// Is this API stage joined?
-    pub fn joins(&self, api_id: Option<&str>, stage: Option<&str>) -> bool {
-        if self.stages.is_empty() {
-            return false;
-        }
-        let (Some(id), Some(stage)) = (api_id, stage) else {
-            return false;
-        };
-        self.stages.iter().any(|s| {
-            s == "*"
-                || s.split_once('/')
-                    .is_some_and(|(i, st)| i == id && (st == stage || st == "*"))
-        })
-    }
-
-    /// An access-log record of a joined REST stage.
-    pub fn joins_record(&self, t: &crate::transaction::Transaction) -> bool {
-        t.api.kind == crate::transaction::ApiKind::Rest
-            && self.joins(t.api.id.as_deref(), t.api.stage.as_deref())
-    }
-
-    /// Execution logs of a joined stage: from the log group's name, else the filter's name.
-    pub fn joins_group(&self, ctx: &crate::normalize::Context<'_>) -> bool {
-        if self.stages.is_empty() {
-            return false;
-        }
-        if let Some((id, stage)) = crate::normalize::exec_log_group(ctx.log_group) {
-            return self.joins(Some(id), Some(stage));
-        }
-        ctx.subscription_filters
-            .iter()
-            .filter_map(|n| crate::normalize::FilterName::parse(n))
-            .any(|f| self.joins(f.api_id, f.stage))
     }
 }
 

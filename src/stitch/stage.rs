@@ -9,9 +9,9 @@
 use super::consume::{hold_back, plan};
 use super::{StitchOptions, StitchStats};
 use crate::decode::DecodeOptions;
-use crate::frame::{self, Frame};
-use crate::queue::{FrameSink, InMessage, Queue};
 use crate::transaction::Transaction;
+use crate::transport::frame::{self, Frame};
+use crate::transport::queue::{FrameSink, InMessage, Queue};
 
 /// The stitch stage, built once from its settings.
 #[derive(Debug, Clone)]

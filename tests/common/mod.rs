@@ -123,8 +123,8 @@ pub async fn forward(
     source_name: &str,
     opts: &apigw_stream::decode::DecodeOptions,
     message_bytes: usize,
-    queue: &dyn apigw_stream::queue::Queue,
-    policy: &apigw_stream::queue::SendPolicy,
+    queue: &dyn apigw_stream::transport::queue::Queue,
+    policy: &apigw_stream::transport::queue::SendPolicy,
 ) -> Result<apigw_stream::decode::DecodeStats, apigw_stream::decode::ForwardError> {
     forward_archived(input, source_name, opts, message_bytes, queue, policy, None).await
 }
@@ -135,13 +135,13 @@ pub async fn forward_archived(
     source_name: &str,
     opts: &apigw_stream::decode::DecodeOptions,
     message_bytes: usize,
-    queue: &dyn apigw_stream::queue::Queue,
-    policy: &apigw_stream::queue::SendPolicy,
+    queue: &dyn apigw_stream::transport::queue::Queue,
+    policy: &apigw_stream::transport::queue::SendPolicy,
     archive: Option<&apigw_stream::archive::Archiver>,
 ) -> Result<apigw_stream::decode::DecodeStats, apigw_stream::decode::ForwardError> {
     use apigw_stream::decode::{DecodeOutputs, DecodeStage};
     let stage = DecodeStage::new(opts.clone(), message_bytes, None);
-    let frames = apigw_stream::queue::QueueSink { queue, policy };
+    let frames = apigw_stream::transport::queue::QueueSink { queue, policy };
     let outputs = DecodeOutputs {
         frames: &frames,
         archive,

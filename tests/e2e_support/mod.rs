@@ -7,10 +7,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use apigw_stream::bridge::receiver::{Faults, Receiver, ReceiverConfig};
-use apigw_stream::bridge::Secret;
 use apigw_stream::generate::{GenerateOptions, Generator, Payload};
 use apigw_stream::pipeline::{Input, PipelineOptions};
+use apigw_stream::ship::bridge::receiver::{Faults, Receiver, ReceiverConfig};
+use apigw_stream::ship::bridge::Secret;
 use apigw_stream::ship::{ShipConfig, Shipper};
 use tokio::sync::mpsc;
 

@@ -5,13 +5,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use apigw_stream::bridge::auth::{Auth, AuthMethod, TokenSource};
-use apigw_stream::bridge::client::{http_client, BridgeClient, ClientConfig};
-use apigw_stream::bridge::receiver::{Receiver, ReceiverConfig};
-use apigw_stream::bridge::{Format, Secret, SecretSource};
-use apigw_stream::queue::InMessage;
+use apigw_stream::ship::bridge::auth::{Auth, AuthMethod, TokenSource};
+use apigw_stream::ship::bridge::client::{http_client, BridgeClient, ClientConfig};
+use apigw_stream::ship::bridge::receiver::{Receiver, ReceiverConfig};
+use apigw_stream::ship::bridge::{Format, Secret, SecretSource};
 use apigw_stream::ship::Shipper;
 use apigw_stream::transaction::{Source, SourceFormat, Transaction};
+use apigw_stream::transport::queue::InMessage;
 
 pub const CLIENT_ID: &str = "apigw-stream-test";
 pub const CLIENT_SECRET: &str = "s3cr3t-Zq8vW2-never-log-me";
@@ -53,8 +53,11 @@ pub fn txn(i: usize) -> Transaction {
 
 /// A queue message body: base64(gzip(NDJSON)), the `ndjson+gzip+base64` frame encoding.
 pub fn frame(records: &[Transaction]) -> String {
-    let mut frames =
-        apigw_stream::frame::pack(records, apigw_stream::queue::MAX_MESSAGE_BYTES).unwrap();
+    let mut frames = apigw_stream::transport::frame::pack(
+        records,
+        apigw_stream::transport::queue::MAX_MESSAGE_BYTES,
+    )
+    .unwrap();
     assert_eq!(
         frames.len(),
         1,

@@ -7,9 +7,9 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use apigw_stream::bridge::receiver::{Receiver, ReceiverConfig};
-use apigw_stream::bridge::Secret;
 use apigw_stream::generate::{Expected, GenerateOptions, Generator, LogKind, Payload, Scenario};
+use apigw_stream::ship::bridge::receiver::{Receiver, ReceiverConfig};
+use apigw_stream::ship::bridge::Secret;
 use apigw_stream::transaction::Transaction;
 
 pub const CLIENT_ID: &str = "e2e-client";
@@ -198,12 +198,12 @@ pub fn assert_whole(r: &Transaction, e: &Expected) {
 ///
 /// Everything else (visibility, deduplication, redrive, attributes) is moto's.
 pub struct FaithfulFifo {
-    pub inner: apigw_stream::queue::SqsQueue,
+    pub inner: apigw_stream::transport::queue::SqsQueue,
     receiving: tokio::sync::Mutex<()>,
 }
 
 impl FaithfulFifo {
-    pub fn new(inner: apigw_stream::queue::SqsQueue) -> Self {
+    pub fn new(inner: apigw_stream::transport::queue::SqsQueue) -> Self {
         FaithfulFifo {
             inner,
             receiving: tokio::sync::Mutex::new(()),
@@ -212,22 +212,28 @@ impl FaithfulFifo {
 }
 
 #[async_trait::async_trait]
-impl apigw_stream::queue::Queue for FaithfulFifo {
+impl apigw_stream::transport::queue::Queue for FaithfulFifo {
     fn name(&self) -> &str {
         self.inner.name()
     }
 
     async fn send_batch(
         &self,
-        entries: &[apigw_stream::queue::OutMessage],
-    ) -> Result<Vec<apigw_stream::queue::EntryFailure>, apigw_stream::queue::QueueError> {
+        entries: &[apigw_stream::transport::queue::OutMessage],
+    ) -> Result<
+        Vec<apigw_stream::transport::queue::EntryFailure>,
+        apigw_stream::transport::queue::QueueError,
+    > {
         self.inner.send_batch(entries).await
     }
 
     async fn send_fifo_batch(
         &self,
-        entries: &[apigw_stream::queue::FifoMessage],
-    ) -> Result<Vec<apigw_stream::queue::EntryFailure>, apigw_stream::queue::QueueError> {
+        entries: &[apigw_stream::transport::queue::FifoMessage],
+    ) -> Result<
+        Vec<apigw_stream::transport::queue::EntryFailure>,
+        apigw_stream::transport::queue::QueueError,
+    > {
         self.inner.send_fifo_batch(entries).await
     }
 
@@ -236,7 +242,10 @@ impl apigw_stream::queue::Queue for FaithfulFifo {
         max: usize,
         wait: std::time::Duration,
         visibility: std::time::Duration,
-    ) -> Result<Vec<apigw_stream::queue::InMessage>, apigw_stream::queue::QueueError> {
+    ) -> Result<
+        Vec<apigw_stream::transport::queue::InMessage>,
+        apigw_stream::transport::queue::QueueError,
+    > {
         let _one_at_a_time = self.receiving.lock().await;
         let mut got = self.inner.receive(max, wait, visibility).await?;
         if got.len() >= max {
@@ -259,7 +268,7 @@ impl apigw_stream::queue::Queue for FaithfulFifo {
     async fn delete(
         &self,
         receipt_handles: &[String],
-    ) -> Result<(), apigw_stream::queue::QueueError> {
+    ) -> Result<(), apigw_stream::transport::queue::QueueError> {
         self.inner.delete(receipt_handles).await
     }
 
@@ -267,11 +276,11 @@ impl apigw_stream::queue::Queue for FaithfulFifo {
         &self,
         receipt_handle: &str,
         timeout: std::time::Duration,
-    ) -> Result<(), apigw_stream::queue::QueueError> {
+    ) -> Result<(), apigw_stream::transport::queue::QueueError> {
         self.inner.change_visibility(receipt_handle, timeout).await
     }
 
-    async fn approximate_len(&self) -> Result<usize, apigw_stream::queue::QueueError> {
+    async fn approximate_len(&self) -> Result<usize, apigw_stream::transport::queue::QueueError> {
         self.inner.approximate_len().await
     }
 }

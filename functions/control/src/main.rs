@@ -23,18 +23,19 @@ struct State {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    apigw_stream::telemetry::init_lambda();
+    apigw_stream::runtime::telemetry::init_lambda();
     let config = match ControlConfig::from_env(&ProcessEnv) {
         Ok(c) => c,
         Err(e) => {
-            apigw_stream::lambda_init::report_init_error("ConfigError", &e.to_string()).await;
+            apigw_stream::runtime::lambda_init::report_init_error("ConfigError", &e.to_string())
+                .await;
             return Err(e.into());
         }
     };
     let base = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let Some(region) = base.region().map(|r| r.to_string()) else {
         let msg = "no AWS region (AWS_REGION is set by Lambda)";
-        apigw_stream::lambda_init::report_init_error("ConfigError", msg).await;
+        apigw_stream::runtime::lambda_init::report_init_error("ConfigError", msg).await;
         return Err(msg.into());
     };
     let clients = RegionClients::new(&base, &region);
@@ -91,9 +92,9 @@ async fn handle(state: &State, event: LambdaEvent<Value>) -> Result<Value, Error
         stats = %serde_json::to_string(&report.stats())?,
         "control summary"
     );
-    apigw_stream::metrics::print_emf(&autoenable::report_emf(
+    apigw_stream::runtime::metrics::print_emf(&autoenable::report_emf(
         &report,
-        apigw_stream::clock::now_ms(),
+        apigw_stream::runtime::clock::now_ms(),
     ));
     if report.should_retry() {
         // Lambda retries an asynchronous invocation (EventBridge's) twice; the next reconcile

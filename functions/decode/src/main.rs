@@ -8,8 +8,10 @@ use std::sync::Arc;
 use apigw_stream::archive::{ArchivePolicy, Archiver, FirehoseClient, FirehoseSink};
 use apigw_stream::config::{DecodeConfig, ProcessEnv};
 use apigw_stream::decode::{summary_emf, DecodeOutputs, DecodeStage, QueueFragments};
-use apigw_stream::queue::{in_messages, is_sqs_event, QueueSink, SendPolicy, SqsClient, SqsQueue};
 use apigw_stream::stitch::StitchStage;
+use apigw_stream::transport::queue::{
+    in_messages, is_sqs_event, QueueSink, SendPolicy, SqsClient, SqsQueue,
+};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
@@ -28,11 +30,12 @@ struct State {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    apigw_stream::telemetry::init_lambda();
+    apigw_stream::runtime::telemetry::init_lambda();
     let config = match DecodeConfig::from_env(&ProcessEnv) {
         Ok(c) => c,
         Err(e) => {
-            apigw_stream::lambda_init::report_init_error("ConfigError", &e.to_string()).await;
+            apigw_stream::runtime::lambda_init::report_init_error("ConfigError", &e.to_string())
+                .await;
             return Err(e.into());
         }
     };
@@ -91,12 +94,12 @@ async fn stitch(state: &State, event: LambdaEvent<Value>) -> Result<Value, Error
             &messages,
             stitch_queue,
             &sink,
-            apigw_stream::clock::now_ms(),
+            apigw_stream::runtime::clock::now_ms(),
         )
         .await;
     tracing::info!(request_id, stats = %serde_json::to_string(&outcome.stats)?, failed = outcome.failed.len(), unsendable = outcome.unsendable.len(), "stitch summary");
-    apigw_stream::metrics::print_emf(&apigw_stream::metrics::emf(
-        apigw_stream::clock::now_ms(),
+    apigw_stream::runtime::metrics::print_emf(&apigw_stream::runtime::metrics::emf(
+        apigw_stream::runtime::clock::now_ms(),
         &[("Function", "stitch")],
         &outcome.stats.metrics(),
     ));
@@ -147,7 +150,10 @@ async fn decode(state: &State, event: LambdaEvent<Value>) -> Result<(), Error> {
     match state.decode.run(input, "lambda event", &outputs).await {
         Ok(summary) => {
             tracing::info!(request_id, summary = %serde_json::to_string(&summary)?, "decode summary");
-            apigw_stream::metrics::print_emf(&summary_emf(&summary, apigw_stream::clock::now_ms()));
+            apigw_stream::runtime::metrics::print_emf(&summary_emf(
+                &summary,
+                apigw_stream::runtime::clock::now_ms(),
+            ));
             Ok(())
         }
         Err(e) => {

@@ -9,11 +9,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use apigw_stream::metrics;
-use apigw_stream::queue::{in_messages, SqsClient};
+use apigw_stream::runtime::metrics;
 use apigw_stream::ship::settle::SourceQueues;
 use apigw_stream::ship::stage::{NoObserver, ShipStage};
 use apigw_stream::ship::{ConfigError, ShipConfig};
+use apigw_stream::transport::queue::{in_messages, SqsClient};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
@@ -25,11 +25,12 @@ struct State {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    apigw_stream::telemetry::init_lambda();
+    apigw_stream::runtime::telemetry::init_lambda();
     let (config, state) = match init().await {
         Ok(ready) => ready,
         Err(e) => {
-            apigw_stream::lambda_init::report_init_error("ConfigError", &e.to_string()).await;
+            apigw_stream::runtime::lambda_init::report_init_error("ConfigError", &e.to_string())
+                .await;
             return Err(e.into());
         }
     };
@@ -84,7 +85,7 @@ async fn handle(state: &State, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchR
         "shipped"
     );
     metrics::print_emf(&metrics::emf(
-        apigw_stream::clock::now_ms(),
+        apigw_stream::runtime::clock::now_ms(),
         &[("Function", "shipper")],
         &s.metrics(),
     ));

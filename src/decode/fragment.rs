@@ -16,10 +16,10 @@ use flate2::Compression;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::execution::assemble::Pending;
-use crate::normalize::Context;
-use crate::queue::{Attribute, FifoMessage, OutMessage};
+use crate::decode::execution::assemble::Pending;
+use crate::decode::normalize::Context;
 use crate::transaction::{ExecutionLine, Transaction};
+use crate::transport::queue::{Attribute, FifoMessage, OutMessage};
 
 /// Value of the `encoding` attribute of a fragment message.
 pub const ENCODING: &str = "fragment+json+gzip+base64";
@@ -54,7 +54,7 @@ pub struct Fragment {
     pub joined: bool,
     /// The API context the 1 MB delivery named beside the lines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api: Option<crate::execution::delivery::DeliveredApi>,
+    pub api: Option<crate::decode::execution::delivery::DeliveredApi>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -125,7 +125,7 @@ impl Fragment {
         let cap = max_body_bytes.saturating_add(LINE_ROOM);
         for l in &mut self.lines {
             if l.message.len() > cap {
-                crate::truncate::truncate_utf8(&mut l.message, cap);
+                crate::transport::truncate::truncate_utf8(&mut l.message, cap);
                 l.message.push_str(TRUNCATED);
             }
         }
@@ -148,7 +148,7 @@ impl Fragment {
                 match f.lines.first_mut() {
                     Some(l) if l.message.len() > 2 * LINE_ROOM => {
                         let keep = l.message.len() / 2;
-                        crate::truncate::truncate_utf8(&mut l.message, keep);
+                        crate::transport::truncate::truncate_utf8(&mut l.message, keep);
                         l.message.push_str(TRUNCATED);
                         todo.push(f);
                         continue;

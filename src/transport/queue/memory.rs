@@ -634,7 +634,7 @@ impl Queue for MemoryQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::queue::Attribute;
+    use crate::transport::queue::Attribute;
 
     fn msg(id: &str, body: &str) -> OutMessage {
         let mut attributes = BTreeMap::new();

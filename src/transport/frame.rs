@@ -14,8 +14,8 @@ use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
-use crate::queue::{Attribute, OutMessage};
 use crate::transaction::{Transaction, SCHEMA};
+use crate::transport::queue::{Attribute, OutMessage};
 
 /// Value of the `encoding` message attribute.
 pub const ENCODING: &str = "ndjson+gzip+base64";
@@ -141,7 +141,7 @@ impl Ndjson {
 }
 
 /// Pack records, in order, into frames of at most `message_bytes` (body + attributes). A record
-/// too large even cut ([`crate::truncate`]) fails the whole call with
+/// too large even cut ([`crate::transport::truncate`]) fails the whole call with
 /// [`FrameError::RecordTooLarge`]; [`pack_isolating`] keeps it aside and packs the others.
 pub fn pack(records: &[Transaction], message_bytes: usize) -> Result<Vec<Frame>, FrameError> {
     let packed = pack_isolating(records, message_bytes)?;
@@ -182,12 +182,12 @@ impl Packed {
 }
 
 /// Pack records, in order, into frames of at most `message_bytes` (body + attributes). A record
-/// too large for a message alone is cut by the one rule of [`crate::truncate`] and flagged; one
+/// too large for a message alone is cut by the one rule of [`crate::transport::truncate`] and flagged; one
 /// that does not fit even then is kept aside in [`Packed::unfit`], and the records around it are
 /// framed all the same: one oversize record never costs its neighbours their delivery. The only
 /// error is a `message_bytes` out of range.
 pub fn pack_isolating(records: &[Transaction], message_bytes: usize) -> Result<Packed, FrameError> {
-    if !(MIN_MESSAGE_BYTES..=crate::queue::MAX_MESSAGE_BYTES).contains(&message_bytes) {
+    if !(MIN_MESSAGE_BYTES..=crate::transport::queue::MAX_MESSAGE_BYTES).contains(&message_bytes) {
         return Err(FrameError::BadLimit(message_bytes));
     }
     let lines = Ndjson::new(records);
@@ -219,8 +219,8 @@ pub fn pack_isolating(records: &[Transaction], message_bytes: usize) -> Result<P
                 break;
             }
             if end - start == 1 {
-                // A lone record too big for a message: cut it (crate::truncate), flag it.
-                let fitted = crate::truncate::fit(
+                // A lone record too big for a message: cut it (crate::transport::truncate), flag it.
+                let fitted = crate::transport::truncate::fit(
                     &records[start],
                     |t| {
                         let mut line = Vec::new();

@@ -124,7 +124,7 @@ fn time(v: &Value) -> Option<i64> {
             if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
                 s.parse::<f64>().ok().and_then(epoch_ms)
             } else {
-                crate::normalize::parse_request_time(s)
+                crate::decode::normalize::parse_request_time(s)
             }
         }
         _ => None,

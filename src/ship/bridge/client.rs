@@ -21,7 +21,7 @@ use reqwest::{StatusCode, Url};
 
 use super::auth::{Auth, TokenError};
 use super::Format;
-use crate::backoff::{checked_deadline, clamp_wait, Backoff, Jitter};
+use crate::transport::backoff::{checked_deadline, clamp_wait, Backoff, Jitter};
 
 /// Tuning of one client; defaults match the shipper Lambda's.
 #[derive(Debug, Clone)]

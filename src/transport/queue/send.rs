@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::stream::{self, StreamExt};
 
-use crate::backoff::{Backoff, Jitter};
+use crate::transport::backoff::{Backoff, Jitter};
 
 use super::{
     EntryFailure, FifoMessage, OutMessage, Queue, QueueError, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES,
@@ -215,7 +215,7 @@ pub trait FrameSink: Send + Sync {
     async fn send(
         &self,
         records: &[crate::transaction::Transaction],
-        frames: Vec<crate::frame::Frame>,
+        frames: Vec<crate::transport::frame::Frame>,
     ) -> Result<SendReport, QueueError>;
 }
 
@@ -230,7 +230,7 @@ impl FrameSink for QueueSink<'_> {
     async fn send(
         &self,
         _records: &[crate::transaction::Transaction],
-        frames: Vec<crate::frame::Frame>,
+        frames: Vec<crate::transport::frame::Frame>,
     ) -> Result<SendReport, QueueError> {
         let batch: Vec<_> = frames
             .into_iter()

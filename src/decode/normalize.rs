@@ -2,8 +2,8 @@
 
 use chrono::DateTime;
 
-use crate::formats::{Fields, ParsedLine, Var};
-use crate::logs::{LogData, LogEvent};
+use crate::decode::formats::{Fields, ParsedLine, Var};
+use crate::decode::logs::{LogData, LogEvent};
 use crate::transaction::{ApiKind, Source, Transaction};
 
 /// API Gateway writes this in place of a client-supplied request id that is not a UUID.
@@ -297,7 +297,7 @@ fn strip_stage(mut path: String, stage: Option<&str>, may_carry_stage: bool) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::parse_line;
+    use crate::decode::formats::parse_line;
     use crate::transaction::SourceFormat;
 
     fn event(msg: &str) -> LogEvent {

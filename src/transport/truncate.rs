@@ -13,7 +13,7 @@
 //! A cut record carries `flags.partial` (and the per-step flags above), so the collector can tell
 //! it from a whole one. Text is cut on a character boundary, base64 on a 4-character boundary.
 //! Should even the skeleton not fit, [`Fitted::oversize`] says so and the caller decides (send
-//! alone, or keep it aside: see [`crate::frame::pack_isolating`]).
+//! alone, or keep it aside: see [`crate::transport::frame::pack_isolating`]).
 
 use crate::transaction::{Body, BodyEncoding, Headers, Transaction};
 

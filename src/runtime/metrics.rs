@@ -107,24 +107,24 @@ macro_rules! counters {
         #[allow(dead_code)]
         impl $name {
             /// Each field: its EMF metric (name, unit), if it is one, and its meaning.
-            const FIELDS: &'static [(Option<(&'static str, $crate::metrics::Unit)>, &'static str)] = &[
+            const FIELDS: &'static [(Option<(&'static str, $crate::runtime::metrics::Unit)>, &'static str)] = &[
                 $( ($crate::counters!(@metric $([$metric, $unit])?), concat!($($doc, " "),*)), )*
             ];
 
             /// Every metric of this set, in emission order, for the documentation.
-            pub fn metric_docs() -> Vec<$crate::metrics::MetricDoc> {
+            pub fn metric_docs() -> Vec<$crate::runtime::metrics::MetricDoc> {
                 #[allow(unused_mut)]
-                let mut out: Vec<$crate::metrics::MetricDoc> = Self::FIELDS
+                let mut out: Vec<$crate::runtime::metrics::MetricDoc> = Self::FIELDS
                     .iter()
-                    .filter_map(|(m, meaning)| m.map(|(name, unit)| $crate::metrics::MetricDoc {
+                    .filter_map(|(m, meaning)| m.map(|(name, unit)| $crate::runtime::metrics::MetricDoc {
                         name,
                         unit,
                         meaning: meaning.trim(),
                     }))
                     .collect();
-                $($( out.push($crate::metrics::MetricDoc {
+                $($( out.push($crate::runtime::metrics::MetricDoc {
                     name: $dname,
-                    unit: $crate::metrics::Unit::$dunit,
+                    unit: $crate::runtime::metrics::Unit::$dunit,
                     meaning: concat!($($ddoc, " "),*).trim(),
                 }); )*)?
                 out
@@ -136,23 +136,23 @@ macro_rules! counters {
             }
 
             /// The EMF metrics: (name, value, unit), in the order of [`Self::metric_docs`].
-            pub fn metrics(&self) -> Vec<(&'static str, f64, $crate::metrics::Unit)> {
+            pub fn metrics(&self) -> Vec<(&'static str, f64, $crate::runtime::metrics::Unit)> {
                 let values = [$(self.$field),*];
                 #[allow(unused_mut)]
-                let mut out: Vec<(&'static str, f64, $crate::metrics::Unit)> = Self::FIELDS
+                let mut out: Vec<(&'static str, f64, $crate::runtime::metrics::Unit)> = Self::FIELDS
                     .iter()
                     .zip(values)
                     .filter_map(|((m, _), v)| m.map(|(name, unit)| (name, v as f64, unit)))
                     .collect();
                 $($({
                     let $s = self;
-                    out.push(($dname, ($dexpr) as f64, $crate::metrics::Unit::$dunit));
+                    out.push(($dname, ($dexpr) as f64, $crate::runtime::metrics::Unit::$dunit));
                 })*)?
                 out
             }
         }
     };
-    (@metric [$m:literal, $u:ident]) => { Some(($m, $crate::metrics::Unit::$u)) };
+    (@metric [$m:literal, $u:ident]) => { Some(($m, $crate::runtime::metrics::Unit::$u)) };
     (@metric) => { None };
     (@merge sum, $a:expr, $b:expr) => { $a += $b };
     (@merge max, $a:expr, $b:expr) => { $a = $a.max($b) };

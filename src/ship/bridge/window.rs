@@ -21,14 +21,14 @@ pub struct EncodedRecord {
 }
 
 /// Encode one record for a window of `limit` bytes: a record that would not fit a window alone is
-/// cut by the one rule of [`crate::truncate`] and flagged (never dropped).
+/// cut by the one rule of [`crate::transport::truncate`] and flagged (never dropped).
 pub fn encode_record(
     format: Format,
     txn: &Transaction,
     message: usize,
     limit: usize,
 ) -> EncodedRecord {
-    let fitted = crate::truncate::fit(
+    let fitted = crate::transport::truncate::fit(
         txn,
         |t| format.encode(t),
         |bytes| format.window_len(1, bytes.len()) <= limit,

@@ -19,8 +19,8 @@ use serde::Deserialize;
 
 use super::line::{self, Event, Line};
 use super::map::{self, Names};
-use crate::logs::LogEvent;
-use crate::normalize::{exec_log_group, parse_execute_api_domain, Context, FilterName};
+use crate::decode::logs::LogEvent;
+use crate::decode::normalize::{exec_log_group, parse_execute_api_domain, Context, FilterName};
 use crate::transaction::{
     ApiKind, Body, BodyEncoding, Execution, ExecutionLine, Headers, Source, SourceFormat,
     Transaction,
@@ -634,7 +634,7 @@ fn body(text: &str, cut: bool, max: usize) -> Option<Body> {
     let mut data = text.to_string();
     let mut truncated = cut;
     if data.len() > max {
-        crate::truncate::truncate_utf8(&mut data, max);
+        crate::transport::truncate::truncate_utf8(&mut data, max);
         truncated = true;
     }
     Some(Body {
