@@ -70,6 +70,20 @@ mod tests {
     }
 
     #[test]
+    fn metric_names_follow_one_convention() {
+        let names: Vec<&str> = metric_sets()
+            .into_iter()
+            .flat_map(|(_, docs)| docs.into_iter().map(|m| m.name))
+            .collect();
+        assert!(names.len() > 10);
+        for name in names {
+            let upper_camel = name.starts_with(|c: char| c.is_ascii_uppercase())
+                && name.chars().all(|c| c.is_ascii_alphanumeric());
+            assert!(upper_camel, "metric {name:?} is not UpperCamelCase");
+        }
+    }
+
+    #[test]
     fn the_metrics_table_is_current() {
         // Run `apigw-stream settings --write .` after a change to a counter.
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(METRICS_DOC);

@@ -50,7 +50,7 @@ async fn secret_from_secrets_manager_and_rotation() {
     assert!(config.needs_aws());
     assert!(matches!(
         Shipper::from_config(&config, None),
-        Err(apigw_stream::ship::ConfigError::NeedsAws)
+        Err(apigw_stream::config::ShipConfigError::NeedsAws)
     ));
     let shipper = Shipper::from_config(&config, Some(&sdk)).unwrap();
     let (messages, ids) = batch(&[10, 10]);

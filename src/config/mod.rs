@@ -3,8 +3,10 @@
 //! ("Configuration") has the table.
 
 pub mod settings;
+pub mod ship;
 
 pub use settings::parse_bool;
+pub use ship::ShipConfigError;
 
 use crate::decode::filter::FilterConfig;
 use crate::decode::DecodeOptions;
@@ -24,10 +26,6 @@ pub enum ConfigError {
     /// For settings holding credentials: the value is never repeated.
     #[error("{name} is invalid: {why}")]
     InvalidSecret { name: &'static str, why: String },
-    #[error("CLIENT_SECRET_ARN needs AWS configuration, and none was given")]
-    NeedsAws,
-    #[error(transparent)]
-    Client(#[from] crate::ship::bridge::client::ClientError),
 }
 
 /// A source of settings: the process environment, a map, or a closure. Blank values are unset.
@@ -174,4 +172,9 @@ mod tests {
                 .unwrap_err();
         assert!(err.to_string().contains("HTTP_API_ENABLED"), "{err}");
     }
+}
+
+/// The functions' logging (JSON lines), at `LOG_LEVEL`'s registered default.
+pub fn init_lambda_logging() {
+    crate::runtime::telemetry::init_lambda(settings::LOG_LEVEL.choice_default());
 }

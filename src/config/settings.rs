@@ -316,7 +316,7 @@ pub const WINDOW_BYTES: Setting = setting(
     "WINDOW_BYTES",
     Function::Shipper,
     Kind::Int {
-        default: 1_000_000,
+        default: crate::ship::DEFAULT_WINDOW_BYTES as u64,
         min: 4096,
         max: Some(10_000_000),
     },

@@ -163,35 +163,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn both_functions_follow_one_naming_convention() {
-        let decode = crate::decode::summary_emf(&Default::default(), 0);
-        let mut names: Vec<String> = decode["_aws"]["CloudWatchMetrics"][0]["Metrics"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|m| m["Name"].as_str().map(str::to_string))
-            .collect();
-        names.extend(
-            crate::ship::ShipStats::default()
-                .metrics()
-                .iter()
-                .map(|(n, _, _)| n.to_string()),
-        );
-        names.extend(
-            crate::stitch::StitchStats::default()
-                .metrics()
-                .iter()
-                .map(|(n, _, _)| n.to_string()),
-        );
-        assert!(names.len() > 10);
-        for name in names {
-            let upper_camel = name.starts_with(|c: char| c.is_ascii_uppercase())
-                && name.chars().all(|c| c.is_ascii_alphanumeric());
-            assert!(upper_camel, "metric {name:?} is not UpperCamelCase");
-        }
-    }
-
-    #[test]
     fn emf_has_directive_and_values() {
         let v = emf(
             1_700_000_000_000,

@@ -13,9 +13,9 @@ pub fn init_cli(level: &str) {
 }
 
 /// Lambda logging: one JSON object per line on stdout (CloudWatch keeps each as one event).
-/// `LOG_LEVEL` wins over `AWS_LAMBDA_LOG_LEVEL`; default info.
-pub fn init_lambda() {
-    let default = crate::config::settings::LOG_LEVEL.choice_default();
+/// `LOG_LEVEL` wins over `AWS_LAMBDA_LOG_LEVEL`; else `default` (the registry's, see
+/// [`crate::config::init_lambda_logging`]).
+pub fn init_lambda(default: &str) {
     let level = std::env::var("LOG_LEVEL")
         .or_else(|_| std::env::var("AWS_LAMBDA_LOG_LEVEL"))
         .unwrap_or_else(|_| default.to_string())

@@ -16,7 +16,7 @@ pub mod bridge;
 pub mod config;
 pub mod settle;
 pub mod stage;
-pub use config::{AuthConfig, ConfigError, SecretConfig, ShipConfig, DEFAULT_WINDOW_BYTES};
+pub use config::{AuthConfig, SecretConfig, ShipConfig, DEFAULT_WINDOW_BYTES};
 
 counters! {
     /// Counters of one `ship` call (the EMF metrics and the summary log line).

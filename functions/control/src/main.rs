@@ -23,7 +23,7 @@ struct State {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    apigw_stream::runtime::telemetry::init_lambda();
+    apigw_stream::config::init_lambda_logging();
     let config = match ControlConfig::from_env(&ProcessEnv) {
         Ok(c) => c,
         Err(e) => {

@@ -9,10 +9,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use apigw_stream::config::ShipConfigError;
 use apigw_stream::runtime::metrics;
 use apigw_stream::ship::settle::SourceQueues;
 use apigw_stream::ship::stage::{NoObserver, ShipStage};
-use apigw_stream::ship::{ConfigError, ShipConfig};
+use apigw_stream::ship::ShipConfig;
 use apigw_stream::transport::queue::{in_messages, SqsClient};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -25,7 +26,7 @@ struct State {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    apigw_stream::runtime::telemetry::init_lambda();
+    apigw_stream::config::init_lambda_logging();
     let (config, state) = match init().await {
         Ok(ready) => ready,
         Err(e) => {
@@ -49,7 +50,7 @@ async fn main() -> Result<(), Error> {
 }
 
 /// Settings, and the stage and source queue built from them; an error names the variable at fault.
-async fn init() -> Result<(ShipConfig, State), ConfigError> {
+async fn init() -> Result<(ShipConfig, State), ShipConfigError> {
     let config = ShipConfig::from_env()?;
     // SQS (back off failed messages, requeue rejected records, redrive) and Secrets Manager.
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;

@@ -357,10 +357,10 @@ impl TokenSource {
                 .and_then(|v| v.to_str().ok());
             return Err(TokenError::Redirected {
                 status: status.as_u16(),
-                location: super::client::location_host(resp.url(), location),
+                location: super::response::location_host(resp.url(), location),
             });
         }
-        let (body, complete) = super::client::read_body_capped(&mut resp, TOKEN_BODY_CAP)
+        let (body, complete) = super::response::read_body_capped(&mut resp, TOKEN_BODY_CAP)
             .await
             .map_err(|e| TokenError::Unavailable(e.without_url().to_string()))?;
         if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {

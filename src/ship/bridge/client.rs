@@ -10,6 +10,7 @@
 //! | 3xx | [`DeliveryError::Redirected`]: never followed (a redirect would resend data and credentials elsewhere, and a 303 turns the POST into a body-less GET) |
 //! | other 4xx, 501 | [`DeliveryError::Refused`]: the window failed |
 
+use super::response::{location_host, read_body_capped};
 use std::io::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -100,16 +101,6 @@ fn detail_suffix(detail: &str) -> String {
         String::new()
     } else {
         format!(" ({detail})")
-    }
-}
-
-/// The host a `Location` header points at, for the error (never the full URL: it may carry
-/// a token in its query).
-pub(crate) fn location_host(base: &Url, location: Option<&str>) -> String {
-    match location.map(|l| base.join(l)) {
-        None => "no Location".to_string(),
-        Some(Ok(u)) => u.host_str().unwrap_or("a URL without host").to_string(),
-        Some(Err(_)) => "an invalid Location".to_string(),
     }
 }
 
@@ -456,23 +447,6 @@ pub(crate) async fn read_capped(resp: &mut reqwest::Response, cap: usize) -> Vec
         .await
         .map(|(b, _)| b)
         .unwrap_or_default()
-}
-
-/// Up to `cap` bytes of the body, and whether that was all of it.
-pub(crate) async fn read_body_capped(
-    resp: &mut reqwest::Response,
-    cap: usize,
-) -> Result<(Vec<u8>, bool), reqwest::Error> {
-    let mut buf = Vec::new();
-    while let Some(chunk) = resp.chunk().await? {
-        let room = cap - buf.len();
-        if chunk.len() > room {
-            buf.extend_from_slice(&chunk[..room]);
-            return Ok((buf, false));
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok((buf, true))
 }
 
 fn snippet(body: &[u8]) -> String {

@@ -17,6 +17,7 @@ pub mod client;
 pub mod ndjson;
 #[cfg(feature = "cli")]
 pub mod receiver;
+pub mod response;
 pub mod secret;
 pub mod uap;
 pub mod window;
