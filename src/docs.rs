@@ -25,7 +25,10 @@ pub fn metrics_table() -> String {
     let mut out = String::from("| metric | function | unit | meaning |\n|---|---|---|---|\n");
     for (function, docs) in metric_sets() {
         for m in docs {
-            let meaning = m.meaning.trim().trim_end_matches('.').replace('|', "\\|");
+            // Doc comments wrap: one line of words, without the closing full stop.
+            let words: Vec<&str> = m.meaning.split_whitespace().collect();
+            let meaning = words.join(" ");
+            let meaning = meaning.trim_end_matches('.').replace('|', "\\|");
             out.push_str(&format!(
                 "| `{}` | {} | {} | {} |\n",
                 m.name,

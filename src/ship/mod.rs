@@ -53,7 +53,7 @@ counters! {
         failed_messages: sum ["Failures", Count],
         /// Sum of the round trips that gave a window its final answer.
         latency_ms_total: sum,
-        /// The longest such round trip.
+        /// The longest round trip that gave a window its final answer.
         latency_ms_max: max ["BridgeLatencyMax", Milliseconds],
     }
     derived {
