@@ -10,8 +10,9 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use super::{join, StitchOptions, StitchStats};
-use crate::decode::execution::line::{self, Event};
-use crate::decode::execution::{assemble, Item};
+use crate::decode::execution::assemble::{build_parsed, rank, Shape};
+use crate::decode::execution::line::{self, Line};
+use crate::decode::execution::Item;
 use crate::decode::logs::LogEvent;
 use crate::decode::normalize::Context;
 use crate::decode::DecodeOptions;
@@ -81,102 +82,55 @@ pub fn plan(
     plan
 }
 
-/// Where the lines of one request stand.
-#[derive(Debug, Clone, Copy, Default)]
-struct Shape {
-    /// `Extended Request Id`, the first line API Gateway writes for a request.
-    started: bool,
-    /// `Method completed with status`.
-    complete: bool,
-    /// The first line is one a request starts with (older logs have no extended id).
-    opens: bool,
-}
+/// A line of a request's parts, with its parse (each line is parsed once in the stitch stage).
+type Parsed<'f> = (&'f ExecutionLine, Line<'f>);
 
-impl Shape {
-    fn of(lines: &[ExecutionLine]) -> Shape {
-        let mut s = Shape::default();
-        for (n, l) in lines.iter().enumerate() {
-            let event = line::parse(&l.message).event;
-            if n == 0 {
-                s.opens = rank(&event) <= 5;
-            }
-            match event {
-                Event::ExtendedRequestId(_) => s.started = true,
-                Event::MethodCompleted { .. } => s.complete = true,
-                _ => {}
-            }
-        }
-        s
-    }
-
-    /// Seen from its first line to its completion line.
-    fn whole(self) -> bool {
-        self.started && self.complete
-    }
-
-    /// Good enough to deliver unflagged once the hold is over: whole, or (logs without an
-    /// extended id) opening and completing.
-    fn sound(self) -> bool {
-        self.complete && (self.started || self.opens)
-    }
-}
-
-/// Where a line kind comes in a request (orders fragments whose first lines share a time).
-fn rank(event: &Event<'_>) -> u8 {
-    match event {
-        Event::ExtendedRequestId(_) => 0,
-        Event::AuthorizerStarted => 1,
-        Event::UsagePlanVerifying { .. } => 2,
-        Event::ApiKeyAuthorized { .. } => 3,
-        Event::UsagePlanSucceeded => 4,
-        Event::ExecutionStarted { .. } => 5,
-        Event::HttpMethod { .. } => 6,
-        Event::MethodCompleted { .. } => 8,
-        Event::IntegrationRequestId(_) | Event::XrayTraceId(_) => 9,
-        _ => 7,
-    }
-}
-
-/// The lines of all parts in request order: parts by their first line (time, kind, event id),
-/// each part's lines as read, a line seen twice kept once.
-pub fn merged_lines(parts: &[&Fragment]) -> Vec<ExecutionLine> {
-    let mut parts: Vec<&Fragment> = parts
+/// The lines of all parts in request order, each parsed once: parts by their first line (time,
+/// kind, event id), each part's lines as read, a line seen twice kept once.
+pub fn merged_lines<'f>(parts: &[&'f Fragment]) -> Vec<Parsed<'f>> {
+    let mut parsed: Vec<Vec<Parsed<'f>>> = parts
         .iter()
-        .copied()
         .filter(|f| !f.lines.is_empty())
+        .map(|f| {
+            f.lines
+                .iter()
+                .map(|l| (l, line::parse(&l.message)))
+                .collect()
+        })
         .collect();
-    parts.sort_by_cached_key(|f| {
-        let l = &f.lines[0];
-        (
-            l.timestamp,
-            rank(&line::parse(&l.message).event),
-            l.event_id.len(),
-            l.event_id.clone(),
-        )
+    parsed.sort_by(|a, b| {
+        let key = |p: &[Parsed<'f>]| {
+            let (l, parse) = &p[0];
+            (
+                l.timestamp,
+                rank(&parse.event),
+                l.event_id.len(),
+                l.event_id.as_str(),
+            )
+        };
+        key(a).cmp(&key(b))
     });
     let mut seen = HashSet::new();
-    let mut out = Vec::with_capacity(parts.iter().map(|f| f.lines.len()).sum());
-    for p in parts {
-        for l in &p.lines {
-            if seen.insert((l.event_id.as_str(), l.message.as_str())) {
-                out.push(l.clone());
-            }
+    let mut out = Vec::with_capacity(parsed.iter().map(Vec::len).sum());
+    for (l, parse) in parsed.into_iter().flatten() {
+        if seen.insert((l.event_id.as_str(), l.message.as_str())) {
+            out.push((l, parse));
         }
     }
     out
 }
 
-/// Assemble a request's lines into its record.
-fn assemble_lines(
-    request_id: &str,
-    lines: &[ExecutionLine],
+/// Assemble a request's parsed lines into its record.
+fn assemble_lines<'f>(
+    request_id: &'f str,
+    lines: Vec<Parsed<'f>>,
     parts: &[&Fragment],
     decode: &DecodeOptions,
 ) -> Option<Transaction> {
     let at = parts.first()?;
     let events: Vec<LogEvent> = lines
         .iter()
-        .map(|l| LogEvent {
+        .map(|(l, _)| LogEvent {
             id: l.event_id.clone(),
             timestamp: l.timestamp,
             message: l.message.clone(),
@@ -184,12 +138,12 @@ fn assemble_lines(
         })
         .collect();
     let api = parts.iter().find_map(|f| f.api.clone()).map(Box::new);
-    let items: Vec<Item<'_>> = events
+    let items: Vec<Item<'_>> = lines
         .iter()
         .enumerate()
-        .map(|(i, e)| Item {
+        .map(|(i, (l, _))| Item {
             event: i,
-            text: Cow::Borrowed(e.message.as_str()),
+            text: Cow::Borrowed(l.message.as_str()),
             request_id: Some(request_id.to_string()),
             time_ms: None,
             api: if i == 0 { api.clone() } else { None },
@@ -203,9 +157,15 @@ fn assemble_lines(
         subscription_filters: &at.subscription_filters,
         region: at.region.as_deref().or(decode.region.as_deref()),
     };
-    let (mut records, _) = assemble(&items, &events, &ctx, decode.max_body_bytes);
-    let at = records.iter().position(|r| r.id == request_id)?;
-    Some(records.swap_remove(at))
+    let parsed = lines.into_iter().map(|(_, parse)| parse).collect();
+    build_parsed(
+        request_id,
+        parsed,
+        &items,
+        &events,
+        &ctx,
+        decode.max_body_bytes,
+    )
 }
 
 /// Nothing of the HTTP exchange: no method, path, status, header or body.
@@ -238,7 +198,7 @@ fn settle_group(
     let lines = merged_lines(&parts);
     let access = parts.iter().find_map(|f| f.access.as_deref());
     let joined = parts.iter().any(|f| f.joined);
-    let shape = Shape::of(&lines);
+    let shape = Shape::of(lines.iter().map(|(_, parse)| &parse.event));
     // Joined: both sources, and the execution lines whole.
     let whole = shape.whole() && (!joined || access.is_some());
     // Age: since the request's first fragment entered the stitch queue (its log time when the
@@ -270,7 +230,7 @@ fn settle_group(
     let record = if lines.is_empty() {
         access.cloned()
     } else {
-        assemble_lines(request_id, &lines, &parts, decode).map(|mut t| {
+        assemble_lines(request_id, lines, &parts, decode).map(|mut t| {
             if !whole && !shape.sound() {
                 t.flags.partial = true;
             }

@@ -74,21 +74,96 @@ pub struct Pending {
     pub api: Option<super::delivery::DeliveredApi>,
 }
 
+/// Where the lines of one request stand: the one rule for "this request is whole", shared by the
+/// decode stage (a payload's groups) and the stitch stage (a request's parts put together).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Shape {
+    /// Holds the `Extended Request Id` line, the first line API Gateway writes for a request.
+    pub started: bool,
+    /// Holds `Method completed with status`.
+    pub complete: bool,
+    /// Its first line is one a request starts with (older logs have no extended id).
+    pub opens: bool,
+}
+
+impl Shape {
+    /// The shape of a request's lines, in order.
+    pub fn of<'a>(events: impl IntoIterator<Item = &'a Event<'a>>) -> Shape {
+        let mut s = Shape::default();
+        for (n, event) in events.into_iter().enumerate() {
+            if n == 0 {
+                s.opens = rank(event) <= 5;
+            }
+            s.note(event);
+        }
+        s
+    }
+
+    fn note(&mut self, event: &Event<'_>) {
+        match event {
+            Event::ExtendedRequestId(_) => self.started = true,
+            Event::MethodCompleted { .. } => self.complete = true,
+            _ => {}
+        }
+    }
+
+    /// Seen from its first line to its completion line.
+    pub fn whole(self) -> bool {
+        self.started && self.complete
+    }
+
+    /// Good enough to deliver unflagged once the stitch hold is over: whole, or (logs without
+    /// an extended id) opening and completing.
+    pub fn sound(self) -> bool {
+        self.complete && (self.started || self.opens)
+    }
+}
+
+/// Where a line kind comes in a request (orders parts whose first lines share a time).
+pub fn rank(event: &Event<'_>) -> u8 {
+    match event {
+        Event::ExtendedRequestId(_) => 0,
+        Event::AuthorizerStarted => 1,
+        Event::UsagePlanVerifying { .. } => 2,
+        Event::ApiKeyAuthorized { .. } => 3,
+        Event::UsagePlanSucceeded => 4,
+        Event::ExecutionStarted { .. } => 5,
+        Event::HttpMethod { .. } => 6,
+        Event::MethodCompleted { .. } => 8,
+        Event::IntegrationRequestId(_) | Event::XrayTraceId(_) => 9,
+        _ => 7,
+    }
+}
+
 struct Group<'b> {
     id: &'b str,
+    /// Each line with the index of its item.
     lines: Vec<(usize, Line<'b>)>,
-    complete: bool,
-    /// Holds the `Extended Request Id` line, the first line API Gateway writes for a request.
-    started: bool,
+    shape: Shape,
     /// Every line only trails a completed request (integration request id, X-Ray id).
     trailers_only: bool,
 }
 
-impl Group<'_> {
-    /// Seen from its first line to its completion line.
-    fn whole(&self) -> bool {
-        self.complete && self.started
+/// The record of one request whose lines are already parsed (the stitch stage's, which parses
+/// each line of a request's parts once): `lines[i]` is the text of `items[i]`.
+pub fn build_parsed<'b>(
+    request_id: &'b str,
+    lines: Vec<Line<'b>>,
+    items: &[Item<'_>],
+    events: &[LogEvent],
+    ctx: &Context,
+    max_body_bytes: usize,
+) -> Option<Transaction> {
+    if !line::usable_request_id(request_id) || lines.is_empty() {
+        return None;
     }
+    let g = Group {
+        id: request_id,
+        shape: Shape::of(lines.iter().map(|l| &l.event)),
+        lines: lines.into_iter().enumerate().collect(),
+        trailers_only: false,
+    };
+    Some(build(&g, items, events, ctx, max_body_bytes))
 }
 
 /// Group `items` by request and build one record per request, in order of first appearance.
@@ -102,7 +177,7 @@ pub fn assemble(
     let groups = group(items, events, &mut counts);
     let mut out = Vec::with_capacity(groups.len());
     for g in &groups {
-        if !g.complete {
+        if !g.shape.complete {
             counts.incomplete += 1;
         }
         out.push(build(g, items, events, ctx, max_body_bytes));
@@ -126,7 +201,7 @@ pub fn assemble_split(
     let mut out = Vec::with_capacity(groups.len());
     let mut pending = Vec::new();
     for g in &groups {
-        if g.whole() && !all_pending {
+        if g.shape.whole() && !all_pending {
             out.push(build(g, items, events, ctx, max_body_bytes));
         } else if g.trailers_only {
             counts.trailers += 1;
@@ -216,8 +291,7 @@ fn group<'b>(items: &'b [Item<'_>], events: &[LogEvent], counts: &mut Counts) ->
                 groups.push(Group {
                     id,
                     lines: Vec::new(),
-                    complete: false,
-                    started: false,
+                    shape: Shape::default(),
                     trailers_only: true,
                 });
                 groups.len() - 1
@@ -228,11 +302,7 @@ fn group<'b>(items: &'b [Item<'_>], events: &[LogEvent], counts: &mut Counts) ->
             counts.other += 1;
         }
         let g = &mut groups[at];
-        match line.event {
-            Event::MethodCompleted { .. } => g.complete = true,
-            Event::ExtendedRequestId(_) => g.started = true,
-            _ => {}
-        }
+        g.shape.note(&line.event);
         if !matches!(
             line.event,
             Event::IntegrationRequestId(_) | Event::XrayTraceId(_)
@@ -472,14 +542,14 @@ fn build(
         .into_iter()
         .flatten()
         .any(|b| b.data.contains('\u{fffd}'));
-    t.flags.partial = partial || !g.complete || lossy_line || t.flags.body_lossy;
+    t.flags.partial = partial || !g.shape.complete || lossy_line || t.flags.body_lossy;
     t.execution = Some(Execution {
         extended_request_id: s.extended_request_id.map(str::to_string),
         error: s.error.map(str::to_string),
         authorizer_denied: s.denied,
         throttled: s.throttled,
-        complete: g.complete,
-        lines: if g.complete {
+        complete: g.shape.complete,
+        lines: if g.shape.complete {
             Vec::new()
         } else {
             g.lines
