@@ -1,18 +1,22 @@
-//! apigw-stream: Amazon API Gateway access logs, from CloudWatch Logs subscription payloads to an
+//! apigw-stream: Amazon API Gateway traffic, from CloudWatch Logs subscription payloads to an
 //! API-security collector.
 //!
-//! The data flow, module by module:
+//! The folders follow the data, and each stage is one type that the Lambda functions and
+//! `apigw-stream local` both run:
 //!
 //! ```text
-//! logs (payload → LogData) → formats (line → fields) → normalize (→ Transaction)
-//!   | execution (REST execution-log lines → grouped by request → Transaction)
-//!   → filter (drop on purpose, redact) → frame (NDJSON+gzip+base64 SQS bodies) → queue (SQS | embedded)
-//!   → ship (unpack → bridge::encode → bridge::window → bridge::client POST) → SqsBatchResponse
+//! decode::DecodeStage   payload → logs → formats | execution → normalize → filter → frames
+//!   │ transport: frame (NDJSON+gzip+base64 bodies) → queue (SQS | embedded)
+//!   ├─ parts of requests not seen whole → stitch::StitchStage (FIFO stitch queue) → frames
+//!   ▼
+//! ship::ShipStage       frames → bridge (encode, windows, OAuth, POST) → settle (partial batch)
 //! ```
 //!
-//! Everything here runs without AWS; the Lambda binaries under `functions/` only read their
-//! environment and call into this crate. The design, the record and the settings are described in
-//! `docs/architecture.md`.
+//! Beside the flow: `archive` (the Firehose tee and backfill), `config` (the settings registry and
+//! the stages' settings), `runtime` (what the functions share: logs, metrics, init errors), and,
+//! in CLI builds only, the control plane (`cli`, `ops`, `pipeline` for `local`, `generate`).
+//! Everything here runs without AWS; the binaries under `functions/` only read their environment
+//! and call into this crate. The design is in `docs/architecture.md`.
 
 pub mod archive;
 #[cfg(feature = "cli")]

@@ -1,6 +1,11 @@
-//! The shipper core: a batch of queue messages (NDJSON frames) → collector windows → POST, and the
-//! exact list of messages that still hold an undelivered record (the Lambda's partial batch
-//! response). Everything the shipper Lambda does beyond reading its event lives here.
+//! The ship stage's side of the flow: a batch of queue messages (NDJSON frames) → collector
+//! windows → POST, and the exact list of messages that still hold an undelivered record (the
+//! Lambda's partial batch response).
+//!
+//! - [`Shipper`] (here): unpack, encode, window, post, and map the outcome back to messages;
+//! - [`bridge`]: the collector's formats, windows, OAuth2 tokens and HTTP client;
+//! - [`settle`]: what happens to a batch's messages in their queue afterwards;
+//! - [`stage`]: [`stage::ShipStage`], ship then settle: what the shipper Lambda and `local` run.
 
 use std::ops::Range;
 use std::time::Instant;
