@@ -5,15 +5,12 @@
 //! [`super::stage::StitchStage`] carries the plan out, for the Lambda and `apigw-stream local`
 //! alike.
 
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use super::{join, StitchOptions, StitchStats};
-use crate::decode::execution::assemble::{build_parsed, rank, Shape};
+use crate::decode::execution::assemble::{build_parsed, rank, LineMeta, Shape};
 use crate::decode::execution::line::{self, Line};
-use crate::decode::execution::Item;
-use crate::decode::logs::LogEvent;
 use crate::decode::normalize::Context;
 use crate::decode::DecodeOptions;
 use crate::decode::Fragment;
@@ -124,31 +121,15 @@ pub fn merged_lines<'f>(parts: &[&'f Fragment]) -> Vec<Parsed<'f>> {
 fn assemble_lines<'f>(
     request_id: &'f str,
     lines: Vec<Parsed<'f>>,
-    parts: &[&Fragment],
+    parts: &[&'f Fragment],
     decode: &DecodeOptions,
 ) -> Option<Transaction> {
     let at = parts.first()?;
-    let events: Vec<LogEvent> = lines
-        .iter()
-        .map(|(l, _)| LogEvent {
-            id: l.event_id.clone(),
-            timestamp: l.timestamp,
-            message: l.message.clone(),
-            lossy: false,
-        })
-        .collect();
-    let api = parts.iter().find_map(|f| f.api.clone()).map(Box::new);
-    let items: Vec<Item<'_>> = lines
-        .iter()
+    let api = parts.iter().find_map(|f| f.api.as_ref());
+    let lines = lines
+        .into_iter()
         .enumerate()
-        .map(|(i, (l, _))| Item {
-            event: i,
-            text: Cow::Borrowed(l.message.as_str()),
-            request_id: Some(request_id.to_string()),
-            time_ms: None,
-            api: if i == 0 { api.clone() } else { None },
-            carries: false,
-        })
+        .map(|(i, (l, parse))| (LineMeta::of_line(l, if i == 0 { api } else { None }), parse))
         .collect();
     let ctx = Context {
         log_group: &at.log_group,
@@ -157,15 +138,7 @@ fn assemble_lines<'f>(
         subscription_filters: &at.subscription_filters,
         region: at.region.as_deref().or(decode.region.as_deref()),
     };
-    let parsed = lines.into_iter().map(|(_, parse)| parse).collect();
-    build_parsed(
-        request_id,
-        parsed,
-        &items,
-        &events,
-        &ctx,
-        decode.max_body_bytes,
-    )
+    build_parsed(request_id, lines, &ctx, decode.max_body_bytes)
 }
 
 /// Nothing of the HTTP exchange: no method, path, status, header or body.

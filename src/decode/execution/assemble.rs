@@ -135,22 +135,73 @@ pub fn rank(event: &Event<'_>) -> u8 {
     }
 }
 
+/// What a record needs of one line besides its parse: where the line came from and when.
+#[derive(Debug, Clone, Copy)]
+pub struct LineMeta<'b> {
+    /// Its log event's id.
+    pub event_id: &'b str,
+    /// The line's own time (a delivery names it), else its log event's.
+    pub time_ms: i64,
+    /// Its log event's time and message, kept in the record of a request not seen whole.
+    pub event_ms: i64,
+    pub event_message: &'b str,
+    /// The line's text (a delivery event's text, not its JSON).
+    pub text: &'b str,
+    /// Its event was decoded lossily (bytes that were not UTF-8, lone surrogates).
+    pub lossy: bool,
+    /// The API context a delivery named beside the line.
+    pub api: Option<&'b super::delivery::DeliveredApi>,
+}
+
+impl<'b> LineMeta<'b> {
+    fn of(item: &'b Item<'_>, event: &'b LogEvent) -> Self {
+        LineMeta {
+            event_id: &event.id,
+            time_ms: item.time_ms.unwrap_or(event.timestamp),
+            event_ms: event.timestamp,
+            event_message: &event.message,
+            text: &item.text,
+            lossy: event.lossy,
+            api: item.api.as_deref(),
+        }
+    }
+
+    /// A line that travelled in a stitch fragment (its text is its message).
+    pub fn of_line(l: &'b ExecutionLine, api: Option<&'b super::delivery::DeliveredApi>) -> Self {
+        LineMeta {
+            event_id: &l.event_id,
+            time_ms: l.timestamp,
+            event_ms: l.timestamp,
+            event_message: &l.message,
+            text: &l.message,
+            lossy: false,
+            api,
+        }
+    }
+
+    /// The line as a record or a fragment keeps it: its text at its own time.
+    fn pending(&self) -> ExecutionLine {
+        ExecutionLine {
+            event_id: self.event_id.to_string(),
+            timestamp: self.time_ms,
+            message: self.text.to_string(),
+        }
+    }
+}
+
 struct Group<'b> {
     id: &'b str,
-    /// Each line with the index of its item.
-    lines: Vec<(usize, Line<'b>)>,
+    lines: Vec<(LineMeta<'b>, Line<'b>)>,
     shape: Shape,
     /// Every line only trails a completed request (integration request id, X-Ray id).
     trailers_only: bool,
 }
 
 /// The record of one request whose lines are already parsed (the stitch stage's, which parses
-/// each line of a request's parts once): `lines[i]` is the text of `items[i]`.
+/// each line of a request's parts once).
 pub fn build_parsed<'b>(
     request_id: &'b str,
-    lines: Vec<Line<'b>>,
-    items: &[Item<'_>],
-    events: &[LogEvent],
+    lines: Vec<(LineMeta<'b>, Line<'b>)>,
     ctx: &Context,
     max_body_bytes: usize,
 ) -> Option<Transaction> {
@@ -159,11 +210,11 @@ pub fn build_parsed<'b>(
     }
     let g = Group {
         id: request_id,
-        shape: Shape::of(lines.iter().map(|l| &l.event)),
-        lines: lines.into_iter().enumerate().collect(),
+        shape: Shape::of(lines.iter().map(|(_, l)| &l.event)),
+        lines,
         trailers_only: false,
     };
-    Some(build(&g, items, events, ctx, max_body_bytes))
+    Some(build(&g, ctx, max_body_bytes))
 }
 
 /// Group `items` by request and build one record per request, in order of first appearance.
@@ -180,7 +231,7 @@ pub fn assemble(
         if !g.shape.complete {
             counts.incomplete += 1;
         }
-        out.push(build(g, items, events, ctx, max_body_bytes));
+        out.push(build(g, ctx, max_body_bytes));
     }
     (out, counts)
 }
@@ -202,35 +253,19 @@ pub fn assemble_split(
     let mut pending = Vec::new();
     for g in &groups {
         if g.shape.whole() && !all_pending {
-            out.push(build(g, items, events, ctx, max_body_bytes));
+            out.push(build(g, ctx, max_body_bytes));
         } else if g.trailers_only {
             counts.trailers += 1;
         } else {
             counts.fragments += 1;
             pending.push(Pending {
                 request_id: g.id.to_string(),
-                lines: g
-                    .lines
-                    .iter()
-                    .map(|(i, _)| pending_line(&items[*i], &events[items[*i].event]))
-                    .collect(),
-                api: g
-                    .lines
-                    .iter()
-                    .find_map(|(i, _)| items[*i].api.as_deref().cloned()),
+                lines: g.lines.iter().map(|(m, _)| m.pending()).collect(),
+                api: g.lines.iter().find_map(|(m, _)| m.api.cloned()),
             });
         }
     }
     (out, pending, counts)
-}
-
-/// One line of a pending request: its text (a delivery event's text, not its JSON) and time.
-fn pending_line(item: &Item<'_>, event: &LogEvent) -> ExecutionLine {
-    ExecutionLine {
-        event_id: event.id.clone(),
-        timestamp: item.time_ms.unwrap_or(event.timestamp),
-        message: item.text.to_string(),
-    }
 }
 
 /// Group items by the request each names. A line names its request by its `(id)` prefix, by the
@@ -239,12 +274,12 @@ fn pending_line(item: &Item<'_>, event: &LogEvent) -> ExecutionLine {
 /// a prefix, one after the other, after the line that named the request); anything else without a
 /// usable request id is an orphan (counted), never attached to a neighbour: a delivered event or a
 /// line that does not say whose it is must not rewrite another caller's transaction.
-fn group<'b>(items: &'b [Item<'_>], events: &[LogEvent], counts: &mut Counts) -> Vec<Group<'b>> {
+fn group<'b>(items: &'b [Item<'_>], events: &'b [LogEvent], counts: &mut Counts) -> Vec<Group<'b>> {
     let mut groups: Vec<Group<'b>> = Vec::new();
     let mut index: HashMap<&'b str, usize> = HashMap::new();
     // The request of the 2016-format run the previous item belonged to.
     let mut run: Option<&'b str> = None;
-    for (i, item) in items.iter().enumerate() {
+    for item in items {
         let line = line::parse(&item.text);
         // A plain line (its event's message is the text), not a delivered JSON event.
         let plain = events
@@ -309,7 +344,11 @@ fn group<'b>(items: &'b [Item<'_>], events: &[LogEvent], counts: &mut Counts) ->
         ) {
             g.trailers_only = false;
         }
-        groups[at].lines.push((i, line));
+        let Some(event) = events.get(item.event) else {
+            counts.orphans += 1;
+            continue;
+        };
+        groups[at].lines.push((LineMeta::of(item, event), line));
     }
     groups
 }
@@ -360,7 +399,7 @@ struct Seen<'b> {
     throttled: bool,
 }
 
-fn read<'b>(lines: &[(usize, Line<'b>)]) -> Seen<'b> {
+fn read<'b>(lines: &[(LineMeta<'b>, Line<'b>)]) -> Seen<'b> {
     let mut s = Seen::default();
     // Between `Starting authorizer` and its outcome, endpoint lines are the authorizer's call.
     let mut in_authorizer = false;
@@ -423,41 +462,55 @@ fn read<'b>(lines: &[(usize, Line<'b>)]) -> Seen<'b> {
     s
 }
 
-fn build(
-    g: &Group<'_>,
-    items: &[Item<'_>],
-    events: &[LogEvent],
-    ctx: &Context,
-    max_body_bytes: usize,
-) -> Transaction {
-    let time_of = |item: usize| {
-        let it = &items[item];
-        it.time_ms.unwrap_or_else(|| events[it.event].timestamp)
+fn build(g: &Group<'_>, ctx: &Context, max_body_bytes: usize) -> Transaction {
+    let (Some((first, _)), Some((last, _))) = (g.lines.first(), g.lines.last()) else {
+        // A group always holds a line; an empty one has nothing to say.
+        return Transaction::new(g.id.to_string(), 0, execution_source(ctx, ""));
     };
-    let first = g.lines.first().map_or(0, |(i, _)| *i);
-    let last = g.lines.last().map_or(first, |(i, _)| *i);
-    let (start_ms, end_ms) = (time_of(first), time_of(last));
-    let first_event = &events[items[first].event];
-    let source = Source {
+    let mut t = Transaction::new(
+        g.id.to_string(),
+        first.time_ms,
+        execution_source(ctx, first.event_id),
+    );
+    let s = read(&g.lines);
+    let named = g.lines.iter().find_map(|(m, _)| m.api);
+    set_api(&mut t, ctx, s.api_stage);
+    apply_named(&mut t, named);
+    let mut partial = fill_request(&mut t, &s, named, max_body_bytes);
+    partial |= fill_response(&mut t, &s, max_body_bytes);
+    t.response.latency_ms = Some(last.time_ms.saturating_sub(first.time_ms).max(0) as u64);
+    set_flags(&mut t, g, partial);
+    t.execution = Some(execution_of(g, &s));
+    t
+}
+
+fn execution_source(ctx: &Context, event_id: &str) -> Source {
+    Source {
         log_group: ctx.log_group.to_string(),
         log_stream: ctx.log_stream.to_string(),
-        event_id: first_event.id.clone(),
+        event_id: event_id.to_string(),
         format: SourceFormat::Execution,
-    };
-    let mut t = Transaction::new(g.id.to_string(), start_ms, source);
-    let s = read(&g.lines);
-
-    set_api(&mut t, ctx, s.api_stage);
-    let named = g.lines.iter().find_map(|(i, _)| items[*i].api.as_deref());
-    if let Some(api) = named {
-        // What the delivery names beats what the log group's name suggests.
-        if let Some(id) = &api.api_id {
-            t.api.id = Some(id.clone());
-        }
-        if let Some(stage) = &api.stage {
-            t.api.stage = Some(stage.clone());
-        }
     }
+}
+
+/// What the delivery names beats what the log group's name suggests.
+fn apply_named(t: &mut Transaction, named: Option<&super::delivery::DeliveredApi>) {
+    let Some(api) = named else { return };
+    if let Some(id) = &api.api_id {
+        t.api.id = Some(id.clone());
+    }
+    if let Some(stage) = &api.stage {
+        t.api.stage = Some(stage.clone());
+    }
+}
+
+/// Method, path, query, headers, body, route, client and host; whether a part was cut.
+fn fill_request(
+    t: &mut Transaction,
+    s: &Seen<'_>,
+    named: Option<&super::delivery::DeliveredApi>,
+    max_body_bytes: usize,
+) -> bool {
     t.request.method = s
         .method
         .map(|m| m.trim().to_ascii_uppercase())
@@ -483,20 +536,15 @@ fn build(
     if let Some((h, cut)) = s.request_headers {
         partial |= headers_into(&mut t.request.headers, h, cut);
     }
-    match (s.response_headers, s.endpoint_headers) {
-        (Some((h, cut)), _) | (None, Some((h, cut))) => {
-            partial |= headers_into(&mut t.response.headers, h, cut);
-        }
-        (None, None) => {}
-    }
     t.request.body = s
         .request_body
         .and_then(|(b, cut)| body(b, cut, max_body_bytes));
-    t.response.body = s
-        .response_body
-        .or(s.endpoint_body)
-        .and_then(|(b, cut)| body(b, cut, max_body_bytes));
+    fill_origin(t, s, named);
+    partial
+}
 
+/// Route, client address and host: from the lines, the delivery, or the proxy event.
+fn fill_origin(t: &mut Transaction, s: &Seen<'_>, named: Option<&super::delivery::DeliveredApi>) {
     let proxy = s
         .proxy_event
         .filter(|(b, cut)| !cut && b.starts_with('{'))
@@ -520,11 +568,27 @@ fn build(
             t.api.domain = Some(host.clone());
         }
     }
+}
 
+/// Status, latency, headers and body of the response; whether a part was cut.
+fn fill_response(t: &mut Transaction, s: &Seen<'_>, max_body_bytes: usize) -> bool {
+    let mut partial = false;
+    match (s.response_headers, s.endpoint_headers) {
+        (Some((h, cut)), _) | (None, Some((h, cut))) => {
+            partial |= headers_into(&mut t.response.headers, h, cut);
+        }
+        (None, None) => {}
+    }
+    t.response.body = s
+        .response_body
+        .or(s.endpoint_body)
+        .and_then(|(b, cut)| body(b, cut, max_body_bytes));
     t.response.status = s.status;
     t.response.integration_latency_ms = s.integration_latency_ms;
-    t.response.latency_ms = Some(end_ms.saturating_sub(start_ms).max(0) as u64);
+    partial
+}
 
+fn set_flags(t: &mut Transaction, g: &Group<'_>, partial: bool) {
     let captured = !t.request.headers.is_empty()
         || !t.response.headers.is_empty()
         || t.request.body.is_some()
@@ -537,13 +601,17 @@ fn build(
     // A line with bytes that were not UTF-8 (or JSON escapes of lone surrogates) was decoded
     // lossily: its record is flagged, and a body holding U+FFFD (the mark such decoding leaves,
     // also after a trip through the stitch queue) is flagged `body_lossy`.
-    let lossy_line = g.lines.iter().any(|(i, _)| events[items[*i].event].lossy);
+    let lossy_line = g.lines.iter().any(|(m, _)| m.lossy);
     t.flags.body_lossy = [&t.request.body, &t.response.body]
         .into_iter()
         .flatten()
         .any(|b| b.data.contains('\u{fffd}'));
     t.flags.partial = partial || !g.shape.complete || lossy_line || t.flags.body_lossy;
-    t.execution = Some(Execution {
+}
+
+/// The execution part; a request not seen whole keeps its lines (for a later stitch).
+fn execution_of(g: &Group<'_>, s: &Seen<'_>) -> Execution {
+    Execution {
         extended_request_id: s.extended_request_id.map(str::to_string),
         error: s.error.map(str::to_string),
         authorizer_denied: s.denied,
@@ -554,19 +622,15 @@ fn build(
         } else {
             g.lines
                 .iter()
-                .map(|(i, _)| {
-                    let e = &events[items[*i].event];
-                    ExecutionLine {
-                        event_id: e.id.clone(),
-                        timestamp: e.timestamp,
-                        message: e.message.clone(),
-                    }
+                .map(|(m, _)| ExecutionLine {
+                    event_id: m.event_id.to_string(),
+                    timestamp: m.event_ms,
+                    message: m.event_message.to_string(),
                 })
                 .collect()
         },
         lines_truncated: false,
-    });
-    t
+    }
 }
 
 /// Kind, id, stage, account and region from the payload (log group, filter name, owner) and the
