@@ -71,10 +71,14 @@ pub fn plan(
         });
         groups[at].1.push((i, (!repeat).then_some(f)));
     }
+    let batch = Batch {
+        messages,
+        opts,
+        decode,
+        now_ms,
+    };
     for (request_id, members) in &groups {
-        settle_group(
-            request_id, members, messages, opts, decode, now_ms, &mut plan,
-        );
+        settle_group(request_id, members, &batch, &mut plan);
     }
     plan
 }
@@ -152,15 +156,15 @@ fn is_empty(t: &Transaction) -> bool {
         && t.response.body.is_none()
 }
 
-fn settle_group(
-    request_id: &str,
-    members: &[Member],
-    messages: &[InMessage],
-    opts: &StitchOptions,
-    decode: &DecodeOptions,
+/// What every group of one batch is settled against.
+struct Batch<'a> {
+    messages: &'a [InMessage],
+    opts: &'a StitchOptions,
+    decode: &'a DecodeOptions,
     now_ms: i64,
-    plan: &mut Plan,
-) {
+}
+
+fn settle_group(request_id: &str, members: &[Member], batch: &Batch<'_>, plan: &mut Plan) {
     let parts: Vec<&Fragment> = members.iter().filter_map(|(_, f)| f.as_ref()).collect();
     let indices = members.iter().map(|(i, _)| *i);
     if parts.is_empty() {
@@ -174,27 +178,10 @@ fn settle_group(
     let shape = Shape::of(lines.iter().map(|(_, parse)| &parse.event));
     // Joined: both sources, and the execution lines whole.
     let whole = shape.whole() && (!joined || access.is_some());
-    // Age: since the request's first fragment entered the stitch queue (its log time when the
-    // queue does not say).
-    let entered = members
-        .iter()
-        .filter_map(|(i, _)| messages[*i].sent_timestamp_ms)
-        .min()
-        .or_else(|| parts.iter().filter_map(|f| f.first_ms()).min())
-        .unwrap_or(now_ms);
-    let age_ms = now_ms.saturating_sub(entered).max(0) as u64;
-    let hold_ms = opts.hold.as_millis() as u64;
+    let age_ms = age_ms(members, &parts, batch);
+    let hold_ms = batch.opts.hold.as_millis() as u64;
     if !whole && age_ms < hold_ms {
-        let receives = members
-            .iter()
-            .map(|(i, _)| messages[*i].receive_count)
-            .max()
-            .unwrap_or(1);
-        // Doubling from the step, at most 8 steps: parts that arrive late still meet soon after.
-        let wait = opts
-            .step
-            .saturating_mul(1u32 << receives.saturating_sub(1).min(3))
-            .min(Duration::from_millis(hold_ms - age_ms));
+        let wait = hold_wait(members, batch, hold_ms - age_ms);
         plan.stats.held += 1;
         plan.held.extend(indices.map(|i| (i, wait)));
         return;
@@ -203,7 +190,7 @@ fn settle_group(
     let record = if lines.is_empty() {
         access.cloned()
     } else {
-        assemble_lines(request_id, lines, &parts, decode).map(|mut t| {
+        assemble_lines(request_id, lines, &parts, batch.decode).map(|mut t| {
             if !whole && !shape.sound() {
                 t.flags.partial = true;
             }
@@ -213,7 +200,7 @@ fn settle_group(
             }
         })
     };
-    let Some(mut t) = record.filter(|t| !is_empty(t)) else {
+    let Some(t) = record.filter(|t| !is_empty(t)) else {
         plan.stats.dropped_empty += 1;
         plan.settled_without_record.push(request_id.to_string());
         return;
@@ -222,12 +209,48 @@ fn settle_group(
         plan.stats.stitched += 1;
     } else {
         plan.stats.delivered_alone += 1;
-        if t.flags.partial {
-            plan.stats.partial += 1;
-        }
+        plan.stats.partial += u64::from(t.flags.partial);
     }
     plan.stats.age_max_ms = plan.stats.age_max_ms.max(age_ms);
     plan.stats.age_total_ms += age_ms;
+    keep(request_id, members, t, batch.decode, plan);
+}
+
+/// Since the request's first fragment entered the stitch queue (its log time when the queue
+/// does not say).
+fn age_ms(members: &[Member], parts: &[&Fragment], batch: &Batch<'_>) -> u64 {
+    let entered = members
+        .iter()
+        .filter_map(|(i, _)| batch.messages[*i].sent_timestamp_ms)
+        .min()
+        .or_else(|| parts.iter().filter_map(|f| f.first_ms()).min())
+        .unwrap_or(batch.now_ms);
+    batch.now_ms.saturating_sub(entered).max(0) as u64
+}
+
+/// How long a held request waits: doubling from the step with each receive, at most 8 steps, so
+/// parts that arrive late still meet soon after; never past what is left of the hold.
+fn hold_wait(members: &[Member], batch: &Batch<'_>, left_ms: u64) -> Duration {
+    let receives = members
+        .iter()
+        .map(|(i, _)| batch.messages[*i].receive_count)
+        .max()
+        .unwrap_or(1);
+    batch
+        .opts
+        .step
+        .saturating_mul(1u32 << receives.saturating_sub(1).min(3))
+        .min(Duration::from_millis(left_ms))
+}
+
+/// The record goes on unless the filters drop it (counted).
+fn keep(
+    request_id: &str,
+    members: &[Member],
+    mut t: Transaction,
+    decode: &DecodeOptions,
+    plan: &mut Plan,
+) {
     match decode.filter.apply(&mut t) {
         Ok(()) => {
             plan.stats.records += 1;
