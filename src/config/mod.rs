@@ -125,6 +125,11 @@ pub fn decode_options_from_env(env: &dyn Env) -> Result<DecodeOptions, ConfigErr
     })
 }
 
+/// The functions' logging (JSON lines), at `LOG_LEVEL`'s registered default.
+pub fn init_lambda_logging() {
+    crate::runtime::telemetry::init_lambda(settings::LOG_LEVEL.choice_default());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,9 +177,4 @@ mod tests {
                 .unwrap_err();
         assert!(err.to_string().contains("HTTP_API_ENABLED"), "{err}");
     }
-}
-
-/// The functions' logging (JSON lines), at `LOG_LEVEL`'s registered default.
-pub fn init_lambda_logging() {
-    crate::runtime::telemetry::init_lambda(settings::LOG_LEVEL.choice_default());
 }

@@ -180,32 +180,6 @@ async fn send_batch_with_retry<T: Sendable>(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::BTreeMap;
-
-    fn msg(i: usize, size: usize) -> OutMessage {
-        OutMessage {
-            id: i.to_string(),
-            body: "x".repeat(size),
-            attributes: BTreeMap::new(),
-        }
-    }
-
-    #[test]
-    fn batches_respect_entry_and_byte_limits() {
-        let b = batches((0..25).map(|i| msg(i, 10)).collect()).unwrap();
-        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), vec![10, 10, 5]);
-        let b = batches((0..5).map(|i| msg(i, 400_000)).collect()).unwrap();
-        assert!(b
-            .iter()
-            .all(|b| b.iter().map(|m| m.sqs_size()).sum::<usize>() <= MAX_BATCH_BYTES));
-        assert_eq!(b.len(), 3);
-        assert!(batches(vec![msg(0, MAX_MESSAGE_BYTES + 1)]).is_err());
-    }
-}
-
 /// Where framed records go: the main queue, or (in `apigw-stream local`) the main queue plus the
 /// run's ledger. `frames` hold `records` in order (`Frame::records` of them each). The decode and
 /// stitch stages send through it, so the Lambda and `local` run the same stage code.
@@ -238,5 +212,31 @@ impl FrameSink for QueueSink<'_> {
             .map(|(i, f)| f.into_message(i.to_string()))
             .collect();
         send_all(self.queue, batch, self.policy).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn msg(i: usize, size: usize) -> OutMessage {
+        OutMessage {
+            id: i.to_string(),
+            body: "x".repeat(size),
+            attributes: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn batches_respect_entry_and_byte_limits() {
+        let b = batches((0..25).map(|i| msg(i, 10)).collect()).unwrap();
+        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), vec![10, 10, 5]);
+        let b = batches((0..5).map(|i| msg(i, 400_000)).collect()).unwrap();
+        assert!(b
+            .iter()
+            .all(|b| b.iter().map(|m| m.sqs_size()).sum::<usize>() <= MAX_BATCH_BYTES));
+        assert_eq!(b.len(), 3);
+        assert!(batches(vec![msg(0, MAX_MESSAGE_BYTES + 1)]).is_err());
     }
 }
