@@ -13,7 +13,7 @@ use apigw_stream::archive::{ArchivePolicy, Archiver, FirehoseSink};
 use apigw_stream::decode::{summary_emf, DecodeOptions};
 use apigw_stream::generate::{GenerateOptions, Generator};
 use apigw_stream::transport::frame::unpack;
-use apigw_stream::transport::queue::{Queue, SendPolicy, SqsQueue};
+use apigw_stream::transport::queue::{SendPolicy, SqsQueue};
 use apigw_stream::Transaction;
 use aws_sdk_firehose::types::{CompressionFormat, ExtendedS3DestinationConfiguration};
 use common::forward_archived;
@@ -21,34 +21,13 @@ use common::forward_archived;
 const BUCKET: &str = "archive-bucket";
 const PREFIX: &str = "apigw-stream/v1/";
 
-async fn queue(conf: &aws_config::SdkConfig, name: &str) -> SqsQueue {
-    let client = aws_sdk_sqs::Client::new(conf);
-    let url = client
-        .create_queue()
-        .queue_name(name)
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    SqsQueue::new(client, url)
-}
-
 /// Every record in the queue (frames unpacked), sorted by id.
 async fn queued_records(q: &SqsQueue) -> Vec<Transaction> {
-    let mut all = Vec::new();
-    loop {
-        let got = q
-            .receive(10, Duration::from_secs(0), Duration::from_secs(300))
-            .await
-            .unwrap();
-        if got.is_empty() {
-            break;
-        }
-        for m in got {
-            all.extend(unpack(&m.body).unwrap());
-        }
-    }
+    let mut all: Vec<Transaction> = common::drain(q, Duration::from_secs(300))
+        .await
+        .iter()
+        .flat_map(|m| unpack(&m.body).unwrap())
+        .collect();
     all.sort_by(|a, b| a.id.cmp(&b.id));
     all
 }
@@ -179,7 +158,7 @@ async fn the_archive_holds_what_the_queue_got_and_a_backfill_resends_one_window(
     let moto = common::Moto::start();
     let conf = moto.sdk_config();
     firehose_to_s3(&conf, "archive").await;
-    let q = queue(&conf, "records").await;
+    let q = common::sqs_queue(&conf, "records", Default::default()).await;
     // A small Firehose record bound so the payloads need several chunks and calls.
     let (records, archived, failed) =
         decode_all(&q, &archiver(&conf, "archive", 64 * 1024), &payloads(2_000)).await;
@@ -217,7 +196,7 @@ async fn the_archive_holds_what_the_queue_got_and_a_backfill_resends_one_window(
     want.sort();
     assert!(!want.is_empty() && want.len() < stored.len());
 
-    let target = queue(&conf, "backfill").await;
+    let target = common::sqs_queue(&conf, "backfill", Default::default()).await;
     let out = replay(
         &moto,
         &[
@@ -259,7 +238,7 @@ async fn the_archive_holds_what_the_queue_got_and_a_backfill_resends_one_window(
 async fn a_dead_firehose_stream_does_not_stop_delivery_and_is_counted() {
     let moto = common::Moto::start();
     let conf = moto.sdk_config();
-    let q = queue(&conf, "records").await;
+    let q = common::sqs_queue(&conf, "records", Default::default()).await;
     let (records, archived, failed) = decode_all(
         &q,
         &archiver(&conf, "no-such-stream", 1000 * 1024),

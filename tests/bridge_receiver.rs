@@ -1,5 +1,6 @@
 //! The local Bridge receiver: token endpoint, bearer check, UAP validation, accepted windows on disk.
 
+mod common;
 mod ship_support;
 
 use apigw_stream::ship::bridge::receiver::ReceiverConfig;

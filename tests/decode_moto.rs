@@ -15,7 +15,6 @@ use apigw_stream::transport::queue::{
 use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use aws_sdk_kinesis::types::ShardIteratorType;
-use aws_sdk_sqs::types::QueueAttributeName;
 use common::forward;
 
 fn real_lines() -> Vec<String> {
@@ -141,17 +140,11 @@ async fn decodes_what_motos_subscription_filter_sends_to_kinesis() {
 }
 
 async fn create_queue(conf: &aws_config::SdkConfig, name: &str, max_size: u32) -> SqsQueue {
-    let client = aws_sdk_sqs::Client::new(conf);
-    let url = client
-        .create_queue()
-        .queue_name(name)
-        .attributes(QueueAttributeName::MaximumMessageSize, max_size.to_string())
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    SqsQueue::new(client, url)
+    let opts = common::QueueOptions {
+        max_message_bytes: Some(max_size),
+        ..Default::default()
+    };
+    common::sqs_queue(conf, name, opts).await
 }
 
 fn many_lines_event(n: usize) -> Vec<u8> {
@@ -168,20 +161,6 @@ fn many_lines_event(n: usize) -> Vec<u8> {
     serde_json::json!({"awslogs":{"data": b64}})
         .to_string()
         .into_bytes()
-}
-
-async fn drain(q: &SqsQueue) -> Vec<InMessage> {
-    let mut all = Vec::new();
-    loop {
-        let got = q
-            .receive(10, Duration::from_secs(0), Duration::from_secs(60))
-            .await
-            .unwrap();
-        if got.is_empty() {
-            return all;
-        }
-        all.extend(got);
-    }
 }
 
 #[tokio::test]
@@ -202,7 +181,7 @@ async fn decode_lambda_path_sends_bounded_frames_that_unpack_to_the_same_records
     );
 
     let expected = decode_bytes(&input, &opts, &mut DecodeStats::default()).unwrap();
-    let msgs = drain(&q).await;
+    let msgs = common::drain(&q, Duration::from_secs(60)).await;
     assert_eq!(msgs.len() as u64, summary.messages_sent);
     let mut got = Vec::new();
     for m in &msgs {
@@ -296,7 +275,7 @@ async fn failed_entries_are_retried_until_sent() {
         .await
         .unwrap();
     assert!(summary.send_retried > 0);
-    let msgs = drain(&q.inner).await;
+    let msgs = common::drain(&q.inner, Duration::from_secs(60)).await;
     assert_eq!(msgs.len() as u64, summary.messages_sent);
     let ids: HashSet<String> = msgs
         .iter()

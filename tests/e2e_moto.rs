@@ -13,27 +13,13 @@ use apigw_stream::transport::queue::{Queue, SqsQueue};
 use aws_sdk_sqs::types::QueueAttributeName;
 use e2e_support::*;
 
-async fn create_queue(
-    client: &aws_sdk_sqs::Client,
-    name: &str,
-    redrive_to: Option<(&str, u32)>,
-) -> String {
-    let mut req = client
-        .create_queue()
-        .queue_name(name)
-        .attributes(QueueAttributeName::VisibilityTimeout, "5");
-    if let Some((arn, max)) = redrive_to {
-        req = req.attributes(
-            QueueAttributeName::RedrivePolicy,
-            format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":"{max}"}}"#),
-        );
+/// Visibility 5 s; with `redrive_to`, the DLQ's ARN and `maxReceiveCount`.
+fn e2e_queue(redrive_to: Option<(&str, u32)>) -> common::QueueOptions<'_> {
+    common::QueueOptions {
+        visibility_secs: Some(5),
+        redrive_to,
+        ..Default::default()
     }
-    req.send()
-        .await
-        .expect("create queue")
-        .queue_url()
-        .expect("queue url")
-        .to_string()
 }
 
 async fn queue_arn(client: &aws_sdk_sqs::Client, url: &str) -> String {
@@ -54,9 +40,10 @@ async fn queue_arn(client: &aws_sdk_sqs::Client, url: &str) -> String {
 async fn through_moto_sqs_loses_nothing() {
     let moto = common::Moto::start();
     let client = aws_sdk_sqs::Client::new(&moto.sdk_config());
-    let dlq_url = create_queue(&client, "e2e-dlq", None).await;
+    let dlq_url = common::create_queue(&client, "e2e-dlq", e2e_queue(None)).await;
     let dlq_arn = queue_arn(&client, &dlq_url).await;
-    let queue_url = create_queue(&client, "e2e-queue", Some((&dlq_arn, 10))).await;
+    let queue_url =
+        common::create_queue(&client, "e2e-queue", e2e_queue(Some((&dlq_arn, 10)))).await;
 
     let payloads = payloads(2_000, 33, 64 * 1024);
     // A shipper batch gets 4.5 s for its retries (Retry-After 1 s, 20% failures).

@@ -57,16 +57,12 @@ fn shipper_spec(receiver: &Receiver) -> FunctionSpec {
 
 /// The decode function's FIFO stitch queue (visibility 30 s); returns its URL.
 async fn stitch_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
-    sqs.create_queue()
-        .queue_name(name)
-        .attributes(QueueAttributeName::FifoQueue, "true")
-        .attributes(QueueAttributeName::VisibilityTimeout, "30")
-        .send()
-        .await
-        .expect("CreateQueue")
-        .queue_url()
-        .expect("queue url")
-        .to_string()
+    let opts = common::QueueOptions {
+        visibility_secs: Some(30),
+        fifo: true,
+        ..Default::default()
+    };
+    common::create_queue(sqs, name, opts).await
 }
 
 /// A queue and its dead-letter queue; returns (queue URL, DLQ URL).

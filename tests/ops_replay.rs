@@ -121,19 +121,7 @@ async fn fixture() -> Fixture {
 
 /// Receive and delete everything in a queue.
 async fn drain(q: &SqsQueue) -> Vec<InMessage> {
-    let mut out = Vec::new();
-    loop {
-        let batch = q
-            .receive(10, Duration::from_millis(200), Duration::from_secs(60))
-            .await
-            .expect("receive");
-        if batch.is_empty() {
-            return out;
-        }
-        let handles: Vec<String> = batch.iter().map(|m| m.receipt_handle.clone()).collect();
-        q.delete(&handles).await.expect("delete");
-        out.extend(batch);
-    }
+    common::drain_deleting(q, Duration::from_secs(60)).await
 }
 
 fn opts() -> ReplayOptions {

@@ -20,7 +20,7 @@ use apigw_stream::ship::bridge::client::{http_client, BridgeClient, ClientConfig
 use apigw_stream::ship::bridge::receiver::{Faults, Receiver, ReceiverConfig};
 use apigw_stream::ship::bridge::{Format, Secret, SecretSource};
 use apigw_stream::transaction::{Body, BodyEncoding, Execution, ExecutionLine, Source};
-use apigw_stream::transport::queue::{Queue, SendPolicy, SqsQueue};
+use apigw_stream::transport::queue::{SendPolicy, SqsQueue};
 use apigw_stream::Transaction;
 use base64::Engine as _;
 use common::forward;
@@ -95,35 +95,16 @@ fn records_in(body: &str) -> Vec<Value> {
         .collect()
 }
 
-async fn queue(conf: &aws_config::SdkConfig, name: &str) -> SqsQueue {
-    let client = aws_sdk_sqs::Client::new(conf);
-    let url = client
-        .create_queue()
-        .queue_name(name)
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    SqsQueue::new(client, url)
-}
-
 /// Every record moto's queue holds, with the size of the message it came in.
 async fn drain(q: &SqsQueue) -> Vec<(Value, usize)> {
-    let mut out = Vec::new();
-    loop {
-        let got = q
-            .receive(10, Duration::from_secs(0), Duration::from_secs(300))
-            .await
-            .unwrap();
-        if got.is_empty() {
-            return out;
-        }
-        for m in got {
+    common::drain(q, Duration::from_secs(300))
+        .await
+        .iter()
+        .flat_map(|m| {
             let size = m.body.len();
-            out.extend(records_in(&m.body).into_iter().map(|r| (r, size)));
-        }
-    }
+            records_in(&m.body).into_iter().map(move |r| (r, size))
+        })
+        .collect()
 }
 
 fn ids(records: &[(Value, usize)]) -> Vec<String> {
@@ -138,7 +119,7 @@ fn ids(records: &[(Value, usize)]) -> Vec<String> {
 #[tokio::test]
 async fn a_100k_key_header_map_is_cut_and_the_payloads_ten_other_requests_delivered() {
     let moto = common::Moto::start();
-    let q = queue(&moto.sdk_config(), "records").await;
+    let q = common::sqs_queue(&moto.sdk_config(), "records", Default::default()).await;
     let mut lines = Vec::new();
     for i in 0..5 {
         lines.extend(ordinary(&format!("req-{i:02}")));
@@ -193,7 +174,7 @@ async fn a_record_no_message_can_hold_is_counted_and_its_payload_delivered() {
     // An access-log line whose request id alone (40 KB, never cut: it names the record) is larger
     // than a 16 KiB message: that record is counted, the ten others reach moto's queue.
     let moto = common::Moto::start();
-    let q = queue(&moto.sdk_config(), "records").await;
+    let q = common::sqs_queue(&moto.sdk_config(), "records", Default::default()).await;
     let line = |id: &str| {
         json!({"requestId": id, "ip": "1.2.3.4", "httpMethod": "GET", "path": "/pets",
                "status": "200", "protocol": "HTTP/1.1", "responseLength": "12"})
@@ -332,7 +313,7 @@ fn lonely_request(lines: usize, body_bytes: usize) -> Transaction {
 #[tokio::test]
 async fn requests_with_200k_raw_lines_or_two_1mb_bodies_are_cut_to_fit_and_delivered() {
     let moto = common::Moto::start();
-    let q = queue(&moto.sdk_config(), "records").await;
+    let q = common::sqs_queue(&moto.sdk_config(), "records", Default::default()).await;
     for (case, record) in [
         ("200k lines", lonely_request(200_000, 0)),
         ("two 1 MB bodies", lonely_request(4, 1_000_000)),

@@ -1,6 +1,7 @@
 //! The shipper against the in-process Bridge receiver on 127.0.0.1: windows, tokens, and every
 //! branch of the failure policy.
 
+mod common;
 mod ship_support;
 
 use std::collections::HashSet;

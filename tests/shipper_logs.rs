@@ -1,6 +1,7 @@
 //! No secret or token in any log line: every shipper path runs under a TRACE-level JSON
 //! subscriber whose output is captured and searched.
 
+mod common;
 mod ship_support;
 
 use std::io::Write;

@@ -1,6 +1,7 @@
 //! The partial batch response, as properties: for any assignment of window outcomes, the reported
 //! failures are exactly the messages with an undelivered record (or that could not be unpacked).
 
+mod common;
 mod ship_support;
 
 use std::collections::HashSet;

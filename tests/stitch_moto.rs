@@ -16,33 +16,24 @@ use apigw_stream::decode::JoinRule;
 use apigw_stream::pipeline::{Input, LocalPipeline, Stitching};
 use apigw_stream::stitch::StitchOptions;
 use apigw_stream::transport::queue::{Queue, SqsQueue};
-use aws_sdk_sqs::types::QueueAttributeName;
 use stitch_support::*;
 
-async fn create_queue(client: &aws_sdk_sqs::Client, name: &str, fifo: bool) -> String {
-    let mut req = client
-        .create_queue()
-        .queue_name(name)
-        // Long enough that a batch on a loaded 2-core machine is settled before it could come
-        // back: a re-send would be at-least-once at work, not the stitching under test.
-        .attributes(QueueAttributeName::VisibilityTimeout, "30");
-    if fifo {
-        req = req.attributes(QueueAttributeName::FifoQueue, "true");
+/// Visibility 30 s: long enough that a batch on a loaded 2-core machine is settled before it
+/// could come back (a re-send would be at-least-once at work, not the stitching under test).
+fn stitch_queue(fifo: bool) -> common::QueueOptions<'static> {
+    common::QueueOptions {
+        visibility_secs: Some(30),
+        fifo,
+        ..Default::default()
     }
-    req.send()
-        .await
-        .expect("create queue")
-        .queue_url()
-        .expect("queue url")
-        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn split_requests_meet_in_moto_fifo_queue() {
     let moto = common::Moto::start_ext(&[]);
     let client = aws_sdk_sqs::Client::new(&moto.sdk_config());
-    let queue_url = create_queue(&client, "stitch-e2e-queue", false).await;
-    let stitch_url = create_queue(&client, "stitch-e2e.fifo", true).await;
+    let queue_url = common::create_queue(&client, "stitch-e2e-queue", stitch_queue(false)).await;
+    let stitch_url = common::create_queue(&client, "stitch-e2e.fifo", stitch_queue(true)).await;
 
     let mut payloads = split_payloads(240, 17, 0.3);
     let truth = Truth::of(&payloads);

@@ -12,61 +12,19 @@ use apigw_stream::ship::bridge::receiver::{Receiver, ReceiverConfig};
 use apigw_stream::ship::bridge::window::{plan_windows, window_body};
 use apigw_stream::ship::bridge::{Format, Secret, SecretSource};
 use apigw_stream::ship::{ShipStats, Shipper, DEFAULT_WINDOW_BYTES};
-use apigw_stream::transaction::{ApiKind, Source, SourceFormat, Transaction};
+use apigw_stream::transaction::Transaction;
 use apigw_stream::transport::queue::InMessage;
 use criterion::{Criterion, Throughput};
+
+#[path = "../../tests/common/fixtures.rs"]
+mod fixtures;
 
 const MESSAGES: usize = 10;
 const PER_MESSAGE: usize = 1000;
 
+/// The test fixture's record, with a browser's longer `user-agent`.
 fn txn(i: usize) -> Transaction {
-    let mut t = Transaction::new(
-        format!("48752d0f-c99d-4cfa-a5a7-{i:012}"),
-        1_686_411_388_000 + i as i64,
-        Source {
-            log_group: "/aws/apigateway/petstore-prod".into(),
-            log_stream: "9b3b6a3f3c1e4b6f8e2d7a5c4b3a2f1e".into(),
-            event_id: format!("3747628839291740923847561928374650192837465019283{i:05}"),
-            format: SourceFormat::AccessJson,
-        },
-    );
-    t.api.kind = ApiKind::Rest;
-    t.api.id = Some("asad15n3p0".into());
-    t.api.stage = Some("prod".into());
-    t.api.account = Some("123456789012".into());
-    t.api.region = Some("us-east-1".into());
-    t.api.domain = Some("asad15n3p0.execute-api.us-east-1.amazonaws.com".into());
-    t.request.method = Some("GET".into());
-    t.request.scheme = Some("https".into());
-    t.request.host = t.api.domain.clone();
-    t.request.path = Some(format!("/pets/{i}"));
-    t.request.route = Some("/pets/{petId}".into());
-    t.request.protocol = Some("HTTP/1.1".into());
-    t.request.client_ip = Some("1.128.0.0".into());
-    t.request.headers.insert(
-        "user-agent".into(),
-        vec!["Mozilla/5.0 (X11; Linux x86_64) curl/8.4.0".into()],
-    );
-    t.response.status = Some(200);
-    t.response.length = Some(48);
-    t.response.latency_ms = Some(31);
-    t.response.integration_latency_ms = Some(27);
-    t
-}
-
-// The queue frame encoding, ndjson+gzip+base64 (as decode's frame::pack writes it).
-fn frame(records: &[Transaction]) -> String {
-    let mut frames = apigw_stream::transport::frame::pack(
-        records,
-        apigw_stream::transport::queue::MAX_MESSAGE_BYTES,
-    )
-    .unwrap();
-    assert_eq!(
-        frames.len(),
-        1,
-        "these records should fit one queue message"
-    );
-    frames.remove(0).body
+    fixtures::txn_with_agent(i, "Mozilla/5.0 (X11; Linux x86_64) curl/8.4.0")
 }
 
 fn messages() -> Vec<InMessage> {
@@ -74,7 +32,7 @@ fn messages() -> Vec<InMessage> {
         .map(|m| {
             InMessage::new(
                 format!("m{m}"),
-                frame(
+                fixtures::frame(
                     &(m * PER_MESSAGE..(m + 1) * PER_MESSAGE)
                         .map(txn)
                         .collect::<Vec<_>>(),

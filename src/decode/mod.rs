@@ -23,9 +23,12 @@ pub use stage::{
 };
 pub use stats::{summary_emf, DecodeStats, ForwardSummary};
 
+use crate::decode::execution::Item;
 use crate::decode::filter::{Drop, FilterConfig};
 use crate::decode::formats::parse_line;
-use crate::decode::logs::{decode_payload, LogData, PayloadError, DEFAULT_MAX_PAYLOAD_BYTES};
+use crate::decode::logs::{
+    decode_payload, LogData, LogEvent, PayloadError, DEFAULT_MAX_PAYLOAD_BYTES,
+};
 use crate::decode::normalize::{to_transaction, Context};
 use crate::transaction::Transaction;
 
@@ -181,10 +184,55 @@ pub fn split_logdata(
     out: &mut Vec<Transaction>,
     mut split: Option<&mut Split<'_>>,
 ) {
+    if !admit(data, opts, stats) {
+        return;
+    }
+    let ctx = Context::of(data, opts.region.as_deref());
+    let execution_group = crate::decode::execution::is_execution_group(&data.log_group);
+    let mut execution = Vec::new();
+    out.reserve(data.log_events.len());
+    let mut tally = AccessTally::default();
+    let repaired = repair_json_messages(data);
+    for (i, event) in data.log_events.iter().enumerate() {
+        stats.log_events += 1;
+        let fixed = repaired_at(&repaired, i);
+        let message = fixed.unwrap_or(&event.message);
+        if fixed.is_some() {
+            stats.lines_lossy += 1;
+        }
+        if let Some(item) = crate::decode::execution::recognize(message, i, execution_group) {
+            execution.push(item);
+            continue;
+        }
+        let Some(mut t) = access_record(message, event, &data.log_group, &ctx, stats, &mut tally)
+        else {
+            continue;
+        };
+        if fixed.is_some() {
+            t.flags.partial = true;
+        }
+        route(t, &ctx, opts, stats, out, split.as_deref_mut());
+    }
+    stats.lines_not_api += tally.not_api;
+    if tally.not_api > 0 && tally.api == 0 && execution.is_empty() {
+        warn_not_api_group(&data.log_group, tally.not_api);
+    }
+    if execution.is_empty() {
+        return;
+    }
+    let records = assemble_execution(&execution, data, &ctx, opts, stats, split);
+    for t in records {
+        keep(opts, t, stats, out);
+    }
+}
+
+/// Count the payload; false when it has nothing to decode (a control message, or a log group
+/// not allowed).
+fn admit(data: &LogData, opts: &DecodeOptions, stats: &mut DecodeStats) -> bool {
     stats.payloads += 1;
     if data.is_control() {
         stats.control_messages += 1;
-        return;
+        return false;
     }
     if !opts.allows_log_group(&data.log_group) {
         stats.foreign_payloads += 1;
@@ -195,100 +243,118 @@ pub fn split_logdata(
             events = data.log_events.len(),
             "payload from a log group that is not allowed (ALLOWED_LOG_GROUPS); ignored"
         );
-        return;
+        return false;
     }
-    let ctx = Context::of(data, opts.region.as_deref());
-    let execution_group = crate::decode::execution::is_execution_group(&data.log_group);
-    let mut execution = Vec::new();
-    out.reserve(data.log_events.len());
-    let (mut not_api, mut api) = (0u64, 0u64);
-    // JSON messages with escapes of lone surrogates, which a JSON parser refuses: repaired
-    // (U+FFFD) so the event is kept, lossily, and its record flagged.
-    // (index, repaired text), in index order; empty, so free, for ordinary payloads.
-    let repaired: Vec<(usize, String)> = data
-        .log_events
+    true
+}
+
+/// JSON messages with escapes of lone surrogates, which a JSON parser refuses: repaired
+/// (U+FFFD) so the event is kept, lossily, and its record flagged.
+/// (index, repaired text), in index order; empty, so free, for ordinary payloads.
+fn repair_json_messages(data: &LogData) -> Vec<(usize, String)> {
+    data.log_events
         .iter()
         .enumerate()
         .filter(|(_, e)| e.message.trim_start().starts_with('{'))
         .filter_map(|(i, e)| {
             crate::decode::logs::repair_lone_surrogates(&e.message).map(|r| (i, r))
         })
-        .collect();
-    let repaired_at = |i: usize| {
-        repaired
-            .binary_search_by_key(&i, |(j, _)| *j)
-            .ok()
-            .map(|k| repaired[k].1.as_str())
+        .collect()
+}
+
+fn repaired_at(repaired: &[(usize, String)], i: usize) -> Option<&str> {
+    repaired
+        .binary_search_by_key(&i, |(j, _)| *j)
+        .ok()
+        .map(|k| repaired[k].1.as_str())
+}
+
+/// Access-log lines of one payload: those that are not API Gateway's, and those that are.
+#[derive(Default)]
+struct AccessTally {
+    not_api: u64,
+    api: u64,
+}
+
+/// One access-log line → a record; `None` (counted, logged at debug) when it does not parse.
+fn access_record(
+    message: &str,
+    event: &LogEvent,
+    log_group: &str,
+    ctx: &Context,
+    stats: &mut DecodeStats,
+    tally: &mut AccessTally,
+) -> Option<Transaction> {
+    let parsed = match parse_line(message) {
+        Ok(p) => p,
+        Err(e) => {
+            if e.is_not_api() {
+                tally.not_api += 1;
+            } else {
+                stats.lines_unparsed += 1;
+            }
+            let head: String = message.chars().take(120).collect();
+            tracing::debug!(log_group = %log_group, event_id = %event.id, error = %e, line_head = %head, "line skipped");
+            return None;
+        }
     };
-    for (i, event) in data.log_events.iter().enumerate() {
-        stats.log_events += 1;
-        let fixed = repaired_at(i);
-        let message = fixed.unwrap_or(&event.message);
-        if fixed.is_some() {
-            stats.lines_lossy += 1;
-        }
-        if let Some(item) = crate::decode::execution::recognize(message, i, execution_group) {
-            execution.push(item);
-            continue;
-        }
-        let parsed = match parse_line(message) {
-            Ok(p) => p,
-            Err(e) => {
-                if e.is_not_api() {
-                    not_api += 1;
-                } else {
-                    stats.lines_unparsed += 1;
-                }
-                let head: String = message.chars().take(120).collect();
-                tracing::debug!(log_group = %data.log_group, event_id = %event.id, error = %e, line_head = %head, "line skipped");
-                continue;
-            }
-        };
-        api += 1;
-        if parsed.partial {
-            stats.lines_recovered += 1;
-        }
-        let mut t = to_transaction(parsed, event, &ctx);
-        if fixed.is_some() {
-            t.flags.partial = true;
-        }
-        match split.as_deref_mut() {
-            // Joined: the record waits for its execution lines; filters apply to the merge.
-            Some(sp) if sp.join.joins_record(&t) => {
-                stats.fragments += 1;
-                sp.fragments
-                    .push(crate::decode::Fragment::of_access(t, &ctx));
-            }
-            _ => keep(opts, t, stats, out),
-        }
+    tally.api += 1;
+    if parsed.partial {
+        stats.lines_recovered += 1;
     }
-    stats.lines_not_api += not_api;
-    if not_api > 0 && api == 0 && execution.is_empty() {
-        warn_not_api_group(&data.log_group, not_api);
+    Some(to_transaction(parsed, event, ctx))
+}
+
+/// A record joined with execution lines waits as a fragment (filters apply to the merge); any
+/// other is filtered now.
+fn route(
+    t: Transaction,
+    ctx: &Context,
+    opts: &DecodeOptions,
+    stats: &mut DecodeStats,
+    out: &mut Vec<Transaction>,
+    split: Option<&mut Split<'_>>,
+) {
+    match split {
+        Some(sp) if sp.join.joins_record(&t) => {
+            stats.fragments += 1;
+            sp.fragments
+                .push(crate::decode::Fragment::of_access(t, ctx));
+        }
+        _ => keep(opts, t, stats, out),
     }
-    if execution.is_empty() {
-        return;
-    }
+}
+
+/// The payload's execution lines → whole records; with `split`, the requests not seen whole (or
+/// all, for a joined group) go to `split` as fragments.
+fn assemble_execution(
+    execution: &[Item<'_>],
+    data: &LogData,
+    ctx: &Context,
+    opts: &DecodeOptions,
+    stats: &mut DecodeStats,
+    split: Option<&mut Split<'_>>,
+) -> Vec<Transaction> {
     let (records, counts) = match split {
         None => crate::decode::execution::assemble(
-            &execution,
+            execution,
             &data.log_events,
-            &ctx,
+            ctx,
             opts.max_body_bytes,
         ),
         Some(sp) => {
-            let joined = sp.join.joins_group(&ctx);
+            let joined = sp.join.joins_group(ctx);
             let (records, pending, counts) = crate::decode::execution::assemble::assemble_split(
-                &execution,
+                execution,
                 &data.log_events,
-                &ctx,
+                ctx,
                 opts.max_body_bytes,
                 joined,
             );
             stats.fragments += counts.fragments;
             stats.trailers_dropped += counts.trailers;
             for p in pending {
-                let mut f = crate::decode::Fragment::of_lines(p, &ctx, joined);
+                let mut f = crate::decode::Fragment::of_lines(p, ctx, joined);
                 f.cap_lines(opts.max_body_bytes);
                 sp.fragments.push(f);
             }
@@ -299,9 +365,7 @@ pub fn split_logdata(
     stats.execution_lines_other += counts.other;
     stats.lines_unparsed += counts.orphans;
     stats.requests_incomplete += counts.incomplete;
-    for t in records {
-        keep(opts, t, stats, out);
-    }
+    records
 }
 
 /// Filter one record: append it to `out`, or count why it was dropped.

@@ -89,14 +89,34 @@ pub fn to_transaction(parsed: ParsedLine<'_>, event: &LogEvent, ctx: &Context) -
     let mut t = Transaction::new(id, time_ms, source);
     t.flags.partial = partial || event.lossy;
 
+    let domain = fields.take(Var::DomainName);
+    let from_domain = domain.as_deref().and_then(parse_execute_api_domain);
+    fill_api(&mut t, &mut fields, ctx, from_domain);
+    fill_route(&mut t, &mut fields);
+    fill_target(
+        &mut t,
+        &mut fields,
+        from_domain.is_some() || domain.is_none(),
+    );
+    t.request.host = domain.clone();
+    t.api.domain = domain;
+    fill_client_and_response(&mut t, &mut fields);
+    t
+}
+
+/// The API's kind, id, stage, account and region: from the line, else from the subscription
+/// filter's name, the domain, the log group or the payload's owner.
+fn fill_api(
+    t: &mut Transaction,
+    fields: &mut Fields<'_>,
+    ctx: &Context,
+    from_domain: Option<(&str, &str)>,
+) {
     let filter = ctx
         .subscription_filters
         .iter()
         .find_map(|n| FilterName::parse(n));
-    let domain = fields.take(Var::DomainName);
-    let from_domain = domain.as_deref().and_then(parse_execute_api_domain);
-
-    t.api.kind = kind_from_fields(&fields)
+    t.api.kind = kind_from_fields(fields)
         .or(filter.as_ref().map(|f| f.kind))
         .or_else(|| kind_from_log_group(ctx.log_group))
         .unwrap_or(ApiKind::Unknown);
@@ -116,8 +136,10 @@ pub fn to_transaction(parsed: ParsedLine<'_>, event: &LogEvent, ctx: &Context) -
     t.api.region = from_domain
         .map(|(_, r)| r.to_string())
         .or_else(|| ctx.region.map(str::to_string));
+}
 
-    // Route and method: REST has resourcePath; HTTP and WebSocket a routeKey ("GET /pets", "$default").
+/// Route and method: REST has resourcePath; HTTP and WebSocket a routeKey ("GET /pets", "$default").
+fn fill_route(t: &mut Transaction, fields: &mut Fields<'_>) {
     let route_key = fields.take(Var::RouteKey);
     let (route_method, route_path) = match route_key.as_deref() {
         Some(rk) => match rk.split_once(' ') {
@@ -134,6 +156,10 @@ pub fn to_transaction(parsed: ParsedLine<'_>, event: &LogEvent, ctx: &Context) -
             m.make_ascii_uppercase();
             m
         });
+}
+
+/// Scheme, path (the stage cut off where it may be carried) and query.
+fn fill_target(t: &mut Transaction, fields: &mut Fields<'_>, may_carry_stage: bool) {
     // execute-api endpoints serve TLS only.
     let scheme = if t.api.kind == ApiKind::Websocket {
         "wss"
@@ -141,14 +167,9 @@ pub fn to_transaction(parsed: ParsedLine<'_>, event: &LogEvent, ctx: &Context) -
         "https"
     };
     t.request.scheme = Some(scheme.to_string());
-    let is_execute_api = from_domain.is_some();
-    t.request.path = fields.take(Var::Path).map(|p| {
-        strip_stage(
-            p,
-            t.api.stage.as_deref(),
-            is_execute_api || domain.is_none(),
-        )
-    });
+    t.request.path = fields
+        .take(Var::Path)
+        .map(|p| strip_stage(p, t.api.stage.as_deref(), may_carry_stage));
     if let Some(p) = t.request.path.take() {
         // Some users log the path with its query; keep them apart.
         match p.split_once('?') {
@@ -162,8 +183,9 @@ pub fn to_transaction(parsed: ParsedLine<'_>, event: &LogEvent, ctx: &Context) -
     if let Some(q) = fields.take(Var::Query) {
         t.request.query = Some(q.trim_start_matches('?').to_string());
     }
-    t.request.host = domain.clone();
-    t.api.domain = domain;
+}
+
+fn fill_client_and_response(t: &mut Transaction, fields: &mut Fields<'_>) {
     t.request.protocol = fields.take(Var::Protocol);
     t.request.client_ip = fields.take(Var::SourceIp);
     if let Some(ua) = fields.take(Var::UserAgent) {
@@ -176,7 +198,6 @@ pub fn to_transaction(parsed: ParsedLine<'_>, event: &LogEvent, ctx: &Context) -
     t.response.length = fields.get(Var::ResponseLength).and_then(parse_u64);
     t.response.latency_ms = fields.get(Var::ResponseLatency).and_then(parse_u64);
     t.response.integration_latency_ms = fields.get(Var::IntegrationLatency).and_then(parse_u64);
-    t
 }
 
 fn record_id(fields: &mut Fields<'_>, log_stream: &str, event_id: &str) -> String {

@@ -13,7 +13,7 @@ use std::time::Instant;
 use futures::stream::{self, StreamExt};
 
 use crate::counters;
-use crate::ship::bridge::client::{BridgeClient, Outcome};
+use crate::ship::bridge::client::{BridgeClient, DeliveryError, Outcome, PostResult};
 use crate::ship::bridge::window::{encode_record, plan_windows, window_body, EncodedRecord};
 use crate::transport::queue::InMessage;
 
@@ -144,6 +144,7 @@ pub struct Shipper {
     concurrency: usize,
 }
 
+#[derive(Default)]
 struct Delivered {
     outcomes: Vec<RangeOutcome>,
     /// Records the collector rejected alone.
@@ -286,105 +287,142 @@ impl Shipper {
         window: Range<usize>,
         deadline: Instant,
     ) -> Delivered {
-        let mut stats = ShipStats::default();
-        let mut outcomes = Vec::new();
-        let mut rejected = Vec::new();
-        let mut transient = Vec::new();
+        let mut delivered = Delivered::default();
         let mut todo = vec![window];
         while let Some(range) = todo.pop() {
-            let slice = &records[range.clone()];
-            let body = window_body(slice, self.client.format());
+            let body = window_body(&records[range.clone()], self.client.format());
             let body_len = body.len() as u64;
             let result = self.client.post(body, deadline).await;
-            stats.windows += 1;
-            stats.requests += u64::from(result.attempts);
-            stats.retries += u64::from(result.retries);
-            let ms = result.latency.as_millis() as u64;
-            stats.latency_ms_total += ms;
-            stats.latency_ms_max = stats.latency_ms_max.max(ms);
-            let failure = match result.outcome {
-                Outcome::Delivered => {
-                    stats.records_delivered += slice.len() as u64;
-                    stats.bytes += body_len;
-                    stats.wire_bytes += result.wire_bytes as u64;
-                    outcomes.push(RangeOutcome {
-                        records: range,
-                        delivered: true,
-                    });
-                    continue;
-                }
-                Outcome::TooLarge if range.len() > 1 => {
-                    stats.splits += 1;
-                    let mid = range.start + range.len() / 2;
-                    tracing::info!(
-                        records = range.len(),
-                        bytes = body_len,
-                        "collector answered 413; splitting the window"
-                    );
-                    todo.push(mid..range.end);
-                    todo.push(range.start..mid);
-                    continue;
-                }
-                Outcome::TooLarge => "collector answered 413 for a single record".to_string(),
-                Outcome::Failed(e) if e.is_transient() => {
-                    transient.push(range.clone());
-                    e.to_string()
-                }
-                // A rejection of content: halve until the rejected records are alone, so every
-                // other record of the window is delivered (once).
-                Outcome::Failed(e) if e.is_content_rejection() && range.len() > 1 => {
-                    stats.splits += 1;
-                    let mid = range.start + range.len() / 2;
-                    tracing::info!(records = range.len(), error = %e, "collector rejected the window's content; bisecting to find the record");
-                    todo.push(mid..range.end);
-                    todo.push(range.start..mid);
-                    continue;
-                }
-                Outcome::Failed(e) if e.is_content_rejection() => {
-                    stats.records_rejected += 1;
-                    stats.windows_failed += 1;
-                    let rec = &records[range.start];
-                    tracing::warn!(
-                        record_id = %rec.id,
-                        message_id = %messages[rec.message].message_id,
-                        bytes = body_len,
-                        error = %e,
-                        "collector rejected this record; it alone is held back"
-                    );
-                    rejected.push(range.start);
-                    outcomes.push(RangeOutcome {
-                        records: range,
-                        delivered: false,
-                    });
-                    continue;
-                }
-                Outcome::Failed(e) => e.to_string(),
+            delivered.count_post(&result);
+            let posted = Posted {
+                records,
+                messages,
+                range,
+                body_len,
             };
-            stats.windows_failed += 1;
-            let mut ids: Vec<&str> = slice
-                .iter()
-                .map(|r| messages[r.message].message_id.as_str())
-                .collect();
-            ids.dedup();
-            tracing::warn!(
-                records = slice.len(),
-                bytes = body_len,
-                attempts = result.attempts,
-                message_ids = ?ids,
-                error = %failure,
-                "window not delivered; its messages are reported failed"
-            );
-            outcomes.push(RangeOutcome {
-                records: range,
-                delivered: false,
-            });
+            if let Some((first, second)) = delivered.settle(posted, result) {
+                todo.push(second);
+                todo.push(first);
+            }
         }
-        Delivered {
-            outcomes,
-            rejected,
-            transient,
-            stats,
-        }
+        delivered
+    }
+}
+
+/// One range as posted: its records (indices into `records`) and the body's size.
+struct Posted<'a> {
+    records: &'a [EncodedRecord],
+    messages: &'a [InMessage],
+    range: Range<usize>,
+    body_len: u64,
+}
+
+impl Posted<'_> {
+    fn halves(&self) -> (Range<usize>, Range<usize>) {
+        let mid = self.range.start + self.range.len() / 2;
+        (self.range.start..mid, mid..self.range.end)
+    }
+}
+
+impl Delivered {
+    fn count_post(&mut self, result: &PostResult) {
+        let stats = &mut self.stats;
+        stats.windows += 1;
+        stats.requests += u64::from(result.attempts);
+        stats.retries += u64::from(result.retries);
+        let ms = result.latency.as_millis() as u64;
+        stats.latency_ms_total += ms;
+        stats.latency_ms_max = stats.latency_ms_max.max(ms);
+    }
+
+    /// Account for one posted range; the halves to post next when it must be split.
+    fn settle(
+        &mut self,
+        posted: Posted<'_>,
+        result: PostResult,
+    ) -> Option<(Range<usize>, Range<usize>)> {
+        let failure = match result.outcome {
+            Outcome::Delivered => {
+                self.stats.records_delivered += posted.range.len() as u64;
+                self.stats.bytes += posted.body_len;
+                self.stats.wire_bytes += result.wire_bytes as u64;
+                self.outcomes.push(RangeOutcome {
+                    records: posted.range,
+                    delivered: true,
+                });
+                return None;
+            }
+            Outcome::TooLarge if posted.range.len() > 1 => {
+                self.stats.splits += 1;
+                tracing::info!(
+                    records = posted.range.len(),
+                    bytes = posted.body_len,
+                    "collector answered 413; splitting the window"
+                );
+                return Some(posted.halves());
+            }
+            Outcome::TooLarge => "collector answered 413 for a single record".to_string(),
+            Outcome::Failed(e) if e.is_transient() => {
+                self.transient.push(posted.range.clone());
+                e.to_string()
+            }
+            // A rejection of content: halve until the rejected records are alone, so every
+            // other record of the window is delivered (once).
+            Outcome::Failed(e) if e.is_content_rejection() && posted.range.len() > 1 => {
+                self.stats.splits += 1;
+                tracing::info!(records = posted.range.len(), error = %e, "collector rejected the window's content; bisecting to find the record");
+                return Some(posted.halves());
+            }
+            Outcome::Failed(e) if e.is_content_rejection() => {
+                self.reject(posted, &e);
+                return None;
+            }
+            Outcome::Failed(e) => e.to_string(),
+        };
+        self.fail(posted, result.attempts, &failure);
+        None
+    }
+
+    /// The collector rejected this one record: only it is held back.
+    fn reject(&mut self, posted: Posted<'_>, e: &DeliveryError) {
+        self.stats.records_rejected += 1;
+        self.stats.windows_failed += 1;
+        let rec = &posted.records[posted.range.start];
+        tracing::warn!(
+            record_id = %rec.id,
+            message_id = %posted.messages[rec.message].message_id,
+            bytes = posted.body_len,
+            error = %e,
+            "collector rejected this record; it alone is held back"
+        );
+        self.rejected.push(posted.range.start);
+        self.outcomes.push(RangeOutcome {
+            records: posted.range,
+            delivered: false,
+        });
+    }
+
+    /// The range was not delivered: its messages are reported failed.
+    fn fail(&mut self, posted: Posted<'_>, attempts: u32, failure: &str) {
+        self.stats.windows_failed += 1;
+        let slice = &posted.records[posted.range.clone()];
+        let mut ids: Vec<&str> = slice
+            .iter()
+            .map(|r| posted.messages[r.message].message_id.as_str())
+            .collect();
+        ids.dedup();
+        tracing::warn!(
+            records = slice.len(),
+            bytes = posted.body_len,
+            attempts,
+            message_ids = ?ids,
+            error = %failure,
+            "window not delivered; its messages are reported failed"
+        );
+        self.outcomes.push(RangeOutcome {
+            records: posted.range,
+            delivered: false,
+        });
     }
 }
 

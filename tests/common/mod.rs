@@ -1,5 +1,8 @@
-//! Test harness shared by the integration tests: moto's server on a free 127.0.0.1 port.
+//! Test harness shared by the integration tests: moto's server on a free 127.0.0.1 port, SQS
+//! queues in it, and the record fixtures ([`fixtures`], which the benchmarks include too).
 #![allow(dead_code)]
+
+pub mod fixtures;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -108,6 +111,93 @@ impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Attributes of a queue to create in moto; those left unset keep SQS's defaults.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct QueueOptions<'a> {
+    pub visibility_secs: Option<u32>,
+    pub max_message_bytes: Option<u32>,
+    pub fifo: bool,
+    /// The dead-letter queue's ARN and `maxReceiveCount`.
+    pub redrive_to: Option<(&'a str, u32)>,
+}
+
+/// Create a queue; returns its URL.
+pub async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str, opts: QueueOptions<'_>) -> String {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let mut req = sqs.create_queue().queue_name(name);
+    if let Some(secs) = opts.visibility_secs {
+        req = req.attributes(QueueAttributeName::VisibilityTimeout, secs.to_string());
+    }
+    if let Some(bytes) = opts.max_message_bytes {
+        req = req.attributes(QueueAttributeName::MaximumMessageSize, bytes.to_string());
+    }
+    if opts.fifo {
+        req = req.attributes(QueueAttributeName::FifoQueue, "true");
+    }
+    if let Some((arn, max)) = opts.redrive_to {
+        req = req.attributes(
+            QueueAttributeName::RedrivePolicy,
+            format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":"{max}"}}"#),
+        );
+    }
+    req.send()
+        .await
+        .expect("CreateQueue")
+        .queue_url()
+        .expect("queue url")
+        .to_string()
+}
+
+/// [`create_queue`], as the pipeline's queue type.
+pub async fn sqs_queue(
+    conf: &aws_config::SdkConfig,
+    name: &str,
+    opts: QueueOptions<'_>,
+) -> apigw_stream::transport::queue::SqsQueue {
+    let client = aws_sdk_sqs::Client::new(conf);
+    let url = create_queue(&client, name, opts).await;
+    apigw_stream::transport::queue::SqsQueue::new(client, url)
+}
+
+/// Every message visible in `q`, received 10 at a time without waiting, each hidden for
+/// `visibility` (long enough that none comes back while draining).
+pub async fn drain(
+    q: &dyn apigw_stream::transport::queue::Queue,
+    visibility: Duration,
+) -> Vec<apigw_stream::transport::queue::InMessage> {
+    drain_with(q, visibility, false).await
+}
+
+/// [`drain`], deleting each batch once received.
+pub async fn drain_deleting(
+    q: &dyn apigw_stream::transport::queue::Queue,
+    visibility: Duration,
+) -> Vec<apigw_stream::transport::queue::InMessage> {
+    drain_with(q, visibility, true).await
+}
+
+async fn drain_with(
+    q: &dyn apigw_stream::transport::queue::Queue,
+    visibility: Duration,
+    delete: bool,
+) -> Vec<apigw_stream::transport::queue::InMessage> {
+    let mut all = Vec::new();
+    loop {
+        let got = q
+            .receive(10, Duration::ZERO, visibility)
+            .await
+            .expect("ReceiveMessage");
+        if got.is_empty() {
+            return all;
+        }
+        if delete {
+            let handles: Vec<String> = got.iter().map(|m| m.receipt_handle.clone()).collect();
+            q.delete(&handles).await.expect("DeleteMessageBatch");
+        }
+        all.extend(got);
     }
 }
 

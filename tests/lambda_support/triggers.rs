@@ -393,26 +393,13 @@ pub async fn create_queue(
     visibility_secs: u32,
     redrive_to: Option<(&str, u32)>,
 ) -> String {
-    let mut req = sqs
-        .create_queue()
-        .queue_name(name)
-        .attributes(
-            QueueAttributeName::VisibilityTimeout,
-            visibility_secs.to_string(),
-        )
-        .attributes(QueueAttributeName::MaximumMessageSize, "1048576");
-    if let Some((arn, max)) = redrive_to {
-        req = req.attributes(
-            QueueAttributeName::RedrivePolicy,
-            format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":"{max}"}}"#),
-        );
-    }
-    req.send()
-        .await
-        .expect("CreateQueue")
-        .queue_url()
-        .expect("queue url")
-        .to_string()
+    let opts = crate::common::QueueOptions {
+        visibility_secs: Some(visibility_secs),
+        max_message_bytes: Some(1_048_576),
+        fifo: false,
+        redrive_to,
+    };
+    crate::common::create_queue(sqs, name, opts).await
 }
 
 pub async fn queue_attribute(

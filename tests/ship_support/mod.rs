@@ -1,5 +1,5 @@
-//! Helpers shared by the shipper and bridge tests: canonical records, SQS frames, a shipper
-//! pointed at an in-process receiver.
+//! Helpers shared by the shipper and bridge tests (with `mod common;`): canonical records, SQS
+//! frames, a shipper pointed at an in-process receiver.
 #![allow(dead_code)]
 
 use std::sync::Arc;
@@ -10,61 +10,13 @@ use apigw_stream::ship::bridge::client::{http_client, BridgeClient, ClientConfig
 use apigw_stream::ship::bridge::receiver::{Receiver, ReceiverConfig};
 use apigw_stream::ship::bridge::{Format, Secret, SecretSource};
 use apigw_stream::ship::Shipper;
-use apigw_stream::transaction::{Source, SourceFormat, Transaction};
+use apigw_stream::transaction::Transaction;
 use apigw_stream::transport::queue::InMessage;
+
+pub use crate::common::fixtures::{frame, txn};
 
 pub const CLIENT_ID: &str = "apigw-stream-test";
 pub const CLIENT_SECRET: &str = "s3cr3t-Zq8vW2-never-log-me";
-
-/// A record as decode makes it from the recommended REST access-log format (DESIGN.md example).
-pub fn txn(i: usize) -> Transaction {
-    let mut t = Transaction::new(
-        format!("48752d0f-c99d-4cfa-a5a7-{i:012}"),
-        1_686_411_388_000 + i as i64,
-        Source {
-            log_group: "/aws/apigateway/petstore-prod".into(),
-            log_stream: "9b3b6a3f3c1e4b6f8e2d7a5c4b3a2f1e".into(),
-            event_id: format!("3747628839291740923847561928374650192837465019283{i:05}"),
-            format: SourceFormat::AccessJson,
-        },
-    );
-    t.api.kind = apigw_stream::transaction::ApiKind::Rest;
-    t.api.id = Some("asad15n3p0".into());
-    t.api.stage = Some("prod".into());
-    t.api.account = Some("123456789012".into());
-    t.api.region = Some("us-east-1".into());
-    t.api.domain = Some("asad15n3p0.execute-api.us-east-1.amazonaws.com".into());
-    t.request.method = Some("GET".into());
-    t.request.scheme = Some("https".into());
-    t.request.host = t.api.domain.clone();
-    t.request.path = Some(format!("/pets/{i}"));
-    t.request.route = Some("/pets/{petId}".into());
-    t.request.protocol = Some("HTTP/1.1".into());
-    t.request.client_ip = Some("1.128.0.0".into());
-    t.request
-        .headers
-        .insert("user-agent".into(), vec!["curl/8.4.0".into()]);
-    t.response.status = Some(200);
-    t.response.length = Some(48);
-    t.response.latency_ms = Some(31);
-    t.response.integration_latency_ms = Some(27);
-    t
-}
-
-/// A queue message body: base64(gzip(NDJSON)), the `ndjson+gzip+base64` frame encoding.
-pub fn frame(records: &[Transaction]) -> String {
-    let mut frames = apigw_stream::transport::frame::pack(
-        records,
-        apigw_stream::transport::queue::MAX_MESSAGE_BYTES,
-    )
-    .unwrap();
-    assert_eq!(
-        frames.len(),
-        1,
-        "these records should fit one queue message"
-    );
-    frames.remove(0).body
-}
 
 /// `counts[m]` records in message `m`; record ids are unique across the batch.
 pub fn batch(counts: &[usize]) -> (Vec<InMessage>, Vec<Vec<String>>) {

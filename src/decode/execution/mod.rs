@@ -41,14 +41,9 @@ pub fn is_execution_group(log_group: &str) -> bool {
 /// execution log group, where lines without the `(id)` prefix (the 2016 format) are accepted too.
 pub fn recognize(message: &str, event: usize, execution_group: bool) -> Option<Item<'_>> {
     match message.as_bytes().first() {
-        Some(b'(') => line::split_request_id(message).0.map(|_| Item {
-            event,
-            text: Cow::Borrowed(message),
-            request_id: None,
-            time_ms: None,
-            api: None,
-            carries: true,
-        }),
+        Some(b'(') => line::split_request_id(message)
+            .0
+            .map(|_| plain(message, event)),
         Some(b'{') => delivery::parse(message, execution_group).map(|d| {
             let ours = !d.api.is_empty();
             Item {
@@ -60,14 +55,21 @@ pub fn recognize(message: &str, event: usize, execution_group: bool) -> Option<I
                 carries: ours,
             }
         }),
-        _ if execution_group && line::parse(message).event.is_known() => Some(Item {
-            event,
-            text: Cow::Borrowed(message),
-            request_id: None,
-            time_ms: None,
-            api: None,
-            carries: true,
-        }),
+        _ if execution_group && line::parse(message).event.is_known() => {
+            Some(plain(message, event))
+        }
         _ => None,
+    }
+}
+
+/// A line as API Gateway writes it: the request id and time are read from the text later.
+fn plain(message: &str, event: usize) -> Item<'_> {
+    Item {
+        event,
+        text: Cow::Borrowed(message),
+        request_id: None,
+        time_ms: None,
+        api: None,
+        carries: true,
     }
 }

@@ -13,7 +13,21 @@ use super::fields::{Fields, Var};
 use super::LineError;
 
 pub fn parse(line: &str) -> Result<Fields<'_>, LineError> {
-    let err = |why: &str| LineError::Clf(why.to_string());
+    let (open, close, q1, q2) = delimiters(line)?;
+    let mut f = Fields::default();
+    set_client(&mut f, &line[..open])?;
+    f.set(Var::RequestTime, &line[open + 1..close]);
+    set_request(&mut f, &line[q1 + 1..q2])?;
+    set_status_and_ids(&mut f, line, q2 + 1)?;
+    Ok(f)
+}
+
+fn err(why: &str) -> LineError {
+    LineError::Clf(why.to_string())
+}
+
+/// Byte offsets of `[`, `]` and the request line's two quotes.
+fn delimiters(line: &str) -> Result<(usize, usize, usize, usize), LineError> {
     let open = line.find('[').ok_or_else(|| err("no [time]"))?;
     let close = open
         + line[open..]
@@ -29,9 +43,12 @@ pub fn parse(line: &str) -> Result<Fields<'_>, LineError> {
         + line[q1 + 1..]
             .find('"')
             .ok_or_else(|| err("unclosed quoted request"))?;
+    Ok((open, close, q1, q2))
+}
 
-    let mut f = Fields::default();
-    let before: Vec<&str> = line[..open].split_whitespace().collect();
+/// The words before `[time]`: `ip caller user`, with the extended request id first, or the ip alone.
+fn set_client<'a>(f: &mut Fields<'a>, text: &'a str) -> Result<(), LineError> {
+    let before: Vec<&str> = text.split_whitespace().collect();
     match before.len() {
         3 => {
             f.set(Var::SourceIp, before[0]);
@@ -47,13 +64,16 @@ pub fn parse(line: &str) -> Result<Fields<'_>, LineError> {
         1 => f.set(Var::SourceIp, before[0]),
         _ => return Err(err("expected `ip caller user` before [time]")),
     }
-    f.set(Var::RequestTime, &line[open + 1..close]);
+    Ok(())
+}
 
-    let request: Vec<&str> = line[q1 + 1..q2].split_whitespace().collect();
+/// The quoted request line: `method target protocol`, or `method routeKey protocol`.
+fn set_request<'a>(f: &mut Fields<'a>, text: &'a str) -> Result<(), LineError> {
+    let request: Vec<&str> = text.split_whitespace().collect();
     match request.as_slice() {
         [method, target, protocol] => {
             f.set(Var::HttpMethod, *method);
-            set_target(&mut f, target);
+            set_target(f, target);
             f.set(Var::Protocol, *protocol);
         }
         [method, route_method, route_path, protocol] => {
@@ -63,8 +83,12 @@ pub fn parse(line: &str) -> Result<Fields<'_>, LineError> {
         }
         _ => return Err(err("quoted request is not `method target protocol`")),
     }
+    Ok(())
+}
 
-    let after: Vec<&str> = line[q2 + 1..].split_whitespace().collect();
+/// After the request, from byte `from`: `status length requestId [extendedRequestId] [error…]`.
+fn set_status_and_ids<'a>(f: &mut Fields<'a>, line: &'a str, from: usize) -> Result<(), LineError> {
+    let after: Vec<&str> = line[from..].split_whitespace().collect();
     let [status, length, ids @ ..] = after.as_slice() else {
         return Err(err("expected `status length requestId` after the request"));
     };
@@ -94,7 +118,7 @@ pub fn parse(line: &str) -> Result<Fields<'_>, LineError> {
         let end = last.as_ptr() as usize - line.as_ptr() as usize + last.len();
         f.set(Var::ErrorMessage, &line[start..end]);
     }
-    Ok(f)
+    Ok(())
 }
 
 /// Characters of a request id: UUIDs (REST), base64-ish ids (`Vts2pH6ArPEFcuQ=`), `-`.

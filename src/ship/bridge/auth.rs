@@ -331,8 +331,26 @@ impl TokenSource {
         let now_unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let mut req = self.http.post(&self.url).timeout(self.timeout);
-        req = match self.method {
+        let resp = self
+            .request(&secret)
+            .send()
+            .await
+            .map_err(|e| TokenError::Unavailable(e.without_url().to_string()))?;
+        let body = token_body(resp).await?;
+        let (token, expires_in) = parse_token(&body)?;
+        let lifetime = token_lifetime(expires_in.as_ref(), jwt_exp(&token), now_unix.as_secs());
+        let reuse_for = lifetime.saturating_sub(effective_skew(lifetime, self.skew));
+        Ok(Cached {
+            token: Secret::new(token),
+            // `lifetime` is at most a day, so this cannot overflow; `sent` is the safe fallback.
+            refresh_at: sent.checked_add(reuse_for).unwrap_or(sent),
+        })
+    }
+
+    /// The client-credentials request, the secret in the body or in Basic auth.
+    fn request(&self, secret: &Secret) -> reqwest::RequestBuilder {
+        let req = self.http.post(&self.url).timeout(self.timeout);
+        match self.method {
             AuthMethod::Body => req.form(&[
                 ("grant_type", "client_credentials"),
                 ("client_id", self.client_id.as_str()),
@@ -344,76 +362,71 @@ impl TokenSource {
                     Some(form_encode(secret.expose())),
                 )
                 .form(&[("grant_type", "client_credentials")]),
-        };
-        let mut resp = req
-            .send()
-            .await
-            .map_err(|e| TokenError::Unavailable(e.without_url().to_string()))?;
-        let status = resp.status();
-        if status.is_redirection() {
-            let location = resp
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .and_then(|v| v.to_str().ok());
-            return Err(TokenError::Redirected {
-                status: status.as_u16(),
-                location: super::response::location_host(resp.url(), location),
-            });
         }
-        let (body, complete) = super::response::read_body_capped(&mut resp, TOKEN_BODY_CAP)
-            .await
-            .map_err(|e| TokenError::Unavailable(e.without_url().to_string()))?;
-        if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
-            return Err(TokenError::Unavailable(format!("HTTP {}", status.as_u16())));
-        }
-        if !complete {
-            return Err(TokenError::TooLarge {
-                limit: TOKEN_BODY_CAP,
-            });
-        }
-        if !status.is_success() {
-            let error = serde_json::from_slice::<OAuthError>(&body)
-                .ok()
-                .and_then(|e| e.error)
-                .unwrap_or_default();
-            return Err(TokenError::Rejected {
-                status: status.as_u16(),
-                error,
-            });
-        }
-        let parsed: TokenResponse = serde_json::from_slice(&body)
-            // The error's position only: its text may quote a value, and values may be secret.
-            .map_err(|e| {
-                TokenError::Malformed(format!(
-                    "not a token response ({:?} error at line {}, column {})",
-                    e.classify(),
-                    e.line(),
-                    e.column()
-                ))
-            })?;
-        let token = parsed
-            .access_token
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| TokenError::Malformed("no access_token".into()))?;
-        // A token that cannot travel in a header (control characters, line breaks) is refused
-        // here, not at every collector request; the value itself is never shown.
-        if HeaderValue::from_str(&format!("Bearer {token}")).is_err() {
-            return Err(TokenError::Malformed(
-                "access_token holds characters not allowed in a header".into(),
-            ));
-        }
-        let lifetime = token_lifetime(
-            parsed.expires_in.as_ref(),
-            jwt_exp(&token),
-            now_unix.as_secs(),
-        );
-        let reuse_for = lifetime.saturating_sub(effective_skew(lifetime, self.skew));
-        Ok(Cached {
-            token: Secret::new(token),
-            // `lifetime` is at most a day, so this cannot overflow; `sent` is the safe fallback.
-            refresh_at: sent.checked_add(reuse_for).unwrap_or(sent),
-        })
     }
+}
+
+/// The body of a successful token answer (capped); any other answer as its error.
+async fn token_body(mut resp: reqwest::Response) -> Result<Vec<u8>, TokenError> {
+    let status = resp.status();
+    if status.is_redirection() {
+        let location = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok());
+        return Err(TokenError::Redirected {
+            status: status.as_u16(),
+            location: super::response::location_host(resp.url(), location),
+        });
+    }
+    let (body, complete) = super::response::read_body_capped(&mut resp, TOKEN_BODY_CAP)
+        .await
+        .map_err(|e| TokenError::Unavailable(e.without_url().to_string()))?;
+    if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
+        return Err(TokenError::Unavailable(format!("HTTP {}", status.as_u16())));
+    }
+    if !complete {
+        return Err(TokenError::TooLarge {
+            limit: TOKEN_BODY_CAP,
+        });
+    }
+    if !status.is_success() {
+        let error = serde_json::from_slice::<OAuthError>(&body)
+            .ok()
+            .and_then(|e| e.error)
+            .unwrap_or_default();
+        return Err(TokenError::Rejected {
+            status: status.as_u16(),
+            error,
+        });
+    }
+    Ok(body)
+}
+
+/// The access token and `expires_in` of a token response.
+fn parse_token(body: &[u8]) -> Result<(String, Option<serde_json::Value>), TokenError> {
+    let parsed: TokenResponse = serde_json::from_slice(body)
+        // The error's position only: its text may quote a value, and values may be secret.
+        .map_err(|e| {
+            TokenError::Malformed(format!(
+                "not a token response ({:?} error at line {}, column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            ))
+        })?;
+    let token = parsed
+        .access_token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| TokenError::Malformed("no access_token".into()))?;
+    // A token that cannot travel in a header (control characters, line breaks) is refused
+    // here, not at every collector request; the value itself is never shown.
+    if HeaderValue::from_str(&format!("Bearer {token}")).is_err() {
+        return Err(TokenError::Malformed(
+            "access_token holds characters not allowed in a header".into(),
+        ));
+    }
+    Ok((token, parsed.expires_in))
 }
 
 /// How long a token lives: `expires_in` (a number or a numeric string) or the JWT `exp`, the

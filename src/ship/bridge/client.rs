@@ -17,11 +17,14 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use flate2::write::GzEncoder;
-use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use reqwest::header::{
+    HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, LOCATION, RETRY_AFTER,
+};
 use reqwest::{StatusCode, Url};
 
-use super::auth::{Auth, TokenError};
+use super::auth::{Auth, Credential, TokenError};
 use super::Format;
+use super::Secret;
 use crate::transport::backoff::{checked_deadline, clamp_wait, Backoff, Jitter};
 
 /// Tuning of one client; defaults match the shipper Lambda's.
@@ -189,6 +192,16 @@ enum Attempt {
     Reauth,
 }
 
+impl Attempt {
+    /// Retry after our own backoff (no `Retry-After`).
+    fn retry(reason: String) -> Self {
+        Attempt::Retry {
+            reason,
+            after: None,
+        }
+    }
+}
+
 impl BridgeClient {
     pub fn new(
         http: reqwest::Client,
@@ -319,23 +332,36 @@ impl BridgeClient {
     }
 
     async fn attempt(&self, payload: Bytes, gzipped: bool, timeout: Duration) -> Attempt {
-        // The token fetch counts against the same time budget as the request.
-        let credential = match tokio::time::timeout(timeout, self.auth.credential()).await {
-            Err(_) => {
-                return Attempt::Retry {
-                    reason: "token request timed out".into(),
-                    after: None,
-                }
-            }
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) if e.is_transient() => {
-                return Attempt::Retry {
-                    reason: e.to_string(),
-                    after: None,
-                }
-            }
-            Ok(Err(e)) => return Attempt::Done(Outcome::Failed(DeliveryError::Auth(e))),
+        let credential = match self.credential_within(timeout).await {
+            Ok(c) => c,
+            Err(a) => return a,
         };
+        match self
+            .send(payload, gzipped, timeout, credential.header)
+            .await
+        {
+            Ok(resp) => self.answer(resp, credential.token).await,
+            Err(a) => a,
+        }
+    }
+
+    /// The token fetch counts against the same time budget as the request.
+    async fn credential_within(&self, timeout: Duration) -> Result<Credential, Attempt> {
+        match tokio::time::timeout(timeout, self.auth.credential()).await {
+            Err(_) => Err(Attempt::retry("token request timed out".into())),
+            Ok(Ok(c)) => Ok(c),
+            Ok(Err(e)) if e.is_transient() => Err(Attempt::retry(e.to_string())),
+            Ok(Err(e)) => Err(Attempt::Done(Outcome::Failed(DeliveryError::Auth(e)))),
+        }
+    }
+
+    async fn send(
+        &self,
+        payload: Bytes,
+        gzipped: bool,
+        timeout: Duration,
+        auth_header: Option<(HeaderName, HeaderValue)>,
+    ) -> Result<reqwest::Response, Attempt> {
         let mut req = self
             .http
             .post(self.url.clone())
@@ -345,25 +371,24 @@ impl BridgeClient {
         if gzipped {
             req = req.header(CONTENT_ENCODING, "gzip");
         }
-        if let Some((name, value)) = credential.header {
+        if let Some((name, value)) = auth_header {
             req = req.header(name, value);
         }
-        let mut resp = match req.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                let e = e.without_url();
-                return if e.is_timeout() || e.is_connect() || e.is_request() || e.is_body() {
-                    Attempt::Retry {
-                        reason: e.to_string(),
-                        after: None,
-                    }
-                } else {
-                    Attempt::Done(Outcome::Failed(DeliveryError::InvalidRequest(
-                        e.to_string(),
-                    )))
-                };
+        req.send().await.map_err(|e| {
+            let e = e.without_url();
+            if e.is_timeout() || e.is_connect() || e.is_request() || e.is_body() {
+                Attempt::retry(e.to_string())
+            } else {
+                Attempt::Done(Outcome::Failed(DeliveryError::InvalidRequest(
+                    e.to_string(),
+                )))
             }
-        };
+        })
+    }
+
+    /// The collector's answer under the policy in this module's table; `token`: the one sent,
+    /// dropped on a 401.
+    async fn answer(&self, mut resp: reqwest::Response, token: Option<Secret>) -> Attempt {
         let status = resp.status();
         let retry_after = resp
             .headers()
@@ -390,7 +415,7 @@ impl BridgeClient {
         let detail = snippet(&read_capped(&mut resp, DETAIL_CAP).await);
         match status {
             StatusCode::UNAUTHORIZED if self.auth.can_refresh() => {
-                if let Some(token) = credential.token {
+                if let Some(token) = token {
                     self.auth.invalidate(&token).await;
                 }
                 Attempt::Reauth

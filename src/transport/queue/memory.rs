@@ -22,8 +22,8 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::{
-    EntryFailure, FifoMessage, InMessage, OutMessage, Queue, QueueError, MAX_BATCH_BYTES,
-    MAX_BATCH_ENTRIES, MAX_MESSAGE_BYTES,
+    BatchEntry, EntryFailure, FifoMessage, InMessage, OutMessage, Queue, QueueError,
+    MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_MESSAGE_BYTES,
 };
 
 /// SQS FIFO's deduplication interval.
@@ -74,6 +74,27 @@ struct State {
 }
 
 impl State {
+    /// A sent message, at the back of the visible ones.
+    fn enqueue(&mut self, entry: &OutMessage, group: Option<&str>, now_ms: i64) {
+        self.sent += 1;
+        self.next_order += 1;
+        let order = self.next_order;
+        let message_id = uuid::Uuid::new_v4().to_string();
+        self.visible.push_back(Stored {
+            message_id,
+            body: entry.body.clone(),
+            attributes: entry
+                .attributes
+                .iter()
+                .map(|(k, v)| (k.clone(), v.value().to_string()))
+                .collect(),
+            receive_count: 0,
+            sent_timestamp_ms: now_ms,
+            group: group.map(str::to_string),
+            order,
+        });
+    }
+
     /// Hand `message` out until `deadline` (a receive): counted, given a receipt handle, its group
     /// marked in flight.
     fn put_in_flight(&mut self, mut message: Stored, deadline: Instant) -> InMessage {
@@ -296,43 +317,8 @@ impl MemoryQueue {
 
 impl MemoryQueue {
     /// One batch send, as SQS checks it; FIFO entries carry (group id, deduplication id).
-    fn send_entries(
-        &self,
-        entries: Vec<(&OutMessage, Option<(&str, &str)>)>,
-    ) -> Result<Vec<EntryFailure>, QueueError> {
-        if entries.is_empty() {
-            return Err(call_error(
-                &self.name,
-                "SendMessageBatch",
-                "EmptyBatchRequest: no entries",
-            ));
-        }
-        if entries.len() > MAX_BATCH_ENTRIES {
-            return Err(call_error(
-                &self.name,
-                "SendMessageBatch",
-                format!(
-                    "TooManyEntriesInBatchRequest: {} entries (max {MAX_BATCH_ENTRIES})",
-                    entries.len()
-                ),
-            ));
-        }
-        let mut ids = HashSet::new();
-        if let Some((dup, _)) = entries.iter().find(|(e, _)| !ids.insert(e.id.as_str())) {
-            return Err(call_error(
-                &self.name,
-                "SendMessageBatch",
-                format!("BatchEntryIdsNotDistinct: id {:?} repeated", dup.id),
-            ));
-        }
-        let total: usize = entries.iter().map(|(e, _)| e.sqs_size()).sum();
-        if total > MAX_BATCH_BYTES {
-            return Err(call_error(
-                &self.name,
-                "SendMessageBatch",
-                format!("BatchRequestTooLong: {total} bytes (max {MAX_BATCH_BYTES})"),
-            ));
-        }
+    fn send_entries(&self, entries: Vec<BatchEntry<'_>>) -> Result<Vec<EntryFailure>, QueueError> {
+        self.check_batch(&entries)?;
         let now = Instant::now();
         let now_ms = chrono::Utc::now().timestamp_millis();
         let mut failures = Vec::new();
@@ -343,17 +329,8 @@ impl MemoryQueue {
                 .dedup
                 .retain(|_, at| now.duration_since(*at) < DEDUP_WINDOW);
             for (entry, fifo) in entries {
-                let size = entry.sqs_size();
-                if size > self.max_message_bytes {
-                    failures.push(EntryFailure {
-                        id: entry.id.clone(),
-                        code: "InvalidParameterValue".to_string(),
-                        message: format!(
-                            "message of {size} bytes exceeds the queue's limit of {} bytes",
-                            self.max_message_bytes
-                        ),
-                        sender_fault: true,
-                    });
+                if let Some(failure) = self.oversize(entry) {
+                    failures.push(failure);
                     continue;
                 }
                 if let Some((_, dedup)) = fifo {
@@ -364,23 +341,7 @@ impl MemoryQueue {
                     }
                     state.dedup.insert(dedup.to_string(), now);
                 }
-                state.sent += 1;
-                state.next_order += 1;
-                let order = state.next_order;
-                let message_id = uuid::Uuid::new_v4().to_string();
-                state.visible.push_back(Stored {
-                    message_id,
-                    body: entry.body.clone(),
-                    attributes: entry
-                        .attributes
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.value().to_string()))
-                        .collect(),
-                    receive_count: 0,
-                    sent_timestamp_ms: now_ms,
-                    group: fifo.map(|(g, _)| g.to_string()),
-                    order,
-                });
+                state.enqueue(entry, fifo.map(|(g, _)| g), now_ms);
                 accepted += 1;
             }
         }
@@ -388,6 +349,48 @@ impl MemoryQueue {
             self.notify.notify_waiters();
         }
         Ok(failures)
+    }
+
+    /// What makes SQS refuse the whole call: no entries, too many, a repeated id, too many bytes.
+    fn check_batch(&self, entries: &[BatchEntry<'_>]) -> Result<(), QueueError> {
+        let refuse = |message: String| Err(call_error(&self.name, "SendMessageBatch", message));
+        if entries.is_empty() {
+            return refuse("EmptyBatchRequest: no entries".to_string());
+        }
+        if entries.len() > MAX_BATCH_ENTRIES {
+            return refuse(format!(
+                "TooManyEntriesInBatchRequest: {} entries (max {MAX_BATCH_ENTRIES})",
+                entries.len()
+            ));
+        }
+        let mut ids = HashSet::new();
+        if let Some((dup, _)) = entries.iter().find(|(e, _)| !ids.insert(e.id.as_str())) {
+            return refuse(format!(
+                "BatchEntryIdsNotDistinct: id {:?} repeated",
+                dup.id
+            ));
+        }
+        let total: usize = entries.iter().map(|(e, _)| e.sqs_size()).sum();
+        if total > MAX_BATCH_BYTES {
+            return refuse(format!(
+                "BatchRequestTooLong: {total} bytes (max {MAX_BATCH_BYTES})"
+            ));
+        }
+        Ok(())
+    }
+
+    /// An entry over the queue's message size fails alone; the others are still sent.
+    fn oversize(&self, entry: &OutMessage) -> Option<EntryFailure> {
+        let size = entry.sqs_size();
+        (size > self.max_message_bytes).then(|| EntryFailure {
+            id: entry.id.clone(),
+            code: "InvalidParameterValue".to_string(),
+            message: format!(
+                "message of {size} bytes exceeds the queue's limit of {} bytes",
+                self.max_message_bytes
+            ),
+            sender_fault: true,
+        })
     }
 }
 
@@ -524,17 +527,7 @@ impl Queue for MemoryQueue {
                 "InvalidParameterValue: MessageGroupId is for FIFO queues only",
             ));
         }
-        self.send_entries(
-            entries
-                .iter()
-                .map(|m| {
-                    (
-                        &m.message,
-                        Some((m.group_id.as_str(), m.deduplication_id.as_str())),
-                    )
-                })
-                .collect(),
-        )
+        self.send_entries(entries.iter().map(FifoMessage::entry).collect())
     }
 
     async fn receive(

@@ -74,7 +74,18 @@ pub struct FifoMessage {
     pub deduplication_id: String,
 }
 
+/// One entry of a batch send: the message and, for a FIFO queue, (group id, deduplication id).
+pub type BatchEntry<'a> = (&'a OutMessage, Option<(&'a str, &'a str)>);
+
 impl FifoMessage {
+    /// This message as a batch entry.
+    pub fn entry(&self) -> BatchEntry<'_> {
+        (
+            &self.message,
+            Some((self.group_id.as_str(), self.deduplication_id.as_str())),
+        )
+    }
+
     /// Size as SQS counts it (the group and deduplication ids are not part of it).
     pub fn sqs_size(&self) -> usize {
         self.message.sqs_size()

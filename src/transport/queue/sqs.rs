@@ -11,7 +11,7 @@ use aws_sdk_sqs::types::{
 };
 use aws_sdk_sqs::Client;
 
-use super::{EntryFailure, FifoMessage, InMessage, OutMessage, Queue, QueueError};
+use super::{BatchEntry, EntryFailure, FifoMessage, InMessage, OutMessage, Queue, QueueError};
 
 #[derive(Debug, Clone)]
 pub struct SqsQueue {
@@ -38,7 +38,7 @@ impl SqsQueue {
     /// One `SendMessageBatch` call; FIFO entries carry (group id, deduplication id).
     async fn send_entries<'m>(
         &self,
-        entries: impl Iterator<Item = (&'m OutMessage, Option<(&'m str, &'m str)>)>,
+        entries: impl Iterator<Item = BatchEntry<'m>>,
     ) -> Result<Vec<EntryFailure>, QueueError> {
         let mut req = self.client.send_message_batch().queue_url(&self.url);
         for (m, fifo) in entries {
@@ -99,13 +99,8 @@ impl Queue for SqsQueue {
         &self,
         entries: &[FifoMessage],
     ) -> Result<Vec<EntryFailure>, QueueError> {
-        self.send_entries(entries.iter().map(|m| {
-            (
-                &m.message,
-                Some((m.group_id.as_str(), m.deduplication_id.as_str())),
-            )
-        }))
-        .await
+        self.send_entries(entries.iter().map(FifoMessage::entry))
+            .await
     }
 
     async fn receive(
