@@ -7,10 +7,11 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 
+use super::values::parse_retention;
 use crate::aws::AwsArgs;
 use crate::cli::env_file::VendorEnv;
 use crate::ops::discover::Kinds;
-use crate::ops::enable::{EnableOptions, DEFAULT_RETENTION_DAYS, RETENTION_DAYS};
+use crate::ops::enable::{EnableOptions, DEFAULT_RETENTION_DAYS};
 use crate::ops::plan::{Report, Status};
 use crate::ops::select::{parse_api_config, ApiSelector, Selection, Selector, VendorSettings};
 use crate::ops::{regions, DEFAULT_STACK_NAME};
@@ -194,17 +195,6 @@ pub struct Args {
     /// Print the plan or the outcome as JSON.
     #[arg(long)]
     pub json: bool,
-}
-
-fn parse_retention(s: &str) -> Result<i32, String> {
-    let n: i32 = s
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number of days"))?;
-    if RETENTION_DAYS.contains(&n) {
-        Ok(n)
-    } else {
-        Err(format!("CloudWatch Logs accepts {RETENTION_DAYS:?} days"))
-    }
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {

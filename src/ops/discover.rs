@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use crate::ops::access_log::{classify, FormatClass};
 use crate::ops::execution::{self, ExecutionLogging, StreamSource};
-use crate::ops::{is_ours, log_group_from_arn, OpsError, RegionClients, StageRef};
+pub use crate::ops::loggroup::{read_log_group, FilterInfo, LogGroupState};
+use crate::ops::{log_group_from_arn, OpsError, RegionClients, StageRef};
 use crate::transaction::ApiKind;
 
 /// Which API kinds to look at.
@@ -47,52 +48,6 @@ pub struct AccessLog {
     pub log_group: Option<String>,
     pub format: Option<String>,
     pub format_class: Option<FormatClass>,
-}
-
-/// A subscription filter on a log group.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FilterInfo {
-    pub name: String,
-    pub destination_arn: Option<String>,
-    pub ours: bool,
-}
-
-/// What is known about a log group.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LogGroupState {
-    pub name: String,
-    pub exists: bool,
-    pub retention_days: Option<i32>,
-    /// `STANDARD`, `INFREQUENT_ACCESS`... (subscription filters need `STANDARD`).
-    pub class: Option<String>,
-    pub filters: Vec<FilterInfo>,
-}
-
-impl LogGroupState {
-    pub fn missing(name: &str) -> LogGroupState {
-        LogGroupState {
-            name: name.to_string(),
-            exists: false,
-            retention_days: None,
-            class: None,
-            filters: Vec::new(),
-        }
-    }
-
-    pub fn ours(&self) -> impl Iterator<Item = &FilterInfo> {
-        self.filters.iter().filter(|f| f.ours)
-    }
-
-    pub fn foreign(&self) -> impl Iterator<Item = &FilterInfo> {
-        self.filters.iter().filter(|f| !f.ours)
-    }
-
-    /// Subscription filters need the Standard log class (the default when absent).
-    pub fn accepts_subscriptions(&self) -> bool {
-        self.class
-            .as_deref()
-            .is_none_or(|c| c.eq_ignore_ascii_case("STANDARD"))
-    }
 }
 
 /// One stage as discovered.
@@ -186,7 +141,11 @@ pub async fn discover_region(clients: &RegionClients, kinds: Kinds) -> RegionInv
             st.log_group = groups.get(g).cloned().flatten();
         }
     }
-    execution::read_region(clients, &mut inv).await;
+    let rest = inv.stages.iter_mut().filter_map(|st| {
+        let exec = st.execution.as_mut()?;
+        (st.stage.kind == ApiKind::Rest).then_some((&st.stage, exec))
+    });
+    execution::read_region(clients, rest, &mut inv.errors).await;
     for st in &mut inv.stages {
         st.streamed_from = st.compute_streamed_from();
     }
@@ -372,55 +331,6 @@ async fn discover_v2(
         }
     }
     Ok(())
-}
-
-/// Read a log group's existence, retention, class and subscription filters.
-pub async fn read_log_group(
-    logs: &aws_sdk_cloudwatchlogs::Client,
-    name: &str,
-) -> Result<LogGroupState, OpsError> {
-    let mut found = None;
-    let mut pages = logs
-        .describe_log_groups()
-        .log_group_name_prefix(name)
-        .into_paginator()
-        .send();
-    'pages: while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| OpsError::aws("DescribeLogGroups", name, e))?;
-        for g in page.log_groups() {
-            if g.log_group_name() == Some(name) {
-                found = Some(g.clone());
-                break 'pages;
-            }
-        }
-    }
-    let Some(group) = found else {
-        return Ok(LogGroupState::missing(name));
-    };
-    let mut filters = Vec::new();
-    let mut pages = logs
-        .describe_subscription_filters()
-        .log_group_name(name)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| OpsError::aws("DescribeSubscriptionFilters", name, e))?;
-        for f in page.subscription_filters() {
-            let fname = f.filter_name().unwrap_or_default().to_string();
-            filters.push(FilterInfo {
-                ours: is_ours(&fname),
-                name: fname,
-                destination_arn: f.destination_arn().map(str::to_string),
-            });
-        }
-    }
-    Ok(LogGroupState {
-        name: name.to_string(),
-        exists: true,
-        retention_days: group.retention_in_days(),
-        class: group.log_group_class().map(|c| c.as_str().to_string()),
-        filters,
-    })
 }
 
 /// Discovery over many regions, with regions that are not enabled for the account told apart.

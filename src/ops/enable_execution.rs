@@ -9,9 +9,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::ops::discover::{LogGroupState, StageInfo};
-use crate::ops::enable::{
-    plan_account_role, plan_filter, DecodeFunction, EnableOptions, RegionContext,
+use crate::ops::discover::StageInfo;
+use crate::ops::enable_steps::{
+    plan_account_role, plan_filter, plan_group, DecodeFunction, EnableOptions, RegionContext,
 };
 use crate::ops::execution::{
     delivery_name, delivery_resource_arn, stage_arn, ExecutionLogging, MethodLogging,
@@ -53,7 +53,7 @@ pub(crate) fn plan(
     } else {
         (&exec.standard_group, [&exec.delivery_group])
     };
-    plan_group(plan, ours, opts)?;
+    plan_group(plan, ours, opts.retention_days)?;
     // One writer: the stage's own filter name, never the shared one.
     plan_filter(plan, st, &ours.name, ours, &BTreeMap::new(), &function.arn)?;
 
@@ -92,26 +92,6 @@ pub(crate) fn plan(
         ));
     } else {
         plan_access_filter_removal(plan, st, writers);
-    }
-    Ok(())
-}
-
-fn plan_group(
-    plan: &mut StagePlan,
-    group: &LogGroupState,
-    opts: &EnableOptions,
-) -> Result<(), String> {
-    if !group.exists {
-        plan.changes.push(Change::CreateLogGroup {
-            log_group: group.name.clone(),
-            retention_days: opts.retention_days,
-        });
-    } else if !group.accepts_subscriptions() {
-        return Err(format!(
-            "log group {} has the {} log class; subscription filters need STANDARD",
-            group.name,
-            group.class.as_deref().unwrap_or("?")
-        ));
     }
     Ok(())
 }
@@ -250,7 +230,7 @@ fn plan_access_filter_removal(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::discover::{AccessLog, FilterInfo, StageInfo};
+    use crate::ops::discover::{AccessLog, FilterInfo, LogGroupState, StageInfo};
     use crate::ops::enable::plan_region;
     use crate::ops::execution::{
         delivery_group, standard_group, DeliveryState, DestinationInfo, SourceInfo,
