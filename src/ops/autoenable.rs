@@ -112,6 +112,17 @@ impl Mode {
     }
 }
 
+/// Why the auto-enable policy leaves a stage alone, from its tags.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotAdmitted {
+    #[error("tagged {POLICY_TAG}=off")]
+    TaggedOff,
+    #[error("tag {POLICY_TAG}={value:?} is neither on nor off")]
+    UnreadableTag { value: String },
+    #[error("not tagged {POLICY_TAG}=on (opt-in policy)")]
+    NotOptedIn,
+}
+
 /// The auto-enable policy: which stages, and how.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Policy {
@@ -121,18 +132,15 @@ pub struct Policy {
 
 impl Policy {
     /// `Ok` when the policy admits a stage with these (API overlaid with stage) tags, else why not.
-    pub fn admits(&self, tags: &BTreeMap<String, String>) -> Result<(), String> {
+    pub fn admits(&self, tags: &BTreeMap<String, String>) -> Result<(), NotAdmitted> {
         let tag = tags.get(POLICY_TAG).map(|v| parse_bool(v));
         match (self.scope, tag) {
-            (_, Some(Some(false))) if self.scope != Scope::All => {
-                Err(format!("tagged {POLICY_TAG}=off"))
-            }
+            (_, Some(Some(false))) if self.scope != Scope::All => Err(NotAdmitted::TaggedOff),
             (Scope::OptIn, Some(Some(true))) => Ok(()),
-            (Scope::OptIn, Some(None)) => Err(format!(
-                "tag {POLICY_TAG}={:?} is neither on nor off",
-                tags.get(POLICY_TAG).map(String::as_str).unwrap_or_default()
-            )),
-            (Scope::OptIn, None) => Err(format!("not tagged {POLICY_TAG}=on (opt-in policy)")),
+            (Scope::OptIn, Some(None)) => Err(NotAdmitted::UnreadableTag {
+                value: tags.get(POLICY_TAG).cloned().unwrap_or_default(),
+            }),
+            (Scope::OptIn, None) => Err(NotAdmitted::NotOptedIn),
             _ => Ok(()),
         }
     }
@@ -597,7 +605,7 @@ pub fn choose(policy: &Policy, stages: &[&StageInfo]) -> (Vec<ApiSelector>, Vec<
                 stage: st.stage.clone(),
                 action: Action::Skipped,
                 changes: Vec::new(),
-                detail: Some(reason),
+                detail: Some(reason.to_string()),
             }),
         }
     }
@@ -841,7 +849,7 @@ mod tests {
         assert!(policy(Scope::OptIn).admits(&off).is_err());
         assert!(policy(Scope::OptOut).admits(&none).is_ok());
         assert!(policy(Scope::OptOut).admits(&on).is_ok());
-        let why = policy(Scope::OptOut).admits(&off).unwrap_err();
+        let why = policy(Scope::OptOut).admits(&off).unwrap_err().to_string();
         assert!(why.contains("apigw-stream=off"), "{why}");
     }
 

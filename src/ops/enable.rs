@@ -12,7 +12,7 @@ use crate::ops::access_log::{recommended_format, FormatClass};
 use crate::ops::discover::{self, read_log_group, LogGroupState, StageInfo};
 use crate::ops::enable_steps::{plan_account_role, plan_filter, plan_group, DecodeFunction};
 pub use crate::ops::enable_steps::{
-    EnableOptions, RegionContext, DEFAULT_RETENTION_DAYS, RETENTION_DAYS,
+    Blocked, EnableOptions, FunctionError, RegionContext, DEFAULT_RETENTION_DAYS, RETENTION_DAYS,
 };
 use crate::ops::plan::{self, Change, Report, StagePlan};
 use crate::ops::select::Selection;
@@ -123,7 +123,7 @@ fn plan_stage(
 ) -> StagePlan {
     let mut plan = StagePlan::new(st.stage.clone());
     if let Err(reason) = plan_steps(&mut plan, st, groups, writers, ctx, opts) {
-        plan.blocked = Some(reason);
+        plan.blocked = Some(reason.to_string());
     }
     plan
 }
@@ -137,7 +137,7 @@ fn plan_steps(
     writers: &BTreeMap<String, usize>,
     ctx: &RegionContext,
     opts: &EnableOptions,
-) -> Result<(), String> {
+) -> Result<(), Blocked> {
     let mut function = decode_function(st, ctx)?;
     if let Some(account) = &opts.account {
         function.account = account.clone();
@@ -150,17 +150,17 @@ fn plan_steps(
     plan_access_logging(plan, st, ctx, opts, &group, &function)
 }
 
-fn decode_function(st: &StageInfo, ctx: &RegionContext) -> Result<DecodeFunction, String> {
+fn decode_function(st: &StageInfo, ctx: &RegionContext) -> Result<DecodeFunction, Blocked> {
     let arn = ctx.function_arn.clone()?;
     let Some((partition, _, fn_region, account, _)) = arn_parts(&arn) else {
-        return Err(format!("decode function {arn:?} is not an ARN"));
+        return Err(Blocked::NotAnArn { arn });
     };
     if fn_region != st.stage.region {
-        return Err(format!(
-            "decode function {arn} is in {fn_region}; a subscription filter needs one in {} \
-             (deploy the pipeline there, or leave out --function-arn to use each region's stack export)",
-            st.stage.region
-        ));
+        return Err(Blocked::OtherRegion {
+            function_region: fn_region.to_string(),
+            region: st.stage.region.clone(),
+            arn,
+        });
     }
     Ok(DecodeFunction {
         partition: partition.to_string(),
@@ -175,13 +175,9 @@ fn plan_log_group(
     st: &StageInfo,
     groups: &BTreeMap<String, LogGroupState>,
     opts: &EnableOptions,
-) -> Result<(String, LogGroupState), String> {
+) -> Result<(String, LogGroupState), Blocked> {
     let group = match target(st, opts) {
-        Target::Elsewhere(arn) => {
-            return Err(format!(
-                "access logs go to {arn}, not to a CloudWatch Logs group; a subscription filter needs a log group"
-            ));
-        }
+        Target::Elsewhere(destination) => return Err(Blocked::NotALogGroup { destination }),
         Target::Existing(g) | Target::New(g) => g,
     };
     let state = groups
@@ -200,7 +196,7 @@ fn plan_access_logging(
     opts: &EnableOptions,
     group: &str,
     function: &DecodeFunction,
-) -> Result<(), String> {
+) -> Result<(), Blocked> {
     let ours_format = recommended_format(st.stage.kind);
     if let Some(x) = &st.execution {
         let also = [
@@ -336,7 +332,9 @@ async fn region_context(
         Some(a) => Ok(a.clone()),
         None => stack::decode_function_arn(&clients.cfn, &opts.stack_name)
             .await
-            .map_err(|e| format!("decode function not found ({e})")),
+            .map_err(|e| FunctionError::NotFound {
+                cause: e.to_string(),
+            }),
     };
     // (A CloudWatch Logs destination, `arn:…:logs:…:destination:…`, is no function to look up.)
     let same_region =
@@ -354,10 +352,10 @@ async fn region_context(
             if e.as_service_error()
                 .is_some_and(|s| s.is_resource_not_found_exception())
             {
-                function_arn = Err(format!(
-                    "decode function {arn} does not exist in {}",
-                    clients.region
-                ));
+                function_arn = Err(FunctionError::Missing {
+                    arn: arn.clone(),
+                    region: clients.region.clone(),
+                });
             } else {
                 tracing::debug!("GetFunction {arn}: {}", crate::ops::sdk_message(&e));
             }
@@ -645,7 +643,9 @@ mod tests {
         assert!(plans[0].blocked.as_deref().unwrap().contains("eu-west-1"));
 
         let c = RegionContext {
-            function_arn: Err("decode function not found (no export)".into()),
+            function_arn: Err(FunctionError::NotFound {
+                cause: "no export".into(),
+            }),
             rest_logging_role: None,
         };
         let plans = plan(&all, &[], &c, &EnableOptions::default());

@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 
 use crate::ops::discover::StageInfo;
 use crate::ops::enable_steps::{
-    plan_account_role, plan_filter, plan_group, DecodeFunction, EnableOptions, RegionContext,
+    plan_account_role, plan_filter, plan_group, Blocked, DecodeFunction, EnableOptions,
+    RegionContext,
 };
 use crate::ops::execution::{
     delivery_name, delivery_resource_arn, stage_arn, ExecutionLogging, MethodLogging,
@@ -34,7 +35,7 @@ pub(crate) fn plan(
     ctx: &RegionContext,
     opts: &EnableOptions,
     function: &DecodeFunction,
-) -> Result<(), String> {
+) -> Result<(), Blocked> {
     if st.stage.kind != ApiKind::Rest {
         plan.notes.push(format!(
             "skipped: execution logs are REST-only here ({} APIs are streamed from their access log: \
@@ -44,7 +45,7 @@ pub(crate) fn plan(
         return Ok(());
     }
     let Some(exec) = &st.execution else {
-        return Err("the stage's execution-logging settings could not be read".to_string());
+        return Err(Blocked::ExecutionUnread);
     };
     plan_account_role(plan, st, ctx, opts, function, "REST execution logging")?;
 
@@ -59,9 +60,7 @@ pub(crate) fn plan(
 
     let name = delivery_name(&st.stage.api_id, &st.stage.stage);
     if let (true, Some(why)) = (opts.large_bodies, &exec.delivery.unreadable) {
-        return Err(format!(
-            "cannot tell whether the stage already has a log delivery ({why})"
-        ));
+        return Err(Blocked::DeliveriesUnread { cause: why.clone() });
     }
     if opts.large_bodies {
         plan_destination(plan, st, exec, &name, &ours.name, function)?;
@@ -127,7 +126,7 @@ fn plan_destination(
     name: &str,
     group: &str,
     function: &DecodeFunction,
-) -> Result<(), String> {
+) -> Result<(), Blocked> {
     let group_arn = log_group_arn(
         &function.partition,
         &st.stage.region,
@@ -157,14 +156,12 @@ fn plan_source_and_delivery(
     exec: &ExecutionLogging,
     name: &str,
     function: &DecodeFunction,
-) -> Result<(), String> {
+) -> Result<(), Blocked> {
     match &exec.delivery.source {
         Some(s) if !s.ours => {
-            return Err(format!(
-                "the stage already has a delivery source for its execution logs ({}, not ours): \
-                 subscribe the log group it delivers to, or delete it and run again",
-                s.name
-            ));
+            return Err(Blocked::ForeignDeliverySource {
+                source_name: s.name.clone(),
+            });
         }
         Some(_) => {}
         None => plan.changes.push(Change::PutDeliverySource {

@@ -62,11 +62,73 @@ impl Default for EnableOptions {
     }
 }
 
+/// Why the decode function of a region is not known.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FunctionError {
+    /// The stack's export could not be read (`cause` names the stack and the call).
+    #[error("decode function not found ({cause})")]
+    NotFound { cause: String },
+    /// The function named does not exist in the region.
+    #[error("decode function {arn} does not exist in {region}")]
+    Missing { arn: String, region: String },
+}
+
+/// Why a stage's enable plan is blocked (the plan shows the message as the stage's reason).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Blocked {
+    #[error(transparent)]
+    Function(#[from] FunctionError),
+    #[error("decode function {arn:?} is not an ARN")]
+    NotAnArn { arn: String },
+    #[error(
+        "decode function {arn} is in {function_region}; a subscription filter needs one in {region} \
+         (deploy the pipeline there, or leave out --function-arn to use each region's stack export)"
+    )]
+    OtherRegion {
+        arn: String,
+        function_region: String,
+        region: String,
+    },
+    #[error(
+        "access logs go to {destination}, not to a CloudWatch Logs group; a subscription filter needs a log group"
+    )]
+    NotALogGroup { destination: String },
+    #[error("log group {group} has the {class} log class; subscription filters need STANDARD")]
+    LogClass { group: String, class: String },
+    #[error(
+        "log group {group} already has two subscription filters ({}), the most CloudWatch Logs allows: \
+         remove one, or {hint}",
+        foreign.join(", ")
+    )]
+    FilterLimit {
+        group: String,
+        foreign: Vec<String>,
+        hint: &'static str,
+    },
+    #[error(
+        "{what} needs the API Gateway account's CloudWatch Logs role in {region}, and none is set: \
+         add --create-account-role (an IAM role with AmazonAPIGatewayPushToCloudWatchLogs), or set one \
+         (aws apigateway update-account --patch-operations op=replace,path=/cloudwatchRoleArn,value=ROLE_ARN)"
+    )]
+    NoAccountRole { what: &'static str, region: String },
+    #[error("the stage's execution-logging settings could not be read")]
+    ExecutionUnread,
+    #[error("cannot tell whether the stage already has a log delivery ({cause})")]
+    DeliveriesUnread { cause: String },
+    #[error(
+        "the stage already has a delivery source for its execution logs ({source_name}, not ours): \
+         subscribe the log group it delivers to, or delete it and run again"
+    )]
+    ForeignDeliverySource { source_name: String },
+    #[error(transparent)]
+    Delivery(#[from] crate::ops::delivery::DeliveryError),
+}
+
 /// What the planner needs to know about a region besides its stages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegionContext {
     /// The decode function ARN, or why it could not be found.
-    pub function_arn: Result<String, String>,
+    pub function_arn: Result<String, FunctionError>,
     /// Whether the API Gateway account has a CloudWatch Logs role (REST logging needs it);
     /// `None` when unknown (not asked, or the call failed).
     pub rest_logging_role: Option<bool>,
@@ -84,18 +146,17 @@ pub(crate) fn plan_group(
     plan: &mut StagePlan,
     group: &LogGroupState,
     retention_days: i32,
-) -> Result<(), String> {
+) -> Result<(), Blocked> {
     if !group.exists {
         plan.changes.push(Change::CreateLogGroup {
             log_group: group.name.clone(),
             retention_days,
         });
     } else if !group.accepts_subscriptions() {
-        return Err(format!(
-            "log group {} has the {} log class; subscription filters need STANDARD",
-            group.name,
-            group.class.as_deref().unwrap_or("?")
-        ));
+        return Err(Blocked::LogClass {
+            group: group.name.clone(),
+            class: group.class.clone().unwrap_or_else(|| "?".to_string()),
+        });
     }
     Ok(())
 }
@@ -108,7 +169,7 @@ pub(crate) fn plan_filter(
     state: &LogGroupState,
     writers: &BTreeMap<String, usize>,
     function_arn: &str,
-) -> Result<(), String> {
+) -> Result<(), Blocked> {
     let ours: Vec<_> = state.ours().collect();
     if ours
         .iter()
@@ -133,16 +194,15 @@ pub(crate) fn plan_filter(
     }
     let foreign: Vec<&str> = state.foreign().map(|f| f.name.as_str()).collect();
     if foreign.len() >= 2 {
-        return Err(format!(
-            "log group {group} already has two subscription filters ({}), the most CloudWatch Logs allows: \
-             remove one, or {}",
-            foreign.join(", "),
-            if crate::execution::is_execution_group(group) {
+        return Err(Blocked::FilterLimit {
+            group: group.to_string(),
+            foreign: foreign.iter().map(|f| f.to_string()).collect(),
+            hint: if crate::execution::is_execution_group(group) {
                 "stream the stage through the 1 MB delivery into a group of ours (--large-bodies)"
             } else {
                 "log this stage to another group with --log-group"
-            }
-        ));
+            },
+        });
     }
     let shared = writers.get(group).copied().unwrap_or(0) > 1;
     let filter_name = if shared {
@@ -169,8 +229,8 @@ pub(crate) fn plan_account_role(
     ctx: &RegionContext,
     opts: &EnableOptions,
     function: &DecodeFunction,
-    what: &str,
-) -> Result<(), String> {
+    what: &'static str,
+) -> Result<(), Blocked> {
     match ctx.rest_logging_role {
         Some(true) => Ok(()),
         Some(false) if opts.create_account_role => {
@@ -180,12 +240,10 @@ pub(crate) fn plan_account_role(
             });
             Ok(())
         }
-        Some(false) => Err(format!(
-            "{what} needs the API Gateway account's CloudWatch Logs role in {}, and none is set: \
-             add --create-account-role (an IAM role with AmazonAPIGatewayPushToCloudWatchLogs), or set one \
-             (aws apigateway update-account --patch-operations op=replace,path=/cloudwatchRoleArn,value=ROLE_ARN)",
-            st.stage.region
-        )),
+        Some(false) => Err(Blocked::NoAccountRole {
+            what,
+            region: st.stage.region.clone(),
+        }),
         None => {
             plan.notes.push(format!(
                 "could not read the API Gateway account settings in {}: {what} fails if it has no CloudWatch Logs role",

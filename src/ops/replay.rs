@@ -112,7 +112,18 @@ impl ReplaySummary {
 #[async_trait]
 pub trait Invoker: Send + Sync {
     fn name(&self) -> &str;
-    async fn invoke_event(&self, payload: &[u8]) -> Result<(), String>;
+    async fn invoke_event(&self, payload: &[u8]) -> Result<(), InvokeError>;
+}
+
+/// A re-invocation that Lambda did not accept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvokeError {
+    /// The call failed; `message` is the service's code and text.
+    #[error("Invoke {function}: {message}")]
+    Call { function: String, message: String },
+    /// Lambda answered, but did not queue the event.
+    #[error("Invoke {function}: status {status} (expected 202)")]
+    Status { function: String, status: i32 },
 }
 
 /// [`Invoker`] over Lambda `Invoke` with `InvocationType=Event`.
@@ -128,7 +139,7 @@ impl Invoker for LambdaInvoker {
         &self.function
     }
 
-    async fn invoke_event(&self, payload: &[u8]) -> Result<(), String> {
+    async fn invoke_event(&self, payload: &[u8]) -> Result<(), InvokeError> {
         let resp = self
             .client
             .invoke()
@@ -137,14 +148,16 @@ impl Invoker for LambdaInvoker {
             .payload(aws_sdk_lambda::primitives::Blob::new(payload.to_vec()))
             .send()
             .await
-            .map_err(|e| format!("Invoke {}: {}", self.function, sdk_message(&e)))?;
+            .map_err(|e| InvokeError::Call {
+                function: self.function.clone(),
+                message: sdk_message(&e),
+            })?;
         // Async invocations answer 202 once Lambda has queued the event.
         if resp.status_code() != 202 {
-            return Err(format!(
-                "Invoke {}: status {} (expected 202)",
-                self.function,
-                resp.status_code()
-            ));
+            return Err(InvokeError::Status {
+                function: self.function.clone(),
+                status: resp.status_code(),
+            });
         }
         Ok(())
     }
