@@ -399,29 +399,7 @@ async fn backfill(
             }
         };
         let (tx, mut rx) = mpsc::channel::<Vec<Transaction>>(2);
-        let sel = selection.clone();
-        let task = tokio::task::spawn_blocking(move || {
-            let mut batch = Vec::new();
-            let mut bytes = 0usize;
-            let mut skipped = 0u64;
-            let read = read_records_sized(input, |t, len| {
-                if !sel.matches(&t) {
-                    skipped += 1;
-                    return true;
-                }
-                batch.push(t);
-                bytes += len;
-                if batch.len() >= BATCH_RECORDS || bytes >= BATCH_BYTES {
-                    bytes = 0;
-                    return tx.blocking_send(std::mem::take(&mut batch)).is_ok();
-                }
-                true
-            });
-            if !batch.is_empty() {
-                let _ = tx.blocking_send(batch);
-            }
-            (read, skipped)
-        });
+        let task = spawn_reader(input, selection.clone(), tx);
         while let Some(batch) = rx.recv().await {
             s.matched += batch.len() as u64;
             let (sent, err) = dest.send(&batch).await;
@@ -438,34 +416,79 @@ async fn backfill(
                 }
             }
         }
-        match task.await {
+        s.count_read(&name, task.await);
+        bar.inc(obj.size);
+    }
+    s
+}
+
+/// What an object's reader thread returns: the read's outcome and the records outside the
+/// selection.
+type ReadOutcome = (
+    Result<crate::archive::source::ObjectRead, crate::archive::source::CorruptObject>,
+    u64,
+);
+
+/// Read one object on a blocking thread, handing the matching records to `tx` in batches of at
+/// most [`BATCH_RECORDS`] records or [`BATCH_BYTES`] bytes.
+fn spawn_reader(
+    input: Box<dyn std::io::Read + Send>,
+    selection: Selection,
+    tx: mpsc::Sender<Vec<Transaction>>,
+) -> tokio::task::JoinHandle<ReadOutcome> {
+    tokio::task::spawn_blocking(move || {
+        let mut batch = Vec::new();
+        let mut bytes = 0usize;
+        let mut skipped = 0u64;
+        let read = read_records_sized(input, |t, len| {
+            if !selection.matches(&t) {
+                skipped += 1;
+                return true;
+            }
+            batch.push(t);
+            bytes += len;
+            if batch.len() >= BATCH_RECORDS || bytes >= BATCH_BYTES {
+                bytes = 0;
+                return tx.blocking_send(std::mem::take(&mut batch)).is_ok();
+            }
+            true
+        });
+        if !batch.is_empty() {
+            let _ = tx.blocking_send(batch);
+        }
+        (read, skipped)
+    })
+}
+
+impl BackfillSummary {
+    /// Count what the reader of object `name` read, skipped and found corrupt.
+    fn count_read(&mut self, name: &str, outcome: Result<ReadOutcome, tokio::task::JoinError>) {
+        match outcome {
             Ok((Ok(read), skipped)) => {
-                s.read += read.records;
-                s.skipped += skipped;
-                s.bad_lines += read.bad_lines;
+                self.read += read.records;
+                self.skipped += skipped;
+                self.bad_lines += read.bad_lines;
                 if let Some(first) = read.first_bad {
-                    s.errors.push(format!(
+                    self.errors.push(format!(
                         "{name}: {} lines are not canonical records (skipped); first: {first}",
                         read.bad_lines
                     ));
                 }
             }
             Ok((Err(e), skipped)) => {
-                s.read += e.records;
-                s.skipped += skipped;
-                s.corrupt_objects += 1;
-                s.errors.push(format!(
+                self.read += e.records;
+                self.skipped += skipped;
+                self.corrupt_objects += 1;
+                self.errors.push(format!(
                     "{name}: corrupt object, skipped the rest of it: {e}"
                 ));
             }
             Err(e) => {
-                s.corrupt_objects += 1;
-                s.errors.push(format!("{name}: reader failed: {e}"));
+                self.corrupt_objects += 1;
+                self.errors.push(format!("{name}: reader failed: {e}"));
             }
         }
-        bar.inc(obj.size);
     }
-    s
 }
 
 #[cfg(test)]

@@ -183,49 +183,55 @@ fn get(env: &dyn Env, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-fn flag(env: &dyn Env, name: &'static str) -> Result<bool, ConfigError> {
+/// The variable `name` read by `parse`, `default` when unset; `why` says what it accepts.
+fn parsed<T>(
+    env: &dyn Env,
+    name: &'static str,
+    default: T,
+    parse: impl Fn(&str) -> Option<T>,
+    why: &str,
+) -> Result<T, ConfigError> {
     match get(env, name) {
-        None => Ok(false),
-        Some(v) => parse_bool(&v).ok_or(ConfigError::Invalid {
+        None => Ok(default),
+        Some(v) => parse(&v).ok_or_else(|| ConfigError::Invalid {
             name,
             value: v,
-            why: "expected true or false".into(),
+            why: why.into(),
         }),
     }
 }
 
+fn flag(env: &dyn Env, name: &'static str) -> Result<bool, ConfigError> {
+    parsed(env, name, false, parse_bool, "expected true or false")
+}
+
 impl ControlConfig {
     pub fn from_env(env: &dyn Env) -> Result<ControlConfig, ConfigError> {
-        let scope = match get(env, vars::SCOPE) {
-            None => Scope::OptOut,
-            Some(v) => Scope::parse(&v).ok_or(ConfigError::Invalid {
-                name: vars::SCOPE,
-                value: v,
-                why: "expected all, opt-in or opt-out".into(),
-            })?,
-        };
-        let mode = match get(env, vars::MODE) {
-            None => Mode::Access,
-            Some(v) => Mode::parse(&v).ok_or(ConfigError::Invalid {
-                name: vars::MODE,
-                value: v,
-                why: "expected access, execution, execution-1mb or joined".into(),
-            })?,
-        };
-        let retention_days = match get(env, vars::RETENTION_DAYS) {
-            None => enable::DEFAULT_RETENTION_DAYS,
-            Some(v) => match v.parse::<i32>() {
-                Ok(n) if enable::RETENTION_DAYS.contains(&n) => n,
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        name: vars::RETENTION_DAYS,
-                        value: v,
-                        why: "not a retention CloudWatch Logs accepts (1, 3, 5, 7, 14, 30...)"
-                            .into(),
-                    })
-                }
+        let scope = parsed(
+            env,
+            vars::SCOPE,
+            Scope::OptOut,
+            Scope::parse,
+            "expected all, opt-in or opt-out",
+        )?;
+        let mode = parsed(
+            env,
+            vars::MODE,
+            Mode::Access,
+            Mode::parse,
+            "expected access, execution, execution-1mb or joined",
+        )?;
+        let retention_days = parsed(
+            env,
+            vars::RETENTION_DAYS,
+            enable::DEFAULT_RETENTION_DAYS,
+            |v| {
+                v.parse::<i32>()
+                    .ok()
+                    .filter(|n| enable::RETENTION_DAYS.contains(n))
             },
-        };
+            "not a retention CloudWatch Logs accepts (1, 3, 5, 7, 14, 30...)",
+        )?;
         let function_arn = get(env, vars::DECODE_FUNCTION_ARN);
         let stack_name = get(env, vars::STACK_NAME);
         if function_arn.is_none() && stack_name.is_none() {

@@ -274,17 +274,7 @@ pub async fn enable_discovered(
     opts: &EnableOptions,
     apply: bool,
 ) -> Report {
-    let mut report = Report {
-        skipped_regions: inventory.skipped_regions.clone(),
-        ..Default::default()
-    };
-    let everything: Vec<StageInfo> = inventory
-        .regions
-        .iter()
-        .flat_map(|(_, inv)| inv.stages.iter().cloned())
-        .collect();
-    let (_, unmatched) = selector.apply(&everything);
-    report.errors.extend(unmatched);
+    let mut report = selector.start_report(inventory);
 
     for (clients, inv) in &inventory.regions {
         report
