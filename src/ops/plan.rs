@@ -137,6 +137,30 @@ impl std::fmt::Display for Change {
             Change::RemoveAccessLogging { destination_arn } => {
                 write!(f, "turn off access logging (was {destination_arn})")
             }
+            Change::SetMethodLogging { .. }
+            | Change::RestoreMethodLogging { .. }
+            | Change::PutDeliveryDestination { .. }
+            | Change::PutDeliverySource { .. }
+            | Change::CreateDelivery { .. }
+            | Change::DeleteDelivery { .. }
+            | Change::DeleteDeliverySource { .. }
+            | Change::DeleteDeliveryDestination { .. } => self.fmt_execution(f),
+            Change::CreateAccountRole {
+                role_name,
+                policy_arn,
+            } => write!(
+                f,
+                "create IAM role {role_name} (trusted by apigateway.amazonaws.com, policy {policy_arn}) \
+                 and set it as API Gateway's account CloudWatch Logs role (cloudwatchRoleArn)"
+            ),
+        }
+    }
+}
+
+impl Change {
+    /// The execution-logging changes (method settings, the 1 MB delivery) in words.
+    fn fmt_execution(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
             Change::SetMethodLogging {
                 settings,
                 record_prior,
@@ -175,14 +199,8 @@ impl std::fmt::Display for Change {
             Change::DeleteDeliveryDestination { name } => {
                 write!(f, "delete delivery destination {name}")
             }
-            Change::CreateAccountRole {
-                role_name,
-                policy_arn,
-            } => write!(
-                f,
-                "create IAM role {role_name} (trusted by apigateway.amazonaws.com, policy {policy_arn}) \
-                 and set it as API Gateway's account CloudWatch Logs role (cloudwatchRoleArn)"
-            ),
+            // The access-log, filter and account changes are told by `Display` itself.
+            _ => write!(f, "{self:?}"),
         }
     }
 }
