@@ -292,8 +292,21 @@ async fn local_archive_dir_replays_in_dry_run() {
     assert_eq!(s["sent"].as_u64(), Some(0));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_backfill_for_one_api_ships_straight_to_a_bridge() {
+/// How a backfill test names the collector to `replay --from-archive`.
+enum CollectorGiven {
+    /// `--bridge-url` with the rest in the shipper's environment variables.
+    Environment,
+    /// The flags `local` takes: `--bridge-url --auth-url --client-id --client-secret
+    /// --allow-insecure-http`.
+    Flags,
+    /// The vendor's `.env` file (`--env-file`), as `local` takes it.
+    EnvFile,
+}
+
+/// Archive 600 requests into a directory, run `replay --from-archive DIR --api ID` against a
+/// local receiver named as `given` says, and check exactly that API's records arrived and the
+/// secret was never printed.
+async fn backfill_one_api_to_a_bridge(given: CollectorGiven) {
     use apigw_stream::archive::DirSink;
     use apigw_stream::decode::{decode_bytes, DecodeStats};
     use apigw_stream::ship::bridge::receiver::{Receiver, ReceiverConfig};
@@ -333,28 +346,118 @@ async fn a_backfill_for_one_api_ships_straight_to_a_bridge() {
     .unwrap();
     let (url, token) = (rx.transactions_url(), rx.token_url());
     let path = dir.path().to_path_buf();
+    let env_dir = tempfile::tempdir().unwrap();
+    let env_file = env_dir.path().join(".env");
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_apigw-stream"))
-            .args(["replay", "--from-archive"])
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_apigw-stream"));
+        cmd.args(["replay", "--from-archive"])
             .arg(path)
-            .args(["--api", &api, "--bridge-url", &url])
-            .env("AUTH_URL", token)
-            .env("CLIENT_ID", "backfill")
-            .env("CLIENT_SECRET", "s3cret-for-test")
-            .env("ALLOW_INSECURE_HTTP", "true")
-            .output()
-            .unwrap()
+            .args(["--api", &api]);
+        for name in ["BRIDGE_URL", "AUTH_URL", "CLIENT_ID", "CLIENT_SECRET"] {
+            cmd.env_remove(name);
+        }
+        match given {
+            CollectorGiven::Environment => {
+                cmd.args(["--bridge-url", &url])
+                    .env("AUTH_URL", token)
+                    .env("CLIENT_ID", "backfill")
+                    .env("CLIENT_SECRET", "s3cret-for-test")
+                    .env("ALLOW_INSECURE_HTTP", "true");
+            }
+            CollectorGiven::Flags => {
+                cmd.args(["--bridge-url", &url, "--auth-url", &token])
+                    .args(["--client-id", "backfill"])
+                    .args(["--client-secret", "s3cret-for-test"])
+                    .arg("--allow-insecure-http")
+                    .env_remove("ALLOW_INSECURE_HTTP");
+            }
+            CollectorGiven::EnvFile => {
+                std::fs::write(
+                    &env_file,
+                    format!(
+                        "cequence_client_id=backfill\n\
+                         cequence_client_secret='s3cret-for-test'\n\
+                         cequence_auth_endpoint={token}\n\
+                         cequence_edge_endpoint={url}\n"
+                    ),
+                )
+                .unwrap();
+                cmd.arg("--env-file")
+                    .arg(&env_file)
+                    .env("ALLOW_INSECURE_HTTP", "true");
+            }
+        }
+        cmd.output().unwrap()
     })
     .await
     .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        !stdout.contains("s3cret") && !stderr.contains("s3cret"),
+        "no secret in the output"
     );
-    assert!(!stdout.contains("s3cret"), "no secret in the output");
     let mut got = rx.accepted_ids();
     got.sort();
     assert_eq!(got, want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_for_one_api_ships_straight_to_a_bridge() {
+    backfill_one_api_to_a_bridge(CollectorGiven::Environment).await;
+}
+
+/// What `local` was run with runs `replay --from-archive` unchanged: the same collector flags.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_takes_the_collector_flags_of_local() {
+    backfill_one_api_to_a_bridge(CollectorGiven::Flags).await;
+}
+
+/// ... and the same vendor `.env` file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_takes_the_env_file_of_local() {
+    backfill_one_api_to_a_bridge(CollectorGiven::EnvFile).await;
+}
+
+/// The clap definitions: `local` and `replay` parse the same collector flags to the same values.
+#[test]
+fn local_and_replay_parse_the_same_collector_flags() {
+    use apigw_stream::cli::{Cli, Command as Sub};
+    use clap::Parser;
+    let flags = [
+        "--bridge-url",
+        "https://edge.example.com/api-transactions",
+        "--auth-url",
+        "https://auth.example.com/token",
+        "--client-id",
+        "me",
+        "--client-secret",
+        "s3cret-for-test",
+        "--env-file",
+        "vendor.env",
+        "--allow-insecure-http",
+    ];
+    let local = Cli::try_parse_from(["apigw-stream", "local"].iter().chain(&flags)).unwrap();
+    let replay = Cli::try_parse_from(
+        ["apigw-stream", "replay", "--from-archive", "dir"]
+            .iter()
+            .chain(&flags),
+    )
+    .unwrap();
+    let (Sub::Local(local), Sub::Replay(replay)) = (local.command, replay.command) else {
+        panic!("parsed as other commands");
+    };
+    let (a, b) = (&local.collector, &replay.archive.collector);
+    assert_eq!(format!("{a:?}"), format!("{b:?}"));
+    assert_eq!(a.client_secret.as_deref(), Some("s3cret-for-test"));
+    assert_eq!(b.client_secret.as_deref(), Some("s3cret-for-test"));
+    assert!(
+        !format!("{b:?}").contains("s3cret"),
+        "Debug redacts the secret"
+    );
+    assert_eq!(
+        b.env_file.as_deref(),
+        Some(std::path::Path::new("vendor.env"))
+    );
 }

@@ -49,7 +49,7 @@ pub struct DecodeFlags {
 impl DecodeFlags {
     pub fn options(&self) -> DecodeOptions {
         // The registry's list rule (blank is unset, extensions lose their dot), as in the Lambda.
-        let list = |setting: &s::Setting, flag: &Option<String>| {
+        let list = |setting: &s::ListSetting, flag: &Option<String>| {
             setting.list(&Lookup(|_: &str| flag.clone()))
         };
         DecodeOptions {

@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use crate::aws::AwsArgs;
-use crate::cli::enable::{print_report, SelectArgs};
+use crate::cli::enable::{print_report, PlanArgs, SelectArgs};
 use crate::ops::disable::DisableOptions;
 
 #[derive(Debug, clap::Args)]
@@ -17,12 +17,8 @@ pub struct Args {
     /// Also turn off access logging where its format is the one `enable` sets (log groups are kept).
     #[arg(long)]
     pub restore_logging: bool,
-    /// Make the changes (without it, only the plan is printed).
-    #[arg(long)]
-    pub apply: bool,
-    /// Print the plan or the outcome as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub plan: PlanArgs,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -37,8 +33,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         resolved.from_all,
         &resolved.selection,
         &opts,
-        args.apply,
+        args.plan.apply,
     )
     .await;
-    print_report(&report, args.json, args.apply)
+    print_report(&report, &args.plan)
 }

@@ -7,10 +7,11 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 
+use super::values::parse_retention;
 use crate::aws::AwsArgs;
 use crate::cli::env_file::VendorEnv;
 use crate::ops::discover::Kinds;
-use crate::ops::enable::{EnableOptions, DEFAULT_RETENTION_DAYS, RETENTION_DAYS};
+use crate::ops::enable::{EnableOptions, DEFAULT_RETENTION_DAYS};
 use crate::ops::plan::{Report, Status};
 use crate::ops::select::{parse_api_config, ApiSelector, Selection, Selector, VendorSettings};
 use crate::ops::{regions, DEFAULT_STACK_NAME};
@@ -188,23 +189,8 @@ pub struct Args {
     /// an IAM role with AmazonAPIGatewayPushToCloudWatchLogs and set it.
     #[arg(long)]
     pub create_account_role: bool,
-    /// Make the changes (without it, only the plan is printed).
-    #[arg(long)]
-    pub apply: bool,
-    /// Print the plan or the outcome as JSON.
-    #[arg(long)]
-    pub json: bool,
-}
-
-fn parse_retention(s: &str) -> Result<i32, String> {
-    let n: i32 = s
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number of days"))?;
-    if RETENTION_DAYS.contains(&n) {
-        Ok(n)
-    } else {
-        Err(format!("CloudWatch Logs accepts {RETENTION_DAYS:?} days"))
-    }
+    #[command(flatten)]
+    pub plan: PlanArgs,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -229,14 +215,26 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         resolved.from_all,
         &resolved.selection,
         &opts,
-        args.apply,
+        args.plan.apply,
     )
     .await;
-    print_report(&report, args.json, args.apply)
+    print_report(&report, &args.plan)
+}
+
+/// Whether a plan is applied, and how it is printed: the flags of `enable` and `disable`.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// Make the changes (without it, only the plan is printed).
+    #[arg(long)]
+    pub apply: bool,
+    /// Print the plan or the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Print a plan/outcome report (table or JSON); failures make a non-zero exit.
-pub fn print_report(report: &Report, json: bool, applied: bool) -> anyhow::Result<ExitCode> {
+pub fn print_report(report: &Report, plan: &PlanArgs) -> anyhow::Result<ExitCode> {
+    let (json, applied) = (plan.json, plan.apply);
     if json {
         println!("{}", serde_json::to_string_pretty(report)?);
     } else {

@@ -8,6 +8,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
+use super::values::parse_fraction;
+pub use super::values::parse_logs;
 use crate::generate::{GenerateOptions, Generator, LogKind, DEFAULT_BATCH_BYTES, DEFAULT_START_MS};
 
 #[derive(Debug, clap::Args)]
@@ -40,20 +42,6 @@ pub struct Args {
     /// log stream, at a random line (a split request's id is listed once, with its first part).
     #[arg(long, default_value_t = 0.0, value_parser = parse_fraction)]
     pub split_fraction: f64,
-}
-
-/// `--split-fraction`: a number from 0 to 1.
-fn parse_fraction(s: &str) -> Result<f64, String> {
-    match s.trim().parse::<f64>() {
-        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
-        _ => Err(format!("{s:?} is not a fraction from 0 to 1")),
-    }
-}
-
-/// `--logs` values.
-pub fn parse_logs(s: &str) -> Result<LogKind, String> {
-    LogKind::parse(s)
-        .ok_or_else(|| format!("unknown log kind {s:?} (expected access, execution or delivery)"))
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {

@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::sync::mpsc;
 
+use super::collector::CollectorArgs;
 use super::decode::DecodeFlags;
 use super::env_file::VendorEnv;
 use crate::aws::AwsArgs;
@@ -71,36 +72,8 @@ pub struct Args {
     #[arg(long, default_value_t = 30)]
     pub visibility_timeout: u64,
 
-    /// Bridge transactions URL, or the Edge base URL (default: an embedded receiver on 127.0.0.1).
-    #[arg(long, env = s::BRIDGE_URL.name)]
-    pub bridge_url: Option<String>,
-    #[arg(long, env = s::AUTH_URL.name, help = s::AUTH_URL.doc)]
-    pub auth_url: Option<String>,
-    #[arg(long, env = s::CLIENT_ID.name, help = s::CLIENT_ID.doc)]
-    pub client_id: Option<String>,
-    #[arg(long, env = s::CLIENT_SECRET.name, help = s::CLIENT_SECRET.doc, hide_env_values = true)]
-    pub client_secret: Option<String>,
-    /// The vendor integration's .env file (cequence_client_id, cequence_edge_endpoint, ...);
-    /// flags and environment variables take precedence.
-    #[arg(long)]
-    pub env_file: Option<PathBuf>,
-    #[arg(long, env = s::BRIDGE_FORMAT.name, help = s::BRIDGE_FORMAT.doc,
-          default_value = s::BRIDGE_FORMAT.choice_default(), value_parser = s::BRIDGE_FORMAT.clap_choice())]
-    pub bridge_format: String,
-    #[arg(long, env = s::ALLOW_INSECURE_HTTP.name, help = s::ALLOW_INSECURE_HTTP.doc)]
-    pub allow_insecure_http: bool,
-    #[arg(long, env = s::WINDOW_BYTES.name, help = s::WINDOW_BYTES.doc,
-          default_value_t = s::WINDOW_BYTES.int_default() as usize, value_parser = s::WINDOW_BYTES.clap_usize())]
-    pub window_bytes: usize,
-    #[arg(long, env = s::REQUEST_TIMEOUT_MS.name, help = s::REQUEST_TIMEOUT_MS.doc,
-          default_value_t = s::REQUEST_TIMEOUT_MS.int_default(), value_parser = s::REQUEST_TIMEOUT_MS.clap_u64())]
-    pub request_timeout_ms: u64,
-    #[arg(long, env = s::BRIDGE_CONCURRENCY.name, help = s::BRIDGE_CONCURRENCY.doc,
-          default_value_t = s::BRIDGE_CONCURRENCY.int_default() as usize,
-          value_parser = s::BRIDGE_CONCURRENCY.clap_usize())]
-    pub bridge_concurrency: usize,
-    #[arg(long, env = s::BRIDGE_GZIP.name, help = s::BRIDGE_GZIP.doc)]
-    pub bridge_gzip: bool,
+    #[command(flatten)]
+    pub collector: CollectorArgs,
     /// Where the embedded receiver writes what it accepts.
     #[arg(long, default_value = "apigw-stream-out")]
     pub out: PathBuf,
@@ -137,10 +110,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let vendor = match &args.env_file {
-        Some(p) => VendorEnv::load(p)?,
-        None => VendorEnv::default(),
-    };
+    let vendor = args.collector.vendor()?;
     let (settings, receiver) = bridge_settings(&args, &vendor).await?;
     // The same parsing and checks as the shipper Lambda's environment.
     let ship_config = ShipConfig::from_lookup(|k| settings.get(k).cloned())?;
@@ -268,33 +238,8 @@ async fn bridge_settings(
 ) -> anyhow::Result<(HashMap<&'static str, String>, Option<Arc<Receiver>>)> {
     let mut settings: HashMap<&'static str, String> = HashMap::new();
     let mut receiver = None;
-    match args.bridge_url.clone().or_else(|| vendor.bridge_url()) {
-        Some(url) => {
-            let given = [
-                (s::BRIDGE_URL.name, Some(url)),
-                (
-                    s::AUTH_URL.name,
-                    args.auth_url
-                        .clone()
-                        .or_else(|| vendor.auth_endpoint.clone()),
-                ),
-                (
-                    s::CLIENT_ID.name,
-                    args.client_id.clone().or_else(|| vendor.client_id.clone()),
-                ),
-                (
-                    s::CLIENT_SECRET.name,
-                    args.client_secret
-                        .clone()
-                        .or_else(|| vendor.client_secret.clone()),
-                ),
-                (
-                    s::ALLOW_INSECURE_HTTP.name,
-                    Some(args.allow_insecure_http.to_string()),
-                ),
-            ];
-            settings.extend(given.into_iter().filter_map(|(k, v)| Some((k, v?))));
-        }
+    match args.collector.bridge_url(vendor) {
+        Some(url) => settings.extend(args.collector.identity(url, vendor)),
         None => {
             let client_id = "apigw-stream-local".to_string();
             let secret = uuid::Uuid::new_v4().to_string();
@@ -317,17 +262,7 @@ async fn bridge_settings(
             receiver = Some(Arc::new(r));
         }
     }
-    settings.insert(s::BRIDGE_FORMAT.name, args.bridge_format.clone());
-    settings.insert(s::WINDOW_BYTES.name, args.window_bytes.to_string());
-    settings.insert(
-        s::REQUEST_TIMEOUT_MS.name,
-        args.request_timeout_ms.to_string(),
-    );
-    settings.insert(
-        s::BRIDGE_CONCURRENCY.name,
-        args.bridge_concurrency.to_string(),
-    );
-    settings.insert(s::BRIDGE_GZIP.name, args.bridge_gzip.to_string());
+    settings.extend(args.collector.delivery());
     Ok((settings, receiver))
 }
 

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 pub mod apis;
 pub mod bridge;
+pub mod collector;
 pub mod dashboard;
 pub mod decode;
 pub mod disable;
@@ -13,10 +14,12 @@ pub mod enable;
 pub mod env_file;
 pub mod generate;
 pub mod local;
+pub mod progress;
 pub mod replay;
 pub mod replay_archive;
 pub mod settings;
 pub mod status;
+pub mod values;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -50,7 +53,7 @@ pub enum Command {
     /// Remove our subscription filters (and optionally the logging we set).
     Disable(disable::Args),
     /// Move dead-lettered messages back to the queue.
-    Replay(replay::Args),
+    Replay(Box<replay::Args>),
     /// A deployed pipeline's health: queue depths, metrics over a window, what to run.
     Status(status::Args),
     /// The settings registry as a table or JSON; refresh the generated documents.
@@ -84,7 +87,7 @@ pub fn main() -> ExitCode {
             Command::Apis(args) => apis::run(args).await,
             Command::Enable(args) => enable::run(args).await,
             Command::Disable(args) => disable::run(args).await,
-            Command::Replay(args) => replay::run(args).await,
+            Command::Replay(args) => replay::run(*args).await,
             Command::Status(args) => status::run(args).await,
             Command::Settings(args) => settings::run(args).await,
             Command::Dashboard(args) => dashboard::run(args).await,

@@ -1,14 +1,15 @@
 //! `apigw-stream replay`: move dead-lettered messages back to the queue (shipper DLQ), or decode
 //! the failed invocations' events and send their frames (decode DLQ).
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+use super::progress::progress_bar;
+use super::replay_archive::{self, ArchiveArgs, Shared};
+use super::values::parse_age;
 use crate::aws::AwsArgs;
 use crate::decode::DecodeOptions;
 use crate::ops::replay::{self, Invoker, LambdaInvoker, ReplayOptions, ReplaySummary, SourceKind};
@@ -79,24 +80,7 @@ pub struct Args {
     pub json: bool,
     /// Backfill from the archive instead of a DLQ (see `replay_archive`).
     #[command(flatten)]
-    pub archive: super::replay_archive::ArchiveArgs,
-}
-
-fn parse_age(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?}: expected a number and a unit (s, m, h, d)"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return Err(format!("{s:?}: unit {unit:?} is not s, m, h or d")),
-    };
-    Ok(Duration::from_secs(secs))
+    pub archive: ArchiveArgs,
 }
 
 #[derive(Debug, Serialize)]
@@ -110,7 +94,22 @@ struct SourceReport {
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.archive.from_archive.is_some() {
-        return super::replay_archive::run(args).await;
+        let shared = Shared {
+            aws: &args.aws,
+            to: args.to.as_deref(),
+            dry_run: args.dry_run,
+            rate: args.rate,
+            message_bytes: args.message_bytes,
+            json: args.json,
+        };
+        return replay_archive::run(&args.archive, shared).await;
+    }
+    let collector_flags = args.archive.collector.explicit_flags();
+    if !collector_flags.is_empty() {
+        bail!(
+            "{} ship to a collector: only with --from-archive",
+            collector_flags.join(", ")
+        );
     }
     let base = args.aws.load().await;
     if base.region().is_none() {
@@ -334,35 +333,4 @@ fn print_reports(reports: &[SourceReport], json: bool) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// A progress bar on a terminal, hidden otherwise (scripts, CI).
-pub(super) fn progress_bar(total: Option<u64>) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = match total {
-        Some(n) => ProgressBar::new(n),
-        None => ProgressBar::new_spinner(),
-    };
-    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}") {
-        bar.set_style(style);
-    }
-    bar
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ages() {
-        assert_eq!(parse_age("90s").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_age("30m").unwrap(), Duration::from_secs(1800));
-        assert_eq!(parse_age("2h").unwrap(), Duration::from_secs(7200));
-        assert_eq!(parse_age("1d").unwrap(), Duration::from_secs(86400));
-        assert_eq!(parse_age("15").unwrap(), Duration::from_secs(15));
-        assert!(parse_age("2w").unwrap_err().contains("2w"));
-        assert!(parse_age("soon").is_err());
-    }
 }

@@ -9,6 +9,7 @@
 //! a batch handed to the sender holds at most [`BATCH_BYTES`] of record lines (or
 //! [`BATCH_RECORDS`] records), and at most two wait in the channel.
 
+use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -17,13 +18,15 @@ use indicatif::ProgressBar;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use super::replay::Args;
+use super::collector::CollectorArgs;
+use super::progress::progress_bar;
+pub use super::values::parse_time;
 use crate::archive::source::{read_records_sized, ArchiveReader, Location, ObjectRef};
+use crate::aws::AwsArgs;
 use crate::ship::{ShipConfig, Shipper};
 use crate::transaction::Transaction;
 use crate::transport::frame;
-use crate::transport::queue::InMessage;
-use crate::transport::queue::{send_all, Queue, SendPolicy, SqsQueue};
+use crate::transport::queue::{send_all, InMessage, Queue, SendPolicy, SqsQueue};
 
 /// Records handed from an object's reader thread to the sender at once, at most.
 pub const BATCH_RECORDS: usize = 500;
@@ -33,7 +36,7 @@ pub const BATCH_RECORDS: usize = 500;
 pub const BATCH_BYTES: usize = 8 * 1024 * 1024;
 
 /// The flags of the archive mode (flattened into `replay`'s).
-#[derive(Debug, Default, clap::Args)]
+#[derive(Debug, clap::Args)]
 pub struct ArchiveArgs {
     /// Replay from the archive: s3://BUCKET/PREFIX, or a directory (e.g. local --archive-dir).
     #[arg(long, value_name = "s3://BUCKET/PREFIX|DIR", conflicts_with = "from")]
@@ -50,43 +53,26 @@ pub struct ArchiveArgs {
     /// Only this stage.
     #[arg(long, value_name = "STAGE", requires = "from_archive")]
     pub stage: Option<String>,
-    /// Ship straight to this Bridge (auth and format from the shipper's environment variables:
-    /// AUTH_URL, CLIENT_ID, CLIENT_SECRET, BRIDGE_FORMAT, ...) instead of a queue.
-    #[arg(
-        long,
-        value_name = "URL",
-        requires = "from_archive",
-        conflicts_with = "to"
-    )]
-    pub bridge_url: Option<String>,
     /// Follow symbolic links to regular files in the --from-archive directory, wherever they
     /// point (by default links are skipped and named, and the run exits 1).
     #[arg(long, requires = "from_archive")]
     pub follow_symlinks: bool,
+    /// The collector to ship straight to instead of a queue (`--bridge-url` or the --env-file's
+    /// Edge endpoint): the same flags as `local`.
+    #[command(flatten)]
+    pub collector: CollectorArgs,
 }
 
-/// Parse a point in time to epoch ms.
-pub fn parse_time(s: &str) -> Result<i64, String> {
-    let s = s.trim();
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) {
-        return s.parse().map_err(|e| format!("{s:?}: {e}"));
-    }
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Ok(t.timestamp_millis());
-    }
-    for f in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"] {
-        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, f) {
-            return Ok(t.and_utc().timestamp_millis());
-        }
-    }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        if let Some(t) = d.and_hms_opt(0, 0, 0) {
-            return Ok(t.and_utc().timestamp_millis());
-        }
-    }
-    Err(format!(
-        "{s:?} is not a time: use RFC 3339 (2026-11-29T10:00:00Z), YYYY-MM-DD[THH:MM[:SS]] (UTC) or epoch ms"
-    ))
+/// The flags of `replay` the archive mode reads besides its own.
+#[derive(Debug, Clone, Copy)]
+pub struct Shared<'a> {
+    pub aws: &'a AwsArgs,
+    /// `--to`: the destination queue.
+    pub to: Option<&'a str>,
+    pub dry_run: bool,
+    pub rate: Option<f64>,
+    pub message_bytes: Option<usize>,
+    pub json: bool,
 }
 
 /// Which records a backfill keeps.
@@ -229,27 +215,18 @@ fn unfit_error(packed: &frame::Packed) -> Option<String> {
     })
 }
 
-pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let a = &args.archive;
-    let from = a.from_archive.clone().unwrap_or_default();
+/// Run a backfill: `archive` holds the mode's flags (`from_archive` is set), `shared` the rest.
+pub async fn run(archive: &ArchiveArgs, shared: Shared<'_>) -> anyhow::Result<ExitCode> {
+    let from = archive.from_archive.clone().unwrap_or_default();
     let location = Location::parse(&from).with_context(|| "--from-archive")?;
-    let selection = Selection {
-        since_ms: a.since,
-        until_ms: a.until,
-        api: a.api.clone(),
-        stage: a.stage.clone(),
-    };
-    if let (Some(s), Some(u)) = (a.since, a.until) {
-        if s >= u {
-            bail!("--since must be before --until");
-        }
-    }
+    let selection = selection(archive)?;
+    let target = target(archive, shared)?;
     // S3, a queue, or a Bridge secret kept in Secrets Manager.
     let needs_aws = matches!(location, Location::S3 { .. })
-        || a.bridge_url.is_none()
+        || matches!(target, Target::Queue(_))
         || std::env::var_os("CLIENT_SECRET_ARN").is_some();
     let sdk = if needs_aws {
-        Some(args.aws.load().await)
+        Some(shared.aws.load().await)
     } else {
         None
     };
@@ -257,41 +234,19 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         (Location::S3 { .. }, Some(conf)) => {
             // Emulators (moto, LocalStack) answer path-style requests only.
             let c = aws_sdk_s3::config::Builder::from(conf)
-                .force_path_style(args.aws.endpoint_url.is_some())
+                .force_path_style(shared.aws.endpoint_url.is_some())
                 .build();
             Some(aws_sdk_s3::Client::from_conf(c))
         }
         _ => None,
     };
-    let dest = if args.dry_run {
-        Destination::DryRun
-    } else if let Some(url) = &a.bridge_url {
-        let config = ShipConfig::from_lookup(|k| match k {
-            "BRIDGE_URL" => Some(url.clone()),
-            _ => std::env::var(k).ok(),
-        })?;
-        let shipper = Shipper::from_config(&config, sdk.as_ref())?;
-        Destination::Bridge(Box::new(shipper))
-    } else {
-        let Some(to) = &args.to else {
-            bail!("--from-archive needs a destination: --to QUEUE_URL, --bridge-url URL, or --dry-run");
-        };
-        let message_bytes = args.message_bytes.unwrap_or(frame::DEFAULT_MESSAGE_BYTES);
-        if let Err(e) = frame::pack(&[], message_bytes) {
-            bail!("--message-bytes: {e}");
-        }
-        let conf = sdk.as_ref().context("no AWS configuration")?;
-        Destination::Queue {
-            queue: SqsQueue::new(aws_sdk_sqs::Client::new(conf), to.clone()),
-            message_bytes,
-        }
-    };
+    let dest = destination(target, shared, sdk.as_ref())?;
 
-    let reader = ArchiveReader::new(location, s3).follow_symlinks(a.follow_symlinks);
+    let reader = ArchiveReader::new(location, s3).follow_symlinks(archive.follow_symlinks);
     let listing = reader.list(selection.since_ms).await?;
     let objects = &listing.objects;
-    let bar = super::replay::progress_bar(Some(objects.iter().map(|o| o.size).sum()));
-    let mut summary = backfill(&reader, objects, &selection, &dest, args.rate, &bar).await;
+    let bar = progress_bar(Some(objects.iter().map(|o| o.size).sum()));
+    let mut summary = backfill(&reader, objects, &selection, &dest, shared.rate, &bar).await;
     bar.finish_and_clear();
     summary.skipped_objects += listing.skipped.len() as u64;
     let mut errors: Vec<String> = listing
@@ -301,9 +256,97 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .collect();
     errors.append(&mut summary.errors);
     summary.errors = errors;
+    print_summary(&from, &summary, shared.json)?;
+    let clean = summary.corrupt_objects == 0
+        && summary.skipped_objects == 0
+        && summary.bad_lines == 0
+        && summary.failed == 0;
+    Ok(if clean {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
 
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+/// The records the flags select, checked.
+fn selection(archive: &ArchiveArgs) -> anyhow::Result<Selection> {
+    if let (Some(s), Some(u)) = (archive.since, archive.until) {
+        if s >= u {
+            bail!("--since must be before --until");
+        }
+    }
+    Ok(Selection {
+        since_ms: archive.since,
+        until_ms: archive.until,
+        api: archive.api.clone(),
+        stage: archive.stage.clone(),
+    })
+}
+
+/// Where the flags send matched records, before any client is made.
+enum Target {
+    DryRun,
+    Queue(String),
+    /// The shipper's settings by environment name (the collector flags over the environment).
+    Bridge(HashMap<&'static str, String>),
+}
+
+/// `--dry-run`, else `--to`, else the collector. `--to` with `--bridge-url` on the command line
+/// is refused; a collector named only by the environment or the --env-file gives way to `--to`.
+fn target(archive: &ArchiveArgs, shared: Shared<'_>) -> anyhow::Result<Target> {
+    let collector = &archive.collector;
+    if let Some(to) = shared.to {
+        if collector.explicit_flags().contains(&"--bridge-url") {
+            bail!("--to and --bridge-url both name a destination: give one");
+        }
+        if !shared.dry_run {
+            return Ok(Target::Queue(to.to_string()));
+        }
+    }
+    if shared.dry_run {
+        return Ok(Target::DryRun);
+    }
+    let vendor = collector.vendor()?;
+    let Some(url) = collector.bridge_url(&vendor) else {
+        bail!("--from-archive needs a destination: --to QUEUE_URL, --bridge-url URL, or --dry-run");
+    };
+    let mut settings = collector.identity(url, &vendor);
+    settings.extend(collector.delivery());
+    Ok(Target::Bridge(settings))
+}
+
+/// The destination's client: a queue, or the shipper with its own Bridge client.
+fn destination(
+    target: Target,
+    shared: Shared<'_>,
+    sdk: Option<&aws_config::SdkConfig>,
+) -> anyhow::Result<Destination> {
+    Ok(match target {
+        Target::DryRun => Destination::DryRun,
+        Target::Bridge(settings) => {
+            let config = ShipConfig::from_lookup(|k| {
+                settings.get(k).cloned().or_else(|| std::env::var(k).ok())
+            })?;
+            Destination::Bridge(Box::new(Shipper::from_config(&config, sdk)?))
+        }
+        Target::Queue(to) => {
+            let message_bytes = shared.message_bytes.unwrap_or(frame::DEFAULT_MESSAGE_BYTES);
+            if let Err(e) = frame::pack(&[], message_bytes) {
+                bail!("--message-bytes: {e}");
+            }
+            let conf = sdk.context("no AWS configuration")?;
+            Destination::Queue {
+                queue: SqsQueue::new(aws_sdk_sqs::Client::new(conf), to),
+                message_bytes,
+            }
+        }
+    })
+}
+
+/// The summary as JSON, or one line; then every error on stderr.
+fn print_summary(from: &str, summary: &BackfillSummary, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(summary)?);
     } else {
         let verb = if summary.dry_run {
             "would send"
@@ -326,15 +369,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     for e in &summary.errors {
         eprintln!("error: {e}");
     }
-    let clean = summary.corrupt_objects == 0
-        && summary.skipped_objects == 0
-        && summary.bad_lines == 0
-        && summary.failed == 0;
-    Ok(if clean {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(())
 }
 
 /// Read every object in order and send what matches. Each object is read on a blocking thread
@@ -364,29 +399,7 @@ async fn backfill(
             }
         };
         let (tx, mut rx) = mpsc::channel::<Vec<Transaction>>(2);
-        let sel = selection.clone();
-        let task = tokio::task::spawn_blocking(move || {
-            let mut batch = Vec::new();
-            let mut bytes = 0usize;
-            let mut skipped = 0u64;
-            let read = read_records_sized(input, |t, len| {
-                if !sel.matches(&t) {
-                    skipped += 1;
-                    return true;
-                }
-                batch.push(t);
-                bytes += len;
-                if batch.len() >= BATCH_RECORDS || bytes >= BATCH_BYTES {
-                    bytes = 0;
-                    return tx.blocking_send(std::mem::take(&mut batch)).is_ok();
-                }
-                true
-            });
-            if !batch.is_empty() {
-                let _ = tx.blocking_send(batch);
-            }
-            (read, skipped)
-        });
+        let task = spawn_reader(input, selection.clone(), tx);
         while let Some(batch) = rx.recv().await {
             s.matched += batch.len() as u64;
             let (sent, err) = dest.send(&batch).await;
@@ -403,55 +416,85 @@ async fn backfill(
                 }
             }
         }
-        match task.await {
+        s.count_read(&name, task.await);
+        bar.inc(obj.size);
+    }
+    s
+}
+
+/// What an object's reader thread returns: the read's outcome and the records outside the
+/// selection.
+type ReadOutcome = (
+    Result<crate::archive::source::ObjectRead, crate::archive::source::CorruptObject>,
+    u64,
+);
+
+/// Read one object on a blocking thread, handing the matching records to `tx` in batches of at
+/// most [`BATCH_RECORDS`] records or [`BATCH_BYTES`] bytes.
+fn spawn_reader(
+    input: Box<dyn std::io::Read + Send>,
+    selection: Selection,
+    tx: mpsc::Sender<Vec<Transaction>>,
+) -> tokio::task::JoinHandle<ReadOutcome> {
+    tokio::task::spawn_blocking(move || {
+        let mut batch = Vec::new();
+        let mut bytes = 0usize;
+        let mut skipped = 0u64;
+        let read = read_records_sized(input, |t, len| {
+            if !selection.matches(&t) {
+                skipped += 1;
+                return true;
+            }
+            batch.push(t);
+            bytes += len;
+            if batch.len() >= BATCH_RECORDS || bytes >= BATCH_BYTES {
+                bytes = 0;
+                return tx.blocking_send(std::mem::take(&mut batch)).is_ok();
+            }
+            true
+        });
+        if !batch.is_empty() {
+            let _ = tx.blocking_send(batch);
+        }
+        (read, skipped)
+    })
+}
+
+impl BackfillSummary {
+    /// Count what the reader of object `name` read, skipped and found corrupt.
+    fn count_read(&mut self, name: &str, outcome: Result<ReadOutcome, tokio::task::JoinError>) {
+        match outcome {
             Ok((Ok(read), skipped)) => {
-                s.read += read.records;
-                s.skipped += skipped;
-                s.bad_lines += read.bad_lines;
+                self.read += read.records;
+                self.skipped += skipped;
+                self.bad_lines += read.bad_lines;
                 if let Some(first) = read.first_bad {
-                    s.errors.push(format!(
+                    self.errors.push(format!(
                         "{name}: {} lines are not canonical records (skipped); first: {first}",
                         read.bad_lines
                     ));
                 }
             }
             Ok((Err(e), skipped)) => {
-                s.read += e.records;
-                s.skipped += skipped;
-                s.corrupt_objects += 1;
-                s.errors.push(format!(
+                self.read += e.records;
+                self.skipped += skipped;
+                self.corrupt_objects += 1;
+                self.errors.push(format!(
                     "{name}: corrupt object, skipped the rest of it: {e}"
                 ));
             }
             Err(e) => {
-                s.corrupt_objects += 1;
-                s.errors.push(format!("{name}: reader failed: {e}"));
+                self.corrupt_objects += 1;
+                self.errors.push(format!("{name}: reader failed: {e}"));
             }
         }
-        bar.inc(obj.size);
     }
-    s
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::transaction::Source;
-
-    #[test]
-    fn times_parse_in_every_documented_form() {
-        assert_eq!(parse_time("1700000000000").unwrap(), 1_700_000_000_000);
-        assert_eq!(
-            parse_time("2023-11-14T22:13:20Z").unwrap(),
-            1_700_000_000_000
-        );
-        assert_eq!(
-            parse_time("2023-11-14T22:13:20").unwrap(),
-            1_700_000_000_000
-        );
-        assert_eq!(parse_time("2023-11-14").unwrap(), 1_699_920_000_000);
-        assert!(parse_time("yesterday").unwrap_err().contains("yesterday"));
-    }
 
     #[test]
     fn selection_is_half_open_and_matches_api_and_stage() {

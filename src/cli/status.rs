@@ -6,6 +6,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+pub use super::values::parse_span;
 use crate::aws::AwsArgs;
 use crate::ops::status::{self, CloudWatch, Severity, Window};
 use crate::ops::DEFAULT_STACK_NAME;
@@ -26,27 +27,6 @@ pub struct Args {
     /// JSON instead of the table.
     #[arg(long)]
     pub json: bool,
-}
-
-/// `90s`, `30m`, `3h`, `1d`.
-pub fn parse_span(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?}: expected a number and a unit (s, m, h, d)"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return Err(format!("{s:?}: unit {unit:?} is not s, m, h or d")),
-    };
-    if secs == 0 || secs > 15 * 86_400 {
-        return Err(format!("{s:?}: between 1s and 15d"));
-    }
-    Ok(Duration::from_secs(secs))
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -75,18 +55,4 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spans() {
-        assert_eq!(parse_span("3h"), Ok(Duration::from_secs(10_800)));
-        assert_eq!(parse_span("5m"), Ok(Duration::from_secs(300)));
-        assert!(parse_span("0m").is_err());
-        assert!(parse_span("3").is_err());
-        assert!(parse_span("16d").is_err());
-    }
 }

@@ -100,20 +100,20 @@ const fn setting(
 
 const BOOL_VALUES: &[&str] = &["true", "false"];
 
-pub const QUEUE_URL: Setting = setting(
+pub const QUEUE_URL: TextSetting = text_setting(
     "QUEUE_URL",
     Function::Decode,
-    Kind::Text {
+    TextRule {
         required: true,
         secret: false,
     },
     Stack::Wired,
     "URL of the SQS queue the decode function sends frames to.",
 );
-pub const MESSAGE_BYTES: Setting = setting(
+pub const MESSAGE_BYTES: IntSetting = int_setting(
     "MESSAGE_BYTES",
     Function::Decode,
-    Kind::Int {
+    IntRule {
         default: crate::transport::frame::DEFAULT_MESSAGE_BYTES as u64,
         min: crate::transport::frame::MIN_MESSAGE_BYTES as u64,
         max: Some(crate::transport::queue::MAX_MESSAGE_BYTES as u64),
@@ -121,10 +121,10 @@ pub const MESSAGE_BYTES: Setting = setting(
     Stack::Fixed("1048576"),
     "Bound on one SQS message, body and attributes.",
 );
-pub const MAX_PAYLOAD_BYTES: Setting = setting(
+pub const MAX_PAYLOAD_BYTES: IntSetting = int_setting(
     "MAX_PAYLOAD_BYTES",
     Function::Decode,
-    Kind::Int {
+    IntRule {
         default: crate::decode::logs::DEFAULT_MAX_PAYLOAD_BYTES as u64,
         min: 1_048_576,
         max: None,
@@ -132,10 +132,10 @@ pub const MAX_PAYLOAD_BYTES: Setting = setting(
     Stack::Param("MaxPayloadBytes"),
     "Cap on one decompressed subscription payload (gzip-bomb guard).",
 );
-pub const MAX_BODY_BYTES: Setting = setting(
+pub const MAX_BODY_BYTES: IntSetting = int_setting(
     "MAX_BODY_BYTES",
     Function::Decode,
-    Kind::Int {
+    IntRule {
         default: crate::decode::execution::DEFAULT_MAX_BODY_BYTES as u64,
         min: crate::decode::execution::MIN_MAX_BODY_BYTES as u64,
         max: Some(crate::decode::execution::MAX_MAX_BODY_BYTES as u64),
@@ -143,148 +143,148 @@ pub const MAX_BODY_BYTES: Setting = setting(
     Stack::NotSet,
     "Execution-log bodies longer than this are cut and flagged truncated (never dropped).",
 );
-pub const REST_API_ENABLED: Setting = setting(
+pub const REST_API_ENABLED: BoolSetting = bool_setting(
     "REST_API_ENABLED",
     Function::Decode,
-    Kind::Bool { default: true },
+    BoolRule { default: true },
     Stack::Param("RestApiEnabled"),
     "Keep records of REST APIs.",
 );
-pub const HTTP_API_ENABLED: Setting = setting(
+pub const HTTP_API_ENABLED: BoolSetting = bool_setting(
     "HTTP_API_ENABLED",
     Function::Decode,
-    Kind::Bool { default: true },
+    BoolRule { default: true },
     Stack::Param("HttpApiEnabled"),
     "Keep records of HTTP APIs.",
 );
-pub const WEBSOCKET_API_ENABLED: Setting = setting(
+pub const WEBSOCKET_API_ENABLED: BoolSetting = bool_setting(
     "WEBSOCKET_API_ENABLED",
     Function::Decode,
-    Kind::Bool { default: true },
+    BoolRule { default: true },
     Stack::NotSet,
     "Keep records of WebSocket APIs.",
 );
-pub const STATIC_FILE_EXTENSIONS: Setting = setting(
+pub const STATIC_FILE_EXTENSIONS: ListSetting = list_setting(
     "STATIC_FILE_EXTENSIONS",
     Function::Decode,
-    Kind::List {
+    ListRule {
         default: DEFAULT_STATIC_FILE_EXTENSIONS,
     },
     Stack::Param("StaticFileExtensions"),
     "Requests for paths with these extensions are dropped as static files (counted); `.png` or `png`.",
 );
-pub const RESPONSE_CONTENT_TYPES: Setting = setting(
+pub const RESPONSE_CONTENT_TYPES: ListSetting = list_setting(
     "RESPONSE_CONTENT_TYPES",
     Function::Decode,
-    Kind::List {
+    ListRule {
         default: DEFAULT_RESPONSE_CONTENT_TYPES,
     },
     Stack::Param("ResponseContentTypes"),
     "Keep only responses of these content types, where the record knows one (access logs never do).",
 );
-pub const REDACT_HEADERS: Setting = setting(
+pub const REDACT_HEADERS: ListSetting = list_setting(
     "REDACT_HEADERS",
     Function::Decode,
-    Kind::List {
+    ListRule {
         default: DEFAULT_REDACT_HEADERS,
     },
     Stack::Param("RedactHeaders"),
     "Header names whose values are replaced by [REDACTED] before shipping.",
 );
-pub const AWS_REGION: Setting = setting(
+pub const AWS_REGION: TextSetting = text_setting(
     "AWS_REGION",
     Function::Decode,
-    Kind::Text {
+    TextRule {
         required: false,
         secret: false,
     },
     Stack::NotSet,
     "Region recorded when a line has no execute-api domain (Lambda sets it).",
 );
-pub const ARCHIVE_STREAM: Setting = setting(
+pub const ARCHIVE_STREAM: TextSetting = text_setting(
     "ARCHIVE_STREAM",
     Function::Decode,
-    Kind::Text {
+    TextRule {
         required: false,
         secret: false,
     },
     Stack::Wired,
     "Amazon Data Firehose stream that also archives every record sent to the queue; unset: no archive. The stacks set it when ArchiveBucket is given.",
 );
-pub const BRIDGE_URL: Setting = setting(
+pub const BRIDGE_URL: TextSetting = text_setting(
     "BRIDGE_URL",
     Function::Shipper,
-    Kind::Text {
+    TextRule {
         required: true,
         secret: false,
     },
     Stack::Param("BridgeUrl"),
     "Collector URL; a bare Edge URL gets /api-transactions with the uap format.",
 );
-pub const BRIDGE_FORMAT: Setting = setting(
+pub const BRIDGE_FORMAT: ChoiceSetting = choice_setting(
     "BRIDGE_FORMAT",
     Function::Shipper,
-    Kind::Choice {
+    ChoiceRule {
         default: "uap",
         values: &["uap", "ndjson"],
     },
     Stack::Param("BridgeFormat"),
     "Collector wire format: uap (Cequence Edge format 1.0) or ndjson (canonical records).",
 );
-pub const AUTH_URL: Setting = setting(
+pub const AUTH_URL: TextSetting = text_setting(
     "AUTH_URL",
     Function::Shipper,
-    Kind::Text {
+    TextRule {
         required: false,
         secret: false,
     },
     Stack::Param("AuthUrl"),
     "OAuth2 token endpoint (client credentials); unset sends without a token.",
 );
-pub const CLIENT_ID: Setting = setting(
+pub const CLIENT_ID: TextSetting = text_setting(
     "CLIENT_ID",
     Function::Shipper,
-    Kind::Text {
+    TextRule {
         required: false,
         secret: false,
     },
     Stack::Param("ClientId"),
     "OAuth2 client id (required with AUTH_URL).",
 );
-pub const CLIENT_SECRET_ARN: Setting = setting(
+pub const CLIENT_SECRET_ARN: TextSetting = text_setting(
     "CLIENT_SECRET_ARN",
     Function::Shipper,
-    Kind::Text {
+    TextRule {
         required: false,
         secret: false,
     },
     Stack::Wired,
     "Secrets Manager secret holding the OAuth2 client secret (re-read every SECRET_TTL_SECS).",
 );
-pub const CLIENT_SECRET: Setting = setting(
+pub const CLIENT_SECRET: TextSetting = text_setting(
     "CLIENT_SECRET",
     Function::Shipper,
-    Kind::Text {
+    TextRule {
         required: false,
         secret: true,
     },
     Stack::NotSet,
     "The OAuth2 client secret itself, when CLIENT_SECRET_ARN is unset (local runs only).",
 );
-pub const AUTH_METHOD: Setting = setting(
+pub const AUTH_METHOD: ChoiceSetting = choice_setting(
     "AUTH_METHOD",
     Function::Shipper,
-    Kind::Choice {
+    ChoiceRule {
         default: "body",
         values: &["body", "basic"],
     },
     Stack::NotSet,
     "How the client credentials reach the token endpoint: form body or HTTP Basic.",
 );
-pub const SECRET_TTL_SECS: Setting = setting(
+pub const SECRET_TTL_SECS: IntSetting = int_setting(
     "SECRET_TTL_SECS",
     Function::Shipper,
-    Kind::Int {
+    IntRule {
         default: crate::ship::bridge::secret::DEFAULT_SECRET_TTL.as_secs(),
         min: 0,
         max: Some(86_400),
@@ -292,30 +292,30 @@ pub const SECRET_TTL_SECS: Setting = setting(
     Stack::NotSet,
     "Seconds a client secret read from Secrets Manager is reused.",
 );
-pub const BRIDGE_BEARER_TOKEN: Setting = setting(
+pub const BRIDGE_BEARER_TOKEN: TextSetting = text_setting(
     "BRIDGE_BEARER_TOKEN",
     Function::Shipper,
-    Kind::Text {
+    TextRule {
         required: false,
         secret: true,
     },
     Stack::NotSet,
     "A static bearer token, when AUTH_URL is unset.",
 );
-pub const BRIDGE_AUTH_HEADER: Setting = setting(
+pub const BRIDGE_AUTH_HEADER: TextSetting = text_setting(
     "BRIDGE_AUTH_HEADER",
     Function::Shipper,
-    Kind::Text {
+    TextRule {
         required: false,
         secret: true,
     },
     Stack::NotSet,
     "A static header \"Name: value\", when neither AUTH_URL nor BRIDGE_BEARER_TOKEN is set.",
 );
-pub const WINDOW_BYTES: Setting = setting(
+pub const WINDOW_BYTES: IntSetting = int_setting(
     "WINDOW_BYTES",
     Function::Shipper,
-    Kind::Int {
+    IntRule {
         default: crate::ship::DEFAULT_WINDOW_BYTES as u64,
         min: 4096,
         max: Some(10_000_000),
@@ -323,10 +323,10 @@ pub const WINDOW_BYTES: Setting = setting(
     Stack::Param("WindowBytes"),
     "Bound on one request body to the collector, uncompressed.",
 );
-pub const REQUEST_TIMEOUT_MS: Setting = setting(
+pub const REQUEST_TIMEOUT_MS: IntSetting = int_setting(
     "REQUEST_TIMEOUT_MS",
     Function::Shipper,
-    Kind::Int {
+    IntRule {
         default: 10_000,
         min: 100,
         max: Some(600_000),
@@ -334,10 +334,10 @@ pub const REQUEST_TIMEOUT_MS: Setting = setting(
     Stack::Param("RequestTimeoutMs"),
     "Timeout of one collector or token request, in milliseconds.",
 );
-pub const DEADLINE_MARGIN_MS: Setting = setting(
+pub const DEADLINE_MARGIN_MS: IntSetting = int_setting(
     "DEADLINE_MARGIN_MS",
     Function::Shipper,
-    Kind::Int {
+    IntRule {
         default: 1500,
         min: 0,
         max: Some(60_000),
@@ -345,17 +345,17 @@ pub const DEADLINE_MARGIN_MS: Setting = setting(
     Stack::NotSet,
     "Time kept free before the invocation's deadline: no retry starts inside it.",
 );
-pub const BRIDGE_GZIP: Setting = setting(
+pub const BRIDGE_GZIP: BoolSetting = bool_setting(
     "BRIDGE_GZIP",
     Function::Shipper,
-    Kind::Bool { default: false },
+    BoolRule { default: false },
     Stack::NotSet,
     "Compress request bodies (Content-Encoding: gzip).",
 );
-pub const BRIDGE_CONCURRENCY: Setting = setting(
+pub const BRIDGE_CONCURRENCY: IntSetting = int_setting(
     "BRIDGE_CONCURRENCY",
     Function::Shipper,
-    Kind::Int {
+    IntRule {
         default: 4,
         min: 1,
         max: Some(64),
@@ -363,17 +363,17 @@ pub const BRIDGE_CONCURRENCY: Setting = setting(
     Stack::NotSet,
     "Windows in flight per shipper batch.",
 );
-pub const ALLOW_INSECURE_HTTP: Setting = setting(
+pub const ALLOW_INSECURE_HTTP: BoolSetting = bool_setting(
     "ALLOW_INSECURE_HTTP",
     Function::Shipper,
-    Kind::Bool { default: false },
+    BoolRule { default: false },
     Stack::Param("AllowInsecureHttp"),
     "Allow http:// collector and token URLs (testing only).",
 );
-pub const LOG_LEVEL: Setting = setting(
+pub const LOG_LEVEL: ChoiceSetting = choice_setting(
     "LOG_LEVEL",
     Function::Both,
-    Kind::Choice {
+    ChoiceRule {
         default: "info",
         values: &["error", "warn", "info", "debug", "trace"],
     },
@@ -381,19 +381,19 @@ pub const LOG_LEVEL: Setting = setting(
     "Log level of the function's JSON log lines (a tracing directive is accepted too).",
 );
 
-pub const ALLOWED_LOG_GROUPS: Setting = setting(
+pub const ALLOWED_LOG_GROUPS: ListSetting = list_setting(
     "ALLOWED_LOG_GROUPS",
     Function::Decode,
-    Kind::List {
+    ListRule {
         default: crate::decode::DEFAULT_LOG_GROUPS,
     },
     Stack::Wired,
     "Log groups whose payloads are decoded (names, or prefixes ending in *; * alone: any); others are counted and ignored. The stacks add ExtraLogGroupPattern.",
 );
-pub const RETRY_MAX_VISIBILITY_SECS: Setting = setting(
+pub const RETRY_MAX_VISIBILITY_SECS: IntSetting = int_setting(
     "RETRY_MAX_VISIBILITY_SECS",
     Function::Shipper,
-    Kind::Int {
+    IntRule {
         default: 10_800,
         min: 0,
         max: Some(43_200),
@@ -401,20 +401,20 @@ pub const RETRY_MAX_VISIBILITY_SECS: Setting = setting(
     Stack::Param("RetryMaxVisibilitySeconds"),
     "Cap on the visibility timeout a transiently failed message gets, doubling from the queue's with each receive (0: no growth).",
 );
-pub const REDRIVE_DLQ_ARN: Setting = setting(
+pub const REDRIVE_DLQ_ARN: TextSetting = text_setting(
     "REDRIVE_DLQ_ARN",
     Function::Shipper,
-    Kind::Text {
+    TextRule {
         required: false,
         secret: false,
     },
     Stack::Wired,
     "Dead-letter queue moved back to its source queue once deliveries succeed again (unset: off; the stacks set the shipper DLQ unless AutoRedrive is false).",
 );
-pub const REDRIVE_COOLDOWN_SECS: Setting = setting(
+pub const REDRIVE_COOLDOWN_SECS: IntSetting = int_setting(
     "REDRIVE_COOLDOWN_SECS",
     Function::Shipper,
-    Kind::Int {
+    IntRule {
         default: 900,
         min: 60,
         max: Some(86_400),
@@ -422,10 +422,10 @@ pub const REDRIVE_COOLDOWN_SECS: Setting = setting(
     Stack::Param("RedriveCooldownSeconds"),
     "Least time between two automatic redrive starts.",
 );
-pub const REDRIVE_RATE: Setting = setting(
+pub const REDRIVE_RATE: IntSetting = int_setting(
     "REDRIVE_RATE",
     Function::Shipper,
-    Kind::Int {
+    IntRule {
         default: 50,
         min: 1,
         max: Some(500),
@@ -434,20 +434,20 @@ pub const REDRIVE_RATE: Setting = setting(
     "Messages per second an automatic redrive moves.",
 );
 
-pub const STITCH_QUEUE_URL: Setting = setting(
+pub const STITCH_QUEUE_URL: TextSetting = text_setting(
     "STITCH_QUEUE_URL",
     Function::Decode,
-    Kind::Text {
+    TextRule {
         required: false,
         secret: false,
     },
     Stack::Wired,
     "FIFO queue where requests not seen whole wait for their other part (docs/stitching.md); unset: they are delivered alone, flagged partial.",
 );
-pub const STITCH_HOLD_SECS: Setting = setting(
+pub const STITCH_HOLD_SECS: IntSetting = int_setting(
     "STITCH_HOLD_SECS",
     Function::Decode,
-    Kind::Int {
+    IntRule {
         default: crate::stitch::DEFAULT_HOLD_SECS,
         min: 0,
         max: Some(600),
@@ -455,53 +455,53 @@ pub const STITCH_HOLD_SECS: Setting = setting(
     Stack::Param("StitchHoldSeconds"),
     "Seconds a request's fragment waits for its other part before it is delivered alone, flagged partial.",
 );
-pub const JOIN_STAGES: Setting = setting(
+pub const JOIN_STAGES: ListSetting = list_setting(
     "JOIN_STAGES",
     Function::Decode,
-    Kind::List { default: &[] },
+    ListRule { default: &[] },
     Stack::Param("JoinStages"),
     "REST stages ({api-id}/{stage}, * for all) whose access-log records are joined with their execution logs into one transaction (needs STITCH_QUEUE_URL).",
 );
 
 /// Every setting, in the order of the configuration table.
 pub const SETTINGS: &[Setting] = &[
-    QUEUE_URL,
-    MESSAGE_BYTES,
-    MAX_PAYLOAD_BYTES,
-    MAX_BODY_BYTES,
-    REST_API_ENABLED,
-    HTTP_API_ENABLED,
-    WEBSOCKET_API_ENABLED,
-    STATIC_FILE_EXTENSIONS,
-    RESPONSE_CONTENT_TYPES,
-    REDACT_HEADERS,
-    AWS_REGION,
-    ARCHIVE_STREAM,
-    BRIDGE_URL,
-    BRIDGE_FORMAT,
-    AUTH_URL,
-    CLIENT_ID,
-    CLIENT_SECRET_ARN,
-    CLIENT_SECRET,
-    AUTH_METHOD,
-    SECRET_TTL_SECS,
-    BRIDGE_BEARER_TOKEN,
-    BRIDGE_AUTH_HEADER,
-    WINDOW_BYTES,
-    REQUEST_TIMEOUT_MS,
-    DEADLINE_MARGIN_MS,
-    BRIDGE_GZIP,
-    BRIDGE_CONCURRENCY,
-    ALLOW_INSECURE_HTTP,
-    ALLOWED_LOG_GROUPS,
-    STITCH_QUEUE_URL,
-    STITCH_HOLD_SECS,
-    JOIN_STAGES,
-    RETRY_MAX_VISIBILITY_SECS,
-    REDRIVE_DLQ_ARN,
-    REDRIVE_COOLDOWN_SECS,
-    REDRIVE_RATE,
-    LOG_LEVEL,
+    QUEUE_URL.setting,
+    MESSAGE_BYTES.setting,
+    MAX_PAYLOAD_BYTES.setting,
+    MAX_BODY_BYTES.setting,
+    REST_API_ENABLED.setting,
+    HTTP_API_ENABLED.setting,
+    WEBSOCKET_API_ENABLED.setting,
+    STATIC_FILE_EXTENSIONS.setting,
+    RESPONSE_CONTENT_TYPES.setting,
+    REDACT_HEADERS.setting,
+    AWS_REGION.setting,
+    ARCHIVE_STREAM.setting,
+    BRIDGE_URL.setting,
+    BRIDGE_FORMAT.setting,
+    AUTH_URL.setting,
+    CLIENT_ID.setting,
+    CLIENT_SECRET_ARN.setting,
+    CLIENT_SECRET.setting,
+    AUTH_METHOD.setting,
+    SECRET_TTL_SECS.setting,
+    BRIDGE_BEARER_TOKEN.setting,
+    BRIDGE_AUTH_HEADER.setting,
+    WINDOW_BYTES.setting,
+    REQUEST_TIMEOUT_MS.setting,
+    DEADLINE_MARGIN_MS.setting,
+    BRIDGE_GZIP.setting,
+    BRIDGE_CONCURRENCY.setting,
+    ALLOW_INSECURE_HTTP.setting,
+    ALLOWED_LOG_GROUPS.setting,
+    STITCH_QUEUE_URL.setting,
+    STITCH_HOLD_SECS.setting,
+    JOIN_STAGES.setting,
+    RETRY_MAX_VISIBILITY_SECS.setting,
+    REDRIVE_DLQ_ARN.setting,
+    REDRIVE_COOLDOWN_SECS.setting,
+    REDRIVE_RATE.setting,
+    LOG_LEVEL.setting,
 ];
 
 /// `true`/`false` and the usual spellings; `None` for anything else.
@@ -514,7 +514,175 @@ pub fn parse_bool(value: &str) -> Option<bool> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Reading a setting. Each reader panics only on a programming error (asking a Bool for a number).
+// Reading a setting. Each constant is typed by its kind ([`IntSetting`], [`BoolSetting`], ...), so
+// only the readers of that kind exist for it: asking a switch for a number does not compile.
+
+/// The rule of a whole-number setting: its default and range (`max: None`: no upper bound).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntRule {
+    pub default: u64,
+    pub min: u64,
+    pub max: Option<u64>,
+}
+
+/// The rule of a switch: its default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BoolRule {
+    pub default: bool,
+}
+
+/// The rule of a choice: its default and the values it accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChoiceRule {
+    pub default: &'static str,
+    pub values: &'static [&'static str],
+}
+
+/// The rule of a list: its default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListRule {
+    pub default: &'static [&'static str],
+}
+
+/// The rule of free text: whether it is required, and whether it is a secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextRule {
+    pub required: bool,
+    pub secret: bool,
+}
+
+/// A registry entry with the rule of its kind. It derefs to its [`Setting`] (`name`, `doc`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Typed<R> {
+    pub setting: Setting,
+    pub rule: R,
+}
+
+impl<R> std::ops::Deref for Typed<R> {
+    type Target = Setting;
+    fn deref(&self) -> &Setting {
+        &self.setting
+    }
+}
+
+pub type IntSetting = Typed<IntRule>;
+pub type BoolSetting = Typed<BoolRule>;
+pub type ChoiceSetting = Typed<ChoiceRule>;
+pub type ListSetting = Typed<ListRule>;
+pub type TextSetting = Typed<TextRule>;
+
+const fn int_setting(
+    name: &'static str,
+    function: Function,
+    rule: IntRule,
+    stack: Stack,
+    doc: &'static str,
+) -> IntSetting {
+    let kind = Kind::Int {
+        default: rule.default,
+        min: rule.min,
+        max: rule.max,
+    };
+    Typed {
+        setting: setting(name, function, kind, stack, doc),
+        rule,
+    }
+}
+
+const fn bool_setting(
+    name: &'static str,
+    function: Function,
+    rule: BoolRule,
+    stack: Stack,
+    doc: &'static str,
+) -> BoolSetting {
+    let kind = Kind::Bool {
+        default: rule.default,
+    };
+    Typed {
+        setting: setting(name, function, kind, stack, doc),
+        rule,
+    }
+}
+
+const fn choice_setting(
+    name: &'static str,
+    function: Function,
+    rule: ChoiceRule,
+    stack: Stack,
+    doc: &'static str,
+) -> ChoiceSetting {
+    let kind = Kind::Choice {
+        default: rule.default,
+        values: rule.values,
+    };
+    Typed {
+        setting: setting(name, function, kind, stack, doc),
+        rule,
+    }
+}
+
+const fn list_setting(
+    name: &'static str,
+    function: Function,
+    rule: ListRule,
+    stack: Stack,
+    doc: &'static str,
+) -> ListSetting {
+    let kind = Kind::List {
+        default: rule.default,
+    };
+    Typed {
+        setting: setting(name, function, kind, stack, doc),
+        rule,
+    }
+}
+
+const fn text_setting(
+    name: &'static str,
+    function: Function,
+    rule: TextRule,
+    stack: Stack,
+    doc: &'static str,
+) -> TextSetting {
+    let kind = Kind::Text {
+        required: rule.required,
+        secret: rule.secret,
+    };
+    Typed {
+        setting: setting(name, function, kind, stack, doc),
+        rule,
+    }
+}
+
+/// Why a value is not one a setting accepts (the setting's name is added by the reader).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    #[error("{0}")]
+    NotANumber(#[from] std::num::ParseIntError),
+    #[error("must be {min}..={max}")]
+    OutOfRange { min: u64, max: u64 },
+    #[error("must be at least {min}")]
+    TooSmall { min: u64 },
+    #[error("expected true or false")]
+    NotABool,
+    #[error("expected one of {}", values.join(", "))]
+    NotAChoice { values: &'static [&'static str] },
+}
+
+impl IntRule {
+    /// Parse and range-check a number: the rule of the environment and of the CLI flag.
+    pub fn check(&self, value: &str) -> Result<u64, ValueError> {
+        let n = value.trim().parse::<u64>()?;
+        match self.max {
+            Some(max) if !(self.min..=max).contains(&n) => {
+                Err(ValueError::OutOfRange { min: self.min, max })
+            }
+            None if n < self.min => Err(ValueError::TooSmall { min: self.min }),
+            _ => Ok(n),
+        }
+    }
+}
 
 impl Setting {
     /// The value as given, trimmed; blank is unset.
@@ -538,91 +706,17 @@ impl Setting {
         }
     }
 
-    /// A required text setting.
-    pub fn required(&self, env: &dyn Env) -> Result<String, ConfigError> {
-        self.raw(env)
-            .ok_or(ConfigError::Missing { name: self.name })
-    }
-
-    /// An optional text setting.
-    pub fn text(&self, env: &dyn Env) -> Option<String> {
-        self.raw(env)
-    }
-
-    pub fn bool(&self, env: &dyn Env) -> Result<bool, ConfigError> {
-        match self.raw(env) {
-            None => Ok(self.bool_default()),
-            Some(v) => parse_bool(&v).ok_or_else(|| self.invalid(&v, "expected true or false")),
-        }
-    }
-
-    /// A whole number, checked against the setting's range.
-    pub fn int(&self, env: &dyn Env) -> Result<u64, ConfigError> {
-        match self.raw(env) {
-            None => Ok(self.int_default()),
-            Some(v) => self.check_int(&v).map_err(|why| self.invalid(&v, why)),
-        }
-    }
-
-    pub fn usize(&self, env: &dyn Env) -> Result<usize, ConfigError> {
-        let n = self.int(env)?;
-        usize::try_from(n).map_err(|_| self.invalid(&n.to_string(), "too large for this machine"))
-    }
-
-    /// One of the setting's values, parsed by `T` (which may accept aliases).
-    pub fn choice<T>(&self, env: &dyn Env) -> Result<T, ConfigError>
-    where
-        T: std::str::FromStr,
-        T::Err: std::fmt::Display,
-    {
-        let v = self.raw(env).unwrap_or_else(|| self.default_text());
-        v.parse()
-            .map_err(|e: T::Err| self.invalid(&v, e.to_string()))
-    }
-
-    /// A list (lower-cased); extensions lose a leading dot.
-    pub fn list(&self, env: &dyn Env) -> Vec<String> {
-        let Kind::List { default } = self.kind else {
-            panic!("{} is not a list setting", self.name)
-        };
-        match self.raw(env) {
-            None => default.iter().map(|s| s.to_string()).collect(),
-            Some(v) if self.name == STATIC_FILE_EXTENSIONS.name => parse_extensions(&v),
-            Some(v) => parse_list(&v),
-        }
-    }
-
-    /// Parse and range-check a number: the rule of the environment and of the CLI flag.
-    pub fn check_int(&self, value: &str) -> Result<u64, String> {
-        let Kind::Int { min, max, .. } = self.kind else {
-            panic!("{} is not a number setting", self.name)
-        };
-        let n = value.trim().parse::<u64>().map_err(|e| e.to_string())?;
-        match max {
-            Some(max) if !(min..=max).contains(&n) => Err(format!("must be {min}..={max}")),
-            None if n < min => Err(format!("must be at least {min}")),
-            _ => Ok(n),
-        }
-    }
-
-    pub const fn int_default(&self) -> u64 {
+    /// Whether `value` is one the setting accepts (text and lists accept anything).
+    pub fn check(&self, value: &str) -> Result<(), ValueError> {
         match self.kind {
-            Kind::Int { default, .. } => default,
-            _ => panic!("not a number setting"),
-        }
-    }
-
-    pub const fn choice_default(&self) -> &'static str {
-        match self.kind {
-            Kind::Choice { default, .. } => default,
-            _ => panic!("not a choice setting"),
-        }
-    }
-
-    pub const fn bool_default(&self) -> bool {
-        match self.kind {
-            Kind::Bool { default } => default,
-            _ => panic!("not a bool setting"),
+            Kind::Int { default, min, max } => IntRule { default, min, max }.check(value).map(drop),
+            Kind::Bool { .. } => parse_bool(value).map(drop).ok_or(ValueError::NotABool),
+            Kind::Choice { values, .. } => values
+                .iter()
+                .any(|v| v.eq_ignore_ascii_case(value.trim()))
+                .then_some(())
+                .ok_or(ValueError::NotAChoice { values }),
+            Kind::List { .. } | Kind::Text { .. } => Ok(()),
         }
     }
 
@@ -653,31 +747,105 @@ impl Setting {
             Kind::Text { .. } => "text".into(),
         }
     }
+}
+
+impl TextSetting {
+    /// A required text setting.
+    pub fn required(&self, env: &dyn Env) -> Result<String, ConfigError> {
+        self.raw(env)
+            .ok_or(ConfigError::Missing { name: self.name })
+    }
+
+    /// An optional text setting.
+    pub fn text(&self, env: &dyn Env) -> Option<String> {
+        self.raw(env)
+    }
+}
+
+impl BoolSetting {
+    pub fn bool(&self, env: &dyn Env) -> Result<bool, ConfigError> {
+        match self.raw(env) {
+            None => Ok(self.bool_default()),
+            Some(v) => parse_bool(&v).ok_or_else(|| self.invalid(&v, "expected true or false")),
+        }
+    }
+
+    pub const fn bool_default(&self) -> bool {
+        self.rule.default
+    }
+
+    /// The values a CLI flag taking a value accepts.
+    pub fn clap_choice(&self) -> clap::builder::PossibleValuesParser {
+        clap::builder::PossibleValuesParser::new(BOOL_VALUES.iter().copied())
+    }
+}
+
+impl IntSetting {
+    /// A whole number, checked against the setting's range.
+    pub fn int(&self, env: &dyn Env) -> Result<u64, ConfigError> {
+        match self.raw(env) {
+            None => Ok(self.int_default()),
+            Some(v) => self
+                .check_int(&v)
+                .map_err(|why| self.invalid(&v, why.to_string())),
+        }
+    }
+
+    pub fn usize(&self, env: &dyn Env) -> Result<usize, ConfigError> {
+        let n = self.int(env)?;
+        usize::try_from(n).map_err(|_| self.invalid(&n.to_string(), "too large for this machine"))
+    }
+
+    /// Parse and range-check a number: the rule of the environment and of the CLI flag.
+    pub fn check_int(&self, value: &str) -> Result<u64, ValueError> {
+        self.rule.check(value)
+    }
+
+    pub const fn int_default(&self) -> u64 {
+        self.rule.default
+    }
 
     /// The values a CLI flag accepts: the same range as the environment.
     pub fn clap_usize(&self) -> clap::builder::RangedU64ValueParser<usize> {
-        let Kind::Int { min, max, .. } = self.kind else {
-            panic!("{} is not a number setting", self.name)
-        };
+        let IntRule { min, max, .. } = self.rule;
         clap::builder::RangedU64ValueParser::<usize>::new().range(min..=max.unwrap_or(u64::MAX))
     }
 
     pub fn clap_u64(&self) -> clap::builder::RangedU64ValueParser<u64> {
-        let Kind::Int { min, max, .. } = self.kind else {
-            panic!("{} is not a number setting", self.name)
-        };
+        let IntRule { min, max, .. } = self.rule;
         clap::builder::RangedU64ValueParser::<u64>::new().range(min..=max.unwrap_or(u64::MAX))
     }
+}
 
+impl ChoiceSetting {
+    /// One of the setting's values, parsed by `T` (which may accept aliases).
+    pub fn choice<T>(&self, env: &dyn Env) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+    {
+        let v = self.raw(env).unwrap_or_else(|| self.default_text());
+        v.parse()
+            .map_err(|e: T::Err| self.invalid(&v, e.to_string()))
+    }
+
+    pub const fn choice_default(&self) -> &'static str {
+        self.rule.default
+    }
+
+    /// The values a CLI flag accepts.
     pub fn clap_choice(&self) -> clap::builder::PossibleValuesParser {
-        match self.kind {
-            Kind::Choice { values, .. } => {
-                clap::builder::PossibleValuesParser::new(values.iter().copied())
-            }
-            Kind::Bool { .. } => {
-                clap::builder::PossibleValuesParser::new(BOOL_VALUES.iter().copied())
-            }
-            _ => panic!("{} is not a choice setting", self.name),
+        clap::builder::PossibleValuesParser::new(self.rule.values.iter().copied())
+    }
+}
+
+impl ListSetting {
+    /// A list (lower-cased); extensions lose a leading dot.
+    pub fn list(&self, env: &dyn Env) -> Vec<String> {
+        match self.raw(env) {
+            None => self.rule.default.iter().map(|s| s.to_string()).collect(),
+            Some(v) if self.name == STATIC_FILE_EXTENSIONS.name => parse_extensions(&v),
+            Some(v) => parse_list(&v),
         }
     }
 }
@@ -758,18 +926,20 @@ mod tests {
         let mut seen = HashSet::new();
         for s in SETTINGS {
             assert!(seen.insert(s.name), "{} declared twice", s.name);
-            let empty: HashMap<String, String> = HashMap::new();
             match s.kind {
-                Kind::Int { default, .. } => {
-                    assert_eq!(s.check_int(&default.to_string()), Ok(default), "{}", s.name)
-                }
+                Kind::Int { default, min, max } => assert_eq!(
+                    IntRule { default, min, max }.check(&default.to_string()),
+                    Ok(default),
+                    "{}",
+                    s.name
+                ),
                 Kind::Choice { default, values } => assert!(values.contains(&default)),
-                Kind::Bool { .. } => assert!(s.bool(&empty).is_ok()),
+                Kind::Bool { .. } => assert!(s.check(&s.default_text()).is_ok()),
                 Kind::List { .. } | Kind::Text { .. } => {}
             }
             if let Stack::Fixed(v) = s.stack {
                 assert!(
-                    s.check_int(v).is_ok(),
+                    s.check(v).is_ok(),
                     "{}: the stacks' value {v} is refused",
                     s.name
                 );

@@ -182,9 +182,95 @@ pub fn render(
     is_static: bool,
     large: bool,
 ) -> Rendered {
+    let at = Where {
+        stage,
+        region,
+        account,
+    };
+    let d = draw(rng, &at, req, is_static, large);
+    let mut log = Log {
+        lines: Vec::with_capacity(28),
+        at: 0,
+    };
+    log.line(format!("Extended Request Id: {}", req.extended_request_id));
+    if matches!(
+        d.scenario,
+        Scenario::Authorized | Scenario::AuthorizerDenied
+    ) && !authorize(rng, &at, &d, &mut log)
+    {
+        return d.finish(log.lines, None, None);
+    }
+    if !usage_plan(rng, &at, &d, &mut log) {
+        return d.finish(log.lines, None, None);
+    }
+    let lambda_id = method_and_endpoint_request(rng, &at, &d, &mut log);
+    if d.scenario == Scenario::IntegrationTimeout {
+        log.line("Execution failed due to a timeout error".into());
+        log.line("Method completed with status: 504".into());
+        let request_body = d.request_body.clone();
+        return d.finish(log.lines, request_body, None);
+    }
+    integration_response(&d, &lambda_id, &mut log);
+    // Errors answer with API Gateway's own body; the decoder falls back to the integration's.
+    let decoded_response = match d.scenario {
+        Scenario::MalformedProxy => {
+            Some(r#"{"statusCode":200,"body":{"not":"a string"}}"#.to_string())
+        }
+        Scenario::LambdaTimeout => Some(format!(
+            r#"{{"errorMessage":"{lambda_id} Task timed out after 10.00 seconds"}}"#
+        )),
+        _ => d.response_body.clone(),
+    };
+    let request_body = d.request_body.clone();
+    d.finish(log.lines, request_body, decoded_response)
+}
+
+/// The stage a request is rendered for, and its region and account.
+struct Where<'a> {
+    stage: &'a Stage,
+    region: &'a str,
+    account: &'a str,
+}
+
+/// Execution-log lines with their offsets from the request's start, and the current offset.
+struct Log {
+    lines: Vec<(i64, String)>,
+    at: i64,
+}
+
+impl Log {
+    fn line(&mut self, text: String) {
+        self.lines.push((self.at, text));
+    }
+}
+
+/// What was drawn for one request before its lines are written.
+struct Draw<'a> {
+    req: &'a Request,
+    scenario: Scenario,
+    status: u16,
+    trace: String,
+    key: String,
+    masked_key: String,
+    with_key: bool,
+    api_stage: String,
+    query: Option<usize>,
+    headers: Vec<(String, String)>,
+    request_body: Option<String>,
+    response_body: Option<String>,
+    is_static: bool,
+}
+
+/// Draw the scenario, the ids, the request headers and both bodies (in this order: the draws
+/// of the random generator make the output).
+fn draw<'a>(
+    rng: &mut StdRng,
+    at: &Where<'_>,
+    req: &'a Request,
+    is_static: bool,
+    large: bool,
+) -> Draw<'a> {
     let scenario = pick_scenario(rng);
-    let id = req.request_id.as_str();
-    let domain = stage.domain(region);
     let trace = format!("1-{}-{}", hex(rng, 4), hex(rng, 12));
     let status = match scenario {
         Scenario::Throttled => 429,
@@ -193,15 +279,40 @@ pub fn render(
         Scenario::IntegrationTimeout => 504,
         Scenario::Proxy | Scenario::Authorized => req.status,
     };
-    let api_stage = format!("{}/{}", stage.api_id, stage.stage);
     let key = format!("{}{}", alnum(rng, 34), alnum(rng, 6));
     let masked_key = mask(&key, 34);
     let with_key = req.api_key_id.is_some();
-
-    // Request side.
     let has_body = matches!(req.method, "POST" | "PUT" | "PATCH");
     let query =
         (req.method == "GET" && rng.random_bool(0.4)).then(|| rng.random_range(0..QUERIES.len()));
+    let headers = request_headers(rng, at, req, scenario, has_body, (&masked_key, &trace));
+    let (request_body, response_body) = bodies(rng, req, scenario, status, has_body, large);
+    Draw {
+        req,
+        scenario,
+        status,
+        trace,
+        key,
+        masked_key,
+        with_key,
+        api_stage: format!("{}/{}", at.stage.api_id, at.stage.stage),
+        query,
+        headers,
+        request_body,
+        response_body,
+        is_static,
+    }
+}
+
+/// The request headers API Gateway logs (masked as it masks them).
+fn request_headers(
+    rng: &mut StdRng,
+    at: &Where<'_>,
+    req: &Request,
+    scenario: Scenario,
+    has_body: bool,
+    (masked_key, trace): (&str, &str),
+) -> Vec<(String, String)> {
     let proxy_hop = format!(
         "130.176.{}.{}",
         rng.random_range(0..=255u8),
@@ -227,7 +338,7 @@ pub fn render(
             format!("session={}; theme=dark", alnum(rng, 16)),
         ));
     }
-    headers.push(("Host".into(), domain.clone()));
+    headers.push(("Host".into(), at.stage.domain(at.region)));
     if rng.random_bool(0.1) {
         headers.push((
             "If-Modified-Since".into(),
@@ -237,14 +348,25 @@ pub fn render(
     if req.user_agent != "-" {
         headers.push(("User-Agent".into(), req.user_agent.into()));
     }
-    if with_key {
-        headers.push(("x-api-key".into(), masked_key.clone()));
+    if req.api_key_id.is_some() {
+        headers.push(("x-api-key".into(), masked_key.to_string()));
     }
     headers.push(("X-Amzn-Trace-Id".into(), format!("Root={trace}")));
     headers.push(("X-Forwarded-For".into(), format!("{}, {proxy_hop}", req.ip)));
     headers.push(("X-Forwarded-Port".into(), "443".into()));
     headers.push(("X-Forwarded-Proto".into(), "https".into()));
+    headers
+}
 
+/// The request body (methods that carry one) and the response body the scenario gives.
+fn bodies(
+    rng: &mut StdRng,
+    req: &Request,
+    scenario: Scenario,
+    status: u16,
+    has_body: bool,
+    large: bool,
+) -> (Option<String>, Option<String>) {
     let long = |rng: &mut StdRng| {
         if large && rng.random_bool(0.15) {
             rng.random_range(2_000..=200_000)
@@ -274,91 +396,88 @@ pub fn render(
             Some(json_body(rng, n))
         }
     };
+    (request_body, response_body)
+}
 
-    let mut lines: Vec<(i64, String)> = Vec::with_capacity(28);
-    let mut at = 0i64;
-    let mut line = |at: i64, s: String| lines.push((at, s));
-    line(
-        at,
-        format!("Extended Request Id: {}", req.extended_request_id),
-    );
-    if matches!(scenario, Scenario::Authorized | Scenario::AuthorizerDenied) {
-        let authorizer = alnum(rng, 6).to_lowercase();
-        line(
-            at,
-            format!("Starting authorizer: {authorizer} for request: {id}"),
-        );
-        line(at, format!("Incoming identity: {}", mask(&key, 60)));
-        line(at, format!("Endpoint request URI: https://lambda.{region}.amazonaws.com/2015-03-31/functions/arn:aws:lambda:{region}:{account}:function:authorizer/invocations"));
-        line(
-            at,
-            format!(
-                r#"Endpoint request body after transformations: {{"type":"TOKEN","methodArn":"arn:aws:execute-api:{region}:{account}:{}/{}/{}{}","authorizationToken":"{}"}}"#,
-                stage.api_id,
-                stage.stage,
-                req.method,
-                req.path,
-                mask(&key, 60)
-            ),
-        );
-        line(at, format!("Sending request to https://lambda.{region}.amazonaws.com/2015-03-31/functions/arn:aws:lambda:{region}:{account}:function:authorizer/invocations"));
-        at += 3;
-        if scenario == Scenario::AuthorizerDenied {
-            line(at, format!("Unauthorized request: {id}"));
-            line(at, "Method completed with status: 401".into());
-            return finish(
-                lines, req, scenario, status, headers, None, None, query, is_static,
-            );
-        }
-        line(
-            at,
-            format!(
-                r#"Authorizer result body before parsing: {{"principalId":"user-{}","policyDocument":{{"Version":"2012-10-17","Statement":[{{"Action":"execute-api:Invoke","Effect":"Allow","Resource":"*"}}]}}}}"#,
-                rng.random_range(1..5000u32)
-            ),
-        );
-        line(
-            at,
-            "Using valid authorizer policy for principal: user".into(),
-        );
-        line(at, "Successfully completed authorizer execution".into());
+/// The authorizer's lines; `false` when it denied the request (its lines end there).
+fn authorize(rng: &mut StdRng, at: &Where<'_>, d: &Draw<'_>, log: &mut Log) -> bool {
+    let (region, account, stage, req) = (at.region, at.account, at.stage, d.req);
+    let id = req.request_id.as_str();
+    let authorizer = alnum(rng, 6).to_lowercase();
+    log.line(format!(
+        "Starting authorizer: {authorizer} for request: {id}"
+    ));
+    log.line(format!("Incoming identity: {}", mask(&d.key, 60)));
+    log.line(format!("Endpoint request URI: https://lambda.{region}.amazonaws.com/2015-03-31/functions/arn:aws:lambda:{region}:{account}:function:authorizer/invocations"));
+    log.line(format!(
+        r#"Endpoint request body after transformations: {{"type":"TOKEN","methodArn":"arn:aws:execute-api:{region}:{account}:{}/{}/{}{}","authorizationToken":"{}"}}"#,
+        stage.api_id,
+        stage.stage,
+        req.method,
+        req.path,
+        mask(&d.key, 60)
+    ));
+    log.line(format!("Sending request to https://lambda.{region}.amazonaws.com/2015-03-31/functions/arn:aws:lambda:{region}:{account}:function:authorizer/invocations"));
+    log.at += 3;
+    if d.scenario == Scenario::AuthorizerDenied {
+        log.line(format!("Unauthorized request: {id}"));
+        log.line("Method completed with status: 401".into());
+        return false;
     }
-    line(
-        at,
-        format!(
-            "Verifying Usage Plan for request: {id}. API Key: {} API Stage: {api_stage}",
-            if with_key { masked_key.as_str() } else { "" }
-        ),
-    );
-    if scenario == Scenario::Throttled {
-        line(at, format!("Key throttle limit exceeded for RestApi {}, Stage {}, Resource {}, HttpMethod {}. Limit: 10.00 Burst: 20", stage.api_id, stage.stage, alnum(rng, 6).to_lowercase(), req.method));
-        line(at, "Method completed with status: 429".into());
-        return finish(
-            lines, req, scenario, status, headers, None, None, query, is_static,
-        );
+    log.line(format!(
+        r#"Authorizer result body before parsing: {{"principalId":"user-{}","policyDocument":{{"Version":"2012-10-17","Statement":[{{"Action":"execute-api:Invoke","Effect":"Allow","Resource":"*"}}]}}}}"#,
+        rng.random_range(1..5000u32)
+    ));
+    log.line("Using valid authorizer policy for principal: user".into());
+    log.line("Successfully completed authorizer execution".into());
+    true
+}
+
+/// The usage plan's lines; `false` when it throttled the request (its lines end there).
+fn usage_plan(rng: &mut StdRng, at: &Where<'_>, d: &Draw<'_>, log: &mut Log) -> bool {
+    let (req, api_stage, masked_key) = (d.req, &d.api_stage, &d.masked_key);
+    log.line(format!(
+        "Verifying Usage Plan for request: {}. API Key: {} API Stage: {api_stage}",
+        req.request_id,
+        if d.with_key { masked_key.as_str() } else { "" }
+    ));
+    if d.scenario == Scenario::Throttled {
+        log.line(format!("Key throttle limit exceeded for RestApi {}, Stage {}, Resource {}, HttpMethod {}. Limit: 10.00 Burst: 20", at.stage.api_id, at.stage.stage, alnum(rng, 6).to_lowercase(), req.method));
+        log.line("Method completed with status: 429".into());
+        return false;
     }
-    if with_key {
-        line(at, format!("API Key {masked_key} authorized because method '{} {}' requires API Key and a valid API Key was provided. Request will contribute to throttle and quota limits", req.method, req.route));
-        line(
-            at,
-            format!(
-                "Usage Plan check succeeded for API Key {masked_key} and API Stage {api_stage}"
-            ),
-        );
+    if d.with_key {
+        log.line(format!("API Key {masked_key} authorized because method '{} {}' requires API Key and a valid API Key was provided. Request will contribute to throttle and quota limits", req.method, req.route));
+        log.line(format!(
+            "Usage Plan check succeeded for API Key {masked_key} and API Stage {api_stage}"
+        ));
     } else {
-        line(at, format!("API Key  authorized because method '{} {}' does not require API Key. Request will not contribute to throttle or quota limits", req.method, req.route));
-        line(
-            at,
-            format!("Usage Plan check succeeded for API Key  and API Stage {api_stage}"),
-        );
+        log.line(format!("API Key  authorized because method '{} {}' does not require API Key. Request will not contribute to throttle or quota limits", req.method, req.route));
+        log.line(format!(
+            "Usage Plan check succeeded for API Key  and API Stage {api_stage}"
+        ));
     }
-    line(at, format!("Starting execution for request: {id}"));
-    line(
-        at,
-        format!("HTTP Method: {}, Resource Path: {}", req.method, req.path),
-    );
-    line(at, format!("Method request path: {}", path_params(req)));
-    let query_map: Vec<(String, String)> = query
+    true
+}
+
+/// The method request as received and the integration request as sent; returns the Lambda
+/// request id of the integration (drawn after its latency).
+fn method_and_endpoint_request(
+    rng: &mut StdRng,
+    at: &Where<'_>,
+    d: &Draw<'_>,
+    log: &mut Log,
+) -> String {
+    let (region, account, stage, req) = (at.region, at.account, at.stage, d.req);
+    let id = req.request_id.as_str();
+    log.line(format!("Starting execution for request: {id}"));
+    log.line(format!(
+        "HTTP Method: {}, Resource Path: {}",
+        req.method, req.path
+    ));
+    log.line(format!("Method request path: {}", path_params(req)));
+    let query_map: Vec<(String, String)> = d
+        .query
         .map(|q| {
             QUERIES[q]
                 .iter()
@@ -366,21 +485,15 @@ pub fn render(
                 .collect()
         })
         .unwrap_or_default();
-    line(
-        at,
-        format!("Method request query string: {}", map_text(&query_map)),
-    );
-    line(
-        at,
-        format!("Method request headers: {}", map_text(&headers)),
-    );
-    line(
-        at,
-        format!(
-            "Method request body before transformations: {}",
-            request_body.as_deref().unwrap_or("")
-        ),
-    );
+    log.line(format!(
+        "Method request query string: {}",
+        map_text(&query_map)
+    ));
+    log.line(format!("Method request headers: {}", map_text(&d.headers)));
+    log.line(format!(
+        "Method request body before transformations: {}",
+        d.request_body.as_deref().unwrap_or("")
+    ));
     let function = format!(
         "arn:aws:lambda:{region}:{account}:function:{}-handler",
         stage.api_id
@@ -388,142 +501,90 @@ pub fn render(
     let invoke = format!(
         "https://lambda.{region}.amazonaws.com/2015-03-31/functions/{function}/invocations"
     );
-    line(at, format!("Endpoint request URI: {invoke}"));
-    line(at, format!("Endpoint request headers: {{x-amzn-lambda-integration-tag={id}, Authorization={}, X-Amz-Date=20240601T000000Z, x-amzn-apigateway-api-id={}, X-Amz-Source-Arn=arn:aws:execute-api:{region}:{account}:{}/{}/{}{}, Accept=application/json, User-Agent=AmazonAPIGateway_{}, X-Amz-Security-Token={}}}", mask(&alnum(rng, 20), 380), stage.api_id, stage.api_id, stage.stage, req.method, req.route, stage.api_id, alnum(rng, 700)));
-    line(
-        at,
-        format!(
-            "Endpoint request body after transformations: {}",
-            proxy_event(req, stage, account, &headers, request_body.as_deref())
-        ),
-    );
-    line(at, format!("Sending request to {invoke}"));
-    at += req.integration_latency_ms.unwrap_or(5) as i64;
-    let lambda_id = uuid::Builder::from_random_bytes(rng.random())
+    log.line(format!("Endpoint request URI: {invoke}"));
+    log.line(format!("Endpoint request headers: {{x-amzn-lambda-integration-tag={id}, Authorization={}, X-Amz-Date=20240601T000000Z, x-amzn-apigateway-api-id={}, X-Amz-Source-Arn=arn:aws:execute-api:{region}:{account}:{}/{}/{}{}, Accept=application/json, User-Agent=AmazonAPIGateway_{}, X-Amz-Security-Token={}}}", mask(&alnum(rng, 20), 380), stage.api_id, stage.api_id, stage.stage, req.method, req.route, stage.api_id, alnum(rng, 700)));
+    log.line(format!(
+        "Endpoint request body after transformations: {}",
+        proxy_event(req, stage, account, &d.headers, d.request_body.as_deref())
+    ));
+    log.line(format!("Sending request to {invoke}"));
+    log.at += req.integration_latency_ms.unwrap_or(5) as i64;
+    uuid::Builder::from_random_bytes(rng.random())
         .into_uuid()
-        .to_string();
-    if scenario == Scenario::IntegrationTimeout {
-        line(at, "Execution failed due to a timeout error".into());
-        line(at, "Method completed with status: 504".into());
-        return finish(
-            lines,
-            req,
-            scenario,
-            status,
-            headers,
-            request_body,
-            None,
-            query,
-            is_static,
-        );
-    }
-    line(
-        at,
-        format!(
-            "Received response. Status: 200, Integration latency: {} ms",
-            req.integration_latency_ms.unwrap_or(5)
-        ),
-    );
-    line(at, format!("Endpoint response headers: {{Date={}, Content-Type=application/json, Content-Length={}, Connection=keep-alive, x-amzn-RequestId={lambda_id}, x-amzn-Remapped-Content-Length=0, X-Amz-Executed-Version=$LATEST, X-Amzn-Trace-Id=root={trace};sampled=1}}", http_date(req.time_ms), response_body.as_ref().map_or(2, |b| b.len() + 40)));
-    match scenario {
+        .to_string()
+}
+
+/// The integration's response and how the method completed (no draws).
+fn integration_response(d: &Draw<'_>, lambda_id: &str, log: &mut Log) {
+    let (req, status, trace) = (d.req, d.status, &d.trace);
+    log.line(format!(
+        "Received response. Status: 200, Integration latency: {} ms",
+        req.integration_latency_ms.unwrap_or(5)
+    ));
+    log.line(format!("Endpoint response headers: {{Date={}, Content-Type=application/json, Content-Length={}, Connection=keep-alive, x-amzn-RequestId={lambda_id}, x-amzn-Remapped-Content-Length=0, X-Amz-Executed-Version=$LATEST, X-Amzn-Trace-Id=root={trace};sampled=1}}", http_date(req.time_ms), d.response_body.as_ref().map_or(2, |b| b.len() + 40)));
+    match d.scenario {
         Scenario::MalformedProxy => {
-            line(at, r#"Endpoint response body before transformations: {"statusCode":200,"body":{"not":"a string"}}"#.into());
-            line(
-                at,
+            log.line(r#"Endpoint response body before transformations: {"statusCode":200,"body":{"not":"a string"}}"#.into());
+            log.line(
                 "Execution failed due to configuration error: Malformed Lambda proxy response"
                     .into(),
             );
-            line(at, "Method completed with status: 502".into());
+            log.line("Method completed with status: 502".into());
         }
         Scenario::LambdaTimeout => {
-            line(
-                at,
-                format!(
-                    r#"Endpoint response body before transformations: {{"errorMessage":"{lambda_id} Task timed out after 10.00 seconds"}}"#
-                ),
-            );
-            line(at, format!("Lambda execution failed with status 200 due to customer function error: {lambda_id} Task timed out after 10.00 seconds. Lambda request id: {lambda_id}"));
-            line(at, "Method completed with status: 502".into());
+            log.line(format!(
+                r#"Endpoint response body before transformations: {{"errorMessage":"{lambda_id} Task timed out after 10.00 seconds"}}"#
+            ));
+            log.line(format!("Lambda execution failed with status 200 due to customer function error: {lambda_id} Task timed out after 10.00 seconds. Lambda request id: {lambda_id}"));
+            log.line("Method completed with status: 502".into());
         }
         _ => {
             let escaped =
-                serde_json::to_string(response_body.as_deref().unwrap_or("")).unwrap_or_default();
-            line(
-                at,
-                format!(
-                    r#"Endpoint response body before transformations: {{"statusCode":{status},"headers":{{"Content-Type":"application/json"}},"body":{escaped}}}"#
-                ),
-            );
-            line(
-                at,
-                format!(
-                    "Method response body after transformations: {}",
-                    response_body.as_deref().unwrap_or("")
-                ),
-            );
-            line(at, format!("Method response headers: {{Content-Type=application/json, Cache-Control=no-cache, no-store, X-Amzn-Trace-Id=Root={trace};Sampled=1}}"));
-            line(at, "Successfully completed execution".into());
-            line(at, format!("Method completed with status: {status}"));
+                serde_json::to_string(d.response_body.as_deref().unwrap_or("")).unwrap_or_default();
+            log.line(format!(
+                r#"Endpoint response body before transformations: {{"statusCode":{status},"headers":{{"Content-Type":"application/json"}},"body":{escaped}}}"#
+            ));
+            log.line(format!(
+                "Method response body after transformations: {}",
+                d.response_body.as_deref().unwrap_or("")
+            ));
+            log.line(format!("Method response headers: {{Content-Type=application/json, Cache-Control=no-cache, no-store, X-Amzn-Trace-Id=Root={trace};Sampled=1}}"));
+            log.line("Successfully completed execution".into());
+            log.line(format!("Method completed with status: {status}"));
         }
     }
-    line(
-        at,
-        format!("AWS Integration Endpoint RequestId : {lambda_id}"),
-    );
-    line(at, format!("X-ray Tracing ID : {trace}"));
-    // Errors answer with API Gateway's own body; the decoder falls back to the integration's.
-    let decoded_response = match scenario {
-        Scenario::MalformedProxy => {
-            Some(r#"{"statusCode":200,"body":{"not":"a string"}}"#.to_string())
-        }
-        Scenario::LambdaTimeout => Some(format!(
-            r#"{{"errorMessage":"{lambda_id} Task timed out after 10.00 seconds"}}"#
-        )),
-        _ => response_body,
-    };
-    finish(
-        lines,
-        req,
-        scenario,
-        status,
-        headers,
-        request_body,
-        decoded_response,
-        query,
-        is_static,
-    )
+    log.line(format!("AWS Integration Endpoint RequestId : {lambda_id}"));
+    log.line(format!("X-ray Tracing ID : {trace}"));
 }
 
-#[allow(clippy::too_many_arguments)]
-fn finish(
-    lines: Vec<(i64, String)>,
-    req: &Request,
-    scenario: Scenario,
-    status: u16,
-    headers: Vec<(String, String)>,
-    request_body: Option<String>,
-    response_body: Option<String>,
-    query: Option<usize>,
-    is_static: bool,
-) -> Rendered {
-    let expected = Expected {
-        request_id: req.request_id.clone(),
-        scenario,
-        method: req.method.to_string(),
-        path: req.path.clone(),
-        route: req.route.to_string(),
-        query: query.map(|q| QUERY_ENCODED[q].to_string()),
-        status,
-        client_ip: req.ip.clone(),
-        request_headers: headers,
-        request_headers_cut: false,
-        request_body: request_body.filter(|b| !b.is_empty()),
-        request_body_cut: false,
-        response_body: response_body.filter(|b| !b.is_empty()),
-        response_body_cut: false,
-        is_static,
-    };
-    Rendered { lines, expected }
+impl Draw<'_> {
+    /// The lines and what the decoder should make of them.
+    fn finish(
+        self,
+        lines: Vec<(i64, String)>,
+        request_body: Option<String>,
+        response_body: Option<String>,
+    ) -> Rendered {
+        let req = self.req;
+        let expected = Expected {
+            request_id: req.request_id.clone(),
+            scenario: self.scenario,
+            method: req.method.to_string(),
+            path: req.path.clone(),
+            route: req.route.to_string(),
+            query: self.query.map(|q| QUERY_ENCODED[q].to_string()),
+            status: self.status,
+            client_ip: req.ip.clone(),
+            request_headers: self.headers,
+            request_headers_cut: false,
+            request_body: request_body.filter(|b| !b.is_empty()),
+            request_body_cut: false,
+            response_body: response_body.filter(|b| !b.is_empty()),
+            response_body_cut: false,
+            is_static: self.is_static,
+        };
+        Rendered { lines, expected }
+    }
 }
 
 impl Rendered {

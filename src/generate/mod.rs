@@ -285,6 +285,19 @@ impl Generator {
 
     /// One payload of REST execution logs: requests of one stage's log stream (whole, or with
     /// `split_fraction` some cut, their first part here and the rest in a later payload).
+    /// A REST stage (by the stages' weights) and one of its log streams.
+    fn pick_execution_stream(&mut self) -> (usize, usize) {
+        let rest: Vec<(usize, u32)> = self
+            .stage_weights
+            .iter()
+            .copied()
+            .filter(|(i, _)| STAGES[*i].kind == crate::transaction::ApiKind::Rest)
+            .collect();
+        let stage_index = *pick(&mut self.rng, &rest);
+        let stream_index = self.rng.random_range(0..self.streams[stage_index].len());
+        (stage_index, stream_index)
+    }
+
     fn next_execution_payload(&mut self) -> Option<Payload> {
         let remaining = self.remaining();
         if remaining == 0 {
@@ -294,15 +307,8 @@ impl Generator {
             let filter = STAGES[stage_index].filter_name();
             return Some(self.seal(&log_group, log_stream, filter, &events));
         }
-        let rest: Vec<(usize, u32)> = self
-            .stage_weights
-            .iter()
-            .copied()
-            .filter(|(i, _)| STAGES[*i].kind == crate::transaction::ApiKind::Rest)
-            .collect();
-        let stage_index = *pick(&mut self.rng, &rest);
+        let (stage_index, stream_index) = self.pick_execution_stream();
         let stage = &STAGES[stage_index];
-        let stream_index = self.rng.random_range(0..self.streams[stage_index].len());
         let (log_group, log_stream) = self.execution_target(stage_index, stream_index);
         let delivery = self.opts.logs == LogKind::Delivery;
         let wanted = if self.rng.random_bool(0.2) {
@@ -329,58 +335,14 @@ impl Generator {
                 .map(|e| json_event_size(&e.message))
                 .sum::<usize>();
         while request_ids.len() < count {
-            let seq = self.produced;
-            let timestamp = match self.opts.start_ms {
-                Some(start) => start + (seq as i64) * 3,
-                None => wall_ms,
-            };
-            let (req, is_static) = self.request(stage, seq, timestamp);
-            let mut r = execution::render(
-                &mut self.rng,
-                stage,
-                &self.opts.region,
-                &self.opts.account,
-                &req,
+            let DrawnRequest {
+                req,
                 is_static,
-                delivery,
-            );
-            if !delivery {
-                r.mark_cuts();
-            }
-            let start = match self.opts.start_ms {
-                Some(_) => req.time_ms,
-                None => wall_ms,
-            };
-            let mut new_events = Vec::with_capacity(r.lines.len());
-            let mut added = 0;
-            for (n, (offset, text)) in r.lines.iter().enumerate() {
-                let time = start + offset;
-                let message = if delivery {
-                    execution::delivery_message(stage, &self.opts.region, &req, time, text)
-                } else {
-                    execution::standard_message(&req.request_id, text)
-                };
-                added += json_event_size(&message);
-                new_events.push(LogEventOut {
-                    id: event_id(time, seq * 64 + n as u64),
-                    timestamp: time,
-                    message,
-                });
-            }
-            // Cut at a random line: the rest waits for this stream's next payload.
-            let tail = (self.opts.split_fraction > 0.0
-                && new_events.len() >= 2
-                && self.rng.random_bool(self.opts.split_fraction.min(1.0)))
-            .then(|| {
-                let at = self.rng.random_range(1..new_events.len());
-                new_events.split_off(at)
-            });
-            if let Some(tail) = &tail {
-                added -= tail
-                    .iter()
-                    .map(|e| json_event_size(&e.message))
-                    .sum::<usize>();
-            }
+                expected: drawn,
+                events: new_events,
+                tail,
+                bytes: added,
+            } = self.draw_execution_request(stage_index, wall_ms, delivery);
             // Whole requests only: one that does not fit starts the next payload (its draw is
             // discarded; the sequence number is reused, so ids stay unique and the output
             // deterministic).
@@ -403,7 +365,7 @@ impl Generator {
                 static_request_ids.push(req.request_id.clone());
             }
             request_ids.push(req.request_id);
-            expected.push(r.expected);
+            expected.push(drawn);
             self.produced += 1;
         }
         let filter = stage.filter_name();
@@ -413,6 +375,77 @@ impl Generator {
         p.static_request_ids = static_request_ids;
         p.split_request_ids = split_request_ids;
         Some(p)
+    }
+
+    /// Draw the next request of stage `stage_index` and render it as execution-log events,
+    /// maybe cut at a random line (the cut-off part is `tail`); `bytes` is the size of what stays.
+    fn draw_execution_request(
+        &mut self,
+        stage_index: usize,
+        wall_ms: i64,
+        delivery: bool,
+    ) -> DrawnRequest {
+        let stage = &STAGES[stage_index];
+        let seq = self.produced;
+        let timestamp = match self.opts.start_ms {
+            Some(start) => start + (seq as i64) * 3,
+            None => wall_ms,
+        };
+        let (req, is_static) = self.request(stage, seq, timestamp);
+        let mut r = execution::render(
+            &mut self.rng,
+            stage,
+            &self.opts.region,
+            &self.opts.account,
+            &req,
+            is_static,
+            delivery,
+        );
+        if !delivery {
+            r.mark_cuts();
+        }
+        let start = match self.opts.start_ms {
+            Some(_) => req.time_ms,
+            None => wall_ms,
+        };
+        let mut events = Vec::with_capacity(r.lines.len());
+        let mut bytes = 0;
+        for (n, (offset, text)) in r.lines.iter().enumerate() {
+            let time = start + offset;
+            let message = if delivery {
+                execution::delivery_message(stage, &self.opts.region, &req, time, text)
+            } else {
+                execution::standard_message(&req.request_id, text)
+            };
+            bytes += json_event_size(&message);
+            events.push(LogEventOut {
+                id: event_id(time, seq * 64 + n as u64),
+                timestamp: time,
+                message,
+            });
+        }
+        // Cut at a random line: the rest waits for this stream's next payload.
+        let tail = (self.opts.split_fraction > 0.0
+            && events.len() >= 2
+            && self.rng.random_bool(self.opts.split_fraction.min(1.0)))
+        .then(|| {
+            let at = self.rng.random_range(1..events.len());
+            events.split_off(at)
+        });
+        if let Some(tail) = &tail {
+            bytes -= tail
+                .iter()
+                .map(|e| json_event_size(&e.message))
+                .sum::<usize>();
+        }
+        DrawnRequest {
+            req,
+            is_static,
+            expected: r.expected,
+            events,
+            tail,
+            bytes,
+        }
     }
 
     /// A request whose response was logged at `timestamp`.
@@ -662,6 +695,17 @@ fn client_ip(rng: &mut StdRng) -> String {
         rng.random::<u8>(),
         rng.random_range(1..255u8)
     )
+}
+
+/// One request drawn and rendered as execution-log events (see
+/// `Generator::draw_execution_request`).
+struct DrawnRequest {
+    req: Request,
+    is_static: bool,
+    expected: Expected,
+    events: Vec<LogEventOut>,
+    tail: Option<Vec<LogEventOut>>,
+    bytes: usize,
 }
 
 #[cfg(test)]

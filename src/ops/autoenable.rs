@@ -112,6 +112,17 @@ impl Mode {
     }
 }
 
+/// Why the auto-enable policy leaves a stage alone, from its tags.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotAdmitted {
+    #[error("tagged {POLICY_TAG}=off")]
+    TaggedOff,
+    #[error("tag {POLICY_TAG}={value:?} is neither on nor off")]
+    UnreadableTag { value: String },
+    #[error("not tagged {POLICY_TAG}=on (opt-in policy)")]
+    NotOptedIn,
+}
+
 /// The auto-enable policy: which stages, and how.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Policy {
@@ -121,18 +132,15 @@ pub struct Policy {
 
 impl Policy {
     /// `Ok` when the policy admits a stage with these (API overlaid with stage) tags, else why not.
-    pub fn admits(&self, tags: &BTreeMap<String, String>) -> Result<(), String> {
+    pub fn admits(&self, tags: &BTreeMap<String, String>) -> Result<(), NotAdmitted> {
         let tag = tags.get(POLICY_TAG).map(|v| parse_bool(v));
         match (self.scope, tag) {
-            (_, Some(Some(false))) if self.scope != Scope::All => {
-                Err(format!("tagged {POLICY_TAG}=off"))
-            }
+            (_, Some(Some(false))) if self.scope != Scope::All => Err(NotAdmitted::TaggedOff),
             (Scope::OptIn, Some(Some(true))) => Ok(()),
-            (Scope::OptIn, Some(None)) => Err(format!(
-                "tag {POLICY_TAG}={:?} is neither on nor off",
-                tags.get(POLICY_TAG).map(String::as_str).unwrap_or_default()
-            )),
-            (Scope::OptIn, None) => Err(format!("not tagged {POLICY_TAG}=on (opt-in policy)")),
+            (Scope::OptIn, Some(None)) => Err(NotAdmitted::UnreadableTag {
+                value: tags.get(POLICY_TAG).cloned().unwrap_or_default(),
+            }),
+            (Scope::OptIn, None) => Err(NotAdmitted::NotOptedIn),
             _ => Ok(()),
         }
     }
@@ -175,49 +183,55 @@ fn get(env: &dyn Env, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-fn flag(env: &dyn Env, name: &'static str) -> Result<bool, ConfigError> {
+/// The variable `name` read by `parse`, `default` when unset; `why` says what it accepts.
+fn parsed<T>(
+    env: &dyn Env,
+    name: &'static str,
+    default: T,
+    parse: impl Fn(&str) -> Option<T>,
+    why: &str,
+) -> Result<T, ConfigError> {
     match get(env, name) {
-        None => Ok(false),
-        Some(v) => parse_bool(&v).ok_or(ConfigError::Invalid {
+        None => Ok(default),
+        Some(v) => parse(&v).ok_or_else(|| ConfigError::Invalid {
             name,
             value: v,
-            why: "expected true or false".into(),
+            why: why.into(),
         }),
     }
 }
 
+fn flag(env: &dyn Env, name: &'static str) -> Result<bool, ConfigError> {
+    parsed(env, name, false, parse_bool, "expected true or false")
+}
+
 impl ControlConfig {
     pub fn from_env(env: &dyn Env) -> Result<ControlConfig, ConfigError> {
-        let scope = match get(env, vars::SCOPE) {
-            None => Scope::OptOut,
-            Some(v) => Scope::parse(&v).ok_or(ConfigError::Invalid {
-                name: vars::SCOPE,
-                value: v,
-                why: "expected all, opt-in or opt-out".into(),
-            })?,
-        };
-        let mode = match get(env, vars::MODE) {
-            None => Mode::Access,
-            Some(v) => Mode::parse(&v).ok_or(ConfigError::Invalid {
-                name: vars::MODE,
-                value: v,
-                why: "expected access, execution, execution-1mb or joined".into(),
-            })?,
-        };
-        let retention_days = match get(env, vars::RETENTION_DAYS) {
-            None => enable::DEFAULT_RETENTION_DAYS,
-            Some(v) => match v.parse::<i32>() {
-                Ok(n) if enable::RETENTION_DAYS.contains(&n) => n,
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        name: vars::RETENTION_DAYS,
-                        value: v,
-                        why: "not a retention CloudWatch Logs accepts (1, 3, 5, 7, 14, 30...)"
-                            .into(),
-                    })
-                }
+        let scope = parsed(
+            env,
+            vars::SCOPE,
+            Scope::OptOut,
+            Scope::parse,
+            "expected all, opt-in or opt-out",
+        )?;
+        let mode = parsed(
+            env,
+            vars::MODE,
+            Mode::Access,
+            Mode::parse,
+            "expected access, execution, execution-1mb or joined",
+        )?;
+        let retention_days = parsed(
+            env,
+            vars::RETENTION_DAYS,
+            enable::DEFAULT_RETENTION_DAYS,
+            |v| {
+                v.parse::<i32>()
+                    .ok()
+                    .filter(|n| enable::RETENTION_DAYS.contains(n))
             },
-        };
+            "not a retention CloudWatch Logs accepts (1, 3, 5, 7, 14, 30...)",
+        )?;
         let function_arn = get(env, vars::DECODE_FUNCTION_ARN);
         let stack_name = get(env, vars::STACK_NAME);
         if function_arn.is_none() && stack_name.is_none() {
@@ -597,7 +611,7 @@ pub fn choose(policy: &Policy, stages: &[&StageInfo]) -> (Vec<ApiSelector>, Vec<
                 stage: st.stage.clone(),
                 action: Action::Skipped,
                 changes: Vec::new(),
-                detail: Some(reason),
+                detail: Some(reason.to_string()),
             }),
         }
     }
@@ -841,7 +855,7 @@ mod tests {
         assert!(policy(Scope::OptIn).admits(&off).is_err());
         assert!(policy(Scope::OptOut).admits(&none).is_ok());
         assert!(policy(Scope::OptOut).admits(&on).is_ok());
-        let why = policy(Scope::OptOut).admits(&off).unwrap_err();
+        let why = policy(Scope::OptOut).admits(&off).unwrap_err().to_string();
         assert!(why.contains("apigw-stream=off"), "{why}");
     }
 

@@ -55,10 +55,33 @@ pub async fn read_template(logs: &Client) -> Result<Template, OpsError> {
     Ok(t)
 }
 
+/// Why a 1 MB delivery cannot be created as the decoder needs it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    #[error(
+        "AWS no longer offers the record field(s) {} for EXECUTION_LOGS deliveries (it offers: {}); \
+         the decoder needs them to read the 1 MB delivery, so nothing was created",
+        missing.join(", "),
+        offered.join(", ")
+    )]
+    MissingFields {
+        missing: Vec<String>,
+        offered: Vec<String>,
+    },
+    #[error(
+        "AWS does not offer the {OUTPUT_FORMAT} output format for EXECUTION_LOGS deliveries to a \
+         log group (it offers: {}), so nothing was created",
+        offered.join(", ")
+    )]
+    NoJsonFormat { offered: Vec<String> },
+}
+
 /// The record fields to create the delivery with, given what AWS says it allows (`None`: the
 /// template could not be read), and the plan's notes. `Err` when AWS does not offer a field the
 /// decoder relies on, or not the `json` output format.
-pub fn record_fields(template: Option<&Template>) -> Result<(Vec<String>, Vec<String>), String> {
+pub fn record_fields(
+    template: Option<&Template>,
+) -> Result<(Vec<String>, Vec<String>), DeliveryError> {
     let documented = || RECORD_FIELDS.iter().map(|f| f.to_string()).collect();
     let Some(t) = template.filter(|t| !t.fields.is_empty()) else {
         return Ok((
@@ -75,19 +98,15 @@ pub fn record_fields(template: Option<&Template>) -> Result<(Vec<String>, Vec<St
         .filter(|f| !t.fields.iter().any(|a| a == f))
         .collect();
     if !missing.is_empty() {
-        return Err(format!(
-            "AWS no longer offers the record field(s) {} for EXECUTION_LOGS deliveries (it offers: {}); \
-             the decoder needs them to read the 1 MB delivery, so nothing was created",
-            missing.join(", "),
-            t.fields.join(", ")
-        ));
+        return Err(DeliveryError::MissingFields {
+            missing: missing.iter().map(|f| f.to_string()).collect(),
+            offered: t.fields.clone(),
+        });
     }
     if !t.output_formats.is_empty() && !t.output_formats.iter().any(|f| f == OUTPUT_FORMAT) {
-        return Err(format!(
-            "AWS does not offer the {OUTPUT_FORMAT} output format for EXECUTION_LOGS deliveries to a \
-             log group (it offers: {}), so nothing was created",
-            t.output_formats.join(", ")
-        ));
+        return Err(DeliveryError::NoJsonFormat {
+            offered: t.output_formats.clone(),
+        });
     }
     let mut notes = vec![format!(
         "AWS offers these record fields for EXECUTION_LOGS: {}; the delivery is created with all of \
@@ -219,13 +238,16 @@ mod tests {
             .any(|n| n.starts_with("warning") && n.contains("request_id")));
         // The line itself is gone: stop.
         t.fields.retain(|f| f != "payload");
-        let e = record_fields(Some(&t)).unwrap_err();
+        let e = record_fields(Some(&t)).unwrap_err().to_string();
         assert!(e.contains("payload"), "{e}");
         // No json output.
         let t = Template {
             fields: RECORD_FIELDS.iter().map(|f| f.to_string()).collect(),
             output_formats: vec!["plain".into()],
         };
-        assert!(record_fields(Some(&t)).unwrap_err().contains("json"));
+        assert!(record_fields(Some(&t))
+            .unwrap_err()
+            .to_string()
+            .contains("json"));
     }
 }

@@ -142,18 +142,7 @@ pub async fn disable(
     apply: bool,
 ) -> Report {
     let inventory = discover::discover_regions(base, regions, from_all, selection.kinds).await;
-    let mut report = Report {
-        skipped_regions: inventory.skipped_regions.clone(),
-        ..Default::default()
-    };
-    let everything: Vec<StageInfo> = inventory
-        .regions
-        .iter()
-        .flat_map(|(_, inv)| inv.stages.iter().cloned())
-        .collect();
-    report
-        .errors
-        .extend(selection.selector.apply(&everything).1);
+    let mut report = selection.selector.start_report(&inventory);
     for (clients, inv) in &inventory.regions {
         report
             .errors

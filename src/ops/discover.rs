@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use crate::ops::access_log::{classify, FormatClass};
 use crate::ops::execution::{self, ExecutionLogging, StreamSource};
-use crate::ops::{is_ours, log_group_from_arn, OpsError, RegionClients, StageRef};
+pub use crate::ops::loggroup::{read_log_group, FilterInfo, LogGroupState};
+use crate::ops::{log_group_from_arn, OpsError, RegionClients, StageRef};
 use crate::transaction::ApiKind;
 
 /// Which API kinds to look at.
@@ -47,52 +48,6 @@ pub struct AccessLog {
     pub log_group: Option<String>,
     pub format: Option<String>,
     pub format_class: Option<FormatClass>,
-}
-
-/// A subscription filter on a log group.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FilterInfo {
-    pub name: String,
-    pub destination_arn: Option<String>,
-    pub ours: bool,
-}
-
-/// What is known about a log group.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LogGroupState {
-    pub name: String,
-    pub exists: bool,
-    pub retention_days: Option<i32>,
-    /// `STANDARD`, `INFREQUENT_ACCESS`... (subscription filters need `STANDARD`).
-    pub class: Option<String>,
-    pub filters: Vec<FilterInfo>,
-}
-
-impl LogGroupState {
-    pub fn missing(name: &str) -> LogGroupState {
-        LogGroupState {
-            name: name.to_string(),
-            exists: false,
-            retention_days: None,
-            class: None,
-            filters: Vec::new(),
-        }
-    }
-
-    pub fn ours(&self) -> impl Iterator<Item = &FilterInfo> {
-        self.filters.iter().filter(|f| f.ours)
-    }
-
-    pub fn foreign(&self) -> impl Iterator<Item = &FilterInfo> {
-        self.filters.iter().filter(|f| !f.ours)
-    }
-
-    /// Subscription filters need the Standard log class (the default when absent).
-    pub fn accepts_subscriptions(&self) -> bool {
-        self.class
-            .as_deref()
-            .is_none_or(|c| c.eq_ignore_ascii_case("STANDARD"))
-    }
 }
 
 /// One stage as discovered.
@@ -186,7 +141,11 @@ pub async fn discover_region(clients: &RegionClients, kinds: Kinds) -> RegionInv
             st.log_group = groups.get(g).cloned().flatten();
         }
     }
-    execution::read_region(clients, &mut inv).await;
+    let rest = inv.stages.iter_mut().filter_map(|st| {
+        let exec = st.execution.as_mut()?;
+        (st.stage.kind == ApiKind::Rest).then_some((&st.stage, exec))
+    });
+    execution::read_region(clients, rest, &mut inv.errors).await;
     for st in &mut inv.stages {
         st.streamed_from = st.compute_streamed_from();
     }
@@ -229,6 +188,44 @@ fn access_log(destination_arn: Option<&str>, format: Option<&str>) -> Option<Acc
     })
 }
 
+/// An API as listed, before its stages are read.
+struct Api {
+    id: String,
+    name: Option<String>,
+    kind: ApiKind,
+    tags: std::collections::HashMap<String, String>,
+}
+
+/// What a stage of either API version says about itself.
+struct StageFacts<'a> {
+    name: &'a str,
+    destination_arn: Option<&'a str>,
+    format: Option<&'a str>,
+    tags: Option<&'a std::collections::HashMap<String, String>>,
+    execution: Option<ExecutionLogging>,
+}
+
+impl Api {
+    /// The discovered stage (its log group and streaming are filled in later).
+    fn stage(&self, region: &str, facts: StageFacts<'_>) -> StageInfo {
+        StageInfo {
+            stage: StageRef {
+                region: region.to_string(),
+                kind: self.kind,
+                api_id: self.id.clone(),
+                stage: facts.name.to_string(),
+            },
+            api_name: self.name.clone(),
+            access_log: access_log(facts.destination_arn, facts.format),
+            log_group: None,
+            execution: facts.execution,
+            streamed_from: Vec::new(),
+            tags: overlay(&self.tags, facts.tags),
+            enabled_by: enabled_by(facts.tags),
+        }
+    }
+}
+
 async fn discover_rest(clients: &RegionClients, inv: &mut RegionInventory) -> Result<(), OpsError> {
     let mut apis = Vec::new();
     let mut pages = clients
@@ -241,56 +238,45 @@ async fn discover_rest(clients: &RegionClients, inv: &mut RegionInventory) -> Re
         let page = page.map_err(|e| OpsError::aws("GetRestApis", &clients.region, e))?;
         for api in page.items() {
             if let Some(id) = api.id() {
-                apis.push((
-                    id.to_string(),
-                    api.name().map(str::to_string),
-                    api.tags().cloned().unwrap_or_default(),
-                ));
+                apis.push(Api {
+                    id: id.to_string(),
+                    name: api.name().map(str::to_string),
+                    kind: ApiKind::Rest,
+                    tags: api.tags().cloned().unwrap_or_default(),
+                });
             }
         }
     }
-    for (api_id, api_name, api_tags) in apis {
-        let stages = match clients.apigw.get_stages().rest_api_id(&api_id).send().await {
+    for api in apis {
+        let stages = match clients.apigw.get_stages().rest_api_id(&api.id).send().await {
             Ok(s) => s,
             Err(e) => {
-                inv.errors
-                    .push(OpsError::aws("GetStages", format!("rest API {api_id}"), e).to_string());
+                inv.errors.push(
+                    OpsError::aws("GetStages", format!("rest API {}", api.id), e).to_string(),
+                );
                 continue;
             }
         };
         for st in stages.item() {
-            let Some(stage) = st.stage_name() else {
+            let Some(name) = st.stage_name() else {
                 continue;
             };
             let settings = st.access_log_settings();
-            inv.stages.push(StageInfo {
-                stage: StageRef {
-                    region: clients.region.clone(),
-                    kind: ApiKind::Rest,
-                    api_id: api_id.clone(),
-                    stage: stage.to_string(),
-                },
-                api_name: api_name.clone(),
-                access_log: access_log(
-                    settings.and_then(|s| s.destination_arn()),
-                    settings.and_then(|s| s.format()),
-                ),
-                log_group: None,
-                execution: Some(ExecutionLogging::from_stage(&api_id, st)),
-                streamed_from: Vec::new(),
-                tags: overlay(&api_tags, st.tags()),
-                enabled_by: enabled_by(st.tags()),
-            });
+            let facts = StageFacts {
+                name,
+                destination_arn: settings.and_then(|s| s.destination_arn()),
+                format: settings.and_then(|s| s.format()),
+                tags: st.tags(),
+                execution: Some(ExecutionLogging::from_stage(&api.id, st)),
+            };
+            inv.stages.push(api.stage(&clients.region, facts));
         }
     }
     Ok(())
 }
 
-async fn discover_v2(
-    clients: &RegionClients,
-    kinds: Kinds,
-    inv: &mut RegionInventory,
-) -> Result<(), OpsError> {
+/// The HTTP and WebSocket APIs of the region, of the kinds asked for.
+async fn v2_apis(clients: &RegionClients, kinds: Kinds) -> Result<Vec<Api>, OpsError> {
     use aws_sdk_apigatewayv2::types::ProtocolType;
     let mut apis = Vec::new();
     let mut token: Option<String> = None;
@@ -309,12 +295,12 @@ async fn discover_v2(
                 _ => continue,
             };
             if let (Some(id), true) = (api.api_id(), kinds.includes(kind)) {
-                apis.push((
-                    id.to_string(),
-                    api.name().map(str::to_string),
+                apis.push(Api {
+                    id: id.to_string(),
+                    name: api.name().map(str::to_string),
                     kind,
-                    api.tags().cloned().unwrap_or_default(),
-                ));
+                    tags: api.tags().cloned().unwrap_or_default(),
+                });
             }
         }
         match page.next_token() {
@@ -322,13 +308,21 @@ async fn discover_v2(
             _ => break,
         }
     }
-    for (api_id, api_name, kind, api_tags) in apis {
+    Ok(apis)
+}
+
+async fn discover_v2(
+    clients: &RegionClients,
+    kinds: Kinds,
+    inv: &mut RegionInventory,
+) -> Result<(), OpsError> {
+    for api in v2_apis(clients, kinds).await? {
         let mut token: Option<String> = None;
         loop {
             let page = match clients
                 .apigw2
                 .get_stages()
-                .api_id(&api_id)
+                .api_id(&api.id)
                 .set_next_token(token.take())
                 .send()
                 .await
@@ -336,34 +330,25 @@ async fn discover_v2(
                 Ok(p) => p,
                 Err(e) => {
                     inv.errors.push(
-                        OpsError::aws("GetStages", format!("{kind} API {api_id}"), e).to_string(),
+                        OpsError::aws("GetStages", format!("{} API {}", api.kind, api.id), e)
+                            .to_string(),
                     );
                     break;
                 }
             };
             for st in page.items() {
-                let Some(stage) = st.stage_name() else {
+                let Some(name) = st.stage_name() else {
                     continue;
                 };
                 let settings = st.access_log_settings();
-                inv.stages.push(StageInfo {
-                    stage: StageRef {
-                        region: clients.region.clone(),
-                        kind,
-                        api_id: api_id.clone(),
-                        stage: stage.to_string(),
-                    },
-                    api_name: api_name.clone(),
-                    access_log: access_log(
-                        settings.and_then(|s| s.destination_arn()),
-                        settings.and_then(|s| s.format()),
-                    ),
-                    log_group: None,
+                let facts = StageFacts {
+                    name,
+                    destination_arn: settings.and_then(|s| s.destination_arn()),
+                    format: settings.and_then(|s| s.format()),
+                    tags: st.tags(),
                     execution: None,
-                    streamed_from: Vec::new(),
-                    tags: overlay(&api_tags, st.tags()),
-                    enabled_by: enabled_by(st.tags()),
-                });
+                };
+                inv.stages.push(api.stage(&clients.region, facts));
             }
             match page.next_token() {
                 Some(t) if !t.is_empty() => token = Some(t.to_string()),
@@ -372,55 +357,6 @@ async fn discover_v2(
         }
     }
     Ok(())
-}
-
-/// Read a log group's existence, retention, class and subscription filters.
-pub async fn read_log_group(
-    logs: &aws_sdk_cloudwatchlogs::Client,
-    name: &str,
-) -> Result<LogGroupState, OpsError> {
-    let mut found = None;
-    let mut pages = logs
-        .describe_log_groups()
-        .log_group_name_prefix(name)
-        .into_paginator()
-        .send();
-    'pages: while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| OpsError::aws("DescribeLogGroups", name, e))?;
-        for g in page.log_groups() {
-            if g.log_group_name() == Some(name) {
-                found = Some(g.clone());
-                break 'pages;
-            }
-        }
-    }
-    let Some(group) = found else {
-        return Ok(LogGroupState::missing(name));
-    };
-    let mut filters = Vec::new();
-    let mut pages = logs
-        .describe_subscription_filters()
-        .log_group_name(name)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| OpsError::aws("DescribeSubscriptionFilters", name, e))?;
-        for f in page.subscription_filters() {
-            let fname = f.filter_name().unwrap_or_default().to_string();
-            filters.push(FilterInfo {
-                ours: is_ours(&fname),
-                name: fname,
-                destination_arn: f.destination_arn().map(str::to_string),
-            });
-        }
-    }
-    Ok(LogGroupState {
-        name: name.to_string(),
-        exists: true,
-        retention_days: group.retention_in_days(),
-        class: group.log_group_class().map(|c| c.as_str().to_string()),
-        filters,
-    })
 }
 
 /// Discovery over many regions, with regions that are not enabled for the account told apart.

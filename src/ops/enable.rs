@@ -10,76 +10,14 @@ use aws_config::SdkConfig;
 
 use crate::ops::access_log::{recommended_format, FormatClass};
 use crate::ops::discover::{self, read_log_group, LogGroupState, StageInfo};
+use crate::ops::enable_steps::{plan_account_role, plan_filter, plan_group, DecodeFunction};
+pub use crate::ops::enable_steps::{
+    Blocked, EnableOptions, FunctionError, RegionContext, DEFAULT_RETENTION_DAYS, RETENTION_DAYS,
+};
 use crate::ops::plan::{self, Change, Report, StagePlan};
 use crate::ops::select::Selection;
-use crate::ops::{
-    account_role, arn_parts, log_group_arn, shared_filter_name, stack, RegionClients,
-};
+use crate::ops::{account_role, arn_parts, log_group_arn, stack, RegionClients};
 use crate::transaction::ApiKind;
-
-/// Default retention of the log groups `enable` creates.
-pub const DEFAULT_RETENTION_DAYS: i32 = 7;
-
-/// Retention values CloudWatch Logs accepts (`PutRetentionPolicy`).
-pub const RETENTION_DAYS: &[i32] = &[
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
-];
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnableOptions {
-    /// The decode function; `None` = the stack's export, looked up in each region.
-    pub function_arn: Option<String>,
-    pub stack_name: String,
-    /// Log group for stages without access logging (every kind).
-    pub log_group: Option<String>,
-    /// Log group for HTTP stages without access logging (the vendor's `.env`); `log_group` wins.
-    pub http_log_group: Option<String>,
-    pub retention_days: i32,
-    /// Replace an existing non-recommended format with ours.
-    pub set_format: bool,
-    /// REST stages: stream the execution logs (data tracing on) instead of the access log.
-    pub execution_logs: bool,
-    /// With `execution_logs`: through the 1 MB delivery into a log group of ours.
-    pub large_bodies: bool,
-    /// With `execution_logs`: joined mode, the stage's access-log filter stays so both sources
-    /// reach the decode function and are stitched into one transaction (`JOIN_STAGES`).
-    pub keep_access_logs: bool,
-    /// Create API Gateway's account CloudWatch Logs role where a region has none.
-    pub create_account_role: bool,
-    /// The account of the stages (and of the log groups made for them), when the filters'
-    /// destination is in another account: a central CloudWatch Logs destination. `None`: the
-    /// destination's account (a decode function in this account).
-    pub account: Option<String>,
-}
-
-impl Default for EnableOptions {
-    fn default() -> Self {
-        EnableOptions {
-            function_arn: None,
-            stack_name: crate::ops::DEFAULT_STACK_NAME.to_string(),
-            log_group: None,
-            http_log_group: None,
-            retention_days: DEFAULT_RETENTION_DAYS,
-            set_format: false,
-            execution_logs: false,
-            large_bodies: false,
-            keep_access_logs: false,
-            create_account_role: false,
-            account: None,
-        }
-    }
-}
-
-/// What the planner needs to know about a region besides its stages.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegionContext {
-    /// The decode function ARN, or why it could not be found.
-    pub function_arn: Result<String, String>,
-    /// Whether the API Gateway account has a CloudWatch Logs role (REST logging needs it);
-    /// `None` when unknown (not asked, or the call failed).
-    pub rest_logging_role: Option<bool>,
-}
 
 /// Name of the log group `enable` creates for a stage without access logging. Log group names
 /// allow only `[.-_/#A-Za-z0-9]`, so other characters (the `$` of HTTP's `$default`) become `_`.
@@ -185,16 +123,9 @@ fn plan_stage(
 ) -> StagePlan {
     let mut plan = StagePlan::new(st.stage.clone());
     if let Err(reason) = plan_steps(&mut plan, st, groups, writers, ctx, opts) {
-        plan.blocked = Some(reason);
+        plan.blocked = Some(reason.to_string());
     }
     plan
-}
-
-/// The decode function a stage's filter points to, checked against the stage's region.
-pub(crate) struct DecodeFunction {
-    pub(crate) arn: String,
-    pub(crate) partition: String,
-    pub(crate) account: String,
 }
 
 /// One stage's plan, step by step; an `Err` blocks the stage with that reason (the changes
@@ -206,7 +137,7 @@ fn plan_steps(
     writers: &BTreeMap<String, usize>,
     ctx: &RegionContext,
     opts: &EnableOptions,
-) -> Result<(), String> {
+) -> Result<(), Blocked> {
     let mut function = decode_function(st, ctx)?;
     if let Some(account) = &opts.account {
         function.account = account.clone();
@@ -219,17 +150,17 @@ fn plan_steps(
     plan_access_logging(plan, st, ctx, opts, &group, &function)
 }
 
-fn decode_function(st: &StageInfo, ctx: &RegionContext) -> Result<DecodeFunction, String> {
+fn decode_function(st: &StageInfo, ctx: &RegionContext) -> Result<DecodeFunction, Blocked> {
     let arn = ctx.function_arn.clone()?;
     let Some((partition, _, fn_region, account, _)) = arn_parts(&arn) else {
-        return Err(format!("decode function {arn:?} is not an ARN"));
+        return Err(Blocked::NotAnArn { arn });
     };
     if fn_region != st.stage.region {
-        return Err(format!(
-            "decode function {arn} is in {fn_region}; a subscription filter needs one in {} \
-             (deploy the pipeline there, or leave out --function-arn to use each region's stack export)",
-            st.stage.region
-        ));
+        return Err(Blocked::OtherRegion {
+            function_region: fn_region.to_string(),
+            region: st.stage.region.clone(),
+            arn,
+        });
     }
     Ok(DecodeFunction {
         partition: partition.to_string(),
@@ -244,92 +175,17 @@ fn plan_log_group(
     st: &StageInfo,
     groups: &BTreeMap<String, LogGroupState>,
     opts: &EnableOptions,
-) -> Result<(String, LogGroupState), String> {
+) -> Result<(String, LogGroupState), Blocked> {
     let group = match target(st, opts) {
-        Target::Elsewhere(arn) => {
-            return Err(format!(
-                "access logs go to {arn}, not to a CloudWatch Logs group; a subscription filter needs a log group"
-            ));
-        }
+        Target::Elsewhere(destination) => return Err(Blocked::NotALogGroup { destination }),
         Target::Existing(g) | Target::New(g) => g,
     };
     let state = groups
         .get(&group)
         .cloned()
         .unwrap_or_else(|| LogGroupState::missing(&group));
-    if !state.exists {
-        plan.changes.push(Change::CreateLogGroup {
-            log_group: group.clone(),
-            retention_days: opts.retention_days,
-        });
-    } else if !state.accepts_subscriptions() {
-        return Err(format!(
-            "log group {group} has the {} log class; subscription filters need STANDARD",
-            state.class.as_deref().unwrap_or("?")
-        ));
-    }
+    plan_group(plan, &state, opts.retention_days)?;
     Ok((group, state))
-}
-
-/// Our subscription filter on the group: kept, re-pointed, or added (within the two-filter limit).
-pub(crate) fn plan_filter(
-    plan: &mut StagePlan,
-    st: &StageInfo,
-    group: &str,
-    state: &LogGroupState,
-    writers: &BTreeMap<String, usize>,
-    function_arn: &str,
-) -> Result<(), String> {
-    let ours: Vec<_> = state.ours().collect();
-    if ours
-        .iter()
-        .any(|f| f.destination_arn.as_deref() == Some(function_arn))
-    {
-        // Already streamed (by this stage's filter or the group's shared one).
-        return Ok(());
-    }
-    if let Some(f) = ours.first() {
-        // Ours, pointing elsewhere (an older stack): re-point it; it keeps its slot.
-        plan.notes.push(format!(
-            "filter {} pointed to {}; re-pointing it",
-            f.name,
-            f.destination_arn.as_deref().unwrap_or("?")
-        ));
-        plan.changes.push(Change::PutSubscriptionFilter {
-            log_group: group.to_string(),
-            filter_name: f.name.clone(),
-            destination_arn: function_arn.to_string(),
-        });
-        return Ok(());
-    }
-    let foreign: Vec<&str> = state.foreign().map(|f| f.name.as_str()).collect();
-    if foreign.len() >= 2 {
-        return Err(format!(
-            "log group {group} already has two subscription filters ({}), the most CloudWatch Logs allows: \
-             remove one, or {}",
-            foreign.join(", "),
-            if crate::decode::execution::is_execution_group(group) {
-                "stream the stage through the 1 MB delivery into a group of ours (--large-bodies)"
-            } else {
-                "log this stage to another group with --log-group"
-            }
-        ));
-    }
-    let shared = writers.get(group).copied().unwrap_or(0) > 1;
-    let filter_name = if shared {
-        plan.notes.push(format!(
-            "log group {group} is written by several stages: one filter serves them all"
-        ));
-        shared_filter_name(st.stage.kind)
-    } else {
-        st.stage.filter_name()
-    };
-    plan.changes.push(Change::PutSubscriptionFilter {
-        log_group: group.to_string(),
-        filter_name,
-        destination_arn: function_arn.to_string(),
-    });
-    Ok(())
 }
 
 /// The stage's access-log destination and format: set when missing, replaced when asked.
@@ -340,7 +196,7 @@ fn plan_access_logging(
     opts: &EnableOptions,
     group: &str,
     function: &DecodeFunction,
-) -> Result<(), String> {
+) -> Result<(), Blocked> {
     let ours_format = recommended_format(st.stage.kind);
     if let Some(x) = &st.execution {
         let also = [
@@ -396,41 +252,6 @@ fn plan_access_logging(
     Ok(())
 }
 
-/// API Gateway's account CloudWatch Logs role, which REST logging needs: created with
-/// `--create-account-role` where none is set; otherwise a missing role blocks the stage.
-pub(crate) fn plan_account_role(
-    plan: &mut StagePlan,
-    st: &StageInfo,
-    ctx: &RegionContext,
-    opts: &EnableOptions,
-    function: &DecodeFunction,
-    what: &str,
-) -> Result<(), String> {
-    match ctx.rest_logging_role {
-        Some(true) => Ok(()),
-        Some(false) if opts.create_account_role => {
-            plan.changes.push(Change::CreateAccountRole {
-                role_name: account_role::ROLE_NAME.to_string(),
-                policy_arn: account_role::managed_policy_arn(&function.partition),
-            });
-            Ok(())
-        }
-        Some(false) => Err(format!(
-            "{what} needs the API Gateway account's CloudWatch Logs role in {}, and none is set: \
-             add --create-account-role (an IAM role with AmazonAPIGatewayPushToCloudWatchLogs), or set one \
-             (aws apigateway update-account --patch-operations op=replace,path=/cloudwatchRoleArn,value=ROLE_ARN)",
-            st.stage.region
-        )),
-        None => {
-            plan.notes.push(format!(
-                "could not read the API Gateway account settings in {}: {what} fails if it has no CloudWatch Logs role",
-                st.stage.region
-            ));
-            Ok(())
-        }
-    }
-}
-
 /// Discover, plan and (with `apply`) enable the selected stages in every region.
 pub async fn enable(
     base: &SdkConfig,
@@ -453,17 +274,7 @@ pub async fn enable_discovered(
     opts: &EnableOptions,
     apply: bool,
 ) -> Report {
-    let mut report = Report {
-        skipped_regions: inventory.skipped_regions.clone(),
-        ..Default::default()
-    };
-    let everything: Vec<StageInfo> = inventory
-        .regions
-        .iter()
-        .flat_map(|(_, inv)| inv.stages.iter().cloned())
-        .collect();
-    let (_, unmatched) = selector.apply(&everything);
-    report.errors.extend(unmatched);
+    let mut report = selector.start_report(inventory);
 
     for (clients, inv) in &inventory.regions {
         report
@@ -511,7 +322,9 @@ async fn region_context(
         Some(a) => Ok(a.clone()),
         None => stack::decode_function_arn(&clients.cfn, &opts.stack_name)
             .await
-            .map_err(|e| format!("decode function not found ({e})")),
+            .map_err(|e| FunctionError::NotFound {
+                cause: e.to_string(),
+            }),
     };
     // (A CloudWatch Logs destination, `arn:…:logs:…:destination:…`, is no function to look up.)
     let same_region =
@@ -529,10 +342,10 @@ async fn region_context(
             if e.as_service_error()
                 .is_some_and(|s| s.is_resource_not_found_exception())
             {
-                function_arn = Err(format!(
-                    "decode function {arn} does not exist in {}",
-                    clients.region
-                ));
+                function_arn = Err(FunctionError::Missing {
+                    arn: arn.clone(),
+                    region: clients.region.clone(),
+                });
             } else {
                 tracing::debug!("GetFunction {arn}: {}", crate::ops::sdk_message(&e));
             }
@@ -820,7 +633,9 @@ mod tests {
         assert!(plans[0].blocked.as_deref().unwrap().contains("eu-west-1"));
 
         let c = RegionContext {
-            function_arn: Err("decode function not found (no export)".into()),
+            function_arn: Err(FunctionError::NotFound {
+                cause: "no export".into(),
+            }),
             rest_logging_role: None,
         };
         let plans = plan(&all, &[], &c, &EnableOptions::default());

@@ -9,9 +9,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::ops::discover::{LogGroupState, StageInfo};
-use crate::ops::enable::{
-    plan_account_role, plan_filter, DecodeFunction, EnableOptions, RegionContext,
+use crate::ops::discover::StageInfo;
+use crate::ops::enable_steps::{
+    plan_account_role, plan_filter, plan_group, Blocked, DecodeFunction, EnableOptions,
+    RegionContext,
 };
 use crate::ops::execution::{
     delivery_name, delivery_resource_arn, stage_arn, ExecutionLogging, MethodLogging,
@@ -34,7 +35,7 @@ pub(crate) fn plan(
     ctx: &RegionContext,
     opts: &EnableOptions,
     function: &DecodeFunction,
-) -> Result<(), String> {
+) -> Result<(), Blocked> {
     if st.stage.kind != ApiKind::Rest {
         plan.notes.push(format!(
             "skipped: execution logs are REST-only here ({} APIs are streamed from their access log: \
@@ -44,7 +45,7 @@ pub(crate) fn plan(
         return Ok(());
     }
     let Some(exec) = &st.execution else {
-        return Err("the stage's execution-logging settings could not be read".to_string());
+        return Err(Blocked::ExecutionUnread);
     };
     plan_account_role(plan, st, ctx, opts, function, "REST execution logging")?;
 
@@ -53,15 +54,13 @@ pub(crate) fn plan(
     } else {
         (&exec.standard_group, [&exec.delivery_group])
     };
-    plan_group(plan, ours, opts)?;
+    plan_group(plan, ours, opts.retention_days)?;
     // One writer: the stage's own filter name, never the shared one.
     plan_filter(plan, st, &ours.name, ours, &BTreeMap::new(), &function.arn)?;
 
     let name = delivery_name(&st.stage.api_id, &st.stage.stage);
     if let (true, Some(why)) = (opts.large_bodies, &exec.delivery.unreadable) {
-        return Err(format!(
-            "cannot tell whether the stage already has a log delivery ({why})"
-        ));
+        return Err(Blocked::DeliveriesUnread { cause: why.clone() });
     }
     if opts.large_bodies {
         plan_destination(plan, st, exec, &name, &ours.name, function)?;
@@ -92,26 +91,6 @@ pub(crate) fn plan(
         ));
     } else {
         plan_access_filter_removal(plan, st, writers);
-    }
-    Ok(())
-}
-
-fn plan_group(
-    plan: &mut StagePlan,
-    group: &LogGroupState,
-    opts: &EnableOptions,
-) -> Result<(), String> {
-    if !group.exists {
-        plan.changes.push(Change::CreateLogGroup {
-            log_group: group.name.clone(),
-            retention_days: opts.retention_days,
-        });
-    } else if !group.accepts_subscriptions() {
-        return Err(format!(
-            "log group {} has the {} log class; subscription filters need STANDARD",
-            group.name,
-            group.class.as_deref().unwrap_or("?")
-        ));
     }
     Ok(())
 }
@@ -147,7 +126,7 @@ fn plan_destination(
     name: &str,
     group: &str,
     function: &DecodeFunction,
-) -> Result<(), String> {
+) -> Result<(), Blocked> {
     let group_arn = log_group_arn(
         &function.partition,
         &st.stage.region,
@@ -177,14 +156,12 @@ fn plan_source_and_delivery(
     exec: &ExecutionLogging,
     name: &str,
     function: &DecodeFunction,
-) -> Result<(), String> {
+) -> Result<(), Blocked> {
     match &exec.delivery.source {
         Some(s) if !s.ours => {
-            return Err(format!(
-                "the stage already has a delivery source for its execution logs ({}, not ours): \
-                 subscribe the log group it delivers to, or delete it and run again",
-                s.name
-            ));
+            return Err(Blocked::ForeignDeliverySource {
+                source_name: s.name.clone(),
+            });
         }
         Some(_) => {}
         None => plan.changes.push(Change::PutDeliverySource {
@@ -250,7 +227,7 @@ fn plan_access_filter_removal(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::discover::{AccessLog, FilterInfo, StageInfo};
+    use crate::ops::discover::{AccessLog, FilterInfo, LogGroupState, StageInfo};
     use crate::ops::enable::plan_region;
     use crate::ops::execution::{
         delivery_group, standard_group, DeliveryState, DestinationInfo, SourceInfo,

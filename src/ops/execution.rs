@@ -10,9 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::ops::discover::{read_log_group, LogGroupState, RegionInventory};
-use crate::ops::{OpsError, RegionClients};
-use crate::transaction::ApiKind;
+use crate::ops::loggroup::{read_log_group, LogGroupState};
+use crate::ops::{OpsError, RegionClients, StageRef};
 
 /// API Gateway's group for standard execution logging: `API-Gateway-Execution-Logs_{id}/{stage}`.
 pub const STANDARD_GROUP_PREFIX: &str = "API-Gateway-Execution-Logs_";
@@ -270,12 +269,15 @@ impl StreamSource {
     }
 }
 
-/// Fill in every REST stage's execution groups and 1 MB delivery. Groups are listed by prefix
-/// (one call per page, not one per stage); filters are read only for groups that exist.
-pub async fn read_region(clients: &RegionClients, inv: &mut RegionInventory) {
-    let rest: Vec<usize> = (0..inv.stages.len())
-        .filter(|&i| inv.stages[i].stage.kind == ApiKind::Rest && inv.stages[i].execution.is_some())
-        .collect();
+/// Fill in the execution groups and 1 MB delivery of every REST stage given. Groups are listed
+/// by prefix (one call per page, not one per stage); filters are read only for groups that exist.
+/// What could not be read goes to `errors`.
+pub async fn read_region<'a>(
+    clients: &RegionClients,
+    stages: impl Iterator<Item = (&'a StageRef, &'a mut ExecutionLogging)>,
+    errors: &mut Vec<String>,
+) {
+    let rest: Vec<(&StageRef, &mut ExecutionLogging)> = stages.collect();
     if rest.is_empty() {
         return;
     }
@@ -283,7 +285,7 @@ pub async fn read_region(clients: &RegionClients, inv: &mut RegionInventory) {
     for prefix in [STANDARD_GROUP_PREFIX, DELIVERY_GROUP_PREFIX] {
         match group_names(&clients.logs, prefix).await {
             Ok(names) => existing.extend(names),
-            Err(e) => inv.errors.push(e.to_string()),
+            Err(e) => errors.push(e.to_string()),
         }
     }
     // Not a region error: only the 1 MB mode needs these (and their permissions); the stages say
@@ -294,41 +296,40 @@ pub async fn read_region(clients: &RegionClients, inv: &mut RegionInventory) {
     let template = crate::ops::delivery::read_template(&clients.logs)
         .await
         .map_err(|e| e.to_string());
-    for i in rest {
-        let (api_id, stage) = (
-            inv.stages[i].stage.api_id.clone(),
-            inv.stages[i].stage.stage.clone(),
-        );
-        let mut read = Vec::new();
-        for name in [
-            standard_group(&api_id, &stage),
-            delivery_group(&api_id, &stage),
-        ] {
-            if !existing.contains(&name) {
-                read.push(LogGroupState::missing(&name));
-                continue;
-            }
-            match read_log_group(&clients.logs, &name).await {
-                Ok(g) => read.push(g),
-                Err(e) => {
-                    inv.errors.push(e.to_string());
-                    read.push(LogGroupState::missing(&name));
-                }
-            }
-        }
-        let Some(exec) = inv.stages[i].execution.as_mut() else {
-            continue;
-        };
-        exec.delivery_group = read.pop().unwrap_or_else(|| exec.delivery_group.clone());
-        exec.standard_group = read.pop().unwrap_or_else(|| exec.standard_group.clone());
+    for (stage_ref, exec) in rest {
+        let (api_id, stage) = (&stage_ref.api_id, &stage_ref.stage);
+        exec.standard_group =
+            read_if_exists(clients, &existing, standard_group(api_id, stage), errors).await;
+        exec.delivery_group =
+            read_if_exists(clients, &existing, delivery_group(api_id, stage), errors).await;
         exec.delivery = match &deliveries {
-            Ok(d) => d.for_stage(&clients.region, &api_id, &stage),
+            Ok(d) => d.for_stage(&clients.region, api_id, stage),
             Err(e) => DeliveryState {
                 unreadable: Some(e.clone()),
                 ..DeliveryState::default()
             },
         };
         exec.delivery.template = Some(template.clone());
+    }
+}
+
+/// The group's state when it is among `existing` and can be read, else a missing group (a read
+/// error goes to `errors`).
+async fn read_if_exists(
+    clients: &RegionClients,
+    existing: &BTreeSet<String>,
+    name: String,
+    errors: &mut Vec<String>,
+) -> LogGroupState {
+    if !existing.contains(&name) {
+        return LogGroupState::missing(&name);
+    }
+    match read_log_group(&clients.logs, &name).await {
+        Ok(g) => g,
+        Err(e) => {
+            errors.push(e.to_string());
+            LogGroupState::missing(&name)
+        }
     }
 }
 

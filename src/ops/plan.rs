@@ -137,6 +137,30 @@ impl std::fmt::Display for Change {
             Change::RemoveAccessLogging { destination_arn } => {
                 write!(f, "turn off access logging (was {destination_arn})")
             }
+            Change::SetMethodLogging { .. }
+            | Change::RestoreMethodLogging { .. }
+            | Change::PutDeliveryDestination { .. }
+            | Change::PutDeliverySource { .. }
+            | Change::CreateDelivery { .. }
+            | Change::DeleteDelivery { .. }
+            | Change::DeleteDeliverySource { .. }
+            | Change::DeleteDeliveryDestination { .. } => self.fmt_execution(f),
+            Change::CreateAccountRole {
+                role_name,
+                policy_arn,
+            } => write!(
+                f,
+                "create IAM role {role_name} (trusted by apigateway.amazonaws.com, policy {policy_arn}) \
+                 and set it as API Gateway's account CloudWatch Logs role (cloudwatchRoleArn)"
+            ),
+        }
+    }
+}
+
+impl Change {
+    /// The execution-logging changes (method settings, the 1 MB delivery) in words.
+    fn fmt_execution(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
             Change::SetMethodLogging {
                 settings,
                 record_prior,
@@ -175,14 +199,8 @@ impl std::fmt::Display for Change {
             Change::DeleteDeliveryDestination { name } => {
                 write!(f, "delete delivery destination {name}")
             }
-            Change::CreateAccountRole {
-                role_name,
-                policy_arn,
-            } => write!(
-                f,
-                "create IAM role {role_name} (trusted by apigateway.amazonaws.com, policy {policy_arn}) \
-                 and set it as API Gateway's account CloudWatch Logs role (cloudwatchRoleArn)"
-            ),
+            // The access-log, filter and account changes are told by `Display` itself.
+            _ => write!(f, "{self:?}"),
         }
     }
 }
@@ -357,31 +375,7 @@ async fn apply_change(
         Change::CreateLogGroup {
             log_group,
             retention_days,
-        } => {
-            match clients
-                .logs
-                .create_log_group()
-                .log_group_name(log_group)
-                .send()
-                .await
-            {
-                Ok(_) => {}
-                // Created meanwhile (another stage, another run): the retention still applies.
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_resource_already_exists_exception()) => {}
-                Err(e) => return Err(OpsError::aws("CreateLogGroup", log_group, e)),
-            }
-            clients
-                .logs
-                .put_retention_policy()
-                .log_group_name(log_group)
-                .retention_in_days(*retention_days)
-                .send()
-                .await
-                .map_err(|e| OpsError::aws("PutRetentionPolicy", log_group, e))?;
-            Ok(())
-        }
+        } => create_log_group(clients, log_group, *retention_days).await,
         Change::SetAccessLogging {
             destination_arn,
             format,
@@ -441,50 +435,96 @@ async fn apply_change(
             log_group,
             filter_name,
             destination_arn,
-        } => {
-            let res = clients
-                .logs
-                .put_subscription_filter()
-                .log_group_name(log_group)
-                .filter_name(filter_name)
-                .filter_pattern("")
-                .destination_arn(destination_arn)
-                .send()
-                .await;
-            match res {
-                Ok(_) => Ok(()),
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_limit_exceeded_exception()) => {
-                    Err(OpsError::Input(format!(
-                        "log group {log_group} already has the maximum of two subscription filters \
-                         (a CloudWatch Logs limit): remove one, or log this stage to another group with --log-group"
-                    )))
-                }
-                Err(e) => Err(OpsError::aws("PutSubscriptionFilter", log_group, e)),
-            }
-        }
+        } => put_subscription_filter(clients, log_group, filter_name, destination_arn).await,
         Change::DeleteSubscriptionFilter {
             log_group,
             filter_name,
-        } => {
-            match clients
-                .logs
-                .delete_subscription_filter()
-                .log_group_name(log_group)
-                .filter_name(filter_name)
-                .send()
-                .await
-            {
-                Ok(_) => Ok(()),
-                // Already gone: the goal is reached.
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_resource_not_found_exception()) =>
-                {
-                    Ok(())
-                }
-                Err(e) => Err(OpsError::aws("DeleteSubscriptionFilter", log_group, e)),
-            }
+        } => delete_subscription_filter(clients, log_group, filter_name).await,
+    }
+}
+
+/// Create the log group (one made meanwhile is fine) and set its retention.
+async fn create_log_group(
+    clients: &RegionClients,
+    log_group: &str,
+    retention_days: i32,
+) -> Result<(), OpsError> {
+    match clients
+        .logs
+        .create_log_group()
+        .log_group_name(log_group)
+        .send()
+        .await
+    {
+        Ok(_) => {}
+        // Created meanwhile (another stage, another run): the retention still applies.
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_already_exists_exception()) => {}
+        Err(e) => return Err(OpsError::aws("CreateLogGroup", log_group, e)),
+    }
+    clients
+        .logs
+        .put_retention_policy()
+        .log_group_name(log_group)
+        .retention_in_days(retention_days)
+        .send()
+        .await
+        .map_err(|e| OpsError::aws("PutRetentionPolicy", log_group, e))?;
+    Ok(())
+}
+
+/// Add (or re-point) a subscription filter; the two-filter limit is said in words.
+async fn put_subscription_filter(
+    clients: &RegionClients,
+    log_group: &str,
+    filter_name: &str,
+    destination_arn: &str,
+) -> Result<(), OpsError> {
+    let res = clients
+        .logs
+        .put_subscription_filter()
+        .log_group_name(log_group)
+        .filter_name(filter_name)
+        .filter_pattern("")
+        .destination_arn(destination_arn)
+        .send()
+        .await;
+    match res {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_limit_exceeded_exception()) => {
+            Err(OpsError::Input(format!(
+                "log group {log_group} already has the maximum of two subscription filters \
+                 (a CloudWatch Logs limit): remove one, or log this stage to another group with --log-group"
+            )))
         }
+        Err(e) => Err(OpsError::aws("PutSubscriptionFilter", log_group, e)),
+    }
+}
+
+/// Delete a subscription filter; one already gone is fine.
+async fn delete_subscription_filter(
+    clients: &RegionClients,
+    log_group: &str,
+    filter_name: &str,
+) -> Result<(), OpsError> {
+    match clients
+        .logs
+        .delete_subscription_filter()
+        .log_group_name(log_group)
+        .filter_name(filter_name)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        // Already gone: the goal is reached.
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(OpsError::aws("DeleteSubscriptionFilter", log_group, e)),
     }
 }
 

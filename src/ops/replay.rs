@@ -112,7 +112,18 @@ impl ReplaySummary {
 #[async_trait]
 pub trait Invoker: Send + Sync {
     fn name(&self) -> &str;
-    async fn invoke_event(&self, payload: &[u8]) -> Result<(), String>;
+    async fn invoke_event(&self, payload: &[u8]) -> Result<(), InvokeError>;
+}
+
+/// A re-invocation that Lambda did not accept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvokeError {
+    /// The call failed; `message` is the service's code and text.
+    #[error("Invoke {function}: {message}")]
+    Call { function: String, message: String },
+    /// Lambda answered, but did not queue the event.
+    #[error("Invoke {function}: status {status} (expected 202)")]
+    Status { function: String, status: i32 },
 }
 
 /// [`Invoker`] over Lambda `Invoke` with `InvocationType=Event`.
@@ -128,7 +139,7 @@ impl Invoker for LambdaInvoker {
         &self.function
     }
 
-    async fn invoke_event(&self, payload: &[u8]) -> Result<(), String> {
+    async fn invoke_event(&self, payload: &[u8]) -> Result<(), InvokeError> {
         let resp = self
             .client
             .invoke()
@@ -137,14 +148,16 @@ impl Invoker for LambdaInvoker {
             .payload(aws_sdk_lambda::primitives::Blob::new(payload.to_vec()))
             .send()
             .await
-            .map_err(|e| format!("Invoke {}: {}", self.function, sdk_message(&e)))?;
+            .map_err(|e| InvokeError::Call {
+                function: self.function.clone(),
+                message: sdk_message(&e),
+            })?;
         // Async invocations answer 202 once Lambda has queued the event.
         if resp.status_code() != 202 {
-            return Err(format!(
-                "Invoke {}: status {} (expected 202)",
-                self.function,
-                resp.status_code()
-            ));
+            return Err(InvokeError::Status {
+                function: self.function.clone(),
+                status: resp.status_code(),
+            });
         }
         Ok(())
     }
@@ -263,19 +276,17 @@ pub async fn replay(
         let n = frames.len() as u64;
         run.move_frames(frames, from, to, opts, &policy).await;
         progress.inc(n);
+        let route = Route {
+            from,
+            to,
+            opts,
+            policy: &policy,
+        };
         for (m, payload) in records {
-            handle_record(
-                m,
-                &payload,
-                from,
-                to,
-                invoker,
-                opts,
-                &policy,
-                &mut run.sum,
-                &mut run.release,
-            )
-            .await;
+            match invoker {
+                Some(inv) => run.reinvoke(m, &payload, inv, &route).await,
+                None => run.decode_and_send(m, &payload, &route).await,
+            }
             progress.inc(1);
         }
         progress.set_message(format!(
@@ -401,87 +412,95 @@ async fn settle(from: &dyn Queue, handles: Vec<String>, sum: &mut ReplaySummary)
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn handle_record(
-    m: InMessage,
-    payload: &[u8],
-    from: &dyn Queue,
-    to: &dyn Queue,
-    invoker: Option<&dyn Invoker>,
-    opts: &ReplayOptions,
-    policy: &SendPolicy,
-    sum: &mut ReplaySummary,
-    release: &mut Vec<String>,
-) {
-    if let Some(inv) = invoker {
-        if opts.dry_run {
-            sum.moved += 1;
-            release.push(m.receipt_handle);
+/// Where a destination record goes, and by which rules.
+struct Route<'a> {
+    from: &'a dyn Queue,
+    to: &'a dyn Queue,
+    opts: &'a ReplayOptions,
+    policy: &'a SendPolicy,
+}
+
+impl Run {
+    /// Hand a destination record's original event back to the decode function.
+    async fn reinvoke(
+        &mut self,
+        m: InMessage,
+        payload: &[u8],
+        inv: &dyn Invoker,
+        route: &Route<'_>,
+    ) {
+        if route.opts.dry_run {
+            self.sum.moved += 1;
+            self.release.push(m.receipt_handle);
             return;
         }
         match inv.invoke_event(payload).await {
             Ok(()) => {
-                sum.invoked += 1;
-                settle(from, vec![m.receipt_handle], sum).await;
+                self.sum.invoked += 1;
+                settle(route.from, vec![m.receipt_handle], &mut self.sum).await;
             }
             Err(e) => {
-                sum.failed += 1;
-                sum.error(format!("message {}: {e}", m.message_id));
-                release.push(m.receipt_handle);
+                self.sum.failed += 1;
+                self.sum.error(format!("message {}: {e}", m.message_id));
+                self.release.push(m.receipt_handle);
             }
         }
-        return;
     }
-    let mut stats = DecodeStats::default();
-    let decoded = decode_bytes(payload, &opts.decode, &mut stats)
-        .map_err(|e| {
-            format!(
-                "message {}: requestPayload does not decode: {e}",
-                m.message_id
-            )
-        })
-        .and_then(|recs| {
-            frame::pack(&recs, opts.message_bytes)
-                .map_err(|e| format!("message {}: cannot pack its records: {e}", m.message_id))
-        });
-    let frames = match decoded {
-        Ok(f) => f,
-        Err(e) => {
-            sum.failed += 1;
-            sum.error(e);
-            release.push(m.receipt_handle);
+
+    /// Decode a destination record here and send its frames to the queue.
+    async fn decode_and_send(&mut self, m: InMessage, payload: &[u8], route: &Route<'_>) {
+        let opts = route.opts;
+        let mut stats = DecodeStats::default();
+        let decoded = decode_bytes(payload, &opts.decode, &mut stats)
+            .map_err(|e| {
+                format!(
+                    "message {}: requestPayload does not decode: {e}",
+                    m.message_id
+                )
+            })
+            .and_then(|recs| {
+                frame::pack(&recs, opts.message_bytes)
+                    .map_err(|e| format!("message {}: cannot pack its records: {e}", m.message_id))
+            });
+        let frames = match decoded {
+            Ok(f) => f,
+            Err(e) => {
+                self.sum.failed += 1;
+                self.sum.error(e);
+                self.release.push(m.receipt_handle);
+                return;
+            }
+        };
+        self.sum.decode.add(&stats);
+        if opts.dry_run {
+            self.sum.moved += 1;
+            self.sum.frames_sent += frames.len() as u64;
+            self.release.push(m.receipt_handle);
             return;
         }
-    };
-    sum.decode.add(&stats);
-    if opts.dry_run {
-        sum.moved += 1;
-        sum.frames_sent += frames.len() as u64;
-        release.push(m.receipt_handle);
-        return;
-    }
-    let n_frames = frames.len() as u64;
-    let out: Vec<OutMessage> = frames
-        .into_iter()
-        .enumerate()
-        .map(|(i, f)| f.into_message(i.to_string()))
-        .collect();
-    // No records (a control message, or all filtered on purpose, counted in `decode`): nothing
-    // to send, and the message has been dealt with.
-    if !out.is_empty() {
-        if let Err(e) = send_all(to, out, policy).await {
-            sum.failed += 1;
-            sum.error(format!(
-                "message {}: send {n_frames} frames to {}: {e}",
-                m.message_id,
-                to.name()
-            ));
-            release.push(m.receipt_handle);
-            return;
+        let n_frames = frames.len() as u64;
+        let out: Vec<OutMessage> = frames
+            .into_iter()
+            .enumerate()
+            .map(|(i, f)| f.into_message(i.to_string()))
+            .collect();
+        // No records (a control message, or all filtered on purpose, counted in `decode`): nothing
+        // to send, and the message has been dealt with.
+        if !out.is_empty() {
+            if let Err(e) = send_all(route.to, out, route.policy).await {
+                self.sum.failed += 1;
+                self.sum.error(format!(
+                    "message {}: send {n_frames} frames to {}: {e}",
+                    m.message_id,
+                    route.to.name()
+                ));
+                self.release.push(m.receipt_handle);
+                return;
+            }
         }
+        self.sum.frames_sent += n_frames;
+        settle(route.from, vec![m.receipt_handle], &mut self.sum).await;
     }
-    sum.frames_sent += n_frames;
-    settle(from, vec![m.receipt_handle], sum).await;
 }
 
 /// The decode settings of the deployed decode function (its environment: filters, redaction,
@@ -590,6 +609,18 @@ pub async fn move_task_within(
         .map_err(|e| OpsError::aws("StartMessageMoveTask", &source, e))?;
     let handle = started.task_handle().unwrap_or_default().to_string();
     tracing::info!(source = %source, destination = %destination, "message-move task started");
+    Ok(watch_move_task(sqs, &source, &handle, (give_up, deadline), progress).await)
+}
+
+/// Follow the started task `handle` on `source` until it ends or `give_up` (the deadline the
+/// caller gave, `deadline` long) passes.
+async fn watch_move_task(
+    sqs: &aws_sdk_sqs::Client,
+    source: &str,
+    handle: &str,
+    (give_up, deadline): (tokio::time::Instant, Duration),
+    progress: &ProgressBar,
+) -> MoveTaskResult {
     // Once started, the task runs on its own: a failed or empty listing is retried a bounded
     // number of times and then reported as the task's outcome, never as "could not start"
     // (which would make the caller replay the same DLQ a second way at once).
@@ -599,29 +630,29 @@ pub async fn move_task_within(
     let mut last_error = None;
     loop {
         if tokio::time::Instant::now() >= give_up {
-            return Ok(MoveTaskResult {
+            return MoveTaskResult {
                 status: "RUNNING".to_string(),
                 moved,
                 failure_reason: Some(format!(
                     "still running after {} s; it goes on by itself (follow it with ListMessageMoveTasks, stop it with CancelMessageMoveTask)",
                     deadline.as_secs()
                 )),
-            });
+            };
         }
         tokio::time::sleep(Duration::from_secs(2).min(deadline)).await;
         let listed = sqs
             .list_message_move_tasks()
-            .source_arn(&source)
+            .source_arn(source)
             .max_results(10)
             .send()
             .await;
         let tasks = match listed {
             Ok(t) => t,
             Err(e) => {
-                last_error = Some(OpsError::aws("ListMessageMoveTasks", &source, e).to_string());
+                last_error = Some(OpsError::aws("ListMessageMoveTasks", source, e).to_string());
                 unseen += 1;
                 if unseen >= MAX_UNSEEN_POLLS {
-                    return Ok(unknown_outcome(moved, last_error));
+                    return unknown_outcome(moved, last_error);
                 }
                 continue;
             }
@@ -631,12 +662,12 @@ pub async fn move_task_within(
         let task = tasks
             .results()
             .iter()
-            .find(|t| !handle.is_empty() && t.task_handle() == Some(handle.as_str()))
+            .find(|t| !handle.is_empty() && t.task_handle() == Some(handle))
             .or_else(|| tasks.results().first());
         let Some(task) = task else {
             unseen += 1;
             if unseen >= MAX_UNSEEN_POLLS {
-                return Ok(unknown_outcome(moved, last_error));
+                return unknown_outcome(moved, last_error);
             }
             continue;
         };
@@ -645,11 +676,11 @@ pub async fn move_task_within(
         progress.set_position(moved);
         let status = task.status().unwrap_or("UNKNOWN").to_string();
         if matches!(status.as_str(), "COMPLETED" | "FAILED" | "CANCELLED") {
-            return Ok(MoveTaskResult {
+            return MoveTaskResult {
                 status,
                 moved,
                 failure_reason: task.failure_reason().map(str::to_string),
-            });
+            };
         }
     }
 }

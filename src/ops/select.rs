@@ -3,7 +3,8 @@
 
 use serde::Deserialize;
 
-use crate::ops::discover::StageInfo;
+use crate::ops::discover::{Inventory, StageInfo};
+use crate::ops::plan::Report;
 use crate::ops::{OpsError, StageRef};
 use crate::transaction::ApiKind;
 
@@ -86,6 +87,21 @@ impl Selector {
         match self {
             Selector::All => true,
             Selector::Apis(list) => list.iter().any(|s| s.matches(st)),
+        }
+    }
+
+    /// A report for a run over `inventory`: its skipped regions, and an error for each API named
+    /// that no region has.
+    pub fn start_report(&self, inventory: &Inventory) -> Report {
+        let everything: Vec<StageInfo> = inventory
+            .regions
+            .iter()
+            .flat_map(|(_, inv)| inv.stages.iter().cloned())
+            .collect();
+        Report {
+            skipped_regions: inventory.skipped_regions.clone(),
+            errors: self.apply(&everything).1,
+            ..Default::default()
         }
     }
 

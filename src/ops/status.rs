@@ -469,10 +469,25 @@ pub const AGE_BEHIND_SECS: f64 = 300.0;
 /// What is wrong, from the numbers, each with the command that helps.
 pub fn diagnose(r: &StatusReport) -> Vec<Finding> {
     let mut out = Vec::new();
-    let stack = &r.stack;
-    let region = &r.region;
-    let total = |id: &str| r.series(id).map_or(0.0, Series::total);
-    let worst = |id: &str| r.series(id).and_then(Series::max).unwrap_or(0.0);
+    queue_findings(r, &mut out);
+    metric_findings(r, &mut out);
+    traffic_findings(r, &mut out);
+    out
+}
+
+/// A metric's sum over the window (0 when absent).
+fn total(r: &StatusReport, id: &str) -> f64 {
+    r.series(id).map_or(0.0, Series::total)
+}
+
+/// The collector failed windows or rejected records in the window.
+fn collector_trouble(r: &StatusReport) -> bool {
+    total(r, "windowsFailed") > 0.0 || total(r, "rejected") > 0.0
+}
+
+/// Queues that could not be read, and messages waiting in a dead-letter queue.
+fn queue_findings(r: &StatusReport, out: &mut Vec<Finding>) {
+    let (stack, region) = (&r.stack, &r.region);
     let depth = |role: QueueRole| {
         r.queues
             .iter()
@@ -492,7 +507,7 @@ pub fn diagnose(r: &StatusReport) -> Vec<Finding> {
     let shipper_dlq = depth(QueueRole::ShipperDlq);
     let decode_dlq = depth(QueueRole::DecodeDlq);
     let stitch_dlq = depth(QueueRole::StitchDlq);
-    let collector_trouble = total("windowsFailed") > 0.0 || total("rejected") > 0.0;
+    let collector_trouble = collector_trouble(r);
     if shipper_dlq > 0 {
         out.push(Finding {
             severity: Severity::Problem,
@@ -536,6 +551,13 @@ pub fn diagnose(r: &StatusReport) -> Vec<Finding> {
             )),
         });
     }
+}
+
+/// The shipper falling behind, collector failures, throttles and decode failures.
+fn metric_findings(r: &StatusReport, out: &mut Vec<Finding>) {
+    let region = &r.region;
+    let total = |id: &str| total(r, id);
+    let worst = |id: &str| r.series(id).and_then(Series::max).unwrap_or(0.0);
     let age = worst("ageQueue");
     if age > AGE_BEHIND_SECS {
         out.push(Finding {
@@ -547,7 +569,7 @@ pub fn diagnose(r: &StatusReport) -> Vec<Finding> {
             run: None,
         });
     }
-    if collector_trouble {
+    if collector_trouble(r) {
         out.push(Finding {
             severity: Severity::Warning,
             what: format!(
@@ -590,6 +612,12 @@ pub fn diagnose(r: &StatusReport) -> Vec<Finding> {
             run: None,
         });
     }
+}
+
+/// Lines the decoder could not read, stages auto-enable could not enable, and no traffic at all.
+fn traffic_findings(r: &StatusReport, out: &mut Vec<Finding>) {
+    let region = &r.region;
+    let total = |id: &str| total(r, id);
     let records = total("recordsIn");
     let unparsed = total("unparsed");
     if unparsed > 0.0 {
@@ -622,7 +650,6 @@ pub fn diagnose(r: &StatusReport) -> Vec<Finding> {
             )),
         });
     }
-    out
 }
 
 fn fmt_num(v: Option<f64>) -> String {

@@ -158,229 +158,285 @@ const fn ours(
 
 /// Every figure, panel by panel.
 pub fn panels() -> Vec<Panel> {
-    use QueueRole as Q;
-    let queue = |id, label, q, metric, stat| Figure {
+    vec![
+        records_panel(),
+        dlq_panel(),
+        age_panel(),
+        collector_panel(),
+        stitch_panel(),
+        functions_panel(),
+        autoenable_panel(),
+    ]
+}
+
+/// A figure of one of the pipeline's queues (AWS/SQS).
+fn queue(
+    id: &'static str,
+    label: &'static str,
+    q: QueueRole,
+    metric: &'static str,
+    stat: Stat,
+) -> Figure {
+    Figure {
         id,
         label,
         target: Target::Queue(q),
         metric,
         stat,
-    };
-    let lambda = |id, label, f, metric, stat| Figure {
+    }
+}
+
+/// A figure of one of the pipeline's functions (AWS/Lambda).
+fn lambda(
+    id: &'static str,
+    label: &'static str,
+    f: FunctionRole,
+    metric: &'static str,
+    stat: Stat,
+) -> Figure {
+    Figure {
         id,
         label,
         target: Target::Lambda(f),
         metric,
         stat,
-    };
-    vec![
-        Panel {
-            title: "Records: in, delivered, filtered, failed",
-            figures: vec![
-                ours(
-                    "recordsIn",
-                    "records in (decoded)",
-                    "decode",
-                    "Records",
-                    Stat::Sum,
-                ),
-                ours(
-                    "delivered",
-                    "delivered",
-                    "shipper",
-                    "RecordsDelivered",
-                    Stat::Sum,
-                ),
-                ours("filtered", "filtered", "decode", "Filtered", Stat::Sum),
-                ours(
-                    "failed",
-                    "not delivered (retried)",
-                    "shipper",
-                    "RecordsFailed",
-                    Stat::Sum,
-                ),
-                ours(
-                    "unparsed",
-                    "lines unparsed",
-                    "decode",
-                    "LinesUnparsed",
-                    Stat::Sum,
-                ),
-            ],
-        },
-        Panel {
-            title: "Dead-letter queues (messages)",
-            figures: vec![
-                queue(
-                    "dlqShipper",
-                    "shipper DLQ",
-                    Q::ShipperDlq,
-                    "ApproximateNumberOfMessagesVisible",
-                    Stat::Maximum,
-                ),
-                queue(
-                    "dlqDecode",
-                    "decode DLQ",
-                    Q::DecodeDlq,
-                    "ApproximateNumberOfMessagesVisible",
-                    Stat::Maximum,
-                ),
-                queue(
-                    "dlqStitch",
-                    "stitch DLQ",
-                    Q::StitchDlq,
-                    "ApproximateNumberOfMessagesVisible",
-                    Stat::Maximum,
-                ),
-            ],
-        },
-        Panel {
-            title: "Oldest message age (seconds)",
-            figures: vec![
-                queue(
-                    "ageQueue",
-                    "queue",
-                    Q::Queue,
-                    "ApproximateAgeOfOldestMessage",
-                    Stat::Maximum,
-                ),
-                queue(
-                    "ageStitch",
-                    "stitch queue",
-                    Q::StitchQueue,
-                    "ApproximateAgeOfOldestMessage",
-                    Stat::Maximum,
-                ),
-                queue(
-                    "ageShipperDlq",
-                    "shipper DLQ",
-                    Q::ShipperDlq,
-                    "ApproximateAgeOfOldestMessage",
-                    Stat::Maximum,
-                ),
-                queue(
-                    "ageDecodeDlq",
-                    "decode DLQ",
-                    Q::DecodeDlq,
-                    "ApproximateAgeOfOldestMessage",
-                    Stat::Maximum,
-                ),
-            ],
-        },
-        Panel {
-            title: "Collector: errors, rejections, retries",
-            figures: vec![
-                ours(
-                    "windowsFailed",
-                    "windows failed",
-                    "shipper",
-                    "WindowsFailed",
-                    Stat::Sum,
-                ),
-                ours(
-                    "rejected",
-                    "records rejected",
-                    "shipper",
-                    "RecordsRejected",
-                    Stat::Sum,
-                ),
-                ours("retries", "retries", "shipper", "Retries", Stat::Sum),
-                ours(
-                    "latency",
-                    "collector latency (ms, avg)",
-                    "shipper",
-                    "BridgeLatency",
-                    Stat::Average,
-                ),
-            ],
-        },
-        Panel {
-            title: "Stitching",
-            figures: vec![
-                ours("held", "fragments held", "stitch", "Held", Stat::Sum),
-                ours(
-                    "stitched",
-                    "requests stitched",
-                    "stitch",
-                    "Stitched",
-                    Stat::Sum,
-                ),
-                ours(
-                    "partial",
-                    "delivered partial",
-                    "stitch",
-                    "Partial",
-                    Stat::Sum,
-                ),
-            ],
-        },
-        Panel {
-            title: "Functions: duration, throttles, errors",
-            figures: vec![
-                lambda(
-                    "decodeDuration",
-                    "decode duration (ms, avg)",
-                    FunctionRole::Decode,
-                    "Duration",
-                    Stat::Average,
-                ),
-                lambda(
-                    "decodeThrottles",
-                    "decode throttles",
-                    FunctionRole::Decode,
-                    "Throttles",
-                    Stat::Sum,
-                ),
-                lambda(
-                    "decodeErrors",
-                    "decode errors",
-                    FunctionRole::Decode,
-                    "Errors",
-                    Stat::Sum,
-                ),
-                lambda(
-                    "shipperDuration",
-                    "shipper duration (ms, avg)",
-                    FunctionRole::Shipper,
-                    "Duration",
-                    Stat::Average,
-                ),
-                lambda(
-                    "shipperThrottles",
-                    "shipper throttles",
-                    FunctionRole::Shipper,
-                    "Throttles",
-                    Stat::Sum,
-                ),
-            ],
-        },
-        Panel {
-            title: "Auto-enable",
-            figures: vec![
-                ours(
-                    "stagesEnabled",
-                    "stages enabled",
-                    "control",
-                    "StagesEnabled",
-                    Stat::Sum,
-                ),
-                ours(
-                    "driftRepaired",
-                    "drift repaired",
-                    "control",
-                    "DriftRepaired",
-                    Stat::Sum,
-                ),
-                ours(
-                    "stagesBlocked",
-                    "stages blocked",
-                    "control",
-                    "StagesBlocked",
-                    Stat::Sum,
-                ),
-            ],
-        },
-    ]
+    }
+}
+
+/// Records: in, delivered, filtered, failed.
+fn records_panel() -> Panel {
+    Panel {
+        title: "Records: in, delivered, filtered, failed",
+        figures: vec![
+            ours(
+                "recordsIn",
+                "records in (decoded)",
+                "decode",
+                "Records",
+                Stat::Sum,
+            ),
+            ours(
+                "delivered",
+                "delivered",
+                "shipper",
+                "RecordsDelivered",
+                Stat::Sum,
+            ),
+            ours("filtered", "filtered", "decode", "Filtered", Stat::Sum),
+            ours(
+                "failed",
+                "not delivered (retried)",
+                "shipper",
+                "RecordsFailed",
+                Stat::Sum,
+            ),
+            ours(
+                "unparsed",
+                "lines unparsed",
+                "decode",
+                "LinesUnparsed",
+                Stat::Sum,
+            ),
+        ],
+    }
+}
+
+/// Dead-letter queues (messages).
+fn dlq_panel() -> Panel {
+    use QueueRole as Q;
+    Panel {
+        title: "Dead-letter queues (messages)",
+        figures: vec![
+            queue(
+                "dlqShipper",
+                "shipper DLQ",
+                Q::ShipperDlq,
+                "ApproximateNumberOfMessagesVisible",
+                Stat::Maximum,
+            ),
+            queue(
+                "dlqDecode",
+                "decode DLQ",
+                Q::DecodeDlq,
+                "ApproximateNumberOfMessagesVisible",
+                Stat::Maximum,
+            ),
+            queue(
+                "dlqStitch",
+                "stitch DLQ",
+                Q::StitchDlq,
+                "ApproximateNumberOfMessagesVisible",
+                Stat::Maximum,
+            ),
+        ],
+    }
+}
+
+/// Oldest message age (seconds).
+fn age_panel() -> Panel {
+    use QueueRole as Q;
+    Panel {
+        title: "Oldest message age (seconds)",
+        figures: vec![
+            queue(
+                "ageQueue",
+                "queue",
+                Q::Queue,
+                "ApproximateAgeOfOldestMessage",
+                Stat::Maximum,
+            ),
+            queue(
+                "ageStitch",
+                "stitch queue",
+                Q::StitchQueue,
+                "ApproximateAgeOfOldestMessage",
+                Stat::Maximum,
+            ),
+            queue(
+                "ageShipperDlq",
+                "shipper DLQ",
+                Q::ShipperDlq,
+                "ApproximateAgeOfOldestMessage",
+                Stat::Maximum,
+            ),
+            queue(
+                "ageDecodeDlq",
+                "decode DLQ",
+                Q::DecodeDlq,
+                "ApproximateAgeOfOldestMessage",
+                Stat::Maximum,
+            ),
+        ],
+    }
+}
+
+/// Collector: errors, rejections, retries.
+fn collector_panel() -> Panel {
+    Panel {
+        title: "Collector: errors, rejections, retries",
+        figures: vec![
+            ours(
+                "windowsFailed",
+                "windows failed",
+                "shipper",
+                "WindowsFailed",
+                Stat::Sum,
+            ),
+            ours(
+                "rejected",
+                "records rejected",
+                "shipper",
+                "RecordsRejected",
+                Stat::Sum,
+            ),
+            ours("retries", "retries", "shipper", "Retries", Stat::Sum),
+            ours(
+                "latency",
+                "collector latency (ms, avg)",
+                "shipper",
+                "BridgeLatency",
+                Stat::Average,
+            ),
+        ],
+    }
+}
+
+/// Stitching.
+fn stitch_panel() -> Panel {
+    Panel {
+        title: "Stitching",
+        figures: vec![
+            ours("held", "fragments held", "stitch", "Held", Stat::Sum),
+            ours(
+                "stitched",
+                "requests stitched",
+                "stitch",
+                "Stitched",
+                Stat::Sum,
+            ),
+            ours(
+                "partial",
+                "delivered partial",
+                "stitch",
+                "Partial",
+                Stat::Sum,
+            ),
+        ],
+    }
+}
+
+/// Functions: duration, throttles, errors.
+fn functions_panel() -> Panel {
+    Panel {
+        title: "Functions: duration, throttles, errors",
+        figures: vec![
+            lambda(
+                "decodeDuration",
+                "decode duration (ms, avg)",
+                FunctionRole::Decode,
+                "Duration",
+                Stat::Average,
+            ),
+            lambda(
+                "decodeThrottles",
+                "decode throttles",
+                FunctionRole::Decode,
+                "Throttles",
+                Stat::Sum,
+            ),
+            lambda(
+                "decodeErrors",
+                "decode errors",
+                FunctionRole::Decode,
+                "Errors",
+                Stat::Sum,
+            ),
+            lambda(
+                "shipperDuration",
+                "shipper duration (ms, avg)",
+                FunctionRole::Shipper,
+                "Duration",
+                Stat::Average,
+            ),
+            lambda(
+                "shipperThrottles",
+                "shipper throttles",
+                FunctionRole::Shipper,
+                "Throttles",
+                Stat::Sum,
+            ),
+        ],
+    }
+}
+
+/// Auto-enable.
+fn autoenable_panel() -> Panel {
+    Panel {
+        title: "Auto-enable",
+        figures: vec![
+            ours(
+                "stagesEnabled",
+                "stages enabled",
+                "control",
+                "StagesEnabled",
+                Stat::Sum,
+            ),
+            ours(
+                "driftRepaired",
+                "drift repaired",
+                "control",
+                "DriftRepaired",
+                Stat::Sum,
+            ),
+            ours(
+                "stagesBlocked",
+                "stages blocked",
+                "control",
+                "StagesBlocked",
+                Stat::Sum,
+            ),
+        ],
+    }
 }
 
 /// What a queue or function is called where the figures are drawn: real names (`status`) or a
