@@ -705,14 +705,30 @@ impl Function {
         self.kill();
     }
 
+    /// [`output`](Self::output) once it has not grown for 200 ms (at most 5 s).
+    pub fn settled_output(&self) -> String {
+        let until = Instant::now() + Duration::from_secs(5);
+        let mut len = lock(&self.output).len();
+        loop {
+            std::thread::sleep(Duration::from_millis(200));
+            let now = lock(&self.output).len();
+            if now == len || Instant::now() > until {
+                return self.output();
+            }
+            len = now;
+        }
+    }
+
     /// Everything the processes of this function wrote to stdout and stderr so far.
     pub fn output(&self) -> String {
         String::from_utf8_lossy(&lock(&self.output)).into_owned()
     }
 
-    /// The JSON log lines the function wrote whose `fields.message` is `message`.
+    /// The JSON log lines the function wrote whose `fields.message` is `message`. A function
+    /// writes its log lines before it answers, but its stdout is copied on another thread, which
+    /// on a busy machine lags behind the answer: wait until the output has settled first.
     pub fn log_lines(&self, message: &str) -> Vec<serde_json::Value> {
-        self.output()
+        self.settled_output()
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .filter(|v| v.pointer("/fields/message").and_then(|m| m.as_str()) == Some(message))
