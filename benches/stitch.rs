@@ -8,9 +8,9 @@
 //!   head and tail) → 5 whole records (unpack, merge, assemble, filter);
 //! - `stitch/plan_held`: the same batch with only the heads: what a held batch costs.
 
+use apigw_stream::control::generate::{GenerateOptions, Generator, LogKind};
 use apigw_stream::decode::{decode_split, DecodeOptions, DecodeStats, Split};
 use apigw_stream::decode::{Fragment, JoinRule};
-use apigw_stream::generate::{GenerateOptions, Generator, LogKind};
 use apigw_stream::stitch::{self, StitchOptions};
 use apigw_stream::transport::queue::InMessage;
 use criterion::{Criterion, Throughput};

@@ -19,19 +19,11 @@
 //! and call into this crate. The design is in `docs/architecture.md`.
 
 pub mod archive;
-#[cfg(feature = "cli")]
-pub mod aws;
-#[cfg(feature = "cli")]
-pub mod cli;
 pub mod config;
+#[cfg(feature = "ops")]
+pub mod control;
 pub mod decode;
 pub mod docs;
-#[cfg(feature = "cli")]
-pub mod generate;
-#[cfg(feature = "ops")]
-pub mod ops;
-#[cfg(feature = "cli")]
-pub mod pipeline;
 pub mod runtime;
 pub mod ship;
 pub mod stitch;

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apigw_stream::archive::{ArchivePolicy, Archiver, FirehoseSink};
+use apigw_stream::control::generate::{GenerateOptions, Generator};
 use apigw_stream::decode::{summary_emf, DecodeOptions};
-use apigw_stream::generate::{GenerateOptions, Generator};
 use apigw_stream::transport::frame::unpack;
 use apigw_stream::transport::queue::{SendPolicy, SqsQueue};
 use apigw_stream::Transaction;
@@ -423,7 +423,7 @@ async fn a_backfill_takes_the_env_file_of_local() {
 /// The clap definitions: `local` and `replay` parse the same collector flags to the same values.
 #[test]
 fn local_and_replay_parse_the_same_collector_flags() {
-    use apigw_stream::cli::{Cli, Command as Sub};
+    use apigw_stream::control::cli::{Cli, Command as Sub};
     use clap::Parser;
     let flags = [
         "--bridge-url",

@@ -128,7 +128,7 @@ async fn new_stages_are_subscribed_opt_outs_respected_and_drift_repaired() {
 
     // 1. A REST stage is created (by hand, by CloudFormation...): CloudTrail records CreateStage.
     let orders = ops_support::rest_api(&conf, "orders", &["prod"]).await;
-    let group = apigw_stream::ops::enable::default_log_group(&orders, "prod");
+    let group = apigw_stream::control::ops::enable::default_log_group(&orders, "prod");
     let report = invoke(
         &mut control,
         &cloudtrail_event(
@@ -196,7 +196,7 @@ async fn new_stages_are_subscribed_opt_outs_respected_and_drift_repaired() {
         st.access_log_settings().is_none(),
         "opted-out stage got logging: {st:?}"
     );
-    let internal_group = apigw_stream::ops::enable::default_log_group(&internal, "dev");
+    let internal_group = apigw_stream::control::ops::enable::default_log_group(&internal, "dev");
     let groups = aws_sdk_cloudwatchlogs::Client::new(&conf)
         .describe_log_groups()
         .log_group_name_prefix(&internal_group)
@@ -270,14 +270,14 @@ async fn new_stages_are_subscribed_opt_outs_respected_and_drift_repaired() {
     );
 
     // 5. `apis` shows who enabled what.
-    let clients = apigw_stream::ops::RegionClients::new(&conf, REGION);
-    let inv = apigw_stream::ops::discover::discover_region(
+    let clients = apigw_stream::control::ops::RegionClients::new(&conf, REGION);
+    let inv = apigw_stream::control::ops::discover::discover_region(
         &clients,
-        apigw_stream::ops::discover::Kinds::default(),
+        apigw_stream::control::ops::discover::Kinds::default(),
     )
     .await;
     let stages: Vec<_> = inv.stages.iter().collect();
-    let table = apigw_stream::cli::apis::table(&stages);
+    let table = apigw_stream::control::cli::apis::table(&stages);
     let row = table
         .lines()
         .find(|l| l.contains(&orders))
@@ -323,7 +323,7 @@ async fn opt_in_policy_waits_for_the_tag() {
         "skipped",
         "{report:#}"
     );
-    let group = apigw_stream::ops::enable::default_log_group(&api, "prod");
+    let group = apigw_stream::control::ops::enable::default_log_group(&api, "prod");
     let logs = aws_sdk_cloudwatchlogs::Client::new(&conf);
     let found = logs
         .describe_log_groups()
@@ -470,7 +470,7 @@ impl MotoWithDestinations {
     }
 
     fn sdk_config(&self, creds: Option<&(String, String, String)>) -> SdkConfig {
-        let base = apigw_stream::aws::emulator_config(&self.endpoint, REGION);
+        let base = apigw_stream::control::aws::emulator_config(&self.endpoint, REGION);
         match creds {
             None => base,
             Some((id, secret, token)) => base
@@ -568,7 +568,7 @@ async fn a_member_account_subscribes_its_stage_to_the_central_destination() {
             json!({"self": {"restApiId": api, "stageName": "prod"}}),
         );
         let inv = control.invoke(&event).await;
-        let group = apigw_stream::ops::enable::default_log_group(&api, "prod");
+        let group = apigw_stream::control::ops::enable::default_log_group(&api, "prod");
         if admitted {
             let report = inv.outcome.json().unwrap_or_else(|e| {
                 panic!("{e}\n{}", lambda_support::tail(&control.output(), 3000))

@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+use apigw_stream::control::generate::{Expected, GenerateOptions, Generator, LogKind, Scenario};
 use apigw_stream::decode::{decode_bytes, DecodeOptions, DecodeStats};
-use apigw_stream::generate::{Expected, GenerateOptions, Generator, LogKind, Scenario};
 use apigw_stream::transaction::{SourceFormat, Transaction};
 
 fn realworld(name: &str) -> Option<Vec<u8>> {
@@ -204,7 +204,11 @@ fn a_request_cut_off_by_its_payload_is_kept_as_partial() {
     assert_eq!(r.request.route.as_deref(), Some("/event"));
 }
 
-fn generated(logs: LogKind, requests: u64, seed: u64) -> Vec<apigw_stream::generate::Payload> {
+fn generated(
+    logs: LogKind,
+    requests: u64,
+    seed: u64,
+) -> Vec<apigw_stream::control::generate::Payload> {
     Generator::new(GenerateOptions {
         requests,
         seed,

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use apigw_stream::pipeline::LocalPipeline;
+use apigw_stream::control::pipeline::LocalPipeline;
 use apigw_stream::ship::bridge::receiver::Faults;
 use apigw_stream::transport::queue::{MemoryQueue, Queue};
 use e2e_support::*;

@@ -7,7 +7,7 @@ mod e2e_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use apigw_stream::pipeline::LocalPipeline;
+use apigw_stream::control::pipeline::LocalPipeline;
 use apigw_stream::ship::bridge::receiver::Faults;
 use apigw_stream::transport::queue::{Queue, SqsQueue};
 use aws_sdk_sqs::types::QueueAttributeName;

@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use apigw_stream::control::pipeline::LocalPipeline;
 use apigw_stream::decode::{decode_bytes, DecodeStats};
-use apigw_stream::pipeline::LocalPipeline;
 use apigw_stream::ship::bridge::receiver::Faults;
 use apigw_stream::transport::frame;
 use apigw_stream::transport::queue::{MemoryQueue, Queue};

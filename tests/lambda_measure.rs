@@ -17,8 +17,8 @@ mod lambda_support;
 use std::io::Write;
 use std::time::Duration;
 
+use apigw_stream::control::generate::{GenerateOptions, Generator, Payload};
 use apigw_stream::decode::{decode_bytes, DecodeOptions, DecodeStats};
-use apigw_stream::generate::{GenerateOptions, Generator, Payload};
 use apigw_stream::ship::bridge::receiver::Faults;
 use apigw_stream::transport::frame;
 use base64::Engine;

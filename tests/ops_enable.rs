@@ -4,13 +4,15 @@
 mod common;
 mod ops_support;
 
-use apigw_stream::ops::access_log::{FormatClass, HTTP_FORMAT, REST_FORMAT, WEBSOCKET_FORMAT};
-use apigw_stream::ops::disable::{self, DisableOptions};
-use apigw_stream::ops::discover::{discover_regions, Kinds, StageInfo};
-use apigw_stream::ops::enable::{self, default_log_group, EnableOptions};
-use apigw_stream::ops::plan::{self, Change, Status};
-use apigw_stream::ops::select::{ApiSelector, Selection, Selector};
-use apigw_stream::ops::{RegionClients, StageRef};
+use apigw_stream::control::ops::access_log::{
+    FormatClass, HTTP_FORMAT, REST_FORMAT, WEBSOCKET_FORMAT,
+};
+use apigw_stream::control::ops::disable::{self, DisableOptions};
+use apigw_stream::control::ops::discover::{discover_regions, Kinds, StageInfo};
+use apigw_stream::control::ops::enable::{self, default_log_group, EnableOptions};
+use apigw_stream::control::ops::plan::{self, Change, Status};
+use apigw_stream::control::ops::select::{ApiSelector, Selection, Selector};
+use apigw_stream::control::ops::{RegionClients, StageRef};
 use apigw_stream::transaction::ApiKind;
 use ops_support::*;
 

@@ -10,15 +10,15 @@
 mod common;
 mod ops_support;
 
-use apigw_stream::decode::execution::delivery::RECORD_FIELDS;
-use apigw_stream::ops::disable::{self, DisableOptions};
-use apigw_stream::ops::discover::{discover_regions, Kinds, StageInfo};
-use apigw_stream::ops::enable::{self, EnableOptions};
-use apigw_stream::ops::execution::{
+use apigw_stream::control::ops::disable::{self, DisableOptions};
+use apigw_stream::control::ops::discover::{discover_regions, Kinds, StageInfo};
+use apigw_stream::control::ops::enable::{self, EnableOptions};
+use apigw_stream::control::ops::execution::{
     delivery_group, delivery_name, standard_group, StreamSource, PRIOR_TAG,
 };
-use apigw_stream::ops::plan::{Change, Report, Status};
-use apigw_stream::ops::select::{ApiSelector, Selection, Selector};
+use apigw_stream::control::ops::plan::{Change, Report, Status};
+use apigw_stream::control::ops::select::{ApiSelector, Selection, Selector};
+use apigw_stream::decode::execution::delivery::RECORD_FIELDS;
 use aws_sdk_apigateway::types::{Op, PatchOperation};
 use ops_support::*;
 
@@ -118,7 +118,10 @@ async fn find(conf: &aws_config::SdkConfig, api: &str, stage: &str) -> StageInfo
         .unwrap_or_else(|| panic!("{api}/{stage} not discovered"))
 }
 
-fn outcome<'a>(report: &'a Report, stage: &str) -> &'a apigw_stream::ops::plan::StageOutcome {
+fn outcome<'a>(
+    report: &'a Report,
+    stage: &str,
+) -> &'a apigw_stream::control::ops::plan::StageOutcome {
     report
         .stages
         .iter()
@@ -146,7 +149,7 @@ async fn execution_logs_enable_twice_then_disable_restores() {
     )
     .await;
     assert_eq!(report.failures(), 0, "{report:#?}");
-    let access_group = apigw_stream::ops::enable::default_log_group(&api, "prod");
+    let access_group = apigw_stream::control::ops::enable::default_log_group(&api, "prod");
     assert_eq!(filters(&conf, &access_group).await.len(), 1);
 
     // The plan changes nothing in moto, and says what it would do.
@@ -185,7 +188,7 @@ async fn execution_logs_enable_twice_then_disable_restores() {
                 p.function_arn.clone()
             )]
         );
-        let access = apigw_stream::ops::enable::default_log_group(&api, stage);
+        let access = apigw_stream::control::ops::enable::default_log_group(&api, stage);
         assert!(
             filters(&conf, &access).await.is_empty(),
             "{stage}: the access-log filter is gone, one request is one transaction"
@@ -495,7 +498,7 @@ async fn account_role_created_only_when_missing() {
     let iam = aws_sdk_iam::Client::new(&conf);
     let role = iam
         .get_role()
-        .role_name(apigw_stream::ops::account_role::ROLE_NAME)
+        .role_name(apigw_stream::control::ops::account_role::ROLE_NAME)
         .send()
         .await
         .expect("role in moto");
@@ -506,7 +509,7 @@ async fn account_role_created_only_when_missing() {
         .is_some_and(|d| d.contains("apigateway.amazonaws.com")));
     let attached = iam
         .list_attached_role_policies()
-        .role_name(apigw_stream::ops::account_role::ROLE_NAME)
+        .role_name(apigw_stream::control::ops::account_role::ROLE_NAME)
         .send()
         .await
         .expect("attached policies");

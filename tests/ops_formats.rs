@@ -1,10 +1,10 @@
 //! The deploy templates set the same recommended access-log formats as `apigw-stream enable`
-//! (`apigw_stream::ops::access_log`), so a stage enabled either way is recognised as ours.
+//! (`apigw_stream::control::ops::access_log`), so a stage enabled either way is recognised as ours.
 #![cfg(feature = "cli")]
 
 use std::path::PathBuf;
 
-use apigw_stream::ops::access_log::{HTTP_FORMAT, REST_FORMAT, WEBSOCKET_FORMAT};
+use apigw_stream::control::ops::access_log::{HTTP_FORMAT, REST_FORMAT, WEBSOCKET_FORMAT};
 
 fn read(rel: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel);

@@ -8,8 +8,8 @@ mod ops_support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use apigw_stream::control::ops::replay::{self, LambdaInvoker, ReplayOptions, SourceKind};
 use apigw_stream::decode::{decode_bytes, DecodeOptions, DecodeStats};
-use apigw_stream::ops::replay::{self, LambdaInvoker, ReplayOptions, SourceKind};
 use apigw_stream::transport::frame;
 use apigw_stream::transport::queue::{
     send_all, InMessage, OutMessage, Queue, SendPolicy, SqsQueue,

@@ -10,8 +10,10 @@ mod ops_support;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use apigw_stream::ops::status::{self, MetricQuery, MetricSource, Points, Severity, Window};
-use apigw_stream::ops::OpsError;
+use apigw_stream::control::ops::status::{
+    self, MetricQuery, MetricSource, Points, Severity, Window,
+};
+use apigw_stream::control::ops::OpsError;
 use async_trait::async_trait;
 use ops_support::{REGION, STACK};
 
@@ -105,7 +107,7 @@ async fn status_shows_depths_series_and_what_to_run() {
             .find(|q| q.role == role)
             .and_then(|q| q.visible)
     };
-    use apigw_stream::ops::view::QueueRole;
+    use apigw_stream::control::ops::view::QueueRole;
     assert_eq!(depth(QueueRole::ShipperDlq), Some(3));
     assert_eq!(depth(QueueRole::Queue), Some(2));
     assert_eq!(depth(QueueRole::DecodeDlq), Some(0));

@@ -11,11 +11,11 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use apigw_stream::control::generate::{GenerateOptions, Generator, LogKind};
+use apigw_stream::control::pipeline::{Input, LocalPipeline, Stitching};
 use apigw_stream::decode::logs::decode_payload;
 use apigw_stream::decode::{self as decode_mod, JoinRule};
 use apigw_stream::decode::{decode_split, DecodeOptions, DecodeStats, Split};
-use apigw_stream::generate::{GenerateOptions, Generator, LogKind};
-use apigw_stream::pipeline::{Input, LocalPipeline, Stitching};
 use apigw_stream::stitch::{self, StitchOptions};
 use apigw_stream::transport::frame;
 use apigw_stream::transport::queue::{send_all, MemoryQueue, Queue, SendPolicy};
@@ -134,7 +134,7 @@ fn logdata_with(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_part_without_its_other_half_is_delivered_once_after_the_hold_flagged_partial() {
     // Three whole requests of one payload that the filters keep: A, B, C.
-    let kept = |p: &apigw_stream::generate::Payload| -> Vec<String> {
+    let kept = |p: &apigw_stream::control::generate::Payload| -> Vec<String> {
         p.request_ids
             .iter()
             .filter(|id| !p.static_request_ids.contains(id))
@@ -476,18 +476,19 @@ async fn joined_mode_in_local_gives_one_transaction_per_request_in_any_order() {
     let stages = joined_stages(&exec);
     // Access logs of the other stages (a joined stage's access records would wait for
     // execution lines that never come).
-    let unrelated: Vec<apigw_stream::generate::Payload> = Generator::new(GenerateOptions {
-        requests: 600,
-        seed: 44,
-        max_batch_bytes: 16 * 1024,
-        ..GenerateOptions::default()
-    })
-    .filter(|p| {
-        !stages
-            .iter()
-            .any(|s| p.subscription_filter.ends_with(s.as_str()))
-    })
-    .collect();
+    let unrelated: Vec<apigw_stream::control::generate::Payload> =
+        Generator::new(GenerateOptions {
+            requests: 600,
+            seed: 44,
+            max_batch_bytes: 16 * 1024,
+            ..GenerateOptions::default()
+        })
+        .filter(|p| {
+            !stages
+                .iter()
+                .any(|s| p.subscription_filter.ends_with(s.as_str()))
+        })
+        .collect();
     assert!(!unrelated.is_empty());
     let unrelated_ids: HashSet<String> = unrelated
         .iter()

@@ -12,8 +12,8 @@ mod stitch_support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use apigw_stream::control::pipeline::{Input, LocalPipeline, Stitching};
 use apigw_stream::decode::JoinRule;
-use apigw_stream::pipeline::{Input, LocalPipeline, Stitching};
 use apigw_stream::stitch::StitchOptions;
 use apigw_stream::transport::queue::{Queue, SqsQueue};
 use stitch_support::*;

@@ -146,7 +146,7 @@ pub fn bench(c: &mut Criterion, allocator: &str) {
 /// logs (every line kind, 1 KB cuts) → one record per request. Throughput in LogData bytes; the
 /// request count is printed so requests/s follows from the time.
 fn bench_execution(c: &mut Criterion, allocator: &str) {
-    use apigw_stream::generate::{GenerateOptions, Generator, LogKind};
+    use apigw_stream::control::generate::{GenerateOptions, Generator, LogKind};
     let Some(p) = Generator::new(GenerateOptions {
         requests: 2_000,
         seed: 7,

@@ -103,7 +103,7 @@ impl Moto {
 
     /// SDK configuration pointing at this server (region us-east-1, dummy credentials).
     pub fn sdk_config(&self) -> aws_config::SdkConfig {
-        apigw_stream::aws::emulator_config(&self.endpoint, "us-east-1")
+        apigw_stream::control::aws::emulator_config(&self.endpoint, "us-east-1")
     }
 }
 

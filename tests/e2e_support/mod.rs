@@ -7,8 +7,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use apigw_stream::generate::{GenerateOptions, Generator, Payload};
-use apigw_stream::pipeline::{Input, PipelineOptions};
+use apigw_stream::control::generate::{GenerateOptions, Generator, Payload};
+use apigw_stream::control::pipeline::{Input, PipelineOptions};
 use apigw_stream::ship::bridge::receiver::{Faults, Receiver, ReceiverConfig};
 use apigw_stream::ship::bridge::Secret;
 use apigw_stream::ship::{ShipConfig, Shipper};

@@ -168,7 +168,7 @@ def hashed_delivery_name(api_id, stage):
 
 
 def test_cli_and_terraform_compute_the_same_delivery_name():
-    rs = (TF.parent / "src/ops/execution.rs").read_text()
+    rs = (TF.parent / "src/control/ops/execution.rs").read_text()
     # The Rust unit test's vector is this function's value: the CLI hashes the same way.
     assert f'"{hashed_delivery_name("a1b2c3d4e5", "prod")}"' in rs
     main_tf = (TF / "modules/api-subscription/main.tf").read_text()

@@ -283,10 +283,10 @@ def test_subscription_filter_name_matches():
 
 
 def rust_formats():
-    """The recommended formats as the CLI (`apigw-stream enable`) writes them, from src/ops/access_log.rs."""
-    path = ROOT / "src/ops/access_log.rs"
+    """The recommended formats as the CLI (`apigw-stream enable`) writes them, from src/control/ops/access_log.rs."""
+    path = ROOT / "src/control/ops/access_log.rs"
     if not path.exists():
-        pytest.skip("src/ops/access_log.rs not present")
+        pytest.skip("src/control/ops/access_log.rs not present")
     src = path.read_text()
     out = {}
     for kind in ("REST", "HTTP", "WEBSOCKET"):
@@ -512,8 +512,8 @@ def test_execution_modes_match():
         "arn:${local.partition}:apigateway:${local.region}:${local.account}:/restapis/${each.value.api_id}/stages/${each.value.stage_name}")
     assert set(tf_resources("api-subscription", "aws_cloudwatch_log_delivery")) == {"execution"}
     assert res["Delivery"]["Condition"] == "IsLargeBodies"
-    # The CLI's names (src/ops/execution.rs).
-    rs = (ROOT / "src/ops/execution.rs").read_text()
+    # The CLI's names (src/control/ops/execution.rs).
+    rs = (ROOT / "src/control/ops/execution.rs").read_text()
     assert 'DELIVERY_GROUP_PREFIX: &str = "/aws/vendedlogs/apigw-stream/execution/"' in rs
     assert 'DELIVERY_NAME_PREFIX: &str = "apigw-stream-"' in rs
     assert 'STANDARD_GROUP_PREFIX: &str = "API-Gateway-Execution-Logs_"' in rs
@@ -545,8 +545,8 @@ def test_api_gateway_account_role_matches():
     assert tf_account["cloudwatch_role_arn"] == "${aws_iam_role.apigateway_cloudwatch[0].arn}"
     attach = tf_resources("pipeline", "aws_iam_role_policy_attachment")["apigateway_cloudwatch"]
     assert attach["policy_arn"] == policy.replace("${AWS::Partition}", "${local.partition}")
-    # The CLI's `--create-account-role` attaches the same policy (src/ops/account_role.rs).
-    rs = (ROOT / "src/ops/account_role.rs").read_text()
+    # The CLI's `--create-account-role` attaches the same policy (src/control/ops/account_role.rs).
+    rs = (ROOT / "src/control/ops/account_role.rs").read_text()
     assert "iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs" in rs
 
 
@@ -610,8 +610,8 @@ def test_api_attribute_bounds_match():
 
 def test_delivery_shape_matches_the_cli():
     """The templates create the 1 MB delivery with the record fields and output format the CLI (`enable
-    --large-bodies`) uses and the decoder reads (src/execution/delivery.rs, issue 20)."""
-    rs_path = ROOT / "src/execution/delivery.rs"
+    --large-bodies`) uses and the decoder reads (src/decode/execution/delivery.rs, issue 20)."""
+    rs_path = ROOT / "src/decode/execution/delivery.rs"
     rs = rs_path.read_text() if rs_path.exists() else ""
     fields = re.search(r"pub const RECORD_FIELDS: &\[&str\] = &\[(.*?)\];", rs, re.S)
     if not fields:

@@ -846,7 +846,7 @@ pub fn moto() -> &'static SharedMoto {
 
 impl SharedMoto {
     pub fn sdk_config(&self) -> aws_config::SdkConfig {
-        apigw_stream::aws::emulator_config(&self.endpoint, REGION)
+        apigw_stream::control::aws::emulator_config(&self.endpoint, REGION)
     }
 
     pub fn sqs(&self) -> aws_sdk_sqs::Client {

@@ -54,7 +54,7 @@ pub async fn deploy_pipeline(conf: &SdkConfig) -> Pipeline {
         .send()
         .await
         .expect("create the pipeline stack in moto");
-    let outputs = apigw_stream::ops::stack::stack_outputs(&cfn, STACK)
+    let outputs = apigw_stream::control::ops::stack::stack_outputs(&cfn, STACK)
         .await
         .expect("stack outputs");
     // The queue URLs moto returns name its default host; point them at the emulator.
@@ -281,7 +281,7 @@ pub async fn filters(conf: &SdkConfig, group: &str) -> Vec<(String, String)> {
 pub fn render(format: &str, vars: &[(&str, &str)]) -> String {
     let mut out = format.to_string();
     // Longest names first, so `$context.identity.user` does not eat `$context.identity.userAgent`.
-    let mut names: Vec<&str> = apigw_stream::ops::access_log::context_variables(format);
+    let mut names: Vec<&str> = apigw_stream::control::ops::access_log::context_variables(format);
     names.sort_by_key(|n| std::cmp::Reverse(n.len()));
     for name in names {
         let value = vars
@@ -298,7 +298,7 @@ pub fn rest_line(api_id: &str, request_id: &str, epoch_ms: i64) -> String {
     let epoch = epoch_ms.to_string();
     let domain = format!("{api_id}.execute-api.{REGION}.amazonaws.com");
     render(
-        apigw_stream::ops::access_log::REST_FORMAT,
+        apigw_stream::control::ops::access_log::REST_FORMAT,
         &[
             ("requestId", request_id),
             ("extendedRequestId", "ZJ8kKF3ZIAMEVHg="),

@@ -7,7 +7,9 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use apigw_stream::generate::{Expected, GenerateOptions, Generator, LogKind, Payload, Scenario};
+use apigw_stream::control::generate::{
+    Expected, GenerateOptions, Generator, LogKind, Payload, Scenario,
+};
 use apigw_stream::ship::bridge::receiver::{Receiver, ReceiverConfig};
 use apigw_stream::ship::bridge::Secret;
 use apigw_stream::transaction::Transaction;
@@ -287,7 +289,7 @@ impl apigw_stream::transport::queue::Queue for FaithfulFifo {
 
 /// An access-log payload (the recommended JSON format) for the requests of an execution-log
 /// payload: the same request ids, another client address and a total latency of its own.
-pub fn access_payload(p: &apigw_stream::generate::Payload, n: usize) -> Vec<u8> {
+pub fn access_payload(p: &apigw_stream::control::generate::Payload, n: usize) -> Vec<u8> {
     let (api, stage) = p
         .log_group
         .strip_prefix("API-Gateway-Execution-Logs_")
@@ -332,7 +334,7 @@ pub fn access_payload(p: &apigw_stream::generate::Payload, n: usize) -> Vec<u8> 
 }
 
 /// The `{api-id}/{stage}` of every stage of the generated execution logs (`JOIN_STAGES`).
-pub fn joined_stages(exec: &[apigw_stream::generate::Payload]) -> Vec<String> {
+pub fn joined_stages(exec: &[apigw_stream::control::generate::Payload]) -> Vec<String> {
     let stages: std::collections::BTreeSet<String> = exec
         .iter()
         .filter_map(|p| {

@@ -2,13 +2,13 @@
 //! enable the stage they name, and the scheduled reconcile checks every stage, both under the
 //! policy set in the environment (`AUTO_ENABLE_SCOPE`, `AUTO_ENABLE_MODE`...). Each invocation
 //! logs one summary line, prints its EMF metrics (`Function=control`) and returns the report.
-//! All logic lives in `apigw_stream::ops::autoenable`, which runs `enable`'s plan and apply.
+//! All logic lives in `apigw_stream::control::ops::autoenable`, which runs `enable`'s plan and apply.
 
 use std::sync::Arc;
 
 use apigw_stream::config::ProcessEnv;
-use apigw_stream::ops::autoenable::{self, ControlConfig, Trigger};
-use apigw_stream::ops::RegionClients;
+use apigw_stream::control::ops::autoenable::{self, ControlConfig, Trigger};
+use apigw_stream::control::ops::RegionClients;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
@@ -68,9 +68,10 @@ async fn handle(state: &State, event: LambdaEvent<Value>) -> Result<Value, Error
     // (a central pipeline's CloudWatch Logs destination).
     let mut config = state.config.clone();
     if config.enable.account.is_none() {
-        config.enable.account = apigw_stream::ops::arn_parts(&event.context.invoked_function_arn)
-            .map(|p| p.3.to_string())
-            .filter(|a| !a.is_empty());
+        config.enable.account =
+            apigw_stream::control::ops::arn_parts(&event.context.invoked_function_arn)
+                .map(|p| p.3.to_string())
+                .filter(|a| !a.is_empty());
     }
     let report = autoenable::run(&state.base, &state.clients, &config, &trigger).await;
     for st in &report.stages {

@@ -21,7 +21,7 @@ locals {
   large_bodies = { for k, a in var.apis : k => a if a.execution_mode == "large-bodies" }
 
   # Delivery source and destination names: 1-60 characters of [\w-], and a stage name may have 128. The rule the
-  # CLI (src/ops/execution.rs, delivery_name) and CloudFormation share: apigw-stream-{api id}-{36-character id},
+  # CLI (src/control/ops/execution.rs, delivery_name) and CloudFormation share: apigw-stream-{api id}-{36-character id},
   # always 60 characters. Here and in the CLI the id is SHA-256 of "{api id}/{stage}", its first 32 hex digits
   # laid out 8-4-4-4-12; CloudFormation uses its stack id's uuid.
   delivery_hash  = { for k, a in local.large_bodies : k => sha256("${a.api_id}/${a.stage_name}") }

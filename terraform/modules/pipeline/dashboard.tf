@@ -1,5 +1,5 @@
 # The health view: the figures `apigw-stream status` shows, as a CloudWatch dashboard. The body is generated from
-# src/ops/view.rs (`apigw-stream dashboard --write`); a test fails when dashboard.json.tftpl is stale.
+# src/control/ops/view.rs (`apigw-stream dashboard --write`); a test fails when dashboard.json.tftpl is stale.
 resource "aws_cloudwatch_dashboard" "this" {
   dashboard_name = "${var.name}-${local.region}"
   dashboard_body = templatefile("${path.module}/dashboard.json.tftpl", {

@@ -8,13 +8,15 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 
 use super::values::parse_retention;
-use crate::aws::AwsArgs;
-use crate::cli::env_file::VendorEnv;
-use crate::ops::discover::Kinds;
-use crate::ops::enable::{EnableOptions, DEFAULT_RETENTION_DAYS};
-use crate::ops::plan::{Report, Status};
-use crate::ops::select::{parse_api_config, ApiSelector, Selection, Selector, VendorSettings};
-use crate::ops::{regions, DEFAULT_STACK_NAME};
+use crate::control::aws::AwsArgs;
+use crate::control::cli::env_file::VendorEnv;
+use crate::control::ops::discover::Kinds;
+use crate::control::ops::enable::{EnableOptions, DEFAULT_RETENTION_DAYS};
+use crate::control::ops::plan::{Report, Status};
+use crate::control::ops::select::{
+    parse_api_config, ApiSelector, Selection, Selector, VendorSettings,
+};
+use crate::control::ops::{regions, DEFAULT_STACK_NAME};
 
 /// Which stages, in which regions (shared by `enable` and `disable`).
 #[derive(Debug, Clone, clap::Args)]
@@ -209,7 +211,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         create_account_role: args.create_account_role,
         account: None,
     };
-    let report = crate::ops::enable::enable(
+    let report = crate::control::ops::enable::enable(
         &base,
         &resolved.regions,
         resolved.from_all,

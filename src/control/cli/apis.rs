@@ -7,9 +7,9 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use crate::aws::AwsArgs;
-use crate::ops::discover::{discover_regions, Kinds, RegionInventory, StageInfo};
-use crate::ops::regions;
+use crate::control::aws::AwsArgs;
+use crate::control::ops::discover::{discover_regions, Kinds, RegionInventory, StageInfo};
+use crate::control::ops::regions;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 pub use super::values::parse_span;
-use crate::aws::AwsArgs;
-use crate::ops::status::{self, CloudWatch, Severity, Window};
-use crate::ops::DEFAULT_STACK_NAME;
+use crate::control::aws::AwsArgs;
+use crate::control::ops::status::{self, CloudWatch, Severity, Window};
+use crate::control::ops::DEFAULT_STACK_NAME;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

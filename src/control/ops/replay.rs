@@ -16,8 +16,8 @@ use async_trait::async_trait;
 use indicatif::ProgressBar;
 use serde::Serialize;
 
+use crate::control::ops::{sdk_message, OpsError};
 use crate::decode::{decode_bytes, DecodeOptions, DecodeStats};
-use crate::ops::{sdk_message, OpsError};
 use crate::runtime::clock::now_ms;
 use crate::transport::frame;
 use crate::transport::queue::{

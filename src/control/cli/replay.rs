@@ -10,10 +10,12 @@ use serde::Serialize;
 use super::progress::progress_bar;
 use super::replay_archive::{self, ArchiveArgs, Shared};
 use super::values::parse_age;
-use crate::aws::AwsArgs;
+use crate::control::aws::AwsArgs;
+use crate::control::ops::replay::{
+    self, Invoker, LambdaInvoker, ReplayOptions, ReplaySummary, SourceKind,
+};
+use crate::control::ops::{stack, DEFAULT_STACK_NAME};
 use crate::decode::DecodeOptions;
-use crate::ops::replay::{self, Invoker, LambdaInvoker, ReplayOptions, ReplaySummary, SourceKind};
-use crate::ops::{stack, DEFAULT_STACK_NAME};
 use crate::transport::frame;
 use crate::transport::queue::SqsQueue;
 

@@ -7,8 +7,8 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 
-use crate::ops::execution::{MethodLogging, PRIOR_TAG};
-use crate::ops::{OpsError, RegionClients, StageRef};
+use crate::control::ops::execution::{MethodLogging, PRIOR_TAG};
+use crate::control::ops::{OpsError, RegionClients, StageRef};
 use crate::transaction::ApiKind;
 
 /// One change to AWS.
@@ -387,7 +387,7 @@ async fn apply_change(
             settings,
             record_prior,
         } => {
-            crate::ops::method_settings::set(
+            crate::control::ops::method_settings::set(
                 clients,
                 stage,
                 stage_arn,
@@ -399,20 +399,24 @@ async fn apply_change(
         Change::RestoreMethodLogging {
             stage_arn,
             settings,
-        } => crate::ops::method_settings::restore(clients, stage, stage_arn, settings).await,
+        } => {
+            crate::control::ops::method_settings::restore(clients, stage, stage_arn, settings).await
+        }
         Change::PutDeliveryDestination {
             name,
             log_group_arn,
-        } => crate::ops::delivery::put_destination(&clients.logs, name, log_group_arn).await,
+        } => {
+            crate::control::ops::delivery::put_destination(&clients.logs, name, log_group_arn).await
+        }
         Change::PutDeliverySource { name, resource_arn } => {
-            crate::ops::delivery::put_source(&clients.logs, name, resource_arn).await
+            crate::control::ops::delivery::put_source(&clients.logs, name, resource_arn).await
         }
         Change::CreateDelivery {
             source_name,
             destination_name,
             record_fields,
         } => {
-            crate::ops::delivery::create(
+            crate::control::ops::delivery::create(
                 &clients.logs,
                 source_name,
                 destination_name,
@@ -420,17 +424,19 @@ async fn apply_change(
             )
             .await
         }
-        Change::DeleteDelivery { id } => crate::ops::delivery::delete(&clients.logs, id).await,
+        Change::DeleteDelivery { id } => {
+            crate::control::ops::delivery::delete(&clients.logs, id).await
+        }
         Change::DeleteDeliverySource { name } => {
-            crate::ops::delivery::delete_source(&clients.logs, name).await
+            crate::control::ops::delivery::delete_source(&clients.logs, name).await
         }
         Change::DeleteDeliveryDestination { name } => {
-            crate::ops::delivery::delete_destination(&clients.logs, name).await
+            crate::control::ops::delivery::delete_destination(&clients.logs, name).await
         }
         Change::CreateAccountRole {
             role_name,
             policy_arn,
-        } => crate::ops::account_role::create(clients, role_name, policy_arn).await,
+        } => crate::control::ops::account_role::create(clients, role_name, policy_arn).await,
         Change::PutSubscriptionFilter {
             log_group,
             filter_name,

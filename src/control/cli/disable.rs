@@ -4,9 +4,9 @@
 
 use std::process::ExitCode;
 
-use crate::aws::AwsArgs;
-use crate::cli::enable::{print_report, PlanArgs, SelectArgs};
-use crate::ops::disable::DisableOptions;
+use crate::control::aws::AwsArgs;
+use crate::control::cli::enable::{print_report, PlanArgs, SelectArgs};
+use crate::control::ops::disable::DisableOptions;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -27,7 +27,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let opts = DisableOptions {
         restore_logging: args.restore_logging,
     };
-    let report = crate::ops::disable::disable(
+    let report = crate::control::ops::disable::disable(
         &base,
         &resolved.regions,
         resolved.from_all,

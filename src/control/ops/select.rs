@@ -3,9 +3,9 @@
 
 use serde::Deserialize;
 
-use crate::ops::discover::{Inventory, StageInfo};
-use crate::ops::plan::Report;
-use crate::ops::{OpsError, StageRef};
+use crate::control::ops::discover::{Inventory, StageInfo};
+use crate::control::ops::plan::Report;
+use crate::control::ops::{OpsError, StageRef};
 use crate::transaction::ApiKind;
 
 /// One entry of `api-config.json`.
@@ -127,7 +127,7 @@ impl Selector {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selection {
     pub selector: Selector,
-    pub kinds: crate::ops::discover::Kinds,
+    pub kinds: crate::control::ops::discover::Kinds,
 }
 
 /// Parse `api-config.json`: a list of selectors, or `{"apis": [...]}`. `source` names the file.

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::ops::access_log::{classify, FormatClass};
-use crate::ops::execution::{self, ExecutionLogging, StreamSource};
-pub use crate::ops::loggroup::{read_log_group, FilterInfo, LogGroupState};
-use crate::ops::{log_group_from_arn, OpsError, RegionClients, StageRef};
+use crate::control::ops::access_log::{classify, FormatClass};
+use crate::control::ops::execution::{self, ExecutionLogging, StreamSource};
+pub use crate::control::ops::loggroup::{read_log_group, FilterInfo, LogGroupState};
+use crate::control::ops::{log_group_from_arn, OpsError, RegionClients, StageRef};
 use crate::transaction::ApiKind;
 
 /// Which API kinds to look at.

@@ -15,13 +15,13 @@ use tokio::sync::mpsc;
 use super::collector::CollectorArgs;
 use super::decode::DecodeFlags;
 use super::env_file::VendorEnv;
-use crate::aws::AwsArgs;
 use crate::config::settings as s;
-use crate::decode::JoinRule;
-use crate::generate::{GenerateOptions, Generator, LogKind};
-use crate::pipeline::{
+use crate::control::aws::AwsArgs;
+use crate::control::generate::{GenerateOptions, Generator, LogKind};
+use crate::control::pipeline::{
     summary_table, Input, LocalPipeline, PipelineOptions, Progress, Stitching, Summary,
 };
+use crate::decode::JoinRule;
 use crate::ship::bridge::receiver::{Receiver, ReceiverConfig};
 use crate::ship::bridge::Secret;
 use crate::ship::{ShipConfig, Shipper};

@@ -9,8 +9,8 @@ use aws_sdk_cloudwatchlogs::types::{
 use aws_sdk_cloudwatchlogs::Client;
 use serde::Serialize;
 
+use crate::control::ops::OpsError;
 use crate::decode::execution::delivery::{OUTPUT_FORMAT, RECORD_FIELDS, REQUIRED_FIELDS};
-use crate::ops::OpsError;
 
 /// The log type of REST execution logs in a delivery source.
 pub const EXECUTION_LOG_TYPE: &str = "EXECUTION_LOGS";

@@ -13,7 +13,7 @@
 //!
 //! Enabling is `apigw-stream enable --apply` for those stages: the same discovery
 //! ([`discover::discover_region`]), plan ([`enable::plan_region`]) and application
-//! ([`crate::ops::plan::apply`]) through [`enable::enable_discovered`]. A stage this function
+//! ([`crate::control::ops::plan::apply`]) through [`enable::enable_discovered`]. A stage this function
 //! changed is tagged [`ENABLED_BY_TAG`]`=`[`ENABLED_BY_POLICY`], which `apis` shows.
 //!
 //! The policy only ever adds streaming: a stage tagged `apigw-stream=off` that is streamed
@@ -25,16 +25,16 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{parse_bool, ConfigError, Env};
-use crate::ops::discover::{self, Inventory, Kinds, StageInfo};
-use crate::ops::enable::{self, EnableOptions};
-use crate::ops::plan::{Report, Status};
-use crate::ops::select::{ApiSelector, Selector};
-use crate::ops::{regions, OpsError, RegionClients, StageRef};
+use crate::control::ops::discover::{self, Inventory, Kinds, StageInfo};
+use crate::control::ops::enable::{self, EnableOptions};
+use crate::control::ops::plan::{Report, Status};
+use crate::control::ops::select::{ApiSelector, Selector};
+use crate::control::ops::{regions, OpsError, RegionClients, StageRef};
 use crate::transaction::ApiKind;
 
 /// The tag a user sets on a stage (or on its API) to opt in or out: `apigw-stream=on|off`.
 pub const POLICY_TAG: &str = "apigw-stream";
-pub use crate::ops::discover::ENABLED_BY_TAG;
+pub use crate::control::ops::discover::ENABLED_BY_TAG;
 /// Its value when the control function did.
 pub const ENABLED_BY_POLICY: &str = "policy";
 
@@ -241,7 +241,8 @@ impl ControlConfig {
         }
         let mut opts = EnableOptions {
             function_arn,
-            stack_name: stack_name.unwrap_or_else(|| crate::ops::DEFAULT_STACK_NAME.to_string()),
+            stack_name: stack_name
+                .unwrap_or_else(|| crate::control::ops::DEFAULT_STACK_NAME.to_string()),
             log_group: get(env, vars::LOG_GROUP),
             retention_days,
             set_format: flag(env, vars::SET_FORMAT)?,

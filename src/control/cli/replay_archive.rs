@@ -22,7 +22,7 @@ use super::collector::CollectorArgs;
 use super::progress::progress_bar;
 pub use super::values::parse_time;
 use crate::archive::source::{read_records_sized, ArchiveReader, Location, ObjectRef};
-use crate::aws::AwsArgs;
+use crate::control::aws::AwsArgs;
 use crate::ship::{ShipConfig, Shipper};
 use crate::transaction::Transaction;
 use crate::transport::frame;

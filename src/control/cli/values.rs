@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use crate::generate::LogKind;
-use crate::ops::enable::RETENTION_DAYS;
+use crate::control::generate::LogKind;
+use crate::control::ops::enable::RETENTION_DAYS;
 
 /// A flag value that could not be read; the message names the value and the rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -7,9 +7,9 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
-use crate::aws::AwsArgs;
-use crate::ops::view::{self, CloudFormationNames, TerraformNames};
-use crate::ops::DEFAULT_STACK_NAME;
+use crate::control::aws::AwsArgs;
+use crate::control::ops::view::{self, CloudFormationNames, TerraformNames};
+use crate::control::ops::DEFAULT_STACK_NAME;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Form {
@@ -62,7 +62,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .map(|r| r.to_string())
                 .context("no region: pass --region or set AWS_REGION")?;
             let cfn = aws_sdk_cloudformation::Client::new(&base);
-            let res = crate::ops::status::resources(&cfn, &args.stack_name, &region).await?;
+            let res =
+                crate::control::ops::status::resources(&cfn, &args.stack_name, &region).await?;
             view::dashboard_body(&res, view::DASHBOARD_PERIOD)
         }
     };

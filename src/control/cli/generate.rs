@@ -10,7 +10,9 @@ use anyhow::Context as _;
 
 use super::values::parse_fraction;
 pub use super::values::parse_logs;
-use crate::generate::{GenerateOptions, Generator, LogKind, DEFAULT_BATCH_BYTES, DEFAULT_START_MS};
+use crate::control::generate::{
+    GenerateOptions, Generator, LogKind, DEFAULT_BATCH_BYTES, DEFAULT_START_MS,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

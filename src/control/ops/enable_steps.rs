@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::ops::discover::StageInfo;
-use crate::ops::loggroup::LogGroupState;
-use crate::ops::plan::{Change, StagePlan};
-use crate::ops::{account_role, shared_filter_name};
+use crate::control::ops::discover::StageInfo;
+use crate::control::ops::loggroup::LogGroupState;
+use crate::control::ops::plan::{Change, StagePlan};
+use crate::control::ops::{account_role, shared_filter_name};
 
 /// Default retention of the log groups `enable` creates.
 pub const DEFAULT_RETENTION_DAYS: i32 = 7;
@@ -48,7 +48,7 @@ impl Default for EnableOptions {
     fn default() -> Self {
         EnableOptions {
             function_arn: None,
-            stack_name: crate::ops::DEFAULT_STACK_NAME.to_string(),
+            stack_name: crate::control::ops::DEFAULT_STACK_NAME.to_string(),
             log_group: None,
             http_log_group: None,
             retention_days: DEFAULT_RETENTION_DAYS,
@@ -121,7 +121,7 @@ pub enum Blocked {
     )]
     ForeignDeliverySource { source_name: String },
     #[error(transparent)]
-    Delivery(#[from] crate::ops::delivery::DeliveryError),
+    Delivery(#[from] crate::control::ops::delivery::DeliveryError),
 }
 
 /// What the planner needs to know about a region besides its stages.
