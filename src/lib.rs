@@ -23,7 +23,6 @@ pub mod config;
 #[cfg(feature = "ops")]
 pub mod control;
 pub mod decode;
-pub mod docs;
 pub mod runtime;
 pub mod ship;
 pub mod stitch;

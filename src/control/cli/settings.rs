@@ -41,15 +41,15 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         std::fs::write(&path, new).with_context(|| format!("cannot write {}", path.display()))?;
     }
-    let path = root.join(crate::docs::METRICS_DOC);
+    let path = root.join(crate::control::docs::METRICS_DOC);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
-    let Some(new) = crate::docs::with_metrics_table(&text) else {
+    let Some(new) = crate::control::docs::with_metrics_table(&text) else {
         anyhow::bail!(
             "{}: no metrics table marks ({} … {})",
             path.display(),
-            crate::docs::METRICS_BEGIN,
-            crate::docs::METRICS_END
+            crate::control::docs::METRICS_BEGIN,
+            crate::control::docs::METRICS_END
         );
     };
     std::fs::write(&path, new).with_context(|| format!("cannot write {}", path.display()))?;

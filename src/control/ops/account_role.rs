@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use aws_sdk_apigateway::types::{Op, PatchOperation};
 
-use crate::control::ops::{OpsError, RegionClients};
+use super::{OpsError, RegionClients};
 use crate::transport::backoff::{Backoff, Jitter};
 
 /// Name of the role `enable --create-account-role` creates (IAM is global: one for all regions).
@@ -111,7 +111,7 @@ pub async fn create(
                 tracing::info!(
                     region = %clients.region,
                     "UpdateAccount refused the new role (IAM still propagating?), retrying: {}",
-                    crate::control::ops::sdk_message(&e)
+                    super::sdk_message(&e)
                 );
                 tokio::time::sleep(SET_BACKOFF.delay(attempt)).await;
             }

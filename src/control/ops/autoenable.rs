@@ -13,7 +13,7 @@
 //!
 //! Enabling is `apigw-stream enable --apply` for those stages: the same discovery
 //! ([`discover::discover_region`]), plan ([`enable::plan_region`]) and application
-//! ([`crate::control::ops::plan::apply`]) through [`enable::enable_discovered`]. A stage this function
+//! ([`super::plan::apply`]) through [`enable::enable_discovered`]. A stage this function
 //! changed is tagged [`ENABLED_BY_TAG`]`=`[`ENABLED_BY_POLICY`], which `apis` shows.
 //!
 //! The policy only ever adds streaming: a stage tagged `apigw-stream=off` that is streamed
@@ -24,17 +24,17 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::discover::{self, Inventory, Kinds, StageInfo};
+use super::enable::{self, EnableOptions};
+use super::plan::{Report, Status};
+use super::select::{ApiSelector, Selector};
+use super::{regions, OpsError, RegionClients, StageRef};
 use crate::config::{parse_bool, ConfigError, Env};
-use crate::control::ops::discover::{self, Inventory, Kinds, StageInfo};
-use crate::control::ops::enable::{self, EnableOptions};
-use crate::control::ops::plan::{Report, Status};
-use crate::control::ops::select::{ApiSelector, Selector};
-use crate::control::ops::{regions, OpsError, RegionClients, StageRef};
 use crate::transaction::ApiKind;
 
 /// The tag a user sets on a stage (or on its API) to opt in or out: `apigw-stream=on|off`.
 pub const POLICY_TAG: &str = "apigw-stream";
-pub use crate::control::ops::discover::ENABLED_BY_TAG;
+pub use super::discover::ENABLED_BY_TAG;
 /// Its value when the control function did.
 pub const ENABLED_BY_POLICY: &str = "policy";
 
@@ -241,8 +241,7 @@ impl ControlConfig {
         }
         let mut opts = EnableOptions {
             function_arn,
-            stack_name: stack_name
-                .unwrap_or_else(|| crate::control::ops::DEFAULT_STACK_NAME.to_string()),
+            stack_name: stack_name.unwrap_or_else(|| super::DEFAULT_STACK_NAME.to_string()),
             log_group: get(env, vars::LOG_GROUP),
             retention_days,
             set_format: flag(env, vars::SET_FORMAT)?,
@@ -513,39 +512,29 @@ pub struct ControlReport {
     pub errors: Vec<String>,
 }
 
-/// Counters of one invocation, the `Function=control` EMF metrics.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ControlStats {
-    pub checked: u64,
-    pub enabled: u64,
-    pub repaired: u64,
-    pub unchanged: u64,
-    pub skipped: u64,
-    pub opted_out_streamed: u64,
-    pub blocked: u64,
-    pub failed: u64,
-    pub errors: u64,
-}
-
-impl ControlStats {
-    /// EMF metrics: (name, value, unit). The one declaration of the control function's metrics.
-    pub fn metrics(&self) -> Vec<(&'static str, f64, crate::runtime::metrics::Unit)> {
-        use crate::runtime::metrics::Unit;
-        vec![
-            ("StagesChecked", self.checked as f64, Unit::Count),
-            ("StagesEnabled", self.enabled as f64, Unit::Count),
-            ("DriftRepaired", self.repaired as f64, Unit::Count),
-            ("StagesUnchanged", self.unchanged as f64, Unit::Count),
-            ("StagesSkipped", self.skipped as f64, Unit::Count),
-            (
-                "OptedOutStreamed",
-                self.opted_out_streamed as f64,
-                Unit::Count,
-            ),
-            ("StagesBlocked", self.blocked as f64, Unit::Count),
-            ("StagesFailed", self.failed as f64, Unit::Count),
-            ("ControlErrors", self.errors as f64, Unit::Count),
-        ]
+crate::counters! {
+    /// Counters of one invocation, the `Function=control` EMF metrics.
+    pub struct ControlStats {
+        /// Stages the invocation looked at.
+        checked: sum ["StagesChecked", Count],
+        /// Stages enabled (or planned, in a dry run).
+        enabled: sum ["StagesEnabled", Count],
+        /// Stages the policy enabled before and found broken (filter deleted, log group changed),
+        /// repaired.
+        repaired: sum ["DriftRepaired", Count],
+        /// Stages already as the policy wants.
+        unchanged: sum ["StagesUnchanged", Count],
+        /// Stages the policy leaves alone.
+        skipped: sum ["StagesSkipped", Count],
+        /// Stages tagged `apigw-stream=off` that are streamed already: reported, not changed.
+        opted_out_streamed: sum ["OptedOutStreamed", Count],
+        /// Stages that cannot be enabled without the user (two foreign filters, Firehose
+        /// logging, …).
+        blocked: sum ["StagesBlocked", Count],
+        /// Stages where an AWS call failed (the event is retried).
+        failed: sum ["StagesFailed", Count],
+        /// AWS calls that failed outside a stage (the event is retried).
+        errors: sum ["ControlErrors", Count],
     }
 }
 

@@ -9,7 +9,7 @@ use aws_sdk_cloudwatchlogs::types::{
 use aws_sdk_cloudwatchlogs::Client;
 use serde::Serialize;
 
-use crate::control::ops::OpsError;
+use super::OpsError;
 use crate::decode::execution::delivery::{OUTPUT_FORMAT, RECORD_FIELDS, REQUIRED_FIELDS};
 
 /// The log type of REST execution logs in a delivery source.

@@ -8,13 +8,13 @@ use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
 
-use crate::control::ops::access_log::FormatClass;
-use crate::control::ops::discover::{self, StageInfo};
-use crate::control::ops::execution::{stage_arn, ExecutionLogging};
-use crate::control::ops::plan::{self, Change, Report, StagePlan};
-use crate::control::ops::regions;
-use crate::control::ops::select::Selection;
-use crate::control::ops::StageRef;
+use super::access_log::FormatClass;
+use super::discover::{self, StageInfo};
+use super::execution::{stage_arn, ExecutionLogging};
+use super::plan::{self, Change, Report, StagePlan};
+use super::regions;
+use super::select::Selection;
+use super::StageRef;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DisableOptions {
@@ -160,9 +160,9 @@ pub async fn disable(
 
 #[cfg(test)]
 mod tests {
+    use super::access_log::{classify, REST_FORMAT};
+    use super::discover::{AccessLog, FilterInfo, LogGroupState};
     use super::*;
-    use crate::control::ops::access_log::{classify, REST_FORMAT};
-    use crate::control::ops::discover::{AccessLog, FilterInfo, LogGroupState};
     use crate::transaction::ApiKind;
 
     fn stage(api: &str, group: &str, format: &str, filters: &[&str]) -> StageInfo {
@@ -190,7 +190,7 @@ mod tests {
                     .map(|n| FilterInfo {
                         name: n.to_string(),
                         destination_arn: None,
-                        ours: crate::control::ops::is_ours(n),
+                        ours: super::is_ours(n),
                     })
                     .collect(),
             }),
@@ -262,7 +262,7 @@ mod tests {
 
     #[test]
     fn execution_undo_removes_ours_and_restores_the_recorded_settings() {
-        use crate::control::ops::execution::{
+        use super::execution::{
             delivery_group, standard_group, DeliveryState, DestinationInfo, MethodLogging,
             SourceInfo,
         };
@@ -276,7 +276,7 @@ mod tests {
                 .map(|n| FilterInfo {
                     name: n.to_string(),
                     destination_arn: None,
-                    ours: crate::control::ops::is_ours(n),
+                    ours: super::is_ours(n),
                 })
                 .collect(),
         };

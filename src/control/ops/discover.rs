@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::control::ops::access_log::{classify, FormatClass};
-use crate::control::ops::execution::{self, ExecutionLogging, StreamSource};
-pub use crate::control::ops::loggroup::{read_log_group, FilterInfo, LogGroupState};
-use crate::control::ops::{log_group_from_arn, OpsError, RegionClients, StageRef};
+use super::access_log::{classify, FormatClass};
+use super::execution::{self, ExecutionLogging, StreamSource};
+pub use super::loggroup::{read_log_group, FilterInfo, LogGroupState};
+use super::{log_group_from_arn, OpsError, RegionClients, StageRef};
 use crate::transaction::ApiKind;
 
 /// Which API kinds to look at.

@@ -8,17 +8,15 @@ use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
 
-use crate::control::ops::access_log::{recommended_format, FormatClass};
-use crate::control::ops::discover::{self, read_log_group, LogGroupState, StageInfo};
-use crate::control::ops::enable_steps::{
-    plan_account_role, plan_filter, plan_group, DecodeFunction,
-};
-pub use crate::control::ops::enable_steps::{
+use super::access_log::{recommended_format, FormatClass};
+use super::discover::{self, read_log_group, LogGroupState, StageInfo};
+use super::enable_steps::{plan_account_role, plan_filter, plan_group, DecodeFunction};
+pub use super::enable_steps::{
     Blocked, EnableOptions, FunctionError, RegionContext, DEFAULT_RETENTION_DAYS, RETENTION_DAYS,
 };
-use crate::control::ops::plan::{self, Change, Report, StagePlan};
-use crate::control::ops::select::Selection;
-use crate::control::ops::{account_role, arn_parts, log_group_arn, stack, RegionClients};
+use super::plan::{self, Change, Report, StagePlan};
+use super::select::Selection;
+use super::{account_role, arn_parts, log_group_arn, stack, RegionClients};
 use crate::transaction::ApiKind;
 
 /// Name of the log group `enable` creates for a stage without access logging. Log group names
@@ -145,9 +143,7 @@ fn plan_steps(
         function.account = account.clone();
     }
     if opts.execution_logs {
-        return crate::control::ops::enable_execution::plan(
-            plan, st, writers, ctx, opts, &function,
-        );
+        return super::enable_execution::plan(plan, st, writers, ctx, opts, &function);
     }
     let (group, state) = plan_log_group(plan, st, groups, opts)?;
     plan_filter(plan, st, &group, &state, writers, &function.arn)?;
@@ -274,7 +270,7 @@ pub async fn enable(
 /// for the stages its policy admits.
 pub async fn enable_discovered(
     inventory: &discover::Inventory,
-    selector: &crate::control::ops::select::Selector,
+    selector: &super::select::Selector,
     opts: &EnableOptions,
     apply: bool,
 ) -> Report {
@@ -351,10 +347,7 @@ async fn region_context(
                     region: clients.region.clone(),
                 });
             } else {
-                tracing::debug!(
-                    "GetFunction {arn}: {}",
-                    crate::control::ops::sdk_message(&e)
-                );
+                tracing::debug!("GetFunction {arn}: {}", super::sdk_message(&e));
             }
         }
     }
@@ -380,10 +373,10 @@ async fn region_context(
 
 #[cfg(test)]
 mod tests {
+    use super::discover::{AccessLog, FilterInfo};
+    use super::plan::Status;
     use super::*;
-    use crate::control::ops::discover::{AccessLog, FilterInfo};
-    use crate::control::ops::plan::Status;
-    use crate::control::ops::{access_log, StageRef};
+    use super::{access_log, StageRef};
 
     const FN: &str = "arn:aws:lambda:us-east-1:123456789012:function:apigw-stream-decode";
 
@@ -421,7 +414,7 @@ mod tests {
                 .map(|(n, d)| FilterInfo {
                     name: n.to_string(),
                     destination_arn: Some(d.to_string()),
-                    ours: crate::control::ops::is_ours(n),
+                    ours: super::is_ours(n),
                 })
                 .collect(),
         }

@@ -9,16 +9,16 @@
 
 use std::collections::BTreeMap;
 
-use crate::control::ops::discover::StageInfo;
-use crate::control::ops::enable_steps::{
+use super::discover::StageInfo;
+use super::enable_steps::{
     plan_account_role, plan_filter, plan_group, Blocked, DecodeFunction, EnableOptions,
     RegionContext,
 };
-use crate::control::ops::execution::{
+use super::execution::{
     delivery_name, delivery_resource_arn, stage_arn, ExecutionLogging, MethodLogging,
 };
-use crate::control::ops::log_group_arn;
-use crate::control::ops::plan::{Change, StagePlan};
+use super::log_group_arn;
+use super::plan::{Change, StagePlan};
 use crate::transaction::ApiKind;
 
 /// Said in every plan that turns data tracing on (or finds it on).
@@ -186,7 +186,7 @@ fn plan_source_and_delivery(
             }
             None => None,
         };
-        let (record_fields, notes) = crate::control::ops::delivery::record_fields(template)?;
+        let (record_fields, notes) = super::delivery::record_fields(template)?;
         plan.notes.extend(notes);
         plan.changes.push(Change::CreateDelivery {
             source_name: name.to_string(),
@@ -226,13 +226,13 @@ fn plan_access_filter_removal(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::control::ops::discover::{AccessLog, FilterInfo, LogGroupState, StageInfo};
-    use crate::control::ops::enable::plan_region;
-    use crate::control::ops::execution::{
+    use super::discover::{AccessLog, FilterInfo, LogGroupState, StageInfo};
+    use super::enable::plan_region;
+    use super::execution::{
         delivery_group, standard_group, DeliveryState, DestinationInfo, SourceInfo,
     };
-    use crate::control::ops::{access_log, StageRef};
+    use super::*;
+    use super::{access_log, StageRef};
 
     const FN: &str = "arn:aws:lambda:us-east-1:123456789012:function:apigw-stream-decode";
 
@@ -247,7 +247,7 @@ mod tests {
                 .map(|n| FilterInfo {
                     name: n.to_string(),
                     destination_arn: Some(FN.into()),
-                    ours: crate::control::ops::is_ours(n),
+                    ours: super::is_ours(n),
                 })
                 .collect(),
         }
@@ -486,7 +486,7 @@ mod tests {
         assert_eq!(
             plans[0].changes[0],
             Change::CreateAccountRole {
-                role_name: crate::control::ops::account_role::ROLE_NAME.into(),
+                role_name: super::account_role::ROLE_NAME.into(),
                 policy_arn:
                     "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
                         .into()

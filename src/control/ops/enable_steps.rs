@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::control::ops::discover::StageInfo;
-use crate::control::ops::loggroup::LogGroupState;
-use crate::control::ops::plan::{Change, StagePlan};
-use crate::control::ops::{account_role, shared_filter_name};
+use super::discover::StageInfo;
+use super::loggroup::LogGroupState;
+use super::plan::{Change, StagePlan};
+use super::{account_role, shared_filter_name};
 
 /// Default retention of the log groups `enable` creates.
 pub const DEFAULT_RETENTION_DAYS: i32 = 7;
@@ -48,7 +48,7 @@ impl Default for EnableOptions {
     fn default() -> Self {
         EnableOptions {
             function_arn: None,
-            stack_name: crate::control::ops::DEFAULT_STACK_NAME.to_string(),
+            stack_name: super::DEFAULT_STACK_NAME.to_string(),
             log_group: None,
             http_log_group: None,
             retention_days: DEFAULT_RETENTION_DAYS,
@@ -121,7 +121,7 @@ pub enum Blocked {
     )]
     ForeignDeliverySource { source_name: String },
     #[error(transparent)]
-    Delivery(#[from] crate::control::ops::delivery::DeliveryError),
+    Delivery(#[from] super::delivery::DeliveryError),
 }
 
 /// What the planner needs to know about a region besides its stages.

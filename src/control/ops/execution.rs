@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::control::ops::loggroup::{read_log_group, LogGroupState};
-use crate::control::ops::{OpsError, RegionClients, StageRef};
+use super::loggroup::{read_log_group, LogGroupState};
+use super::{OpsError, RegionClients, StageRef};
 
 /// API Gateway's group for standard execution logging: `API-Gateway-Execution-Logs_{id}/{stage}`.
 pub const STANDARD_GROUP_PREFIX: &str = "API-Gateway-Execution-Logs_";
@@ -23,7 +23,7 @@ pub const DELIVERY_GROUP_PREFIX: &str = "/aws/vendedlogs/apigw-stream/execution/
 /// Every delivery source and destination this project creates is named with this prefix.
 pub const DELIVERY_NAME_PREFIX: &str = "apigw-stream-";
 
-pub use crate::control::ops::delivery::EXECUTION_LOG_TYPE;
+pub use super::delivery::EXECUTION_LOG_TYPE;
 
 /// The stage tag holding the `*/*` method settings from before `enable` changed them.
 pub const PRIOR_TAG: &str = "apigw-stream:prior-logging";
@@ -202,7 +202,7 @@ pub struct DeliveryState {
     /// What AWS allows for an `EXECUTION_LOGS` delivery (`DescribeConfigurationTemplates`), or
     /// why it could not be read.
     #[serde(skip)]
-    pub template: Option<Result<crate::control::ops::delivery::Template, String>>,
+    pub template: Option<Result<super::delivery::Template, String>>,
 }
 
 /// Execution logging of one REST stage.
@@ -293,7 +293,7 @@ pub async fn read_region<'a>(
     let deliveries = read_deliveries(&clients.logs)
         .await
         .map_err(|e| e.to_string());
-    let template = crate::control::ops::delivery::read_template(&clients.logs)
+    let template = super::delivery::read_template(&clients.logs)
         .await
         .map_err(|e| e.to_string());
     for (stage_ref, exec) in rest {
@@ -372,8 +372,7 @@ impl Deliveries {
         let on_stage = |arns: &[String]| {
             arns.iter().any(|a| {
                 a.ends_with(&tail)
-                    && crate::control::ops::arn_parts(a)
-                        .is_some_and(|p| p.1 == "apigateway" && p.2 == region)
+                    && super::arn_parts(a).is_some_and(|p| p.1 == "apigateway" && p.2 == region)
             })
         };
         // Ours: named by the current rule, or by the one of earlier versions.

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::control::ops::{is_ours, OpsError};
+use super::{is_ours, OpsError};
 
 /// A subscription filter on a log group.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -3,8 +3,8 @@
 
 use aws_sdk_apigateway::types::{Op, PatchOperation};
 
-use crate::control::ops::execution::{MethodLogging, PRIOR_TAG};
-use crate::control::ops::{OpsError, RegionClients, StageRef};
+use super::execution::{MethodLogging, PRIOR_TAG};
+use super::{OpsError, RegionClients, StageRef};
 use crate::transaction::ApiKind;
 
 fn target(stage: &StageRef) -> String {

@@ -7,8 +7,8 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 
-use crate::control::ops::execution::{MethodLogging, PRIOR_TAG};
-use crate::control::ops::{OpsError, RegionClients, StageRef};
+use super::execution::{MethodLogging, PRIOR_TAG};
+use super::{OpsError, RegionClients, StageRef};
 use crate::transaction::ApiKind;
 
 /// One change to AWS.
@@ -387,56 +387,39 @@ async fn apply_change(
             settings,
             record_prior,
         } => {
-            crate::control::ops::method_settings::set(
-                clients,
-                stage,
-                stage_arn,
-                settings,
-                record_prior.as_ref(),
-            )
-            .await
+            super::method_settings::set(clients, stage, stage_arn, settings, record_prior.as_ref())
+                .await
         }
         Change::RestoreMethodLogging {
             stage_arn,
             settings,
-        } => {
-            crate::control::ops::method_settings::restore(clients, stage, stage_arn, settings).await
-        }
+        } => super::method_settings::restore(clients, stage, stage_arn, settings).await,
         Change::PutDeliveryDestination {
             name,
             log_group_arn,
-        } => {
-            crate::control::ops::delivery::put_destination(&clients.logs, name, log_group_arn).await
-        }
+        } => super::delivery::put_destination(&clients.logs, name, log_group_arn).await,
         Change::PutDeliverySource { name, resource_arn } => {
-            crate::control::ops::delivery::put_source(&clients.logs, name, resource_arn).await
+            super::delivery::put_source(&clients.logs, name, resource_arn).await
         }
         Change::CreateDelivery {
             source_name,
             destination_name,
             record_fields,
         } => {
-            crate::control::ops::delivery::create(
-                &clients.logs,
-                source_name,
-                destination_name,
-                record_fields,
-            )
-            .await
+            super::delivery::create(&clients.logs, source_name, destination_name, record_fields)
+                .await
         }
-        Change::DeleteDelivery { id } => {
-            crate::control::ops::delivery::delete(&clients.logs, id).await
-        }
+        Change::DeleteDelivery { id } => super::delivery::delete(&clients.logs, id).await,
         Change::DeleteDeliverySource { name } => {
-            crate::control::ops::delivery::delete_source(&clients.logs, name).await
+            super::delivery::delete_source(&clients.logs, name).await
         }
         Change::DeleteDeliveryDestination { name } => {
-            crate::control::ops::delivery::delete_destination(&clients.logs, name).await
+            super::delivery::delete_destination(&clients.logs, name).await
         }
         Change::CreateAccountRole {
             role_name,
             policy_arn,
-        } => crate::control::ops::account_role::create(clients, role_name, policy_arn).await,
+        } => super::account_role::create(clients, role_name, policy_arn).await,
         Change::PutSubscriptionFilter {
             log_group,
             filter_name,

@@ -5,7 +5,7 @@
 //! SDK's partition table (aws-sdk-rust endpoint metadata, 2026). Regions the account has not opted
 //! into answer with an authorization error; callers report those as skipped, not as failures.
 
-use crate::control::ops::OpsError;
+use super::OpsError;
 
 /// Commercial partition (`aws`), from the SDK's partition table.
 pub const AWS_REGIONS: &[&str] = &[

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use indicatif::ProgressBar;
 use serde::Serialize;
 
-use crate::control::ops::{sdk_message, OpsError};
+use super::{sdk_message, OpsError};
 use crate::decode::{decode_bytes, DecodeOptions, DecodeStats};
 use crate::runtime::clock::now_ms;
 use crate::transport::frame;

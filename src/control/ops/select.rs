@@ -3,9 +3,9 @@
 
 use serde::Deserialize;
 
-use crate::control::ops::discover::{Inventory, StageInfo};
-use crate::control::ops::plan::Report;
-use crate::control::ops::{OpsError, StageRef};
+use super::discover::{Inventory, StageInfo};
+use super::plan::Report;
+use super::{OpsError, StageRef};
 use crate::transaction::ApiKind;
 
 /// One entry of `api-config.json`.
@@ -127,7 +127,7 @@ impl Selector {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selection {
     pub selector: Selector,
-    pub kinds: crate::control::ops::discover::Kinds,
+    pub kinds: super::discover::Kinds,
 }
 
 /// Parse `api-config.json`: a list of selectors, or `{"apis": [...]}`. `source` names the file.

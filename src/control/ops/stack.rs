@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::control::ops::OpsError;
+use super::OpsError;
 
 /// Output keys of `cloudformation/pipeline.yaml` that the operations use.
 pub const OUTPUT_QUEUE_URL: &str = "QueueUrl";

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use serde::Serialize;
 
-use crate::control::ops::view::{self, Figure, FunctionRole, Names, QueueRole};
-use crate::control::ops::{stack, OpsError};
+use super::view::{self, Figure, FunctionRole, Names, QueueRole};
+use super::{stack, OpsError};
 
 /// The stack's queues and functions, from its outputs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -17,6 +17,10 @@ pub fn metric_sets() -> Vec<(&'static str, Vec<MetricDoc>)> {
         ("decode", crate::decode::DecodeStats::metric_docs()),
         ("stitch", crate::stitch::StitchStats::metric_docs()),
         ("shipper", crate::ship::ShipStats::metric_docs()),
+        (
+            "control",
+            super::ops::autoenable::ControlStats::metric_docs(),
+        ),
     ]
 }
 
