@@ -160,9 +160,9 @@ pub async fn disable(
 
 #[cfg(test)]
 mod tests {
-    use super::access_log::{classify, REST_FORMAT};
-    use super::discover::{AccessLog, FilterInfo, LogGroupState};
     use super::*;
+    use crate::control::ops::access_log::{classify, REST_FORMAT};
+    use crate::control::ops::discover::{AccessLog, FilterInfo, LogGroupState};
     use crate::transaction::ApiKind;
 
     fn stage(api: &str, group: &str, format: &str, filters: &[&str]) -> StageInfo {
@@ -190,7 +190,7 @@ mod tests {
                     .map(|n| FilterInfo {
                         name: n.to_string(),
                         destination_arn: None,
-                        ours: super::is_ours(n),
+                        ours: crate::control::ops::is_ours(n),
                     })
                     .collect(),
             }),
@@ -262,7 +262,7 @@ mod tests {
 
     #[test]
     fn execution_undo_removes_ours_and_restores_the_recorded_settings() {
-        use super::execution::{
+        use crate::control::ops::execution::{
             delivery_group, standard_group, DeliveryState, DestinationInfo, MethodLogging,
             SourceInfo,
         };
@@ -276,7 +276,7 @@ mod tests {
                 .map(|n| FilterInfo {
                     name: n.to_string(),
                     destination_arn: None,
-                    ours: super::is_ours(n),
+                    ours: crate::control::ops::is_ours(n),
                 })
                 .collect(),
         };

@@ -373,10 +373,10 @@ async fn region_context(
 
 #[cfg(test)]
 mod tests {
-    use super::discover::{AccessLog, FilterInfo};
-    use super::plan::Status;
     use super::*;
-    use super::{access_log, StageRef};
+    use crate::control::ops::discover::{AccessLog, FilterInfo};
+    use crate::control::ops::plan::Status;
+    use crate::control::ops::{access_log, StageRef};
 
     const FN: &str = "arn:aws:lambda:us-east-1:123456789012:function:apigw-stream-decode";
 
@@ -414,7 +414,7 @@ mod tests {
                 .map(|(n, d)| FilterInfo {
                     name: n.to_string(),
                     destination_arn: Some(d.to_string()),
-                    ours: super::is_ours(n),
+                    ours: crate::control::ops::is_ours(n),
                 })
                 .collect(),
         }

@@ -226,13 +226,13 @@ fn plan_access_filter_removal(
 
 #[cfg(test)]
 mod tests {
-    use super::discover::{AccessLog, FilterInfo, LogGroupState, StageInfo};
-    use super::enable::plan_region;
-    use super::execution::{
+    use super::*;
+    use crate::control::ops::discover::{AccessLog, FilterInfo, LogGroupState, StageInfo};
+    use crate::control::ops::enable::plan_region;
+    use crate::control::ops::execution::{
         delivery_group, standard_group, DeliveryState, DestinationInfo, SourceInfo,
     };
-    use super::*;
-    use super::{access_log, StageRef};
+    use crate::control::ops::{access_log, StageRef};
 
     const FN: &str = "arn:aws:lambda:us-east-1:123456789012:function:apigw-stream-decode";
 
@@ -247,7 +247,7 @@ mod tests {
                 .map(|n| FilterInfo {
                     name: n.to_string(),
                     destination_arn: Some(FN.into()),
-                    ours: super::is_ours(n),
+                    ours: crate::control::ops::is_ours(n),
                 })
                 .collect(),
         }
@@ -486,7 +486,7 @@ mod tests {
         assert_eq!(
             plans[0].changes[0],
             Change::CreateAccountRole {
-                role_name: super::account_role::ROLE_NAME.into(),
+                role_name: crate::control::ops::account_role::ROLE_NAME.into(),
                 policy_arn:
                     "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
                         .into()

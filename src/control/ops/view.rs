@@ -619,7 +619,7 @@ mod tests {
             ),
             (
                 "control",
-                names(super::autoenable::ControlStats::default().metrics()),
+                names(crate::control::ops::autoenable::ControlStats::default().metrics()),
             ),
         ])
     }
