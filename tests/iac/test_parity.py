@@ -227,7 +227,7 @@ def test_invoke_settings_match():
     main_tf = (TF / "modules" / "pipeline" / "main.tf").read_text()
     assert "api_log_group_patterns = " + json.dumps(API_LOG_GROUPS).replace('","', '", "') in main_tf
     # decode's own default (ALLOWED_LOG_GROUPS unset) is the same list.
-    decode_rs = (ROOT / "src" / "decode.rs").read_text()
+    decode_rs = (ROOT / "src" / "decode" / "mod.rs").read_text()
     for g in API_LOG_GROUPS:
         assert f'"{g}",' in decode_rs, g
 
