@@ -21,7 +21,7 @@ pub use stage::{
     DecodeOutputs, DecodeStage, Decoded, ForwardError, FragmentSendError, FragmentSink,
     QueueFragments,
 };
-pub use stats::{summary_emf, DecodeStats, ForwardSummary};
+pub use stats::{summary_emf, DecodeStats};
 
 use crate::decode::execution::Item;
 use crate::decode::filter::{Drop, FilterConfig};

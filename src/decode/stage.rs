@@ -168,9 +168,6 @@ impl DecodeStage {
                 cause,
             }
         })?;
-        if packed.unfit.is_empty() {
-            return Ok((records, packed.frames));
-        }
         for u in &packed.unfit {
             tracing::error!(
                 source = source_name,
@@ -181,14 +178,7 @@ impl DecodeStage {
             );
         }
         stats.records_unfit = packed.unfit.len() as u64;
-        let unfit: std::collections::HashSet<usize> = packed.unfit_indices().collect();
-        let fit = records
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| !unfit.contains(i))
-            .map(|(_, r)| r)
-            .collect();
-        Ok((fit, packed.frames))
+        Ok((packed.fitting(records), packed.frames))
     }
 
     /// Send a decoded payload: frames to the main queue, then (once it accepted them all) the

@@ -71,9 +71,6 @@ counters! {
     }
 }
 
-/// What one decode invocation did: its counts (the summary line and the EMF metrics).
-pub type ForwardSummary = DecodeStats;
-
 /// The EMF line for one decode invocation.
 pub fn summary_emf(s: &DecodeStats, timestamp_ms: i64) -> serde_json::Value {
     crate::runtime::metrics::emf(timestamp_ms, &[("Function", "decode")], &s.metrics())

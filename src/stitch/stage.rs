@@ -156,17 +156,14 @@ impl StitchStage {
             return (Vec::new(), records, Vec::new());
         }
         match frame::pack_isolating(&records, self.message_bytes) {
-            Ok(packed) if packed.unfit.is_empty() => (packed.frames, records, Vec::new()),
             Ok(packed) => {
-                let unfit: Vec<(usize, String)> =
-                    packed.unfit.into_iter().map(|u| (u.index, u.id)).collect();
-                let sendable = records
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(k, _)| !unfit.iter().any(|(u, _)| u == k))
-                    .map(|(_, r)| r)
+                let unfit = packed
+                    .unfit
+                    .iter()
+                    .map(|u| (u.index, u.id.clone()))
                     .collect();
-                (packed.frames, sendable, unfit)
+                let fit = packed.fitting(records);
+                (packed.frames, fit, unfit)
             }
             // The limit itself is out of range: nothing can be framed.
             Err(_) => (

@@ -175,9 +175,18 @@ pub struct Unfit {
 }
 
 impl Packed {
-    /// The indices of the input records in no frame.
-    pub fn unfit_indices(&self) -> impl Iterator<Item = usize> + '_ {
-        self.unfit.iter().map(|u| u.index)
+    /// Of the input `records`, those in a frame, in frame order (the unfit ones left out).
+    pub fn fitting(&self, records: Vec<Transaction>) -> Vec<Transaction> {
+        if self.unfit.is_empty() {
+            return records;
+        }
+        let unfit: std::collections::HashSet<usize> = self.unfit.iter().map(|u| u.index).collect();
+        records
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !unfit.contains(i))
+            .map(|(_, r)| r)
+            .collect()
     }
 }
 
@@ -374,7 +383,20 @@ mod tests {
         let mut recs: Vec<_> = (0..11).map(|i| rec(i, 40)).collect();
         recs[5].id = noise;
         let packed = pack_isolating(&recs, MIN_MESSAGE_BYTES * 4).unwrap();
-        assert_eq!(packed.unfit_indices().collect::<Vec<_>>(), vec![5]);
+        assert_eq!(
+            packed.unfit.iter().map(|u| u.index).collect::<Vec<_>>(),
+            vec![5]
+        );
+        let fit: Vec<String> = packed
+            .fitting(recs.clone())
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        let want: Vec<String> = [0, 1, 2, 3, 4, 6, 7, 8, 9, 10]
+            .iter()
+            .map(|&i| recs[i].id.clone())
+            .collect();
+        assert_eq!(fit, want);
         assert!(packed.unfit[0].bytes > MIN_MESSAGE_BYTES * 4);
         let framed: Vec<usize> = packed.members.iter().flat_map(|r| r.clone()).collect();
         assert_eq!(framed, vec![0, 1, 2, 3, 4, 6, 7, 8, 9, 10]);
