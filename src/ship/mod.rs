@@ -177,29 +177,50 @@ impl Shipper {
         messages: &[InMessage],
         stats: &mut ShipStats,
     ) -> (Vec<EncodedRecord>, Vec<bool>) {
-        let format = self.client.format();
         let mut records = Vec::new();
         let mut unpack_failed = vec![false; messages.len()];
         for (i, m) in messages.iter().enumerate() {
-            match crate::transport::frame::unpack(&m.body) {
-                Ok(txns) => {
-                    records.reserve(txns.len());
-                    for t in &txns {
-                        let rec = encode_record(format, t, i, self.window_bytes);
-                        stats.truncated_records += u64::from(rec.truncated);
-                        stats.oversize_records += u64::from(rec.oversize);
-                        records.push(rec);
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(message_id = %m.message_id, error = %e, "cannot unpack a queue message; reporting it failed");
-                    stats.unpack_failures += 1;
-                    unpack_failed[i] = true;
-                }
+            let start = records.len();
+            if let Err(e) = self.encode_message(m, i, &mut records, stats) {
+                // The message is retried (and in the end kept in the DLQ) whole: none of it goes.
+                records.truncate(start);
+                tracing::error!(message_id = %m.message_id, error = %e, "cannot unpack a queue message; reporting it failed");
+                stats.unpack_failures += 1;
+                unpack_failed[i] = true;
             }
         }
         stats.records = records.len() as u64;
         (records, unpack_failed)
+    }
+
+    /// The records of message `index`, encoded, appended to `out`. Each line is encoded from a
+    /// view that borrows from it ([`window::encode_line`]); only a record that may need cutting
+    /// becomes an owned [`Transaction`](crate::transaction::Transaction).
+    fn encode_message(
+        &self,
+        m: &InMessage,
+        index: usize,
+        out: &mut Vec<EncodedRecord>,
+        stats: &mut ShipStats,
+    ) -> Result<(), crate::transport::frame::FrameError> {
+        use crate::transport::frame::{lines, ndjson_of, record_of, FrameError};
+        let format = self.client.format();
+        let ndjson = ndjson_of(&m.body)?;
+        for (n, line) in lines(&ndjson) {
+            let fast = crate::ship::bridge::window::encode_line(format, line, index, self.window_bytes)
+                .map_err(|e| FrameError::Record {
+                    line: n,
+                    cause: e.to_string(),
+                })?;
+            let rec = match fast {
+                Some(rec) => rec,
+                None => encode_record(format, &record_of(n, line)?, index, self.window_bytes),
+            };
+            stats.truncated_records += u64::from(rec.truncated);
+            stats.oversize_records += u64::from(rec.oversize);
+            out.push(rec);
+        }
+        Ok(())
     }
 
     /// Ship a batch, finishing before `deadline` (less the client's margin).

@@ -278,35 +278,61 @@ fn write_line(out: &mut Vec<u8>, r: &Transaction) {
 /// Unpack a frame body back into its records. Plain NDJSON (not compressed) is accepted too,
 /// which helps when a person sends a test message by hand.
 pub fn unpack(body: &str) -> Result<Vec<Transaction>, FrameError> {
-    let trimmed = body.trim();
-    let ndjson: Vec<u8> = if trimmed.starts_with('{') {
-        trimmed.as_bytes().to_vec()
-    } else {
-        let gz = STANDARD
-            .decode(trimmed)
-            .map_err(|e| FrameError::Base64(e.to_string()))?;
-        let mut out = Vec::with_capacity(gz.len() * 6);
-        MultiGzDecoder::new(gz.as_slice())
-            .take(MAX_UNPACKED_BYTES as u64 + 1)
-            .read_to_end(&mut out)
-            .map_err(|e| FrameError::Gzip(e.to_string()))?;
-        if out.len() > MAX_UNPACKED_BYTES {
-            return Err(FrameError::TooLarge);
-        }
-        out
-    };
+    let ndjson = ndjson_of(body)?;
     let mut records = Vec::new();
-    for (n, line) in ndjson.split(|b| *b == b'\n').enumerate() {
-        if line.iter().all(|b| b.is_ascii_whitespace()) {
-            continue;
-        }
-        let r: Transaction = serde_json::from_slice(line).map_err(|e| FrameError::Record {
-            line: n + 1,
-            cause: e.to_string(),
-        })?;
-        records.push(r);
+    for (n, line) in lines(&ndjson) {
+        records.push(record_of(n, line)?);
     }
     Ok(records)
+}
+
+/// One NDJSON line (numbered from 1 in errors) as an owned record.
+pub fn record_of(n: usize, line: &[u8]) -> Result<Transaction, FrameError> {
+    serde_json::from_slice(line).map_err(|e| FrameError::Record {
+        line: n,
+        cause: e.to_string(),
+    })
+}
+
+/// The NDJSON text of a frame body: decoded, or the body itself when it is plain NDJSON.
+pub fn ndjson_of(body: &str) -> Result<std::borrow::Cow<'_, [u8]>, FrameError> {
+    let trimmed = body.trim();
+    if trimmed.starts_with('{') {
+        return Ok(std::borrow::Cow::Borrowed(trimmed.as_bytes()));
+    }
+    let gz = STANDARD
+        .decode(trimmed)
+        .map_err(|e| FrameError::Base64(e.to_string()))?;
+    let mut out = Vec::with_capacity(gz.len() * 6);
+    MultiGzDecoder::new(gz.as_slice())
+        .take(MAX_UNPACKED_BYTES as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| FrameError::Gzip(e.to_string()))?;
+    if out.len() > MAX_UNPACKED_BYTES {
+        return Err(FrameError::TooLarge);
+    }
+    Ok(std::borrow::Cow::Owned(out))
+}
+
+/// The non-blank lines of NDJSON text, each with its line number (from 1), newline excluded.
+pub fn lines(ndjson: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    ndjson
+        .split(|b| *b == b'\n')
+        .enumerate()
+        .filter(|(_, line)| !line.iter().all(|b| b.is_ascii_whitespace()))
+        .map(|(i, line)| (i + 1, line))
+}
+
+/// The record id of a line exactly as the decoder writes it (`{"schema":"apigw-stream/v1","id":"…",`),
+/// read without parsing the line; `None` for any other shape (an id with escapes included).
+pub fn canonical_id(line: &[u8]) -> Option<&str> {
+    const HEAD: &[u8] = b"{\"schema\":\"apigw-stream/v1\",\"id\":\"";
+    let rest = line.strip_prefix(HEAD)?;
+    let end = memchr::memchr2(b'"', b'\\', rest)?;
+    if rest[end] != b'"' || !rest[end + 1..].starts_with(b",") || line.last() != Some(&b'}') {
+        return None;
+    }
+    std::str::from_utf8(&rest[..end]).ok()
 }
 
 #[cfg(test)]

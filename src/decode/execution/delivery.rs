@@ -132,19 +132,24 @@ fn time(v: &Value) -> Option<i64> {
 }
 
 /// Cheap check before parsing: a JSON object naming `payload` or one of the lenient message keys.
+/// One pass over the line's quotes, no allocation: every JSON access-log line comes through here.
 fn may_be_delivered(message: &str) -> bool {
     if !message.trim_start().starts_with('{') {
         return false;
     }
     let bytes = message.as_bytes();
-    memchr::memmem::find(bytes, b"\"payload\"").is_some()
-        || LENIENT_FIELDS
-            .iter()
-            .filter(|(_, f)| *f == Field::Message)
-            .any(|(k, _)| {
-                let quoted = [b"\"", k.as_bytes(), b"\""].concat();
-                memchr::memmem::find(bytes, &quoted).is_some()
-            })
+    memchr::memchr_iter(b'"', bytes).any(|at| {
+        let rest = &bytes[at + 1..];
+        names_message_key(rest, "payload")
+            || LENIENT_FIELDS
+                .iter()
+                .any(|(k, f)| *f == Field::Message && names_message_key(rest, k))
+    })
+}
+
+/// `rest` (the text after a quote) starts with `key` and its closing quote.
+fn names_message_key(rest: &[u8], key: &str) -> bool {
+    rest.len() > key.len() && rest.starts_with(key.as_bytes()) && rest[key.len()] == b'"'
 }
 
 /// A delivered event, when `message` is one: a JSON object with execution message text.

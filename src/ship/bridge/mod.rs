@@ -20,6 +20,7 @@ pub mod receiver;
 pub mod response;
 pub mod secret;
 pub mod uap;
+pub mod view;
 pub mod window;
 
 pub use auth::{Auth, AuthMethod, TokenError, TokenSource};

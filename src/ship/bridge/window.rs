@@ -42,6 +42,45 @@ pub fn encode_record(
     }
 }
 
+/// Encode one NDJSON line of a queued frame without building an owned record: for `uap` from a
+/// view that borrows from the line; for `ndjson`, a line in the decoder's own shape goes as it is,
+/// not parsed again. `Ok(None)`: the line needs [`encode_record`] (too large for a window, so it
+/// may have to be cut; or, for `ndjson`, not in the canonical shape). `Err`: not a record.
+pub fn encode_line(
+    format: Format,
+    line: &[u8],
+    message: usize,
+    limit: usize,
+) -> Result<Option<EncodedRecord>, serde_json::Error> {
+    let (id, bytes) = match format {
+        Format::Uap => {
+            let view = super::view::RecordView::parse(line)?;
+            let mut bytes = Vec::with_capacity(line.len() + line.len() / 2);
+            super::uap::encode_view(&view, &mut bytes);
+            (view.id.into_owned(), bytes)
+        }
+        Format::Ndjson => match crate::transport::frame::canonical_id(line) {
+            Some(id) => {
+                let mut bytes = Vec::with_capacity(line.len() + 1);
+                bytes.extend_from_slice(line);
+                bytes.push(b'\n');
+                (id.to_string(), bytes)
+            }
+            None => return Ok(None),
+        },
+    };
+    if format.window_len(1, bytes.len()) > limit {
+        return Ok(None);
+    }
+    Ok(Some(EncodedRecord {
+        message,
+        id,
+        bytes,
+        truncated: false,
+        oversize: false,
+    }))
+}
+
 /// Greedy, order-keeping packing: each range of `records` makes one window of at most `limit`
 /// bytes, except a lone oversize record.
 pub fn plan_windows(records: &[EncodedRecord], format: Format, limit: usize) -> Vec<Range<usize>> {
