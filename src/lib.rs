@@ -23,6 +23,7 @@ pub mod config;
 #[cfg(feature = "ops")]
 pub mod control;
 pub mod decode;
+pub mod json;
 pub mod runtime;
 pub mod ship;
 pub mod stitch;

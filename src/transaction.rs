@@ -14,7 +14,7 @@ pub type Headers = BTreeMap<String, Vec<String>>;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Transaction {
-    pub schema: String,
+    pub schema: std::borrow::Cow<'static, str>,
     /// API Gateway request id when the line has one, else `{log_stream}/{event_id}`.
     pub id: String,
     pub time_ms: i64,
@@ -211,7 +211,7 @@ impl Transaction {
     /// An empty record with the schema set; the parsers fill it in.
     pub fn new(id: String, time_ms: i64, source: Source) -> Self {
         Transaction {
-            schema: SCHEMA.to_string(),
+            schema: std::borrow::Cow::Borrowed(SCHEMA),
             id,
             time_ms,
             api: Api::default(),

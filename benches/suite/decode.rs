@@ -139,7 +139,61 @@ pub fn bench(c: &mut Criterion, allocator: &str) {
         },
     );
     g.finish();
+    bench_codec(c, &event, n);
     bench_execution(c, allocator);
+}
+
+/// `codec`: the JSON work of the record paths in serde_json and in sonic-rs,
+/// on the same data in the same run: serializing the payload's records (the frames' and the CLI's
+/// NDJSON), and parsing its access-log lines into nothing.
+fn bench_codec(c: &mut Criterion, event: &[u8], n: usize) {
+    let records = decode_bytes(
+        event,
+        &DecodeOptions::default(),
+        &mut DecodeStats::default(),
+    )
+    .unwrap();
+    let lines: Vec<Vec<u8>> = records
+        .iter()
+        .map(|r| serde_json::to_vec(r).unwrap())
+        .collect();
+    let mut g = c.benchmark_group("codec");
+    g.throughput(Throughput::Elements(n as u64));
+    g.sample_size(20);
+    let mut out = Vec::with_capacity(4 << 20);
+    g.bench_function("serialize_records/serde_json", |b| {
+        b.iter(|| {
+            out.clear();
+            for r in &records {
+                serde_json::to_writer(&mut out, r).unwrap();
+            }
+            out.len()
+        })
+    });
+    g.bench_function("serialize_records/sonic_rs", |b| {
+        b.iter(|| {
+            out.clear();
+            for r in &records {
+                sonic_rs::to_writer(&mut out, r).unwrap();
+            }
+            out.len()
+        })
+    });
+    g.bench_function("parse_records/serde_json", |b| {
+        b.iter(|| {
+            for l in &lines {
+                let _: serde::de::IgnoredAny = serde_json::from_slice(l).unwrap();
+            }
+        })
+    });
+    g.bench_function("parse_records/sonic_rs", |b| {
+        b.iter(|| {
+            for l in &lines {
+                let _: serde::de::IgnoredAny = sonic_rs::from_slice(l).unwrap();
+            }
+        })
+    });
+    g.finish();
 }
 
 /// `decode/execution`: the biggest of a few generated ~1 MB payloads of standard REST execution

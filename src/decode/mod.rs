@@ -25,7 +25,7 @@ pub use stats::{summary_emf, DecodeStats};
 
 use crate::decode::execution::Item;
 use crate::decode::filter::{Drop, FilterConfig};
-use crate::decode::formats::parse_line;
+use crate::decode::formats::{parse_line, LineError, ParsedLine};
 use crate::decode::logs::{
     decode_payload, LogData, LogEvent, PayloadError, DEFAULT_MAX_PAYLOAD_BYTES,
 };
@@ -200,12 +200,26 @@ pub fn split_logdata(
         if fixed.is_some() {
             stats.lines_lossy += 1;
         }
-        if let Some(item) = crate::decode::execution::recognize(message, i, execution_group) {
-            execution.push(item);
-            continue;
+        // A JSON line that parses as access-log fields and names no line text is no delivered
+        // execution event: it skips that check (a second parse), the usual case.
+        let pre = (message.as_bytes().first() == Some(&b'{')).then(|| parse_line(message));
+        let plain_access = matches!(&pre, Some(Ok(p)) if !p.partial && !p.fields.names_text);
+        if !plain_access {
+            if let Some(item) = crate::decode::execution::recognize(message, i, execution_group) {
+                execution.push(item);
+                continue;
+            }
         }
-        let Some(mut t) = access_record(message, event, &data.log_group, &ctx, stats, &mut tally)
-        else {
+        let parsed = pre.unwrap_or_else(|| parse_line(message));
+        let Some(mut t) = access_record(
+            parsed,
+            message,
+            event,
+            &data.log_group,
+            &ctx,
+            stats,
+            &mut tally,
+        ) else {
             continue;
         };
         if fixed.is_some() {
@@ -278,6 +292,7 @@ struct AccessTally {
 
 /// One access-log line → a record; `None` (counted, logged at debug) when it does not parse.
 fn access_record(
+    parsed: Result<ParsedLine<'_>, LineError>,
     message: &str,
     event: &LogEvent,
     log_group: &str,
@@ -285,7 +300,7 @@ fn access_record(
     stats: &mut DecodeStats,
     tally: &mut AccessTally,
 ) -> Option<Transaction> {
-    let parsed = match parse_line(message) {
+    let parsed = match parsed {
         Ok(p) => p,
         Err(e) => {
             if e.is_not_api() {

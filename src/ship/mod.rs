@@ -207,11 +207,12 @@ impl Shipper {
         let format = self.client.format();
         let ndjson = ndjson_of(&m.body)?;
         for (n, line) in lines(&ndjson) {
-            let fast = crate::ship::bridge::window::encode_line(format, line, index, self.window_bytes)
-                .map_err(|e| FrameError::Record {
-                    line: n,
-                    cause: e.to_string(),
-                })?;
+            let fast =
+                crate::ship::bridge::window::encode_line(format, line, index, self.window_bytes)
+                    .map_err(|e| FrameError::Record {
+                        line: n,
+                        cause: e.to_string(),
+                    })?;
             let rec = match fast {
                 Some(rec) => rec,
                 None => encode_record(format, &record_of(n, line)?, index, self.window_bytes),

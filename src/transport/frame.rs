@@ -270,8 +270,7 @@ pub fn pack_isolating(records: &[Transaction], message_bytes: usize) -> Result<P
 
 /// One record as an NDJSON line appended to `out`.
 fn write_line(out: &mut Vec<u8>, r: &Transaction) {
-    // A struct of strings and numbers always serializes into a Vec.
-    let _ = serde_json::to_writer(&mut *out, r);
+    crate::json::append(out, r);
     out.push(b'\n');
 }
 

@@ -101,6 +101,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut failed = 0usize;
+    let mut text = Vec::new();
     for input in &args.inputs {
         let bytes = match read_input(input) {
             Ok(b) => b,
@@ -123,10 +124,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 writeln!(out, "{}", f.body)?;
             }
         } else {
+            // Serialized into memory, written once: serde_json's many small writes cost more
+            // through a BufWriter than into a Vec.
+            text.clear();
             for r in &records {
-                serde_json::to_writer(&mut out, r)?;
-                out.write_all(b"\n")?;
+                crate::json::append(&mut text, r);
+                text.push(b'\n');
             }
+            out.write_all(&text)?;
         }
     }
     out.flush()?;

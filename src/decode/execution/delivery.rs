@@ -147,6 +147,15 @@ fn may_be_delivered(message: &str) -> bool {
     })
 }
 
+/// A top-level key under which a delivered event carries its line: `payload` (our shape) or a
+/// lenient message key. A JSON line without one is no delivered event.
+pub fn is_text_key(key: &str) -> bool {
+    key == "payload"
+        || LENIENT_FIELDS
+            .iter()
+            .any(|(k, f)| *f == Field::Message && *k == key)
+}
+
 /// `rest` (the text after a quote) starts with `key` and its closing quote.
 fn names_message_key(rest: &[u8], key: &str) -> bool {
     rest.len() > key.len() && rest.starts_with(key.as_bytes()) && rest[key.len()] == b'"'

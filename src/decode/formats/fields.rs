@@ -143,6 +143,9 @@ pub fn normalize_key<'b>(key: &str, buf: &'b mut [u8; 64]) -> Option<&'b [u8]> {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Fields<'a> {
     vals: [Option<Cow<'a, str>>; VAR_COUNT],
+    /// A JSON line's top-level keys include one under which a delivered execution-log event
+    /// carries its line ([`crate::decode::execution::delivery::is_text_key`]).
+    pub(crate) names_text: bool,
 }
 
 impl<'a> Fields<'a> {
@@ -180,6 +183,7 @@ impl<'a> Fields<'a> {
     pub fn into_owned(self) -> Fields<'static> {
         Fields {
             vals: self.vals.map(|v| v.map(|c| Cow::Owned(c.into_owned()))),
+            names_text: self.names_text,
         }
     }
 

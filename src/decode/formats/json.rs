@@ -4,6 +4,7 @@
 //! with `"` in it) is recovered by a lenient scan and flagged `partial`.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -32,9 +33,9 @@ pub fn parse(line: &str) -> Result<(Fields<'_>, bool), LineError> {
         .ok_or_else(|| LineError::Json(err.to_string()))
 }
 
-fn strict(line: &str) -> Result<Fields<'_>, serde_json::Error> {
+fn strict(line: &str) -> Result<Fields<'_>, crate::json::Error> {
     let mut fields = Fields::default();
-    let mut de = serde_json::Deserializer::from_str(line);
+    let mut de = crate::json::deserializer(line);
     (ObjectSeed {
         fields: &mut fields,
         prefix: None,
@@ -100,12 +101,21 @@ impl<'de> Visitor<'de> for ObjectSeed<'_, 'de> {
         f.write_str("a JSON object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut position = 0;
         while let Some(key) = map.next_key::<KeyText>()? {
-            let full: Cow<str> = match &self.prefix {
-                Some(p) => Cow::Owned(format!("{p}.{}", key.0)),
-                None => key.0,
+            let (full, var): (Cow<str>, _) = match &self.prefix {
+                Some(p) => {
+                    let full = format!("{p}.{}", key.0);
+                    let var = Var::from_key(&full);
+                    (Cow::Owned(full), var)
+                }
+                None => {
+                    let (var, names_text) = top_level_key(position, &key.0);
+                    self.fields.names_text |= names_text;
+                    (key.0, var)
+                }
             };
-            let var = Var::from_key(&full);
+            position += 1;
             map.next_value_seed(ValueSeed {
                 fields: self.fields,
                 key: full,
@@ -114,6 +124,50 @@ impl<'de> Visitor<'de> for ObjectSeed<'_, 'de> {
         }
         Ok(())
     }
+}
+
+/// What a top-level key means: the variable it names, and whether it is a delivered event's text
+/// key. Lines of one log group repeat their keys in the same order, so the answer is remembered by
+/// the key's position: a line then costs one comparison per key instead of a lookup.
+fn top_level_key(position: usize, key: &str) -> (Option<Var>, bool) {
+    /// Positions remembered; keys past it are looked up every time.
+    const MEMO_KEYS: usize = 64;
+    type Memo = Vec<(String, Option<Var>, bool)>;
+    thread_local! {
+        static MEMO: RefCell<Memo> = const { RefCell::new(Vec::new()) };
+    }
+    let lookup = |key: &str| {
+        (
+            Var::from_key(key),
+            crate::decode::execution::delivery::is_text_key(key),
+        )
+    };
+    if position >= MEMO_KEYS {
+        return lookup(key);
+    }
+    MEMO.with(|memo| {
+        let Ok(mut memo) = memo.try_borrow_mut() else {
+            return lookup(key);
+        };
+        if let Some((k, var, text)) = memo.get(position) {
+            if k == key {
+                return (*var, *text);
+            }
+        }
+        let (var, text) = lookup(key);
+        let len = memo.len();
+        match memo.get_mut(position) {
+            Some(slot) => {
+                slot.0.clear();
+                slot.0.push_str(key);
+                slot.1 = var;
+                slot.2 = text;
+            }
+            None if len == position => memo.push((key.to_string(), var, text)),
+            None => {}
+        }
+        (var, text)
+    })
 }
 
 /// A key's text, borrowed from the line when it has no escapes.
@@ -330,6 +384,52 @@ mod tests {
         );
         assert_eq!(f.get(Var::Status), Some("200"));
         assert_eq!(f.get(Var::Path), Some("/x"));
+    }
+
+    #[test]
+    fn keys_are_read_right_whatever_the_order_of_the_lines_before() {
+        // The memo keeps the key seen at each position; lines that reorder, rename or drop keys
+        // in turn must each be read from their own keys.
+        let lines = [
+            r#"{"requestId":"a","status":"200","path":"/x"}"#,
+            r#"{"status":"404","requestId":"b","path":"/y"}"#,
+            r#"{"path":"/z","ip":"1.2.3.4","requestId":"c","status":"500"}"#,
+            r#"{"requestId":"d","status":"201","path":"/w"}"#,
+            r#"{"requestId":"e","statusCode":"202","uri":"/v"}"#,
+        ];
+        for _ in 0..2 {
+            for (line, (id, status, path)) in lines.iter().zip([
+                ("a", "200", "/x"),
+                ("b", "404", "/y"),
+                ("c", "500", "/z"),
+                ("d", "201", "/w"),
+                ("e", "202", "/v"),
+            ]) {
+                let (f, _) = parse(line).unwrap();
+                assert_eq!(f.get(Var::RequestId), Some(id), "{line}");
+                assert_eq!(f.get(Var::Status), Some(status), "{line}");
+                assert_eq!(f.get(Var::Path), Some(path), "{line}");
+                assert!(!f.names_text, "{line}");
+            }
+        }
+        assert_eq!(
+            parse(lines[2]).unwrap().0.get(Var::SourceIp),
+            Some("1.2.3.4")
+        );
+    }
+
+    #[test]
+    fn a_key_that_carries_a_delivered_line_is_noted() {
+        for line in [
+            r#"{"requestId":"a","status":"200","message":"(a) Method completed with status: 200"}"#,
+            r#"{"api_id":"a1","stage":"prod","http_method":"GET","resource_path":"/x","payload":"(a) x"}"#,
+        ] {
+            assert!(parse(line).unwrap().0.names_text, "{line}");
+        }
+        // Nested keys are not the object's own.
+        let (f, _) =
+            parse(r#"{"requestId":"a","status":"200","path":"/x","ctx":{"message":"m"}}"#).unwrap();
+        assert!(!f.names_text);
     }
 
     #[test]

@@ -129,25 +129,51 @@ impl<'de> Deserialize<'de> for Message {
 }
 
 /// Epoch milliseconds as a number or a numeric string (`"1619427317539"`); anything else is 0,
-/// and the record takes its time from the line.
+/// and the record takes its time from the line. Numbers are read as numbers (no text round trip):
+/// every event of every payload comes through here.
 struct Millis;
 
 impl<'de> serde::de::DeserializeSeed<'de> for Millis {
     type Value = i64;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<i64, D::Error> {
-        let text = TextOrNumber.deserialize(d)?;
-        Ok(text
-            .trim()
-            .parse::<i64>()
-            .ok()
-            .or_else(|| {
-                text.trim()
-                    .parse::<f64>()
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = i64;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("epoch milliseconds")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i64, E> {
+                Ok(i64::try_from(v).unwrap_or(0))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i64, E> {
+                Ok(v)
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i64, E> {
+                Ok(float_millis(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<i64, E> {
+                let t = v.trim();
+                Ok(t.parse::<i64>()
                     .ok()
-                    .filter(|f| f.is_finite() && f.abs() < 9.0e18)
-                    .map(|f| f as i64)
-            })
-            .unwrap_or(0))
+                    .or_else(|| t.parse::<f64>().ok().map(float_millis))
+                    .unwrap_or(0))
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<i64, E> {
+                Ok(0)
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<i64, E> {
+                Ok(0)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn float_millis(f: f64) -> i64 {
+    if f.is_finite() && f.abs() < 9.0e18 {
+        f as i64
+    } else {
+        0
     }
 }
 

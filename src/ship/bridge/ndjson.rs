@@ -6,7 +6,7 @@ use crate::transaction::Transaction;
 /// One record as a line, newline included.
 pub fn encode(txn: &Transaction) -> Vec<u8> {
     // The record is plain data: serialization cannot fail.
-    let mut line = serde_json::to_vec(txn).unwrap_or_default();
+    let mut line = crate::json::to_vec(txn);
     line.push(b'\n');
     line
 }

@@ -22,8 +22,9 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::task::JoinHandle;
 
+use super::view::RecordView;
 use super::{Secret, TOKEN_PATH, TRANSACTIONS_PATH};
-use crate::transaction::Transaction;
+use std::borrow::Cow;
 
 /// Largest request body read at all (a real Edge would refuse far less; see `max_body_bytes`).
 const READ_LIMIT: usize = 64 * 1024 * 1024;
@@ -502,72 +503,97 @@ async fn accept(
     (StatusCode::OK, axum::Json(json!({"accepted": n}))).into_response()
 }
 
+// The window is checked in place: strings borrow from the body where they have no escapes.
+
 #[derive(Deserialize)]
-struct UapWindow {
-    data: Vec<UapTxn>,
+struct UapWindow<'a> {
+    #[serde(borrow)]
+    data: Vec<UapTxn<'a>>,
 }
 
 #[derive(Deserialize)]
-struct UapTxn {
-    timestamp: String,
-    version: String,
-    #[serde(rename = "transaction-id")]
-    transaction_id: String,
-    request: UapRequest,
-    response: UapResponse,
+struct UapTxn<'a> {
+    #[serde(borrow)]
+    timestamp: Cow<'a, str>,
+    #[serde(borrow)]
+    version: Cow<'a, str>,
+    #[serde(rename = "transaction-id", borrow)]
+    transaction_id: Cow<'a, str>,
+    #[serde(borrow)]
+    request: UapRequest<'a>,
+    #[serde(borrow)]
+    response: UapResponse<'a>,
 }
 
 #[derive(Deserialize)]
-struct UapRequest {
-    #[serde(rename = "http-method")]
-    method: String,
-    #[serde(rename = "uri-query-fragment")]
-    uri: String,
-    connection: UapConnection,
-    #[serde(default)]
-    headers: Vec<String>,
-    body: Option<UapBody>,
+struct UapRequest<'a> {
+    #[serde(rename = "http-method", borrow)]
+    method: Cow<'a, str>,
+    #[serde(rename = "uri-query-fragment", borrow)]
+    uri: Cow<'a, str>,
+    #[serde(borrow)]
+    connection: UapConnection<'a>,
+    #[serde(default, borrow)]
+    headers: Vec<Text<'a>>,
+    #[serde(borrow)]
+    body: Option<UapBody<'a>>,
 }
 
 #[derive(Deserialize)]
-struct UapConnection {
-    #[serde(rename = "connection-ip")]
-    connection_ip: String,
-    #[serde(rename = "server-ip")]
-    server_ip: String,
+struct UapConnection<'a> {
+    #[serde(rename = "connection-ip", borrow)]
+    connection_ip: Cow<'a, str>,
+    #[serde(rename = "server-ip", borrow)]
+    server_ip: Cow<'a, str>,
 }
 
 #[derive(Deserialize)]
-struct UapResponse {
-    #[serde(rename = "status-code")]
-    status: String,
-    #[serde(default)]
-    headers: Vec<String>,
-    body: Option<UapBody>,
+struct UapResponse<'a> {
+    #[serde(rename = "status-code", borrow)]
+    status: Cow<'a, str>,
+    #[serde(default, borrow)]
+    headers: Vec<Text<'a>>,
+    #[serde(borrow)]
+    body: Option<UapBody<'a>>,
 }
 
 #[derive(Deserialize)]
-struct UapBody {
+struct UapBody<'a> {
     length: u64,
-    data: String,
+    #[serde(borrow)]
+    data: Cow<'a, str>,
 }
 
-fn check_headers(headers: &[String], side: &str) -> Result<(), String> {
-    for h in headers {
+/// A string in a list, borrowed where it can be (serde's `Cow` copies inside a `Vec`).
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+fn check_headers(headers: &[Text], side: &str) -> Result<(), String> {
+    for Text(h) in headers {
         let (name, value) = h
             .split_once(':')
             .ok_or_else(|| format!("{side} header {h:?} is not \"name:base64(value)\""))?;
-        if name.is_empty() || B64.decode(value).is_err() {
+        if name.is_empty() || !is_base64(value) {
             return Err(format!("{side} header {name:?} value is not base64"));
         }
     }
     Ok(())
 }
 
+/// Valid standard base64; short values are decoded on the stack.
+fn is_base64(value: &str) -> bool {
+    let mut buf = [0u8; 768];
+    if value.len() <= 1024 {
+        return B64.decode_slice(value, &mut buf).is_ok();
+    }
+    B64.decode(value).is_ok()
+}
+
 fn check_body(body: &Option<UapBody>, side: &str) -> Result<(), String> {
     if let Some(b) = body {
         let raw = B64
-            .decode(&b.data)
+            .decode(b.data.as_bytes())
             .map_err(|_| format!("{side} body data is not base64"))?;
         if raw.len() as u64 != b.length {
             return Err(format!(
@@ -582,7 +608,7 @@ fn check_body(body: &Option<UapBody>, side: &str) -> Result<(), String> {
 
 /// Check a UAP window; the transaction ids on success, the first problem otherwise.
 pub fn validate_uap(body: &[u8]) -> Result<Vec<String>, String> {
-    let window: UapWindow = serde_json::from_slice(body)
+    let window: UapWindow = crate::json::from_slice(body)
         .map_err(|e| format!("not a UAP window {{\"data\":[...]}}: {e}"))?;
     let mut ids = Vec::with_capacity(window.data.len());
     for (i, t) in window.data.into_iter().enumerate() {
@@ -622,7 +648,7 @@ pub fn validate_uap(body: &[u8]) -> Result<Vec<String>, String> {
         check_headers(&t.response.headers, "response").map_err(fail)?;
         check_body(&t.request.body, "request").map_err(fail)?;
         check_body(&t.response.body, "response").map_err(fail)?;
-        ids.push(t.transaction_id);
+        ids.push(t.transaction_id.into_owned());
     }
     Ok(ids)
 }
@@ -634,9 +660,9 @@ pub fn validate_ndjson(body: &[u8]) -> Result<Vec<String>, String> {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let t: Transaction = serde_json::from_slice(line)
+        let t = RecordView::parse(line)
             .map_err(|e| format!("line {}: not an apigw-stream/v1 record: {e}", n + 1))?;
-        ids.push(t.id);
+        ids.push(t.id.into_owned());
     }
     Ok(ids)
 }

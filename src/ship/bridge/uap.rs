@@ -102,7 +102,12 @@ struct Timestamp(i64);
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:03}", self.0.div_euclid(1000), self.0.rem_euclid(1000))
+        write!(
+            f,
+            "{}.{:03}",
+            self.0.div_euclid(1000),
+            self.0.rem_euclid(1000)
+        )
     }
 }
 
@@ -146,7 +151,12 @@ struct HeaderEntry<'a>(&'a str, &'a str);
 
 impl fmt::Display for HeaderEntry<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.0, Base64Display::new(self.1.as_bytes(), &B64))
+        write!(
+            f,
+            "{}:{}",
+            self.0,
+            Base64Display::new(self.1.as_bytes(), &B64)
+        )
     }
 }
 
@@ -306,8 +316,7 @@ pub fn encode_view(txn: &RecordView<'_>, out: &mut Vec<u8>) {
             },
         },
     };
-    // Plain data written to a Vec: serialization cannot fail.
-    let _ = serde_json::to_writer(&mut *out, &value);
+    crate::json::append(out, &value);
 }
 
 #[cfg(test)]

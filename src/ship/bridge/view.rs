@@ -91,8 +91,8 @@ pub struct FlagsView {
 
 impl<'a> RecordView<'a> {
     /// One NDJSON line of a frame, strings borrowed from it where they have no escapes.
-    pub fn parse(line: &'a [u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(line)
+    pub fn parse(line: &'a [u8]) -> Result<Self, crate::json::Error> {
+        crate::json::from_slice(line)
     }
 
     /// The view of an owned record.
@@ -167,7 +167,10 @@ impl<'de> Deserialize<'de> for BorrowedText<'de> {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a string")
             }
-            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                v: &'de str,
+            ) -> Result<Self::Value, E> {
                 Ok(BorrowedText(Cow::Borrowed(v)))
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
@@ -181,24 +184,24 @@ impl<'de> Deserialize<'de> for BorrowedText<'de> {
     }
 }
 
-impl<'de> Deserialize<'de> for HeaderList<'de> {
+impl<'de: 'a, 'a> Deserialize<'de> for HeaderList<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = HeaderList<'de>;
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = HeaderList<'a>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a map of header names to lists of values")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut out = Vec::new();
-                while let Some(BorrowedText(name)) = map.next_key()? {
+                while let Some(BorrowedText(name)) = map.next_key::<BorrowedText<'de>>()? {
                     let values: Vec<BorrowedText<'de>> = map.next_value()?;
                     out.push((name, values.into_iter().map(|v| v.0).collect()));
                 }
                 Ok(HeaderList(out))
             }
         }
-        d.deserialize_map(V)
+        d.deserialize_map(V(std::marker::PhantomData))
     }
 }
 

@@ -51,7 +51,7 @@ pub fn encode_line(
     line: &[u8],
     message: usize,
     limit: usize,
-) -> Result<Option<EncodedRecord>, serde_json::Error> {
+) -> Result<Option<EncodedRecord>, crate::json::Error> {
     let (id, bytes) = match format {
         Format::Uap => {
             let view = super::view::RecordView::parse(line)?;
@@ -164,5 +164,114 @@ mod tests {
             }
             prop_assert_eq!(next, records.len());
         }
+    }
+}
+
+#[cfg(test)]
+mod line_tests {
+    use super::*;
+    use crate::transaction::{Body, BodyEncoding, Source, Transaction};
+
+    /// Records whose strings need escapes, with several header values, bodies of both encodings,
+    /// a cut body and no method: what the owned encoders see, the borrowed path must write alike.
+    fn records() -> Vec<Transaction> {
+        let mut plain = Transaction::new("r-1".into(), 1_686_411_388_007, Source::default());
+        plain.request.method = Some("GET".into());
+        plain.request.path = Some("/pets/1".into());
+        plain.request.query = Some("a=1&b=\"x\"".into());
+        plain.request.protocol = Some("HTTP/1.1".into());
+        plain.request.client_ip = Some("10.0.0.1".into());
+        plain.request.headers.insert(
+            "user-agent".into(),
+            vec!["Mozilla/5.0 \"quoted\" \\ tab\there é".into()],
+        );
+        plain.request.headers.insert(
+            "x-forwarded-for".into(),
+            vec!["1.1.1.1".into(), "2.2.2.2".into()],
+        );
+        plain.response.status = Some(200);
+        plain.api.id = Some("a1".into());
+        plain.api.stage = Some("prod".into());
+        plain.api.domain = Some("a1.execute-api.us-east-1.amazonaws.com".into());
+        let mut bodies = plain.clone();
+        bodies.id = "r-\"2\"".into();
+        bodies.flags.discovery_only = false;
+        bodies.request.method = None;
+        bodies.request.body = Some(Body {
+            data: "{\"name\":\"rex\"}\n".into(),
+            encoding: BodyEncoding::Utf8,
+            truncated: false,
+        });
+        bodies.response.body = Some(Body {
+            data: "AAEC/w==".into(),
+            encoding: BodyEncoding::Base64,
+            truncated: false,
+        });
+        let mut cut = bodies.clone();
+        cut.id = "r-3".into();
+        cut.request.body.as_mut().unwrap().truncated = true;
+        cut.response.body = Some(Body {
+            data: "not base64!".into(),
+            encoding: BodyEncoding::Base64,
+            truncated: false,
+        });
+        vec![plain, bodies, cut]
+    }
+
+    fn line(t: &Transaction) -> Vec<u8> {
+        crate::ship::bridge::ndjson::encode(t)
+            .strip_suffix(b"\n")
+            .unwrap()
+            .to_vec()
+    }
+
+    #[test]
+    fn a_line_encodes_as_its_owned_record_does() {
+        for t in records() {
+            for format in [Format::Uap, Format::Ndjson] {
+                let owned = encode_record(format, &t, 3, 1 << 20);
+                match encode_line(format, &line(&t), 3, 1 << 20).unwrap() {
+                    Some(fast) => assert_eq!(fast, owned, "{format} {}", t.id),
+                    // Only an id with escapes makes the ndjson prefix check step aside.
+                    None => assert!(format == Format::Ndjson && t.id.contains('"'), "{}", t.id),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_line_too_large_for_a_window_goes_the_owned_way() {
+        let t = &records()[1];
+        let l = line(t);
+        for format in [Format::Uap, Format::Ndjson] {
+            assert_eq!(encode_line(format, &l, 0, 200).unwrap(), None);
+            assert!(encode_record(format, t, 0, 200).truncated);
+        }
+    }
+
+    #[test]
+    fn ndjson_passes_only_the_canonical_shape_through() {
+        let t = &records()[0];
+        // Another key order (a hand-written record): re-encoded from an owned record.
+        let v: serde_json::Value = serde_json::from_slice(&line(t)).unwrap();
+        let reordered = serde_json::to_vec(&v).unwrap();
+        assert_ne!(reordered, line(t));
+        assert_eq!(
+            encode_line(Format::Ndjson, &reordered, 0, 1 << 20).unwrap(),
+            None
+        );
+        // An id with escapes is read by a parse, not passed by the prefix check.
+        assert_eq!(
+            encode_line(Format::Ndjson, &line(&records()[1]), 0, 1 << 20)
+                .unwrap()
+                .map(|r| r.id),
+            None
+        );
+    }
+
+    #[test]
+    fn a_line_that_is_no_record_is_an_error_for_uap() {
+        assert!(encode_line(Format::Uap, br#"{"id":"x"}"#, 0, 1 << 20).is_err());
+        assert!(encode_line(Format::Uap, b"{not json", 0, 1 << 20).is_err());
     }
 }
