@@ -240,13 +240,24 @@ pub fn parse_request_time(s: &str) -> Option<i64> {
         .strip_prefix('[')
         .and_then(|t| t.strip_suffix(']'))
         .unwrap_or(s);
-    if let Ok(dt) = DateTime::parse_from_str(s, "%d/%b/%Y:%H:%M:%S %z") {
-        return Some(dt.timestamp_millis());
+    if let Some(ms) = parse_clf_time(s) {
+        return Some(ms);
     }
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return Some(dt.timestamp_millis());
     }
     parse_epoch(s)
+}
+
+/// `10/Jun/2023:15:36:28 +0000`, with the format compiled once (chrono's `parse_from_str` reads
+/// the format string again for every line).
+fn parse_clf_time(s: &str) -> Option<i64> {
+    use chrono::format::{parse, Item, Parsed, StrftimeItems};
+    static CLF: std::sync::LazyLock<Vec<Item<'static>>> =
+        std::sync::LazyLock::new(|| StrftimeItems::new("%d/%b/%Y:%H:%M:%S %z").collect());
+    let mut parsed = Parsed::new();
+    parse(&mut parsed, s, CLF.iter()).ok()?;
+    parsed.to_datetime().ok().map(|dt| dt.timestamp_millis())
 }
 
 fn parse_u64(s: &str) -> Option<u64> {

@@ -37,26 +37,51 @@ const HTTP: &[Var] = &[
 /// hold a few more; a line of millions of commas must not become millions of fields in memory.
 const MAX_SEPARATORS: usize = 256;
 
-pub fn parse(line: &str) -> Result<Fields<'static>, LineError> {
-    if memchr::memchr_iter(b',', line.as_bytes())
-        .nth(MAX_SEPARATORS)
-        .is_some()
-    {
-        return Err(LineError::Csv(format!(
-            "more than {MAX_SEPARATORS} commas; the console templates have 8 to 11 columns"
-        )));
+thread_local! {
+    /// Building a CSV reader compiles its state machine and allocates its buffer: one per thread,
+    /// reset for each line, instead of one per line.
+    static READER: std::cell::RefCell<LineReader> = std::cell::RefCell::new(LineReader::new());
+}
+
+/// A CSV reader over one line at a time.
+struct LineReader {
+    reader: csv::Reader<std::io::Cursor<Vec<u8>>>,
+    record: csv::StringRecord,
+}
+
+impl LineReader {
+    fn new() -> Self {
+        LineReader {
+            reader: csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(std::io::Cursor::new(Vec::new())),
+            record: csv::StringRecord::new(),
+        }
     }
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(line.as_bytes());
-    let mut record = csv::StringRecord::new();
-    let found = reader
-        .read_record(&mut record)
-        .map_err(|e| LineError::Csv(e.to_string()))?;
-    if !found {
-        return Err(LineError::Csv("empty line".into()));
+
+    /// The line's columns as the template's variables.
+    fn fields(&mut self, line: &str) -> Result<Fields<'static>, LineError> {
+        let text = self.reader.get_mut().get_mut();
+        text.clear();
+        text.extend_from_slice(line.as_bytes());
+        // Back to the start of the new text, parser state cleared.
+        self.reader
+            .seek(csv::Position::new())
+            .map_err(|e| LineError::Csv(e.to_string()))?;
+        let found = self
+            .reader
+            .read_record(&mut self.record)
+            .map_err(|e| LineError::Csv(e.to_string()))?;
+        if !found {
+            return Err(LineError::Csv("empty line".into()));
+        }
+        columns_to_fields(&self.record)
     }
+}
+
+/// The template's columns, told by their count, as variables.
+fn columns_to_fields(record: &csv::StringRecord) -> Result<Fields<'static>, LineError> {
     // The templates without `extendedRequestId` are the newer ones minus their last column.
     let columns: &[Var] = match record.len() {
         n @ (10 | 11) => &REST[..n],
@@ -71,6 +96,22 @@ pub fn parse(line: &str) -> Result<Fields<'static>, LineError> {
     for (var, value) in columns.iter().zip(record.iter()) {
         f.set(*var, value.to_string());
     }
+    Ok(f)
+}
+
+pub fn parse(line: &str) -> Result<Fields<'static>, LineError> {
+    if memchr::memchr_iter(b',', line.as_bytes())
+        .nth(MAX_SEPARATORS)
+        .is_some()
+    {
+        return Err(LineError::Csv(format!(
+            "more than {MAX_SEPARATORS} commas; the console templates have 8 to 11 columns"
+        )));
+    }
+    let f = READER.with(|reader| match reader.try_borrow_mut() {
+        Ok(mut reader) => reader.fields(line),
+        Err(_) => LineReader::new().fields(line),
+    })?;
     let status_ok = f.get(Var::Status).is_none_or(is_status);
     if !status_ok {
         return Err(LineError::Csv("status column is not a number".into()));
