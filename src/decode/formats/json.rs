@@ -102,7 +102,7 @@ impl<'de> Visitor<'de> for ObjectSeed<'_, 'de> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut position = 0;
-        while let Some(key) = map.next_key::<KeyText>()? {
+        while let Some(key) = map.next_key::<crate::json::Text>()? {
             let (full, var): (Cow<str>, _) = match &self.prefix {
                 Some(p) => {
                     let full = format!("{p}.{}", key.0);
@@ -168,31 +168,6 @@ fn top_level_key(position: usize, key: &str) -> (Option<Var>, bool) {
         }
         (var, text)
     })
-}
-
-/// A key's text, borrowed from the line when it has no escapes.
-struct KeyText<'de>(Cow<'de, str>);
-
-impl<'de> serde::Deserialize<'de> for KeyText<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = KeyText<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string key")
-            }
-            fn visit_borrowed_str<E: serde::de::Error>(
-                self,
-                v: &'de str,
-            ) -> Result<KeyText<'de>, E> {
-                Ok(KeyText(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<KeyText<'de>, E> {
-                Ok(KeyText(Cow::Owned(v.to_string())))
-            }
-        }
-        d.deserialize_str(V)
-    }
 }
 
 struct ValueSeed<'f, 'k, 'a> {

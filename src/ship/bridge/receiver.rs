@@ -24,6 +24,7 @@ use tokio::task::JoinHandle;
 
 use super::view::RecordView;
 use super::{Secret, TOKEN_PATH, TRANSACTIONS_PATH};
+use crate::json::Text;
 use std::borrow::Cow;
 
 /// Largest request body read at all (a real Edge would refuse far less; see `max_body_bytes`).
@@ -563,11 +564,6 @@ struct UapBody<'a> {
     #[serde(borrow)]
     data: Cow<'a, str>,
 }
-
-/// A string in a list, borrowed where it can be (serde's `Cow` copies inside a `Vec`).
-#[derive(Deserialize)]
-#[serde(transparent)]
-struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 
 fn check_headers(headers: &[Text], side: &str) -> Result<(), String> {
     for Text(h) in headers {

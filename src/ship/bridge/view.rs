@@ -9,6 +9,7 @@ use std::fmt;
 use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
+use crate::json::Text;
 use crate::transaction::{Body, BodyEncoding, Headers, Transaction};
 
 /// A header list in the record's order (the canonical record's map is sorted by name).
@@ -156,34 +157,6 @@ impl<'a> BodyView<'a> {
     }
 }
 
-/// `Cow<str>` that borrows from the input when it can (serde's own `Cow` impl always copies).
-struct BorrowedText<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for BorrowedText<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = BorrowedText<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: serde::de::Error>(
-                self,
-                v: &'de str,
-            ) -> Result<Self::Value, E> {
-                Ok(BorrowedText(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(BorrowedText(Cow::Owned(v.to_string())))
-            }
-            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(BorrowedText(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
 impl<'de: 'a, 'a> Deserialize<'de> for HeaderList<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V<'a>(std::marker::PhantomData<&'a ()>);
@@ -194,8 +167,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for HeaderList<'a> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut out = Vec::new();
-                while let Some(BorrowedText(name)) = map.next_key::<BorrowedText<'de>>()? {
-                    let values: Vec<BorrowedText<'de>> = map.next_value()?;
+                while let Some(Text(name)) = map.next_key::<Text<'de>>()? {
+                    let values: Vec<Text<'de>> = map.next_value()?;
                     out.push((name, values.into_iter().map(|v| v.0).collect()));
                 }
                 Ok(HeaderList(out))
@@ -208,5 +181,5 @@ impl<'de: 'a, 'a> Deserialize<'de> for HeaderList<'a> {
 /// An optional string, borrowed from the input when it has no escapes (serde's `Cow` copies
 /// inside an `Option`).
 fn opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
-    Ok(Option::<BorrowedText<'de>>::deserialize(d)?.map(|t| t.0))
+    Ok(Option::<Text<'de>>::deserialize(d)?.map(|t| t.0))
 }
