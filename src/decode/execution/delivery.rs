@@ -147,15 +147,6 @@ fn may_be_delivered(message: &str) -> bool {
     })
 }
 
-/// A top-level key under which a delivered event carries its line: `payload` (our shape) or a
-/// lenient message key. A JSON line without one is no delivered event.
-pub fn is_text_key(key: &str) -> bool {
-    key == "payload"
-        || LENIENT_FIELDS
-            .iter()
-            .any(|(k, f)| *f == Field::Message && *k == key)
-}
-
 /// `rest` (the text after a quote) starts with `key` and its closing quote.
 fn names_message_key(rest: &[u8], key: &str) -> bool {
     rest.len() > key.len() && rest.starts_with(key.as_bytes()) && rest[key.len()] == b'"'
@@ -312,6 +303,20 @@ mod tests {
         let d = parse(&record("(a-1) Something new", Value::Null), false).unwrap();
         assert_eq!(d.text, "(a-1) Something new");
         assert_eq!(d.time_ms, None);
+    }
+
+    #[test]
+    fn the_line_parser_knows_every_key_a_delivered_line_travels_under() {
+        let mut ours: Vec<&str> = LENIENT_FIELDS
+            .iter()
+            .filter(|(_, f)| *f == Field::Message)
+            .map(|(k, _)| *k)
+            .chain(["payload"])
+            .collect();
+        let mut known = crate::decode::formats::json::LINE_TEXT_KEYS.to_vec();
+        ours.sort_unstable();
+        known.sort_unstable();
+        assert_eq!(ours, known);
     }
 
     #[test]

@@ -144,7 +144,7 @@ pub fn normalize_key<'b>(key: &str, buf: &'b mut [u8; 64]) -> Option<&'b [u8]> {
 pub struct Fields<'a> {
     vals: [Option<Cow<'a, str>>; VAR_COUNT],
     /// A JSON line's top-level keys include one under which a delivered execution-log event
-    /// carries its line ([`crate::decode::execution::delivery::is_text_key`]).
+    /// carries its line ([`super::json::LINE_TEXT_KEYS`]).
     pub(crate) names_text: bool,
 }
 

@@ -126,6 +126,19 @@ impl<'de> Visitor<'de> for ObjectSeed<'_, 'de> {
     }
 }
 
+/// Top-level keys under which a delivered execution-log event carries its line: `payload` (our
+/// delivery's shape) and the lenient message keys of `execution::delivery` (a test there keeps
+/// the two lists equal). A JSON line with none of them is no delivered event.
+pub const LINE_TEXT_KEYS: &[&str] = &[
+    "payload",
+    "message",
+    "Message",
+    "msg",
+    "logMessage",
+    "log",
+    "event_message",
+];
+
 /// What a top-level key means: the variable it names, and whether it is a delivered event's text
 /// key. Lines of one log group repeat their keys in the same order, so the answer is remembered by
 /// the key's position: a line then costs one comparison per key instead of a lookup.
@@ -136,12 +149,7 @@ fn top_level_key(position: usize, key: &str) -> (Option<Var>, bool) {
     thread_local! {
         static MEMO: RefCell<Memo> = const { RefCell::new(Vec::new()) };
     }
-    let lookup = |key: &str| {
-        (
-            Var::from_key(key),
-            crate::decode::execution::delivery::is_text_key(key),
-        )
-    };
+    let lookup = |key: &str| (Var::from_key(key), LINE_TEXT_KEYS.contains(&key));
     if position >= MEMO_KEYS {
         return lookup(key);
     }
