@@ -1,5 +1,5 @@
 //! The JSON codec of the record paths, in one place. Records are written with sonic-rs, whose SIMD
-//! escaping serialized our records 1.3x faster than serde_json in the same run
+//! escaping serialized our records 1.4x faster than serde_json in the same run
 //! (`cargo bench --bench decode -- codec`; docs/performance.md). Parsing stays on serde_json: sonic-rs
 //! measured no faster at it on this target (x86_64 without AVX2 at compile time), and serde_json's
 //! raw-bytes strings let one invalid UTF-8 message be decoded lossily instead of failing a payload.
