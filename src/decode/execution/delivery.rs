@@ -16,6 +16,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::decode::formats::json::LINE_TEXT_KEYS;
+
 /// The record fields of an `EXECUTION_LOGS` delivery, as `CreateDelivery --record-fields` takes
 /// them and as a `json` delivery writes them. Source: a third-party summary of AWS's 2026-09-10
 /// announcement (medium confidence); `enable` confirms them against `DescribeConfigurationTemplates`
@@ -131,7 +133,8 @@ fn time(v: &Value) -> Option<i64> {
     }
 }
 
-/// Cheap check before parsing: a JSON object naming `payload` or one of the lenient message keys.
+/// Cheap check before parsing: a JSON object naming `payload` or one of the lenient message keys
+/// ([`LINE_TEXT_KEYS`]).
 /// One pass over the line's quotes, no allocation: every JSON access-log line comes through here.
 fn may_be_delivered(message: &str) -> bool {
     if !message.trim_start().starts_with('{') {
@@ -140,10 +143,7 @@ fn may_be_delivered(message: &str) -> bool {
     let bytes = message.as_bytes();
     memchr::memchr_iter(b'"', bytes).any(|at| {
         let rest = &bytes[at + 1..];
-        names_message_key(rest, "payload")
-            || LENIENT_FIELDS
-                .iter()
-                .any(|(k, f)| *f == Field::Message && names_message_key(rest, k))
+        LINE_TEXT_KEYS.iter().any(|k| names_message_key(rest, k))
     })
 }
 
@@ -313,7 +313,7 @@ mod tests {
             .map(|(k, _)| *k)
             .chain(["payload"])
             .collect();
-        let mut known = crate::decode::formats::json::LINE_TEXT_KEYS.to_vec();
+        let mut known = LINE_TEXT_KEYS.to_vec();
         ours.sort_unstable();
         known.sort_unstable();
         assert_eq!(ours, known);

@@ -3,6 +3,7 @@
 //! request. `apigw-stream bridge` serves it; tests and `apigw-stream local` start it in-process on
 //! `127.0.0.1:0` and read back what it accepted through [`Receiver`].
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::Read as _;
 use std::net::SocketAddr;
@@ -25,7 +26,6 @@ use tokio::task::JoinHandle;
 use super::view::RecordView;
 use super::{Secret, TOKEN_PATH, TRANSACTIONS_PATH};
 use crate::json::Text;
-use std::borrow::Cow;
 
 /// Largest request body read at all (a real Edge would refuse far less; see `max_body_bytes`).
 const READ_LIMIT: usize = 64 * 1024 * 1024;
