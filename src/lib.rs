@@ -19,6 +19,7 @@
 //! and call into this crate. The design is in `docs/architecture.md`.
 
 pub mod archive;
+pub mod b64;
 pub mod config;
 #[cfg(feature = "ops")]
 pub mod control;

@@ -8,8 +8,6 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::ops::Range;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -104,7 +102,7 @@ fn encode_chunk(ndjson: &[u8]) -> (String, usize) {
     // Writing to a Vec cannot fail.
     let _ = gz.write_all(ndjson);
     let compressed = gz.finish().unwrap_or_default();
-    (STANDARD.encode(compressed), ndjson.len())
+    (crate::b64::encode(&compressed), ndjson.len())
 }
 
 /// All records serialized once into one NDJSON buffer; `starts[i]..starts[i + 1]` is line `i`
@@ -299,9 +297,8 @@ pub fn ndjson_of(body: &str) -> Result<std::borrow::Cow<'_, [u8]>, FrameError> {
     if trimmed.starts_with('{') {
         return Ok(std::borrow::Cow::Borrowed(trimmed.as_bytes()));
     }
-    let gz = STANDARD
-        .decode(trimmed)
-        .map_err(|e| FrameError::Base64(e.to_string()))?;
+    let gz =
+        crate::b64::decode(trimmed.as_bytes()).map_err(|e| FrameError::Base64(e.to_string()))?;
     let mut out = Vec::with_capacity(gz.len() * 6);
     MultiGzDecoder::new(gz.as_slice())
         .take(MAX_UNPACKED_BYTES as u64 + 1)

@@ -243,7 +243,7 @@ impl Generator {
             subscription_filters: [&filter],
             log_events: events,
         };
-        let json = serde_json::to_vec(&logdata).unwrap_or_default();
+        let json = crate::json::to_vec(&logdata);
         let logdata_bytes = json.len();
         let mut gz = GzEncoder::new(
             Vec::with_capacity(json.len() / 4),
@@ -252,7 +252,7 @@ impl Generator {
         // Writing to a Vec cannot fail.
         let _ = gz.write_all(&json);
         let gz = gz.finish().unwrap_or_default();
-        let data = base64::engine::general_purpose::STANDARD.encode(gz);
+        let data = crate::b64::encode(&gz);
         let event = format!(r#"{{"awslogs":{{"data":"{data}"}}}}"#).into_bytes();
         Payload {
             log_group: log_group.to_string(),

@@ -240,7 +240,11 @@ impl Ledger {
     /// Ids the Bridge reports having accepted (the embedded receiver's view). From then on they
     /// alone decide what was delivered.
     pub fn set_bridge_ids<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
-        let seen = ids.into_iter().map(id_hash).collect();
+        self.set_bridge_hashes(ids.into_iter().map(id_hash).collect());
+    }
+
+    /// [`set_bridge_ids`](Self::set_bridge_ids) with the ids already hashed ([`id_hash`]).
+    pub fn set_bridge_hashes(&self, seen: HashSet<u64>) {
         self.lock().bridge = Some(seen);
     }
 

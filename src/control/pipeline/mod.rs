@@ -907,10 +907,16 @@ impl LocalPipeline {
     /// The embedded receiver's duplicates, after telling the ledger what it accepted.
     fn bridge_duplicates(&self) -> Option<u64> {
         let receiver = self.receiver.as_ref()?;
-        let accepted = receiver.accepted_ids();
-        let unique: HashSet<&str> = accepted.iter().map(String::as_str).collect();
-        let duplicates = (accepted.len() - unique.len()) as u64;
-        self.ledger.set_bridge_ids(unique);
+        // By hash, as the ledger keeps them: a million ids as strings would double the run's
+        // peak memory here.
+        let mut unique = HashSet::new();
+        let mut duplicates = 0u64;
+        receiver.for_each_accepted_id(|id| {
+            if !unique.insert(ledger::id_hash(id)) {
+                duplicates += 1;
+            }
+        });
+        self.ledger.set_bridge_hashes(unique);
         Some(duplicates)
     }
 
