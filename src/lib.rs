@@ -24,6 +24,7 @@ pub mod config;
 #[cfg(feature = "ops")]
 pub mod control;
 pub mod decode;
+pub mod gzip;
 pub mod json;
 pub mod runtime;
 pub mod ship;

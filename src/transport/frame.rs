@@ -299,7 +299,7 @@ pub fn ndjson_of(body: &str) -> Result<std::borrow::Cow<'_, [u8]>, FrameError> {
     }
     let gz =
         crate::b64::decode(trimmed.as_bytes()).map_err(|e| FrameError::Base64(e.to_string()))?;
-    let mut out = Vec::with_capacity(gz.len() * 6);
+    let mut out = Vec::with_capacity(crate::gzip::output_capacity(&gz, MAX_UNPACKED_BYTES));
     MultiGzDecoder::new(gz.as_slice())
         .take(MAX_UNPACKED_BYTES as u64 + 1)
         .read_to_end(&mut out)
@@ -312,8 +312,7 @@ pub fn ndjson_of(body: &str) -> Result<std::borrow::Cow<'_, [u8]>, FrameError> {
 
 /// The non-blank lines of NDJSON text, each with its line number (from 1), newline excluded.
 pub fn lines(ndjson: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
-    ndjson
-        .split(|b| *b == b'\n')
+    crate::json::lines(ndjson)
         .enumerate()
         .filter(|(_, line)| !line.iter().all(|b| b.is_ascii_whitespace()))
         .map(|(i, line)| (i + 1, line))

@@ -115,7 +115,7 @@ fn decode_base64_text(
     out: &mut Vec<LogData>,
 ) -> Result<(), PayloadError> {
     let mut lines = 0usize;
-    for line in split_lines(text).map(trim) {
+    for line in crate::json::lines(text).map(trim) {
         if line.is_empty() {
             continue;
         }
@@ -140,18 +140,6 @@ fn decode_base64_text(
         return Err(PayloadError::Empty);
     }
     Ok(())
-}
-
-/// The lines of `text`, found with memchr (`split` on a byte goes one byte at a time).
-fn split_lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut start = 0;
-    memchr::memchr_iter(b'\n', text)
-        .chain(std::iter::once(text.len()))
-        .map(move |end| {
-            let line = &text[start..end];
-            start = end + 1;
-            line
-        })
 }
 
 /// One JSON item: a Lambda event (`awslogs`), a Kinesis Data Streams event (`Records`), a
@@ -249,14 +237,34 @@ fn decode_json(
 ) -> Result<(), PayloadError> {
     let json_err = |e: serde_json::Error| PayloadError::Json(e.to_string());
     if data[0] == b'[' {
-        let items: Vec<Item> = serde_json::from_slice(data).map_err(json_err)?;
+        let items: Vec<Item> = crate::json::from_slice(data).map_err(json_err)?;
         for item in items {
             decode_item(item, limit, depth, out)?;
         }
         return Ok(());
     }
-    for item in serde_json::Deserializer::from_slice(data).into_iter::<Item>() {
-        decode_item(item.map_err(json_err)?, limit, depth, out)?;
+    // As `json::from_slice`: one UTF-8 check of the whole text spares one per string; invalid
+    // text (a message with a bad byte, decoded lossily) takes the byte path.
+    match std::str::from_utf8(data) {
+        Ok(text) => decode_stream(serde_json::Deserializer::from_str(text), limit, depth, out),
+        Err(_) => decode_stream(
+            serde_json::Deserializer::from_slice(data),
+            limit,
+            depth,
+            out,
+        ),
+    }
+}
+
+fn decode_stream<'a, R: serde_json::de::Read<'a>>(
+    de: serde_json::Deserializer<R>,
+    limit: &mut Budget,
+    depth: u8,
+    out: &mut Vec<LogData>,
+) -> Result<(), PayloadError> {
+    for item in de.into_iter::<Item>() {
+        let item = item.map_err(|e| PayloadError::Json(e.to_string()))?;
+        decode_item(item, limit, depth, out)?;
     }
     Ok(())
 }

@@ -7,37 +7,15 @@ use flate2::read::MultiGzDecoder;
 
 use super::PayloadError;
 
-/// True when `data` starts with the gzip magic bytes.
-pub fn is_gzip(data: &[u8]) -> bool {
-    data.len() >= 2 && data[0] == 0x1f && data[1] == 0x8b
-}
-
-/// deflate's largest ratio (RFC 1951 length codes: 258 bytes from 2 bits, about 1032:1).
-const MAX_RATIO: usize = 1032;
-
-/// The output buffer's first size: the gzip trailer's ISIZE (RFC 1952: the last member's length
-/// mod 2^32), so a CloudWatch payload decompresses without regrowing and copying its buffer. It
-/// comes from the input, so it is clamped to the cap and to what deflate can produce; without
-/// one, the typical CloudWatch ratio (5-15x).
-fn initial_capacity(data: &[u8], limit: usize) -> usize {
-    let stated = data
-        .len()
-        .checked_sub(4)
-        .and_then(|at| data.get(at..))
-        .and_then(|t| <[u8; 4]>::try_from(t).ok())
-        .map(|t| u32::from_le_bytes(t) as usize);
-    let guess = stated.unwrap_or(data.len().saturating_mul(8));
-    guess
-        .min(data.len().saturating_mul(MAX_RATIO))
-        .min(limit.saturating_add(1))
-}
+pub use crate::gzip::is_gzip;
+use crate::gzip::output_capacity;
 
 /// Decompress all gzip members in `data`, failing once more than `limit` bytes come out.
 pub fn gunzip_capped(data: &[u8], limit: usize) -> Result<Vec<u8>, PayloadError> {
     let decoder = MultiGzDecoder::new(data);
     // Read one byte past the limit to tell "exactly at the limit" from "over it".
     let mut capped = decoder.take(limit as u64 + 1);
-    let mut out = Vec::with_capacity(initial_capacity(data, limit));
+    let mut out = Vec::with_capacity(output_capacity(data, limit));
     capped.read_to_end(&mut out).map_err(|e| {
         let msg = e.to_string();
         if e.kind() == std::io::ErrorKind::UnexpectedEof {
@@ -86,20 +64,6 @@ mod tests {
             Err(PayloadError::TooLarge { limit }) => assert_eq!(limit, 1 << 20),
             other => panic!("expected TooLarge, got {other:?}"),
         }
-    }
-
-    #[test]
-    fn first_capacity_is_the_trailer_size_clamped() {
-        let data = gz(&[b'z'; 10_000]);
-        assert_eq!(initial_capacity(&data, 1 << 20), 10_000);
-        // A hostile trailer claims 4 GiB: the cap and deflate's ratio bound it.
-        let mut lying = data.clone();
-        let n = lying.len();
-        lying[n - 4..].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert_eq!(initial_capacity(&lying, 1000), 1001);
-        assert_eq!(initial_capacity(&lying, 1 << 30), n * MAX_RATIO);
-        assert_eq!(gunzip_capped(&lying, 1 << 20).map(|v| v.len()).ok(), None);
-        assert_eq!(initial_capacity(&[0x1f], 100), 8);
     }
 
     #[test]
