@@ -243,8 +243,28 @@ fn decode_json(
         }
         return Ok(());
     }
-    // As `json::from_slice`: one UTF-8 check of the whole text spares one per string; invalid
-    // text (a message with a bad byte, decoded lossily) takes the byte path.
+    // sonic-rs first; on any refusal, what it produced is undone and serde_json reads the text.
+    let mark = (out.len(), limit.bytes_left, limit.events);
+    match decode_fast(data, limit, depth, out) {
+        Ok(()) => return Ok(()),
+        Err(Some(e)) => return Err(e),
+        Err(None) => {
+            out.truncate(mark.0);
+            (limit.bytes_left, limit.events) = (mark.1, mark.2);
+        }
+    }
+    decode_serde(data, limit, depth, out)
+}
+
+/// A JSON stream read by serde_json. As `json::from_slice`: one UTF-8 check of the whole text
+/// spares one per string; invalid text (a message with a bad byte, decoded lossily) takes the
+/// byte path.
+fn decode_serde(
+    data: &[u8],
+    limit: &mut Budget,
+    depth: u8,
+    out: &mut Vec<LogData>,
+) -> Result<(), PayloadError> {
     match std::str::from_utf8(data) {
         Ok(text) => decode_stream(serde_json::Deserializer::from_str(text), limit, depth, out),
         Err(_) => decode_stream(
@@ -254,6 +274,21 @@ fn decode_json(
             out,
         ),
     }
+}
+
+/// [`decode_stream`] with sonic-rs: `Err(None)` when sonic-rs refused the text, `Err(Some)` for an
+/// error of an item's own content (a nested payload), which serde_json would meet the same way.
+fn decode_fast(
+    data: &[u8],
+    limit: &mut Budget,
+    depth: u8,
+    out: &mut Vec<LogData>,
+) -> Result<(), Option<PayloadError>> {
+    for item in crate::json::fast_stream::<Item>(data) {
+        let item = item.map_err(|()| None)?;
+        decode_item(item, limit, depth, out).map_err(Some)?;
+    }
+    Ok(())
 }
 
 fn decode_stream<'a, R: serde_json::de::Read<'a>>(
@@ -318,4 +353,70 @@ fn decode_item(
             log_events: item.log_events.unwrap_or_default(),
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn budget() -> Budget {
+        Budget {
+            limit: 1 << 20,
+            bytes_left: 1 << 20,
+            events: 0,
+        }
+    }
+
+    /// What serde_json alone makes of `text`.
+    fn serde_only(text: &[u8]) -> Result<Vec<LogData>, String> {
+        let mut out = Vec::new();
+        decode_serde(text, &mut budget(), 0, &mut out).map_err(|e| e.to_string())?;
+        Ok(out)
+    }
+
+    fn both(text: &[u8]) -> Result<Vec<LogData>, String> {
+        let ours = decode_payload(text, 1 << 20).map_err(|e| e.to_string());
+        assert_eq!(ours, serde_only(text), "{}", String::from_utf8_lossy(text));
+        ours
+    }
+
+    #[test]
+    fn sonic_and_serde_json_read_logdata_alike() {
+        let lenient: &[u8] = br#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s",
+            "subscriptionFilters":null,"policyLevel":"ACCOUNT_LEVEL_POLICY","extra":{"x":[1,{"y":null}]},
+            "logEvents":[{"id":123,"timestamp":"5","message":"{\"a\":\"b\\u00e9\"}"},
+            {"eventId":"e","timestamp":6.0,"message":"m"},{"id":"abc","timestamp":-7,"message":"n"}]}"#;
+        let d = both(lenient).unwrap();
+        assert_eq!(d[0].log_events.len(), 3);
+        assert_eq!(d[0].log_events[0].message, "{\"a\":\"b\\u00e9\"}");
+        // Back to back, one per line, and nothing but whitespace after.
+        let two = [lenient, b"\n", lenient, b"  \n"].concat();
+        assert_eq!(both(&two).unwrap().len(), 2);
+        assert_eq!(both(&[lenient, lenient].concat()).unwrap().len(), 2);
+        // Errors are serde_json's own, whatever sonic-rs thought.
+        assert!(both(&[lenient, b"{"].concat()).is_err());
+        assert!(both(br#"{"logEvents":[{"message":"x"}],}"#).is_err());
+        assert!(both(br#"{"logEvents":[{"message":"x"}]} x"#).is_err());
+    }
+
+    #[test]
+    fn text_sonic_refuses_is_read_by_serde_json_lossily() {
+        // A lone surrogate in a message, and a byte that is not UTF-8: sonic-rs refuses both.
+        let surrogate = br#"{"logGroup":"g","logEvents":[{"id":"1","message":"ok"},{"id":"2","message":"a\ud800b"}]}"#;
+        let d = both(surrogate).unwrap();
+        assert!(!d[0].log_events[0].lossy);
+        assert!(d[0].log_events[1].lossy, "{:?}", d[0].log_events[1]);
+        let mut bad = br#"{"logGroup":"g","logEvents":[{"id":"1","message":"bad X"}]}"#.to_vec();
+        let at = bad.iter().position(|b| *b == b'X').unwrap();
+        bad[at] = 0xff;
+        let d = both(&bad).unwrap();
+        assert_eq!(d[0].log_events[0].message, "bad \u{fffd}");
+        assert!(d[0].log_events[0].lossy);
+        // What was decoded before the refusal is not kept twice.
+        let first: &[u8] = br#"{"logGroup":"first","logEvents":[]}"#;
+        let mixed = [first, b"\n", &bad].concat();
+        let d = both(&mixed).unwrap();
+        assert_eq!(d.len(), 2);
+        assert_eq!(d[0].log_group, "first");
+    }
 }
