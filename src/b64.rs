@@ -10,7 +10,7 @@ use base64_simd::{STANDARD, STANDARD_NO_PAD};
 pub enum Error {
     #[error("invalid base64 character {byte:#04x} at offset {offset}")]
     Character { byte: u8, offset: usize },
-    #[error("invalid base64 length or padding ({len} characters)")]
+    #[error("invalid base64: its length, padding or last character ({len} characters)")]
     Length { len: usize },
 }
 
@@ -22,13 +22,17 @@ pub fn is_alphabet(b: u8) -> bool {
 /// Decode standard base64, padding optional (CloudWatch pads; some tools, and
 /// `aws_lambda_events`' serializer, do not).
 pub fn decode(text: &[u8]) -> Result<Vec<u8>, Error> {
-    // A padded text is always a multiple of 4; an unpadded one of that length needs none.
-    let engine = if text.len() % 4 == 0 {
-        &STANDARD
-    } else {
-        &STANDARD_NO_PAD
-    };
-    engine.decode_to_vec(text).map_err(|_| explain(text))
+    // Up to two `=` end the text whatever its length (the `base64` crate's "indifferent" padding
+    // took `QQ=` too); what is left must be unpadded base64.
+    let pad = text
+        .iter()
+        .rev()
+        .take(2)
+        .take_while(|b| **b == b'=')
+        .count();
+    STANDARD_NO_PAD
+        .decode_to_vec(&text[..text.len() - pad])
+        .map_err(|_| explain(text))
 }
 
 /// Encode as standard base64 with padding.
@@ -97,6 +101,10 @@ mod tests {
         // Five characters cannot be base64 whatever they are.
         assert_eq!(decode(b"abcde"), Err(Error::Length { len: 5 }));
         assert!(decode(b"a===").is_err());
+        assert!(decode(b"QQ===").is_err());
+        // Partial padding, as the `base64` crate's indifferent mode took it.
+        assert_eq!(decode(b"QQ=").unwrap(), b"A");
+        assert_eq!(decode(b"QUJDRA=").unwrap(), b"ABCD");
         let msg = decode("é".as_bytes()).unwrap_err().to_string();
         assert!(msg.contains("0xc3") && msg.contains("offset 0"), "{msg}");
     }

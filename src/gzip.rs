@@ -13,9 +13,10 @@ const MAX_RATIO: usize = 1032;
 /// comes from the input, so it is clamped to the cap and to what deflate can produce; without
 /// one, the typical CloudWatch ratio (5-15x).
 pub fn output_capacity(data: &[u8], limit: usize) -> usize {
-    let stated = data
-        .len()
-        .checked_sub(4)
+    // Only a gzip stream has the trailer; anything else fails at its first bytes anyway.
+    let stated = (is_gzip(data) && data.len() >= 18)
+        .then_some(data.len())
+        .and_then(|n| n.checked_sub(4))
         .and_then(|at| data.get(at..))
         .and_then(|t| <[u8; 4]>::try_from(t).ok())
         .map(|t| u32::from_le_bytes(t) as usize);
@@ -49,5 +50,7 @@ mod tests {
         assert_eq!(output_capacity(&lying, 1000), 1001);
         assert_eq!(output_capacity(&lying, 1 << 30), n * MAX_RATIO);
         assert_eq!(output_capacity(&[0x1f], 100), 8);
+        // Not gzip: no trailer to read, the usual guess.
+        assert_eq!(output_capacity(&[0xff; 100], 1 << 20), 800);
     }
 }

@@ -1,10 +1,11 @@
 //! The JSON codec of the record paths, in one place. Records are written with sonic-rs, whose SIMD
 //! escaping serialized our records 1.4x faster than serde_json in the same run
-//! (`cargo bench --bench decode -- codec`; docs/performance.md). Records and lines are parsed by
-//! serde_json from `&str` (sonic-rs measured no faster at them on this target, x86_64 without AVX2
-//! at compile time); LogData, escape-heavy, is read by sonic-rs first ([`fast_stream`]), and by
-//! serde_json when sonic-rs refuses it: serde_json's raw-bytes strings let one invalid UTF-8
-//! message be decoded lossily instead of failing a payload.
+//! (`cargo bench --bench decode -- codec`; docs/performance.md). Parsing stays on serde_json, from
+//! `&str` after one UTF-8 check of the whole text. sonic-rs measured no faster at records and lines
+//! on this target (x86_64 without AVX2 at compile time). It read LogData about a sixth faster, but
+//! its skipping of unknown fields does not check escapes (`"\uZZZZ"` passes), so malformed
+//! payloads would decode where serde_json refuses them. serde_json's raw-bytes strings also let
+//! one invalid UTF-8 message be decoded lossily instead of failing a payload.
 //! Both speak serde, so the record types and visitors do not depend on the choice.
 
 pub use serde_json::Error;
@@ -53,19 +54,6 @@ pub fn lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
             start = end + 1;
             line
         })
-}
-
-/// The values of a JSON stream (one after another, whitespace between) read by sonic-rs, which
-/// parses LogData (every message a string full of `\"` escapes) about a sixth faster than
-/// serde_json on this target. Any error is `Err(())` and ends the stream: the caller reads the
-/// text again with serde_json, whose errors name the cause and whose byte strings take invalid
-/// UTF-8 and lone surrogates lossily (sonic-rs refuses both).
-pub fn fast_stream<'a, T: serde::Deserialize<'a> + 'a>(
-    json: &'a [u8],
-) -> impl Iterator<Item = Result<T, ()>> + 'a {
-    sonic_rs::Deserializer::from_slice(json)
-        .into_stream::<T>()
-        .map(|item| item.map_err(|_| ()))
 }
 
 /// A deserializer over one JSON text, for seeds (`DeserializeSeed`) that fill a value in place.

@@ -243,16 +243,6 @@ fn decode_json(
         }
         return Ok(());
     }
-    // sonic-rs first; on any refusal, what it produced is undone and serde_json reads the text.
-    let mark = (out.len(), limit.bytes_left, limit.events);
-    match decode_fast(data, limit, depth, out) {
-        Ok(()) => return Ok(()),
-        Err(Some(e)) => return Err(e),
-        Err(None) => {
-            out.truncate(mark.0);
-            (limit.bytes_left, limit.events) = (mark.1, mark.2);
-        }
-    }
     decode_serde(data, limit, depth, out)
 }
 
@@ -274,21 +264,6 @@ fn decode_serde(
             out,
         ),
     }
-}
-
-/// [`decode_stream`] with sonic-rs: `Err(None)` when sonic-rs refused the text, `Err(Some)` for an
-/// error of an item's own content (a nested payload), which serde_json would meet the same way.
-fn decode_fast(
-    data: &[u8],
-    limit: &mut Budget,
-    depth: u8,
-    out: &mut Vec<LogData>,
-) -> Result<(), Option<PayloadError>> {
-    for item in crate::json::fast_stream::<Item>(data) {
-        let item = item.map_err(|()| None)?;
-        decode_item(item, limit, depth, out).map_err(Some)?;
-    }
-    Ok(())
 }
 
 fn decode_stream<'a, R: serde_json::de::Read<'a>>(
@@ -359,29 +334,33 @@ fn decode_item(
 mod tests {
     use super::*;
 
-    fn budget() -> Budget {
-        Budget {
+    /// What the byte path alone (`serde_json::from_slice`) makes of `text`.
+    fn bytes_path(text: &[u8]) -> Result<Vec<LogData>, String> {
+        let mut out = Vec::new();
+        let mut budget = Budget {
             limit: 1 << 20,
             bytes_left: 1 << 20,
             events: 0,
-        }
-    }
-
-    /// What serde_json alone makes of `text`.
-    fn serde_only(text: &[u8]) -> Result<Vec<LogData>, String> {
-        let mut out = Vec::new();
-        decode_serde(text, &mut budget(), 0, &mut out).map_err(|e| e.to_string())?;
+        };
+        decode_stream(
+            serde_json::Deserializer::from_slice(text),
+            &mut budget,
+            0,
+            &mut out,
+        )
+        .map_err(|e| e.to_string())?;
         Ok(out)
     }
 
+    /// The str path (taken for valid UTF-8) reads a text as the byte path does.
     fn both(text: &[u8]) -> Result<Vec<LogData>, String> {
         let ours = decode_payload(text, 1 << 20).map_err(|e| e.to_string());
-        assert_eq!(ours, serde_only(text), "{}", String::from_utf8_lossy(text));
+        assert_eq!(ours, bytes_path(text), "{}", String::from_utf8_lossy(text));
         ours
     }
 
     #[test]
-    fn sonic_and_serde_json_read_logdata_alike() {
+    fn the_str_path_reads_logdata_as_the_byte_path_does() {
         let lenient: &[u8] = br#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s",
             "subscriptionFilters":null,"policyLevel":"ACCOUNT_LEVEL_POLICY","extra":{"x":[1,{"y":null}]},
             "logEvents":[{"id":123,"timestamp":"5","message":"{\"a\":\"b\\u00e9\"}"},
@@ -393,15 +372,18 @@ mod tests {
         let two = [lenient, b"\n", lenient, b"  \n"].concat();
         assert_eq!(both(&two).unwrap().len(), 2);
         assert_eq!(both(&[lenient, lenient].concat()).unwrap().len(), 2);
-        // Errors are serde_json's own, whatever sonic-rs thought.
+        // Malformed text is an error, in skipped fields too (a bad escape, a bare `\u`).
         assert!(both(&[lenient, b"{"].concat()).is_err());
         assert!(both(br#"{"logEvents":[{"message":"x"}],}"#).is_err());
         assert!(both(br#"{"logEvents":[{"message":"x"}]} x"#).is_err());
+        assert!(both(br#"{"logEvents":[{"id":"1","message":"m","x":"\uZZZZ"}]}"#).is_err());
+        assert!(
+            both(br#"{"logEvents":[{"id":"1","message":"m","x":"\u"}],"logGroup":"g"}"#).is_err()
+        );
     }
 
     #[test]
-    fn text_sonic_refuses_is_read_by_serde_json_lossily() {
-        // A lone surrogate in a message, and a byte that is not UTF-8: sonic-rs refuses both.
+    fn invalid_utf8_and_lone_surrogates_are_read_lossily() {
         let surrogate = br#"{"logGroup":"g","logEvents":[{"id":"1","message":"ok"},{"id":"2","message":"a\ud800b"}]}"#;
         let d = both(surrogate).unwrap();
         assert!(!d[0].log_events[0].lossy);
@@ -412,11 +394,5 @@ mod tests {
         let d = both(&bad).unwrap();
         assert_eq!(d[0].log_events[0].message, "bad \u{fffd}");
         assert!(d[0].log_events[0].lossy);
-        // What was decoded before the refusal is not kept twice.
-        let first: &[u8] = br#"{"logGroup":"first","logEvents":[]}"#;
-        let mixed = [first, b"\n", &bad].concat();
-        let d = both(&mixed).unwrap();
-        assert_eq!(d.len(), 2);
-        assert_eq!(d[0].log_group, "first");
     }
 }
