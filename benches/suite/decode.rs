@@ -56,26 +56,28 @@ pub fn payload() -> (Vec<u8>, usize, usize) {
     (event, i as usize, json.len())
 }
 
+/// What the floors read: the Lambda event's base64, and each log event's message.
+#[derive(serde::Deserialize)]
+struct Event<'a> {
+    #[serde(borrow)]
+    awslogs: AwsLogs<'a>,
+}
+#[derive(serde::Deserialize)]
+struct AwsLogs<'a> {
+    data: &'a str,
+}
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LogData {
+    log_events: Vec<LogEvent>,
+}
+#[derive(serde::Deserialize)]
+struct LogEvent {
+    message: String,
+}
+
 /// The floor: base64 → gunzip → envelope → each line parsed and thrown away.
 fn floor(event: &[u8]) -> usize {
-    #[derive(serde::Deserialize)]
-    struct Event<'a> {
-        #[serde(borrow)]
-        awslogs: AwsLogs<'a>,
-    }
-    #[derive(serde::Deserialize)]
-    struct AwsLogs<'a> {
-        data: &'a str,
-    }
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct LogData {
-        log_events: Vec<LogEvent>,
-    }
-    #[derive(serde::Deserialize)]
-    struct LogEvent {
-        message: String,
-    }
     let e: Event = serde_json::from_slice(event).unwrap();
     let gz = base64::engine::general_purpose::STANDARD
         .decode(e.awslogs.data)
@@ -96,24 +98,6 @@ fn floor(event: &[u8]) -> usize {
 /// check. A harder baseline than [`floor`] (kept as the issue defines it, for comparisons across
 /// runs).
 fn floor_tuned(event: &[u8]) -> usize {
-    #[derive(serde::Deserialize)]
-    struct Event<'a> {
-        #[serde(borrow)]
-        awslogs: AwsLogs<'a>,
-    }
-    #[derive(serde::Deserialize)]
-    struct AwsLogs<'a> {
-        data: &'a str,
-    }
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct LogData {
-        log_events: Vec<LogEvent>,
-    }
-    #[derive(serde::Deserialize)]
-    struct LogEvent {
-        message: String,
-    }
     let e: Event = serde_json::from_str(std::str::from_utf8(event).unwrap()).unwrap();
     let gz = apigw_stream::b64::decode(e.awslogs.data.as_bytes()).unwrap();
     let mut json = Vec::with_capacity(apigw_stream::gzip::output_capacity(&gz, 64 << 20));
