@@ -14,11 +14,6 @@ pub enum Error {
     Length { len: usize },
 }
 
-/// True for the characters of the standard alphabet and its padding.
-pub fn is_alphabet(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')
-}
-
 /// Decode standard base64, padding optional (CloudWatch pads; some tools, and
 /// `aws_lambda_events`' serializer, do not).
 pub fn decode(text: &[u8]) -> Result<Vec<u8>, Error> {
@@ -42,11 +37,11 @@ pub fn encode(bytes: &[u8]) -> String {
 
 /// The error of a text the decoder refused: its first byte outside the alphabet, else its shape.
 fn explain(text: &[u8]) -> Error {
-    // Padding is only allowed at the end.
+    // Padding is only allowed at the end: before it, only the alphabet.
     let body = text.len() - text.iter().rev().take_while(|b| **b == b'=').count();
     match text[..body]
         .iter()
-        .position(|b| !is_alphabet(*b) || *b == b'=')
+        .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/')))
     {
         Some(offset) => Error::Character {
             byte: text[offset],

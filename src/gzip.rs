@@ -13,31 +13,29 @@ const MAX_RATIO: usize = 1032;
 /// comes from the input, so it is clamped to the cap and to what deflate can produce; without
 /// one, the typical CloudWatch ratio (5-15x).
 pub fn output_capacity(data: &[u8], limit: usize) -> usize {
-    // Only a gzip stream has the trailer; anything else fails at its first bytes anyway.
+    // Only a gzip stream (10-byte header, 8-byte trailer at least) has the trailer.
     let stated = (is_gzip(data) && data.len() >= 18)
-        .then_some(data.len())
-        .and_then(|n| n.checked_sub(4))
-        .and_then(|at| data.get(at..))
-        .and_then(|t| <[u8; 4]>::try_from(t).ok())
-        .map(|t| u32::from_le_bytes(t) as usize);
+        .then(|| data.last_chunk::<4>())
+        .flatten()
+        .map(|t| u32::from_le_bytes(*t) as usize);
     let guess = stated.unwrap_or(data.len().saturating_mul(8));
     guess
         .min(data.len().saturating_mul(MAX_RATIO))
         .min(limit.saturating_add(1))
 }
 
+/// `data` gzipped (tests of the gzip readers).
+#[cfg(test)]
+pub(crate) fn gz(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flate2::write::GzEncoder;
-    use flate2::Compression;
-    use std::io::Write;
-
-    fn gz(data: &[u8]) -> Vec<u8> {
-        let mut e = GzEncoder::new(Vec::new(), Compression::default());
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
-    }
 
     #[test]
     fn first_capacity_is_the_trailer_size_clamped() {

@@ -135,8 +135,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         pipeline.set_stitch(stitching);
     }
 
-    // Inputs: generated, or read from files, through a channel of one (bounded memory; a payload
-    // waiting here counts in its latency: 4 put ~30 ms on p99).
+    // Inputs: generated, or read from files, through a channel of one: bounded memory, and a
+    // payload waiting here counts in its records' latency (see `max_queued` below).
     let (tx, rx) = mpsc::channel::<Input>(1);
     let expected = match (&args.generate, args.inputs.is_empty()) {
         (Some(n), _) => Some(*n),
@@ -296,7 +296,9 @@ fn queues(args: &Args, sqs_config: Option<&aws_config::SdkConfig>) -> Queues {
                 queue: Arc::new(queue),
                 dlq: Some(dlq as Arc<dyn Queue>),
                 // About 5,000 records: enough to keep the shipper busy, and each queued
-                // message adds to every later record's latency (64 held p99 near 200 ms).
+                // message adds to every later record's latency. With 4 inputs and 64 messages
+                // a 1M-record run had p99 155-190 ms; with 1 and 8, 105-130 ms at the same
+                // throughput (docs/performance.md).
                 max_queued: Some(8),
             }
         }

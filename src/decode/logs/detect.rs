@@ -243,18 +243,8 @@ fn decode_json(
         }
         return Ok(());
     }
-    decode_serde(data, limit, depth, out)
-}
-
-/// A JSON stream read by serde_json. As `json::from_slice`: one UTF-8 check of the whole text
-/// spares one per string; invalid text (a message with a bad byte, decoded lossily) takes the
-/// byte path.
-fn decode_serde(
-    data: &[u8],
-    limit: &mut Budget,
-    depth: u8,
-    out: &mut Vec<LogData>,
-) -> Result<(), PayloadError> {
+    // As `json::from_slice`: one UTF-8 check of the whole text spares one per string; invalid
+    // text (a message with a bad byte, decoded lossily) takes the byte path.
     match std::str::from_utf8(data) {
         Ok(text) => decode_stream(serde_json::Deserializer::from_str(text), limit, depth, out),
         Err(_) => decode_stream(

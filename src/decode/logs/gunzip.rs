@@ -33,15 +33,10 @@ pub fn gunzip_capped(data: &[u8], limit: usize) -> Result<Vec<u8>, PayloadError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gzip::gz;
     use flate2::write::GzEncoder;
     use flate2::Compression;
     use std::io::Write;
-
-    fn gz(data: &[u8]) -> Vec<u8> {
-        let mut e = GzEncoder::new(Vec::new(), Compression::default());
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
-    }
 
     #[test]
     fn reads_concatenated_members() {
