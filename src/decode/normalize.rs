@@ -64,7 +64,10 @@ impl<'a> FilterName<'a> {
 
 /// `{api-id}.execute-api.{region}.amazonaws.com[.cn]` → (api id, region).
 pub fn parse_execute_api_domain(domain: &str) -> Option<(&str, &str)> {
-    let (id, rest) = domain.split_once(".execute-api.")?;
+    const MARK: &str = ".execute-api.";
+    // memmem: `split_once` with a `&str` pattern builds a two-way searcher for every call.
+    let at = memchr::memmem::find(domain.as_bytes(), MARK.as_bytes())?;
+    let (id, rest) = (&domain[..at], &domain[at + MARK.len()..]);
     let region = rest
         .strip_suffix(".amazonaws.com")
         .or_else(|| rest.strip_suffix(".amazonaws.com.cn"))?;
@@ -112,22 +115,29 @@ fn fill_api(
     ctx: &Context,
     from_domain: Option<(&str, &str)>,
 ) {
-    let filter = ctx
-        .subscription_filters
-        .iter()
-        .find_map(|n| FilterName::parse(n));
+    // Read only when the line lacks what it tells: most lines carry kind, id and stage.
+    let filter = std::cell::OnceCell::new();
+    let filter = || {
+        filter
+            .get_or_init(|| {
+                ctx.subscription_filters
+                    .iter()
+                    .find_map(|n| FilterName::parse(n))
+            })
+            .as_ref()
+    };
     t.api.kind = kind_from_fields(fields)
-        .or(filter.as_ref().map(|f| f.kind))
+        .or_else(|| filter().map(|f| f.kind))
         .or_else(|| kind_from_log_group(ctx.log_group))
         .unwrap_or(ApiKind::Unknown);
     t.api.id = fields
         .take(Var::ApiId)
-        .or_else(|| filter.as_ref().and_then(|f| f.api_id).map(str::to_string))
+        .or_else(|| filter().and_then(|f| f.api_id).map(str::to_string))
         .or_else(|| from_domain.map(|(id, _)| id.to_string()))
         .or_else(|| exec_log_group(ctx.log_group).map(|(id, _)| id.to_string()));
     t.api.stage = fields
         .take(Var::Stage)
-        .or_else(|| filter.as_ref().and_then(|f| f.stage).map(str::to_string))
+        .or_else(|| filter().and_then(|f| f.stage).map(str::to_string))
         .or_else(|| exec_log_group(ctx.log_group).map(|(_, s)| s.to_string()));
     t.api.account = fields.take(Var::AccountId).or_else(|| {
         let owner = ctx.owner;
@@ -240,6 +250,11 @@ pub fn parse_request_time(s: &str) -> Option<i64> {
         .strip_prefix('[')
         .and_then(|t| t.strip_suffix(']'))
         .unwrap_or(s);
+    // Epoch digits (`requestTimeEpoch`, on most JSON lines) need neither date parser; below 16
+    // digits the integer reading is the one `parse_epoch` gives.
+    if let Some(v) = short_integer(s) {
+        return (v > 0).then(|| if v < 100_000_000_000 { v * 1000 } else { v });
+    }
     if let Some(ms) = parse_clf_time(s) {
         return Some(ms);
     }
@@ -260,7 +275,17 @@ fn parse_clf_time(s: &str) -> Option<i64> {
     parsed.to_datetime().ok().map(|dt| dt.timestamp_millis())
 }
 
+/// Up to 15 ASCII digits (exact in an `f64` too), as an integer.
+fn short_integer(s: &str) -> Option<i64> {
+    ((1..=15).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
+}
+
 fn parse_u64(s: &str) -> Option<u64> {
+    if let Some(v) = short_integer(s) {
+        return u64::try_from(v).ok();
+    }
     let v: f64 = s.trim().parse().ok()?;
     (v.is_finite() && v >= 0.0).then(|| v.round() as u64)
 }

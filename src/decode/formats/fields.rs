@@ -165,6 +165,16 @@ impl<'a> Fields<'a> {
             return;
         }
         let value: Cow<'a, str> = value.into();
+        // Most values start and end with a visible ASCII byte: then trim (which reads every
+        // end character as Unicode) has nothing to do.
+        let visible = |b: Option<&u8>| b.is_some_and(|b| (0x21..0x7f).contains(b));
+        let bytes = value.as_bytes();
+        if visible(bytes.first()) && visible(bytes.last()) {
+            if value != "-" {
+                *slot = Some(value);
+            }
+            return;
+        }
         let t = value.trim();
         if t.is_empty() || t == "-" {
             return;
@@ -209,7 +219,7 @@ impl<'a> Fields<'a> {
             || self.get(Var::ConnectionId).is_some();
         let api = self
             .get(Var::DomainName)
-            .is_some_and(|d| d.contains(".execute-api."))
+            .is_some_and(|d| memchr::memmem::find(d.as_bytes(), b".execute-api.").is_some())
             || (self.get(Var::ApiId).is_some() && self.get(Var::Stage).is_some());
         let http = method
             || status

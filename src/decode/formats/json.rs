@@ -10,7 +10,7 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::fields::{Fields, Var};
-use super::LineError;
+use super::{flat_json, LineError};
 
 /// Parse one JSON line. `Ok((fields, partial))`.
 pub fn parse(line: &str) -> Result<(Fields<'_>, bool), LineError> {
@@ -34,11 +34,32 @@ pub fn parse(line: &str) -> Result<(Fields<'_>, bool), LineError> {
 }
 
 fn strict(line: &str) -> Result<Fields<'_>, crate::json::Error> {
+    thread_local! {
+        static MEMO: RefCell<KeyMemo> = const { RefCell::new(KeyMemo(Vec::new())) };
+    }
+    // Borrowed once per line, not once per key: a line has two dozen keys.
+    MEMO.with(|memo| match memo.try_borrow_mut() {
+        Ok(mut memo) => {
+            let key = |position, key: &str| top_level_key(Some(&mut memo), position, key);
+            match flat_json::scan(line, key) {
+                Some(fields) => Ok(fields),
+                None => strict_with(line, Some(&mut memo)),
+            }
+        }
+        Err(_) => strict_with(line, None),
+    })
+}
+
+fn strict_with<'a>(
+    line: &'a str,
+    memo: Option<&mut KeyMemo>,
+) -> Result<Fields<'a>, crate::json::Error> {
     let mut fields = Fields::default();
     let mut de = crate::json::deserializer(line);
     (ObjectSeed {
         fields: &mut fields,
         prefix: None,
+        memo,
     })
     .deserialize(&mut de)
     .and_then(|()| de.end())?;
@@ -86,6 +107,8 @@ fn bare_dashes_as_null(line: &str) -> Option<String> {
 struct ObjectSeed<'f, 'a> {
     fields: &'f mut Fields<'a>,
     prefix: Option<String>,
+    /// The top-level keys' memo (none for nested objects, whose keys are prefixed).
+    memo: Option<&'f mut KeyMemo>,
 }
 
 impl<'de> DeserializeSeed<'de> for ObjectSeed<'_, 'de> {
@@ -100,7 +123,7 @@ impl<'de> Visitor<'de> for ObjectSeed<'_, 'de> {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON object")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
         let mut position = 0;
         while let Some(key) = map.next_key::<crate::json::Text>()? {
             let (full, var): (Cow<str>, _) = match &self.prefix {
@@ -110,7 +133,8 @@ impl<'de> Visitor<'de> for ObjectSeed<'_, 'de> {
                     (Cow::Owned(full), var)
                 }
                 None => {
-                    let (var, names_text) = top_level_key(position, &key.0);
+                    let (var, names_text) =
+                        top_level_key(self.memo.as_deref_mut(), position, &key.0);
                     self.fields.names_text |= names_text;
                     (key.0, var)
                 }
@@ -139,43 +163,37 @@ pub const LINE_TEXT_KEYS: &[&str] = &[
     "event_message",
 ];
 
+/// What each position's top-level key meant in the last lines: (key, variable, is a text key).
+struct KeyMemo(Vec<(String, Option<Var>, bool)>);
+
 /// What a top-level key means: the variable it names, and whether it is a delivered event's text
 /// key. Lines of one log group repeat their keys in the same order, so the answer is remembered by
 /// the key's position: a line then costs one comparison per key instead of a lookup.
-fn top_level_key(position: usize, key: &str) -> (Option<Var>, bool) {
+fn top_level_key(memo: Option<&mut KeyMemo>, position: usize, key: &str) -> (Option<Var>, bool) {
     /// Positions remembered; keys past it are looked up every time.
     const MEMO_KEYS: usize = 64;
-    type Memo = Vec<(String, Option<Var>, bool)>;
-    thread_local! {
-        static MEMO: RefCell<Memo> = const { RefCell::new(Vec::new()) };
-    }
     let lookup = |key: &str| (Var::from_key(key), LINE_TEXT_KEYS.contains(&key));
-    if position >= MEMO_KEYS {
+    let Some(KeyMemo(memo)) = memo.filter(|_| position < MEMO_KEYS) else {
         return lookup(key);
+    };
+    if let Some((k, var, text)) = memo.get(position) {
+        if k == key {
+            return (*var, *text);
+        }
     }
-    MEMO.with(|memo| {
-        let Ok(mut memo) = memo.try_borrow_mut() else {
-            return lookup(key);
-        };
-        if let Some((k, var, text)) = memo.get(position) {
-            if k == key {
-                return (*var, *text);
-            }
+    let (var, text) = lookup(key);
+    let len = memo.len();
+    match memo.get_mut(position) {
+        Some(slot) => {
+            slot.0.clear();
+            slot.0.push_str(key);
+            slot.1 = var;
+            slot.2 = text;
         }
-        let (var, text) = lookup(key);
-        let len = memo.len();
-        match memo.get_mut(position) {
-            Some(slot) => {
-                slot.0.clear();
-                slot.0.push_str(key);
-                slot.1 = var;
-                slot.2 = text;
-            }
-            None if len == position => memo.push((key.to_string(), var, text)),
-            None => {}
-        }
-        (var, text)
-    })
+        None if len == position => memo.push((key.to_string(), var, text)),
+        None => {}
+    }
+    (var, text)
 }
 
 struct ValueSeed<'f, 'k, 'a> {
@@ -246,6 +264,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_, 'de> {
         ObjectSeed {
             fields: self.fields,
             prefix: Some(self.key.into_owned()),
+            memo: None,
         }
         .visit_map(map)
     }
@@ -413,6 +432,84 @@ mod tests {
         let (f, _) =
             parse(r#"{"requestId":"a","status":"200","path":"/x","ctx":{"message":"m"}}"#).unwrap();
         assert!(!f.names_text);
+    }
+
+    /// The flat scan, where it answers, reads a line as serde_json does.
+    fn same_as_serde(line: &str) -> bool {
+        let lookup = |_, key: &str| (Var::from_key(key), LINE_TEXT_KEYS.contains(&key));
+        match flat_json::scan(line, lookup) {
+            Some(flat) => {
+                let serde = strict_with(line, None);
+                assert_eq!(serde.as_ref().ok(), Some(&flat), "{line}");
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[test]
+    fn the_flat_scan_reads_plain_lines_as_serde_does() {
+        for line in [
+            REST,
+            r#"{"requestId":"a","status":200,"path":"/x","ok":true,"no":false,"n":null}"#,
+            r#"{ "requestId" : "a" , "status" : 0 , "message" : "m" }"#,
+            r#"{"requestId":"a","status":"200","path":"/x","ua":"Mozilla/5.0 (X11; Linux) é ✓"}"#,
+            r#"{"requestId":"a","requestId":"b","status":"-","path":" /x "}"#,
+            "{}",
+        ] {
+            assert!(same_as_serde(line), "{line}");
+        }
+        // Everything else is left to serde_json, valid or not.
+        for line in [
+            r#"{"requestId":"a\"b","status":"200"}"#,
+            r#"{"requestId":"a","latency":12.5}"#,
+            r#"{"requestId":"a","latency":1e3}"#,
+            r#"{"requestId":"a","latency":-1}"#,
+            r#"{"requestId":"a","latency":007}"#,
+            r#"{"requestId":"a","identity":{"sourceIp":"1.2.3.4"}}"#,
+            r#"{"requestId":"a","tags":[1]}"#,
+            "{\"requestId\":\"a\",\t\"status\":\"200\"}",
+            r#"{"requestId":"a",}"#,
+            r#"{"requestId":"a"} x"#,
+            r#"{"requestId":"a","status":-}"#,
+            r#"{"requestId":"a","ua":"x "Bot" y"}"#,
+            r#"{"requestId":"a","status":truth}"#,
+            r#"{"requestId" "a"}"#,
+            // An escape or a control byte in the last bytes of a long line.
+            r#"{"requestId":"a","status":"200","path":"/x","userAgent":"curl/8.4.0 \"x\""}"#,
+            "{\"requestId\":\"a\",\"status\":\"200\",\"path\":\"/x\",\"userAgent\":\"curl\u{7}\"}",
+        ] {
+            assert!(!same_as_serde(line), "{line}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Lines cut and spliced with JSON's syntax bytes: whenever the flat scan takes one, it
+        /// reads it as serde_json does (which also means serde_json accepts it).
+        #[test]
+        fn the_flat_scan_never_disagrees_with_serde(
+            edits in proptest::collection::vec(
+                (0usize..400, proptest::sample::select(vec![
+                    "", "\"", "\\", "{", "}", "[", ":", ",", " ", "0", "12", "-", ".", "e",
+                    "true", "nul", "\"x\":", "\u{1}", "é",
+                ]), 0usize..3),
+                0..4,
+            )
+        ) {
+            let mut line = REST.to_string();
+            for (at, text, cut) in edits {
+                let mut at = at.min(line.len());
+                while !line.is_char_boundary(at) {
+                    at -= 1;
+                }
+                let mut end = (at + cut).min(line.len());
+                while !line.is_char_boundary(end) {
+                    end += 1;
+                }
+                line.replace_range(at..end, text);
+            }
+            same_as_serde(&line);
+        }
     }
 
     #[test]

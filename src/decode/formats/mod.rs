@@ -6,6 +6,7 @@
 pub mod clf;
 pub mod csv;
 pub mod fields;
+mod flat_json;
 pub mod json;
 pub mod kv;
 pub mod xml;
