@@ -69,7 +69,7 @@ fn string<'a>(line: &'a str, at: usize, quotes: &mut Quotes) -> Option<(&'a str,
     Some((&line[at + 1..end], end + 1))
 }
 
-/// The line's quotes in order, found 16 bytes at a time. A backslash or a control byte anywhere
+/// The line's quotes in order, found 16 bytes at a time ([`super::scan16`]). A backslash or a control byte anywhere
 /// before the quote asked for ends the scan: without them, every quote in a JSON line delimits a
 /// string, so a string ends at the next quote.
 struct Quotes<'a> {
@@ -131,38 +131,8 @@ impl<'a> Quotes<'a> {
 /// The quotes of the 16 bytes from `from` (bit `i` for byte `from + i`), and whether none of them
 /// is a backslash or a control byte. Past the end reads as spaces.
 fn block(b: &[u8], from: usize) -> (u16, bool) {
-    let mut chunk = [b' '; 16];
-    let rest = &b[from.min(b.len())..];
-    let n = rest.len().min(16);
-    chunk[..n].copy_from_slice(&rest[..n]);
-    masks(&chunk)
-}
-
-#[cfg(target_arch = "x86_64")]
-fn masks(chunk: &[u8; 16]) -> (u16, bool) {
-    use std::arch::x86_64::*;
-    // SAFETY: SSE2 is part of the x86_64 baseline, and the unaligned load reads exactly the
-    // 16 bytes of `chunk`.
-    unsafe {
-        let v = _mm_loadu_si128(chunk.as_ptr().cast());
-        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
-        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
-        // Unsigned `c >= 0x20` is `max(c, 0x20) == c`.
-        let visible = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x20)), v);
-        let bad = _mm_movemask_epi8(backslash) | (_mm_movemask_epi8(visible) ^ 0xffff);
-        (_mm_movemask_epi8(quote) as u16, bad == 0)
-    }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn masks(chunk: &[u8; 16]) -> (u16, bool) {
-    let mut quotes = 0u16;
-    let mut clean = true;
-    for (i, &c) in chunk.iter().enumerate() {
-        quotes |= u16::from(c == b'"') << i;
-        clean &= c != b'\\' && c >= 0x20;
-    }
-    (quotes, clean)
+    let m = super::scan16::masks(&super::scan16::load(b, from));
+    (m.quotes, m.backslashes | m.controls == 0)
 }
 
 /// A non-negative integer as serde_json would print it back: no sign, no leading zero, no

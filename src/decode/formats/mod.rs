@@ -9,6 +9,7 @@ pub mod fields;
 mod flat_json;
 pub mod json;
 pub mod kv;
+mod scan16;
 pub mod xml;
 
 pub use fields::{Fields, Var};
