@@ -512,6 +512,42 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Flat objects of every value kind the scan takes (and some it leaves), read through
+        /// `strict` (the scan, with the key memo of the lines before) and through serde_json
+        /// alone: the same fields.
+        #[test]
+        fn strict_reads_flat_objects_as_serde_json_alone_does(
+            lines in proptest::collection::vec(
+                proptest::collection::vec(
+                    (
+                        proptest::sample::select(vec![
+                            "requestId", "status", "path", "ip", "message", "responseLength",
+                            "userAgent", "x", "", "requestTimeEpoch", "httpMethod",
+                        ]),
+                        proptest::sample::select(vec![
+                            "\"a\"", "\"-\"", "\" b \"", "\"é ✓\"", "\"\"", "0", "7", "404",
+                            "18446744073709551615", "-3", "1.5", "2e3", "true", "false", "null",
+                            "\"GET\"", "\"a\\\"b\"", "{\"sourceIp\":\"1.2.3.4\"}", "[1]",
+                        ]),
+                        proptest::sample::select(vec!["", " "]),
+                    ),
+                    0..8,
+                ),
+                1..4,
+            )
+        ) {
+            for pairs in lines {
+                let body: Vec<String> = pairs
+                    .iter()
+                    .map(|(k, v, sp)| format!("{sp}\"{k}\"{sp}:{sp}{v}{sp}"))
+                    .collect();
+                let line = format!("{{{}}}", body.join(","));
+                proptest::prop_assert_eq!(strict(&line).ok(), strict_with(&line, None).ok(), "{}", line);
+            }
+        }
+    }
+
     #[test]
     fn garbage_is_an_error() {
         assert!(parse(r#"{"a": 1"#).is_err());

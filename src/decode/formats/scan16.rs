@@ -22,11 +22,11 @@ pub fn load(b: &[u8], from: usize) -> [u8; 16] {
     chunk
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 pub fn masks(chunk: &[u8; 16]) -> Masks {
     use std::arch::x86_64::*;
-    // SAFETY: SSE2 is part of the x86_64 baseline, and the unaligned load reads exactly the
-    // 16 bytes of `chunk`.
+    // SAFETY: SSE2 is enabled (the cfg above; every x86_64 target but the bare-metal ones has it),
+    // and the unaligned load reads exactly the 16 bytes of `chunk`.
     unsafe {
         let v = _mm_loadu_si128(chunk.as_ptr().cast());
         let quotes = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
@@ -41,7 +41,7 @@ pub fn masks(chunk: &[u8; 16]) -> Masks {
     }
 }
 
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
 pub fn masks(chunk: &[u8; 16]) -> Masks {
     let mut m = Masks {
         quotes: 0,
