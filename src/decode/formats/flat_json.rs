@@ -61,6 +61,7 @@ pub fn scan<'a>(
 }
 
 /// The string that opens at `at` (a quote) and the index after its closing quote.
+#[inline]
 fn string<'a>(line: &'a str, at: usize, quotes: &mut Quotes) -> Option<(&'a str, usize)> {
     if line.as_bytes().get(at) != Some(&b'"') {
         return None;
@@ -94,6 +95,7 @@ impl<'a> Quotes<'a> {
 
     /// The first quote after index `at`; `None` when there is none or the bytes before it are
     /// not clean.
+    #[inline]
     fn next_after(&mut self, at: usize) -> Option<usize> {
         loop {
             while self.mask != 0 {
