@@ -458,6 +458,37 @@ mod tests {
     }
 
     #[test]
+    fn digit_times_and_numbers_read_as_the_float_path_reads_them() {
+        // What `parse_epoch` and the float reading of `parse_u64` give, for the digit strings
+        // the integer path now takes first (up to 15 digits) and the ones it leaves.
+        let float_epoch = |s: &str| parse_epoch(s);
+        let float_u64 = |s: &str| {
+            let v: f64 = s.parse().ok()?;
+            (v.is_finite() && v >= 0.0).then(|| v.round() as u64)
+        };
+        for s in [
+            "0",
+            "7",
+            "000",
+            "1686411388",
+            "99999999999",
+            "100000000000",
+            "1686411388000",
+            "001686411388000",
+            "999999999999999",
+            "0001686411388000",
+            "12345678901234567",
+        ] {
+            assert_eq!(parse_request_time(s), float_epoch(s), "{s}");
+            assert_eq!(parse_u64(s), float_u64(s), "{s}");
+        }
+        assert_eq!(parse_request_time("1686411388"), Some(1_686_411_388_000));
+        assert_eq!(parse_request_time("1686411388000"), Some(1_686_411_388_000));
+        assert_eq!(parse_request_time("0"), None);
+        assert_eq!(parse_u64("48"), Some(48));
+    }
+
+    #[test]
     fn stage_prefix_only_stripped_when_present() {
         assert_eq!(
             strip_stage("/prod/pets".into(), Some("prod"), true),
