@@ -2,6 +2,7 @@
 
 use chrono::DateTime;
 
+use crate::decode::formats::fields::{find_execute_api, EXECUTE_API};
 use crate::decode::formats::{Fields, ParsedLine, Var};
 use crate::decode::logs::{LogData, LogEvent};
 use crate::transaction::{ApiKind, Source, Transaction};
@@ -64,10 +65,8 @@ impl<'a> FilterName<'a> {
 
 /// `{api-id}.execute-api.{region}.amazonaws.com[.cn]` → (api id, region).
 pub fn parse_execute_api_domain(domain: &str) -> Option<(&str, &str)> {
-    const MARK: &str = ".execute-api.";
-    // memmem: `split_once` with a `&str` pattern builds a two-way searcher for every call.
-    let at = memchr::memmem::find(domain.as_bytes(), MARK.as_bytes())?;
-    let (id, rest) = (&domain[..at], &domain[at + MARK.len()..]);
+    let at = find_execute_api(domain)?;
+    let (id, rest) = (&domain[..at], &domain[at + EXECUTE_API.len()..]);
     let region = rest
         .strip_suffix(".amazonaws.com")
         .or_else(|| rest.strip_suffix(".amazonaws.com.cn"))?;

@@ -219,7 +219,7 @@ impl<'a> Fields<'a> {
             || self.get(Var::ConnectionId).is_some();
         let api = self
             .get(Var::DomainName)
-            .is_some_and(|d| memchr::memmem::find(d.as_bytes(), b".execute-api.").is_some())
+            .is_some_and(|d| find_execute_api(d).is_some())
             || (self.get(Var::ApiId).is_some() && self.get(Var::Stage).is_some());
         let http = method
             || status
@@ -234,6 +234,14 @@ impl<'a> Fields<'a> {
         (id && http) || (method && (status || target)) || (status && target)
     }
 }
+
+/// Where `.execute-api.` (the mark of an API Gateway default domain) starts in `domain`. memmem:
+/// `contains` or `split_once` with a `&str` pattern builds a two-way searcher for every call.
+pub fn find_execute_api(domain: &str) -> Option<usize> {
+    memchr::memmem::find(domain.as_bytes(), EXECUTE_API.as_bytes())
+}
+
+pub const EXECUTE_API: &str = ".execute-api.";
 
 /// An HTTP method token: `GET`, `post`, `ANY`…
 fn is_method(s: &str) -> bool {
