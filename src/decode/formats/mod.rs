@@ -9,7 +9,6 @@ pub mod fields;
 mod flat_json;
 pub mod json;
 pub mod kv;
-mod scan16;
 pub mod xml;
 
 pub use fields::{Fields, Var};

@@ -246,7 +246,10 @@ fn decode_json(
     // As `json::from_slice`: one UTF-8 check of the whole text spares one per string; invalid
     // text (a message with a bad byte, decoded lossily) takes the byte path.
     match std::str::from_utf8(data) {
-        Ok(text) => decode_stream(serde_json::Deserializer::from_str(text), limit, depth, out),
+        Ok(text) => match super::envelope::read(text) {
+            Some(logdata) => add_logdata(limit, out, logdata),
+            None => decode_stream(serde_json::Deserializer::from_str(text), limit, depth, out),
+        },
         Err(_) => decode_stream(
             serde_json::Deserializer::from_slice(data),
             limit,
@@ -318,6 +321,25 @@ fn decode_item(
             log_events: item.log_events.unwrap_or_default(),
         },
     )
+}
+
+/// What serde_json alone makes of a LogData text (the path [`super::envelope`] stands in for).
+#[cfg(test)]
+pub(super) fn serde_reading(text: &str) -> Result<Vec<LogData>, String> {
+    let mut out = Vec::new();
+    let mut budget = Budget {
+        limit: 1 << 20,
+        bytes_left: 1 << 20,
+        events: 0,
+    };
+    decode_stream(
+        serde_json::Deserializer::from_str(text),
+        &mut budget,
+        0,
+        &mut out,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! transformation Lambda (`{"records":[{"recordId":…,"data":…}]}`), each record one gzip LogData.
 
 mod detect;
+mod envelope;
 mod gunzip;
 mod logdata;
 mod surrogates;

@@ -1,0 +1,460 @@
+//! LogData in the shape CloudWatch Logs writes it, read without serde's visitors: one object of
+//! the documented keys, events of `id` (a string), `timestamp` (an integer) and `message` (a
+//! string). Every access line travels as such a message, its quotes escaped (`{\"requestId\":…`,
+//! an escape every 8 to 15 bytes), so unescaping the messages is the largest single cost of a
+//! decode. Here it copies 16 bytes at a time and stops only at the next quote, backslash or
+//! control byte ([`crate::decode::scan16`]).
+//!
+//! It accepts only text that serde_json reads the same way (a property test holds the two
+//! readings equal). Anything else is `None` and the caller parses with serde_json, which also
+//! names the error: an unknown or repeated key, a `null`, a number where a string is usual, a
+//! `\u` escape of a surrogate, a control byte, more events than allowed, broken JSON.
+
+use super::{LogData, LogEvent, MessageType, MAX_EVENTS_PER_PAYLOAD};
+use crate::decode::scan16;
+
+/// The LogData object that is all of `text`, or `None` when `text` is not of that shape.
+pub fn read(text: &str) -> Option<LogData> {
+    let b = text.as_bytes();
+    let mut out = Unescaped::default();
+    let mut at = skip_ws(b, 0);
+    if b.get(at) != Some(&b'{') {
+        return None;
+    }
+    let mut data = LogData::default();
+    let mut seen = 0u8;
+    let mut have_type = false;
+    let mut have_events = false;
+    at = skip_ws(b, at + 1);
+    if b.get(at) != Some(&b'}') {
+        loop {
+            let (key, next) = key(text, at)?;
+            at = colon(b, next)?;
+            let bit = match key {
+                "messageType" => {
+                    at = out.string(b, at)?;
+                    data.message_type = match out.as_bytes() {
+                        b"DATA_MESSAGE" => MessageType::Data,
+                        b"CONTROL_MESSAGE" => MessageType::Control,
+                        _ => MessageType::Unknown,
+                    };
+                    have_type = true;
+                    1
+                }
+                "owner" => {
+                    at = out.string(b, at)?;
+                    data.owner = out.to_string()?;
+                    2
+                }
+                "logGroup" => {
+                    at = out.string(b, at)?;
+                    data.log_group = out.to_string()?;
+                    4
+                }
+                "logStream" => {
+                    at = out.string(b, at)?;
+                    data.log_stream = out.to_string()?;
+                    8
+                }
+                "subscriptionFilters" => {
+                    at = filters(b, at, &mut out, &mut data.subscription_filters)?;
+                    16
+                }
+                "policyLevel" => {
+                    at = out.string(b, at)?;
+                    data.policy_level = Some(out.to_string()?);
+                    32
+                }
+                "logEvents" => {
+                    at = events(text, at, &mut out, &mut data.log_events)?;
+                    have_events = true;
+                    64
+                }
+                _ => return None,
+            };
+            // serde refuses a repeated field; let it say so.
+            if seen & bit != 0 {
+                return None;
+            }
+            seen |= bit;
+            at = skip_ws(b, at);
+            match b.get(at)? {
+                b',' => at = skip_ws(b, at + 1),
+                b'}' => break,
+                _ => return None,
+            }
+        }
+    }
+    // Neither key: not a payload, which serde's path explains.
+    let whole = skip_ws(b, at + 1) == b.len();
+    (whole && (have_type || have_events)).then_some(data)
+}
+
+/// `[` log events `]`, at most [`MAX_EVENTS_PER_PAYLOAD`].
+fn events(text: &str, at: usize, out: &mut Unescaped, events: &mut Vec<LogEvent>) -> Option<usize> {
+    let b = text.as_bytes();
+    if b.get(at) != Some(&b'[') {
+        return None;
+    }
+    let mut at = skip_ws(b, at + 1);
+    if b.get(at) == Some(&b']') {
+        return Some(at + 1);
+    }
+    // Access lines run 300 to 1,000 bytes; a guess spares most regrowth of a big payload.
+    events.reserve((b.len() / 600).min(4096));
+    loop {
+        if events.len() == MAX_EVENTS_PER_PAYLOAD {
+            return None;
+        }
+        let (event, next) = event(text, at, out)?;
+        events.push(event);
+        at = skip_ws(b, next);
+        match b.get(at)? {
+            b',' => at = skip_ws(b, at + 1),
+            b']' => return Some(at + 1),
+            _ => return None,
+        }
+    }
+}
+
+/// One `{"id":…,"timestamp":…,"message":…}`; a missing key keeps its default, as in serde's path.
+fn event(text: &str, at: usize, out: &mut Unescaped) -> Option<(LogEvent, usize)> {
+    let b = text.as_bytes();
+    if b.get(at) != Some(&b'{') {
+        return None;
+    }
+    let mut event = LogEvent::default();
+    let mut at = skip_ws(b, at + 1);
+    if b.get(at) == Some(&b'}') {
+        return Some((event, at + 1));
+    }
+    let mut seen = 0u8;
+    loop {
+        let (key, next) = key(text, at)?;
+        at = colon(b, next)?;
+        let bit = match key {
+            "id" => {
+                at = out.string(b, at)?;
+                event.id = out.to_string()?;
+                1
+            }
+            "timestamp" => {
+                let (t, next) = millis(b, at)?;
+                event.timestamp = t;
+                at = next;
+                2
+            }
+            "message" => {
+                at = out.string(b, at)?;
+                event.message = out.to_string()?;
+                4
+            }
+            _ => return None,
+        };
+        if seen & bit != 0 {
+            return None;
+        }
+        seen |= bit;
+        at = skip_ws(b, at);
+        match b.get(at)? {
+            b',' => at = skip_ws(b, at + 1),
+            b'}' => return Some((event, at + 1)),
+            _ => return None,
+        }
+    }
+}
+
+/// `[` strings `]`.
+fn filters(b: &[u8], at: usize, out: &mut Unescaped, names: &mut Vec<String>) -> Option<usize> {
+    if b.get(at) != Some(&b'[') {
+        return None;
+    }
+    let mut at = skip_ws(b, at + 1);
+    if b.get(at) == Some(&b']') {
+        return Some(at + 1);
+    }
+    loop {
+        at = skip_ws(b, out.string(b, at)?);
+        names.push(out.to_string()?);
+        match b.get(at)? {
+            b',' => at = skip_ws(b, at + 1),
+            b']' => return Some(at + 1),
+            _ => return None,
+        }
+    }
+}
+
+/// A key without escapes (the documented keys have none) and the index after its quote.
+fn key(text: &str, at: usize) -> Option<(&str, usize)> {
+    let b = text.as_bytes();
+    if b.get(at) != Some(&b'"') {
+        return None;
+    }
+    let len = memchr::memchr2(b'"', b'\\', b.get(at + 1..)?)?;
+    let end = at + 1 + len;
+    (b[end] == b'"').then(|| (&text[at + 1..end], end + 1))
+}
+
+/// Past the `:` after a key (and the whitespace around it).
+fn colon(b: &[u8], at: usize) -> Option<usize> {
+    let at = skip_ws(b, at);
+    (b.get(at) == Some(&b':')).then(|| skip_ws(b, at + 1))
+}
+
+/// Epoch milliseconds written as a plain integer, as CloudWatch writes them: no sign, no leading
+/// zero, no fraction or exponent, at most 18 digits (an `i64` for sure).
+fn millis(b: &[u8], at: usize) -> Option<(i64, usize)> {
+    let digits = b
+        .get(at..)?
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    let end = at + digits;
+    let plain = (1..=18).contains(&digits) && (digits == 1 || b[at] != b'0');
+    if !plain || matches!(b.get(end), Some(b'.' | b'e' | b'E')) {
+        return None;
+    }
+    let value = b[at..end]
+        .iter()
+        .fold(0i64, |v, d| v * 10 + i64::from(d - b'0'));
+    Some((value, end))
+}
+
+/// The last string read, unescaped, in a buffer reused for every string of a payload.
+#[derive(Default)]
+struct Unescaped {
+    /// Always initialised, and always 16 bytes longer than `len`, so that a whole 16-byte block
+    /// can be stored at `len` and only its bytes before the first special one kept.
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl Unescaped {
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// The string as an owned `String` of its exact size. The bytes are UTF-8 (runs of valid
+    /// text cut at ASCII bytes, and whole characters); the check is cheap and keeps this safe.
+    fn to_string(&self) -> Option<String> {
+        std::str::from_utf8(self.as_bytes()).ok().map(str::to_owned)
+    }
+
+    /// Room for a 16-byte store at `len`.
+    #[inline]
+    fn room(&mut self) {
+        if self.buf.len() < self.len + 16 {
+            self.buf
+                .resize((self.len + 16).max(self.buf.len() * 2).max(1024), 0);
+        }
+    }
+
+    /// Reads the JSON string that opens at `at` (a quote) into the buffer, replacing what it
+    /// held; the index after its closing quote. A control byte, a bad escape or a `\u` escape of
+    /// a surrogate is `None`.
+    fn string(&mut self, b: &[u8], at: usize) -> Option<usize> {
+        if b.get(at) != Some(&b'"') {
+            return None;
+        }
+        self.len = 0;
+        let mut at = at + 1;
+        loop {
+            let block = scan16::load(b, at);
+            self.room();
+            self.buf[self.len..self.len + 16].copy_from_slice(&block);
+            let m = scan16::masks(&block);
+            let special = m.quotes | m.backslashes | m.controls;
+            if special == 0 {
+                at += 16;
+                self.len += 16;
+                if at >= b.len() {
+                    return None;
+                }
+                continue;
+            }
+            let k = special.trailing_zeros() as usize;
+            at += k;
+            self.len += k;
+            match block[k] {
+                b'"' => return Some(at + 1),
+                b'\\' => {
+                    let (c, next) = escape(b, at)?;
+                    self.room();
+                    self.len += c.encode_utf8(&mut self.buf[self.len..]).len();
+                    at = next;
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// The escape at `at` (a backslash): its character and the index after it.
+#[inline]
+fn escape(b: &[u8], at: usize) -> Option<(char, usize)> {
+    let c = match *b.get(at + 1)? {
+        b'"' => '"',
+        b'\\' => '\\',
+        b'/' => '/',
+        b'n' => '\n',
+        b't' => '\t',
+        b'r' => '\r',
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'u' => {
+            let hex = b.get(at + 2..at + 6)?;
+            let mut n = 0u32;
+            for &h in hex {
+                n = n * 16 + char::from(h).to_digit(16)?;
+            }
+            // Surrogates (pairs or lone) are left to serde's path, which knows both.
+            return Some((char::from_u32(n)?, at + 6));
+        }
+        _ => return None,
+    };
+    Some((c, at + 2))
+}
+
+/// Past JSON's whitespace from `at`.
+#[inline]
+fn skip_ws(b: &[u8], mut at: usize) -> usize {
+    while matches!(b.get(at), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+        at += 1;
+    }
+    at
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::logs::detect::serde_reading;
+
+    /// `read` takes `text` (and then reads it as serde does), or leaves it to serde.
+    fn agrees(text: &str) -> Option<LogData> {
+        let ours = read(text);
+        if let Some(d) = &ours {
+            assert_eq!(Ok(vec![d.clone()]), serde_reading(text), "{text}");
+        }
+        ours
+    }
+
+    /// The AWS documentation's sample (SubscriptionFilters, "Example 2"), as CloudWatch writes it.
+    const AWS_SAMPLE: &str = r#"{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"CloudTrail","logStream":"123456789012_CloudTrail_us-east-1","subscriptionFilters":["Destination"],"logEvents":[{"id":"31953106606966983378809025079804211143289615424298221568","timestamp":1432826855000,"message":"{\"eventVersion\":\"1.03\",\"userIdentity\":{\"type\":\"Root\"}"},{"id":"31953106606966983378809025079804211143289615424298221569","timestamp":1432826855000,"message":"{\"eventVersion\":\"1.03\",\"userIdentity\":{\"type\":\"Root\"}"}]}"#;
+
+    #[test]
+    fn cloudwatch_shapes_are_read_as_serde_reads_them() {
+        let d = agrees(AWS_SAMPLE).expect("the documented shape");
+        assert_eq!(d.log_events.len(), 2);
+        assert_eq!(
+            d.log_events[0].message,
+            r#"{"eventVersion":"1.03","userIdentity":{"type":"Root"}"#
+        );
+        assert_eq!(d.log_events[1].timestamp, 1_432_826_855_000);
+        assert_eq!(d.subscription_filters, ["Destination"]);
+        // The health check, spaces and newlines between tokens, every escape but surrogates,
+        // text past 16-byte blocks, raw UTF-8, empty strings and objects.
+        for text in [
+            r#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1600110003794,"message":"CWL CONTROL MESSAGE: Checking health of destination Firehose."}]}"#,
+            " {\n \"logEvents\" : [ { \"id\" : \"1\" , \"timestamp\" : 0 , \"message\" : \"m\" } , {} ] ,\r\n\t\"messageType\" : \"X\" } \n",
+            r#"{"logEvents":[{"message":"\" \\ \/ \b \f \n \r \t \u00e9 \u20AC \u0000 é ✓ 0123456789abcdefghijklmnopqrstuvwxyz\""}],"policyLevel":"ACCOUNT_LEVEL_POLICY"}"#,
+            r#"{"logEvents":[{"message":""},{"message":"\\"},{"message":"0123456789abcde\""}]}"#,
+            r#"{"messageType":"DATA_MESSAGE"}"#,
+            r#"{"logEvents":[]}"#,
+        ] {
+            assert!(agrees(text).is_some(), "{text}");
+        }
+    }
+
+    #[test]
+    fn other_shapes_are_left_to_serde() {
+        for text in [
+            // Not LogData, or LogData in a form CloudWatch does not write.
+            r#"{"awslogs":{"data":"H4sI"}}"#,
+            "{}",
+            r#"{"logGroup":"g"}"#,
+            r#"{"logEvents":null}"#,
+            r#"{"logEvents":[{"id":1,"message":"m"}]}"#,
+            r#"{"logEvents":[{"eventId":"e","message":"m"}]}"#,
+            r#"{"logEvents":[{"timestamp":"1","message":"m"}]}"#,
+            r#"{"logEvents":[{"timestamp":-1,"message":"m"}]}"#,
+            r#"{"logEvents":[{"timestamp":1.5,"message":"m"}]}"#,
+            r#"{"logEvents":[{"timestamp":01,"message":"m"}]}"#,
+            r#"{"logEvents":[{"timestamp":1234567890123456789,"message":"m"}]}"#,
+            r#"{"logEvents":[{"message":"m","message":"n"}]}"#,
+            r#"{"logEvents":[],"logEvents":[]}"#,
+            r#"{"logEvents":[{"message":"a\ud800b"}]}"#,
+            r#"{"logEvents":[{"message":"\ud83d\ude00"}]}"#,
+            "{\"logEvents\":[{\"message\":\"tab\there\"}]}",
+            r#"{"owner":null,"logEvents":[]}"#,
+            r#"{"subscriptionFilters":null,"logEvents":[]}"#,
+            // Broken JSON: serde's error names it.
+            r#"{"logEvents":[{"message":"m"}],}"#,
+            r#"{"logEvents":[{"message":"m"}]} x"#,
+            r#"{"logEvents":[{"message":"m"}]}{"logEvents":[]}"#,
+            r#"{"logEvents":[{"message":"m\x"}]}"#,
+            r#"{"logEvents":[{"message":"m\u12"}]}"#,
+            r#"{"logEvents":[{"message":"m"#,
+            r#"{"logEvents":[{"message":"m"}"#,
+            r#"{"logEvents":[{"message" "m"}]}"#,
+        ] {
+            assert!(agrees(text).is_none(), "{text}");
+        }
+        let many = format!(
+            r#"{{"logEvents":[{}]}}"#,
+            vec!["{}"; MAX_EVENTS_PER_PAYLOAD + 1].join(",")
+        );
+        assert!(read(&many).is_none());
+        assert!(serde_reading(&many).is_err());
+    }
+
+    proptest::proptest! {
+        /// Payloads of access lines, cut and spliced with JSON's syntax bytes: whenever the scan
+        /// takes one, serde reads the same LogData (which also means serde accepts it).
+        #[test]
+        fn the_envelope_scan_never_disagrees_with_serde(
+            messages in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    r#"{"requestId":"c6af9ac6-7b61-11e6-9a41-93e8deadbeef","ip":"192.0.2.1","requestTime":"07/Dec/2026:14:45:26 +0000","httpMethod":"GET","path":"/prod/pets","status":"200","userAgent":"curl/8.4.0 \"q\""}"#,
+                    "192.0.2.1 - - [07/Dec/2026:14:45:26 +0000] \"GET /pets HTTP/1.1\" 200 43 c6af9ac6",
+                    "(c6af9ac6) Method request body before transformations: {\n\t\"a\": \"é ✓ \\\\\"\n}",
+                    "",
+                    "\u{1}\u{1f}",
+                ]),
+                1..5,
+            ),
+            edits in proptest::collection::vec(
+                (0usize..2000, proptest::sample::select(vec![
+                    "", "\"", "\\", "{", "}", "[", "]", ":", ",", " ", "\n", "0", "12", "-", ".",
+                    "e", "null", "\\u00e9", "\\ud800", "\\/", "\\u", "\u{1}", "é",
+                    "\"id\":", "\"message\":\"x\",",
+                ]), 0usize..3),
+                0..4,
+            )
+        ) {
+            let events: Vec<serde_json::Value> = messages
+                .iter()
+                .enumerate()
+                .map(|(i, m)| serde_json::json!({"id": format!("{i:056}"), "timestamp": 1_765_118_726_000i64 + i as i64, "message": m}))
+                .collect();
+            let mut text = serde_json::json!({
+                "messageType": "DATA_MESSAGE", "owner": "123456789012",
+                "logGroup": "/aws/apigateway/petstore-prod", "logStream": "e369853df766fa44e1ed0ff613f563bd",
+                "subscriptionFilters": ["apigw-stream/rest/asad15n3p0/prod"], "logEvents": events,
+            })
+            .to_string();
+            proptest::prop_assert!(agrees(&text).is_some(), "{}", text);
+            for (at, piece, cut) in edits {
+                let mut at = at.min(text.len());
+                while !text.is_char_boundary(at) {
+                    at -= 1;
+                }
+                let mut end = (at + cut).min(text.len());
+                while !text.is_char_boundary(end) {
+                    end += 1;
+                }
+                text.replace_range(at..end, piece);
+            }
+            agrees(&text);
+        }
+    }
+}
