@@ -252,41 +252,65 @@ impl Unescaped {
     /// Reads the JSON string that opens at `at` (a quote) into the buffer, replacing what it
     /// held; the index after its closing quote. A control byte, a bad escape or a `\u` escape of
     /// a surrogate is `None`.
+    ///
+    /// Blocks are read at fixed steps of 16 and their special bytes taken in order from the
+    /// block's mask, so the next load never waits for the escape before it.
     fn string(&mut self, b: &[u8], at: usize) -> Option<usize> {
         if b.get(at) != Some(&b'"') {
             return None;
         }
         self.len = 0;
-        let mut at = at + 1;
+        // `run`: the first byte not yet copied (at most 5 bytes into the block, past an escape
+        // that crossed into it); `base`: the block's start.
+        let mut run = at + 1;
+        let mut base = at + 1;
         loop {
-            let block = scan16::load(b, at);
-            self.room();
-            self.buf[self.len..self.len + 16].copy_from_slice(&block);
-            let m = scan16::masks(&block);
-            let special = m.quotes | m.backslashes | m.controls;
-            if special == 0 {
-                at += 16;
-                self.len += 16;
-                if at >= b.len() {
-                    return None;
+            let m = scan16::masks(&scan16::load(b, base));
+            let mut special = after(u32::from(m.quotes | m.backslashes | m.controls), run - base);
+            while special != 0 {
+                let p = base + special.trailing_zeros() as usize;
+                self.copy(b, run, p);
+                match b[p] {
+                    b'"' => return Some(p + 1),
+                    b'\\' => {
+                        let (c, next) = escape(b, p)?;
+                        self.room();
+                        self.len += c.encode_utf8(&mut self.buf[self.len..]).len();
+                        run = next;
+                        // The escaped character may itself be a quote or a backslash.
+                        special = after(special, run - base);
+                    }
+                    _ => return None,
                 }
-                continue;
             }
-            let k = special.trailing_zeros() as usize;
-            at += k;
-            self.len += k;
-            match block[k] {
-                b'"' => return Some(at + 1),
-                b'\\' => {
-                    let (c, next) = escape(b, at)?;
-                    self.room();
-                    self.len += c.encode_utf8(&mut self.buf[self.len..]).len();
-                    at = next;
-                }
-                _ => return None,
+            let end = base + 16;
+            if end >= b.len() {
+                return None;
             }
+            if run < end {
+                self.copy(b, run, end);
+                run = end;
+            }
+            base = end;
         }
     }
+
+    /// Appends `b[from..to]`, at most 16 bytes, with one 16-byte store.
+    #[inline]
+    fn copy(&mut self, b: &[u8], from: usize, to: usize) {
+        self.room();
+        self.buf[self.len..self.len + 16].copy_from_slice(&scan16::load(b, from));
+        self.len += to - from;
+    }
+}
+
+/// The bits of `mask` from bit `from` up.
+#[inline]
+fn after(mask: u32, from: usize) -> u32 {
+    u32::try_from(from)
+        .ok()
+        .and_then(|s| u32::MAX.checked_shl(s))
+        .map_or(0, |keep| mask & keep)
 }
 
 /// The escape at `at` (a backslash): its character and the index after it.
@@ -362,6 +386,21 @@ mod tests {
             r#"{"logEvents":[]}"#,
         ] {
             assert!(agrees(text).is_some(), "{text}");
+        }
+    }
+
+    #[test]
+    fn escapes_on_every_block_edge() {
+        for escape in [
+            r#"\""#, r"\\", r"\/", r"\n", r"\u00e9", r"\u20ac", "é", "✓", r#"\"\""#,
+        ] {
+            for before in 0..40 {
+                for after in [0, 1, 15, 16, 17] {
+                    let message = format!("{}{escape}{}", "a".repeat(before), "b".repeat(after));
+                    let text = format!(r#"{{"logEvents":[{{"message":"{message}"}}]}}"#);
+                    assert!(agrees(&text).is_some(), "{text}");
+                }
+            }
         }
     }
 
