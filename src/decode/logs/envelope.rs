@@ -273,10 +273,7 @@ impl Unescaped {
                 match b[p] {
                     b'"' => return Some(p + 1),
                     b'\\' => {
-                        let (c, next) = escape(b, p)?;
-                        self.room();
-                        self.len += c.encode_utf8(&mut self.buf[self.len..]).len();
-                        run = next;
+                        run = self.escape(b, p)?;
                         // The escaped character may itself be a quote or a backslash.
                         special = after(special, run - base);
                     }
@@ -293,6 +290,30 @@ impl Unescaped {
             }
             base = end;
         }
+    }
+
+    /// Appends what the escape at `at` (a backslash) stands for; the index after it.
+    #[inline]
+    fn escape(&mut self, b: &[u8], at: usize) -> Option<usize> {
+        let letter = *b.get(at + 1)?;
+        let short = SHORT_ESCAPES[usize::from(letter)];
+        self.room();
+        if short != 0 {
+            self.buf[self.len] = short;
+            self.len += 1;
+            return Some(at + 2);
+        }
+        if letter != b'u' {
+            return None;
+        }
+        let mut n = 0u32;
+        for &h in b.get(at + 2..at + 6)? {
+            n = n * 16 + char::from(h).to_digit(16)?;
+        }
+        // Surrogates (pairs or lone) are left to serde's path, which knows both.
+        let c = char::from_u32(n)?;
+        self.len += c.encode_utf8(&mut self.buf[self.len..]).len();
+        Some(at + 6)
     }
 
     /// Appends `b[from..to]`, at most 16 bytes, with one 16-byte store.
@@ -313,31 +334,19 @@ fn after(mask: u32, from: usize) -> u32 {
         .map_or(0, |keep| mask & keep)
 }
 
-/// The escape at `at` (a backslash): its character and the index after it.
-#[inline]
-fn escape(b: &[u8], at: usize) -> Option<(char, usize)> {
-    let c = match *b.get(at + 1)? {
-        b'"' => '"',
-        b'\\' => '\\',
-        b'/' => '/',
-        b'n' => '\n',
-        b't' => '\t',
-        b'r' => '\r',
-        b'b' => '\u{8}',
-        b'f' => '\u{c}',
-        b'u' => {
-            let hex = b.get(at + 2..at + 6)?;
-            let mut n = 0u32;
-            for &h in hex {
-                n = n * 16 + char::from(h).to_digit(16)?;
-            }
-            // Surrogates (pairs or lone) are left to serde's path, which knows both.
-            return Some((char::from_u32(n)?, at + 6));
-        }
-        _ => return None,
-    };
-    Some((c, at + 2))
-}
+/// What each one-letter escape stands for (`\n` is a newline); 0: not one (`\u`, or invalid).
+const SHORT_ESCAPES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t[b'/' as usize] = b'/';
+    t[b'n' as usize] = b'\n';
+    t[b't' as usize] = b'\t';
+    t[b'r' as usize] = b'\r';
+    t[b'b' as usize] = 0x08;
+    t[b'f' as usize] = 0x0c;
+    t
+};
 
 /// Past JSON's whitespace from `at`.
 #[inline]
@@ -392,7 +401,7 @@ mod tests {
     #[test]
     fn escapes_on_every_block_edge() {
         for escape in [
-            r#"\""#, r"\\", r"\/", r"\n", r"\u00e9", r"\u20ac", "é", "✓", r#"\"\""#,
+            r#"\""#, r"\\", r"\/", r"\n", r"\u00e9", r"\u20ac", "é", "✓", r#"\"\""#, r#"\\\""#,
         ] {
             for before in 0..40 {
                 for after in [0, 1, 15, 16, 17] {
