@@ -10,6 +10,8 @@
 
 pub use serde_json::Error;
 
+pub(crate) mod scan16;
+
 use std::borrow::Cow;
 
 /// A JSON string borrowed from the input when it has no escapes. serde borrows a bare `Cow<str>`

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+mod write;
+
 /// Value of the `schema` field of every record.
 pub const SCHEMA: &str = "apigw-stream/v1";
 

@@ -32,8 +32,8 @@ pub struct Packed {
 }
 
 fn line(r: &Transaction) -> Vec<u8> {
-    // A struct of strings and numbers always serializes.
-    let mut v = serde_json::to_vec(r).unwrap_or_default();
+    let mut v = Vec::with_capacity(1024);
+    r.write_json(&mut v);
     v.push(b'\n');
     v
 }

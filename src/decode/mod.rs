@@ -11,7 +11,6 @@ pub mod formats;
 pub mod fragment;
 pub mod logs;
 pub mod normalize;
-mod scan16;
 pub mod split;
 pub mod stage;
 pub mod stats;

@@ -268,7 +268,7 @@ pub fn pack_isolating(records: &[Transaction], message_bytes: usize) -> Result<P
 
 /// One record as an NDJSON line appended to `out`.
 fn write_line(out: &mut Vec<u8>, r: &Transaction) {
-    crate::json::append(out, r);
+    r.write_json(out);
     out.push(b'\n');
 }
 

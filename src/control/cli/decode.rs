@@ -124,11 +124,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 writeln!(out, "{}", f.body)?;
             }
         } else {
-            // Serialized into memory, written once: serde_json's many small writes cost more
-            // through a BufWriter than into a Vec.
+            // Serialized into memory, written once: many small writes cost more through a
+            // BufWriter than into a Vec.
             text.clear();
             for r in &records {
-                crate::json::append(&mut text, r);
+                r.write_json(&mut text);
                 text.push(b'\n');
             }
             out.write_all(&text)?;

@@ -71,7 +71,7 @@ fn string<'a>(line: &'a str, at: usize, quotes: &mut Quotes) -> Option<(&'a str,
     Some((&line[at + 1..end], end + 1))
 }
 
-/// The line's quotes in order, found 16 bytes at a time ([`crate::decode::scan16`]). A backslash or a
+/// The line's quotes in order, found 16 bytes at a time ([`crate::json::scan16`]). A backslash or a
 /// control byte anywhere before the quote asked for ends the scan: without them, every quote in a
 /// JSON line delimits a string, so a string ends at the next quote.
 struct Quotes<'a> {
@@ -134,7 +134,7 @@ impl<'a> Quotes<'a> {
 /// The quotes of the 16 bytes from `from` (bit `i` for byte `from + i`), and whether none of them
 /// is a backslash or a control byte. Past the end reads as spaces.
 fn block(b: &[u8], from: usize) -> (u16, bool) {
-    let m = crate::decode::scan16::masks(&crate::decode::scan16::load(b, from));
+    let m = crate::json::scan16::masks(&crate::json::scan16::load(b, from));
     (m.quotes, m.backslashes | m.controls == 0)
 }
 

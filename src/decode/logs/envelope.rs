@@ -3,7 +3,7 @@
 //! string). Every access line travels as such a message, its quotes escaped (`{\"requestId\":…`,
 //! an escape every 8 to 15 bytes), so unescaping the messages is the largest single cost of a
 //! decode. Here it copies 16 bytes at a time and stops only at the next quote, backslash or
-//! control byte ([`crate::decode::scan16`]).
+//! control byte ([`crate::json::scan16`]).
 //!
 //! It accepts only text that serde_json reads the same way (a property test holds the two
 //! readings equal). Anything else is `None` and the caller parses with serde_json, which also
@@ -11,7 +11,7 @@
 //! `\u` escape of a surrogate, a control byte, more events than allowed, broken JSON.
 
 use super::{LogData, LogEvent, MessageType, MAX_EVENTS_PER_PAYLOAD};
-use crate::decode::scan16;
+use crate::json::scan16;
 
 /// The LogData object that is all of `text`, or `None` when `text` is not of that shape.
 pub fn read(text: &str) -> Option<LogData> {

@@ -5,8 +5,8 @@ use crate::transaction::Transaction;
 
 /// One record as a line, newline included.
 pub fn encode(txn: &Transaction) -> Vec<u8> {
-    // The record is plain data: serialization cannot fail.
-    let mut line = crate::json::to_vec(txn);
+    let mut line = Vec::with_capacity(1024);
+    txn.write_json(&mut line);
     line.push(b'\n');
     line
 }

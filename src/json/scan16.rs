@@ -1,6 +1,7 @@
 //! JSON's special bytes found 16 at a time (one SSE2 compare per kind on x86_64, where SSE2 is
 //! part of the baseline; a plain loop elsewhere). The flat access-line scan uses it to jump from
-//! one quote to the next.
+//! one quote to the next, the LogData reader to the next escape, and the record writer to the next
+//! byte to escape.
 
 /// Where the quotes, backslashes and control bytes (below 0x20) of one block are: bit `i` for
 /// byte `i`.
