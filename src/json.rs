@@ -1,6 +1,8 @@
-//! The JSON codec of the record paths, in one place. Records are written with sonic-rs, whose SIMD
-//! escaping serialized our records 1.4x faster than serde_json in the same run
-//! (`cargo bench --bench decode -- codec`; docs/performance.md). Parsing stays on serde_json, from
+//! The JSON codec of the record paths, in one place. Records are written by hand
+//! ([`crate::transaction::Transaction::write_json`], byte for byte serde_json's output); other
+//! values (the UAP objects) with sonic-rs, whose SIMD escaping serialized our records 1.4x faster
+//! than serde_json in the same run (`cargo bench --bench decode -- codec`; docs/performance.md).
+//! CloudWatch's own LogData shape is read by `decode/logs/envelope.rs`. Parsing stays on serde_json, from
 //! `&str` after one UTF-8 check of the whole text. sonic-rs measured no faster at records and lines
 //! on this target (x86_64 without AVX2 at compile time). It read LogData about a sixth faster, but
 //! its skipping of unknown fields does not check escapes (`"\uZZZZ"` passes), so malformed
