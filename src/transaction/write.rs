@@ -458,3 +458,57 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod review_fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_string_as_serde(s in proptest::collection::vec(
+            prop_oneof![any::<char>(), (0u32..0x80).prop_map(|c| char::from_u32(c).unwrap())], 0..80)) {
+            let s: String = s.into_iter().collect();
+            let mut ours = Vec::new();
+            string(&mut ours, &s);
+            prop_assert_eq!(ours, serde_json::to_vec(&s).unwrap());
+        }
+    }
+
+    #[test]
+    fn specials_at_every_offset_and_integers() {
+        let specials = [
+            "\"",
+            "\\",
+            "\u{0}",
+            "\u{1f}",
+            "\n",
+            "\u{7f}",
+            "é",
+            "😀",
+            "\u{8}\u{c}\r\t",
+        ];
+        for pre in 0..48 {
+            for a in specials {
+                for b in specials {
+                    for gap in [0, 1, 15, 16, 17] {
+                        let s = format!("{}{a}{}{b}", "x".repeat(pre), "y".repeat(gap));
+                        let mut ours = Vec::new();
+                        string(&mut ours, &s);
+                        assert_eq!(ours, serde_json::to_vec(&s).unwrap(), "{s:?}");
+                    }
+                }
+            }
+        }
+        for n in [i64::MIN, i64::MAX, -1, 0] {
+            let mut ours = Vec::new();
+            integer(&mut ours, n);
+            assert_eq!(ours, serde_json::to_vec(&n).unwrap());
+        }
+        for n in [u64::MAX, 0] {
+            let mut ours = Vec::new();
+            optional_unsigned(&mut ours, Some(n));
+            assert_eq!(ours, serde_json::to_vec(&n).unwrap());
+        }
+    }
+}

@@ -506,3 +506,270 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod review_fuzz {
+    use super::*;
+    use crate::decode::logs::detect::serde_reading;
+    use proptest::prelude::*;
+
+    fn agrees(text: &str) -> Option<LogData> {
+        let ours = read(text);
+        if let Some(d) = &ours {
+            assert_eq!(Ok(vec![d.clone()]), serde_reading(text), "{text:?}");
+        }
+        ours
+    }
+
+    const PIECES: &[&str] = &[
+        "a",
+        "b",
+        "0",
+        " ",
+        "é",
+        "✓",
+        "😀",
+        "\u{7f}",
+        "\"",
+        "\\",
+        "\\\"",
+        "\\\\",
+        "\\/",
+        "\\b",
+        "\\f",
+        "\\n",
+        "\\r",
+        "\\t",
+        "\\u0000",
+        "\\u001f",
+        "\\u0022",
+        "\\u005c",
+        "\\u00e9",
+        "\\u20AC",
+        "\\uFFFF",
+        "\\ud800",
+        "\\uDC00",
+        "\\ud83d\\ude00",
+        "\\u12",
+        "\\u",
+        "\\x",
+        "\\",
+        "\u{1}",
+        "\n",
+        "\t",
+        "\u{1f}",
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        ":",
+    ];
+
+    fn wrap(message: &str, pad: usize) -> String {
+        format!(
+            r#"{{"messageType":"DATA_MESSAGE","owner":"{p}","logGroup":"g","logStream":"s","subscriptionFilters":["{message}"],"logEvents":[{{"id":"{message}","timestamp":12,"message":"{message}"}},{{"id":"1","timestamp":0,"message":"{p}{message}"}}]}}"#,
+            p = "x".repeat(pad)
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn tokens_at_every_offset(
+            parts in proptest::collection::vec(proptest::sample::select(PIECES), 0..12),
+            pad in 0usize..48,
+        ) {
+            let message: String = parts.concat();
+            let text = wrap(&message, pad);
+            let ours = agrees(&text);
+            // When serde reads it and it is all plain, ours should too (not required, but note).
+            let _ = ours;
+            // Every prefix.
+            for cut in 0..text.len() {
+                if text.is_char_boundary(cut) {
+                    agrees(&text[..cut]);
+                }
+            }
+        }
+
+        #[test]
+        fn byte_mutations(
+            parts in proptest::collection::vec(proptest::sample::select(PIECES), 0..8),
+            pad in 0usize..40,
+            edits in proptest::collection::vec((0usize..400, proptest::sample::select(PIECES)), 1..4),
+        ) {
+            let mut text = wrap(&parts.concat(), pad);
+            for (at, piece) in edits {
+                let mut at = at.min(text.len());
+                while !text.is_char_boundary(at) { at -= 1; }
+                let mut end = (at + 1).min(text.len());
+                while !text.is_char_boundary(end) { end += 1; }
+                text.replace_range(at..end, piece);
+            }
+            agrees(&text);
+        }
+    }
+
+    fn typed_string() -> impl Strategy<Value = String> {
+        proptest::collection::vec(proptest::sample::select(&PIECES[..31]), 0..6)
+            .prop_map(|p| format!("\"{}\"", p.concat()))
+    }
+
+    fn value() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            proptest::sample::select(vec![
+                "0",
+                "1",
+                "01",
+                "-1",
+                "1.0",
+                "1e3",
+                "123456789012345678",
+                "1234567890123456789",
+                "null",
+                "true",
+                "\"\"",
+                "\"DATA_MESSAGE\"",
+                "\"CONTROL_MESSAGE\"",
+                "\"DATA\\u005fMESSAGE\"",
+                "\"x\\ud800\"",
+                "\"\\u0000\"",
+                "\"a\\\"b\"",
+                "[]",
+                "{}",
+                "\"é\"",
+            ])
+            .prop_map(str::to_string),
+            proptest::collection::vec(proptest::sample::select(PIECES), 0..6)
+                .prop_map(|p| format!("\"{}\"", p.concat())),
+        ];
+        leaf.prop_recursive(3, 24, 5, |inner| {
+            let key = proptest::sample::select(vec![
+                "id",
+                "timestamp",
+                "message",
+                "eventId",
+                "messageType",
+                "owner",
+                "logGroup",
+                "logStream",
+                "subscriptionFilters",
+                "policyLevel",
+                "logEvents",
+                "awslogs",
+                "x",
+                "log\\u0045vents",
+                "",
+            ]);
+            let ws = proptest::sample::select(vec!["", " ", "\n", "\r\n\t", "\u{c}", "\u{a0}"]);
+            prop_oneof![
+                (proptest::collection::vec((inner.clone(), ws.clone()), 0..5)).prop_map(|v| {
+                    format!(
+                        "[{}]",
+                        v.iter()
+                            .map(|(x, w)| format!("{w}{x}{w}"))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    )
+                }),
+                (proptest::collection::vec((key, inner, ws), 0..6)).prop_map(|v| {
+                    format!(
+                        "{{{}}}",
+                        v.iter()
+                            .map(|(k, x, w)| format!("{w}\"{k}\"{w}:{w}{x}"))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    )
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn structural(v in value(), tail in proptest::sample::select(vec!["", " ", "\n", "x", "{}", ","])) {
+            let text = format!("{v}{tail}");
+            agrees(&text);
+            for cut in 0..text.len() {
+                if text.is_char_boundary(cut) { agrees(&text[..cut]); }
+            }
+        }
+
+        #[test]
+        fn structural_logdata(
+            fields in proptest::collection::vec((proptest::sample::select(vec![
+                "messageType", "owner", "logGroup", "logStream", "subscriptionFilters", "policyLevel", "logEvents", "x"]),
+                typed_string(), value(), 0u8..10), 1..5),
+            events in proptest::collection::vec(proptest::collection::vec((proptest::sample::select(vec![
+                "id", "timestamp", "message", "eventId"]), typed_string(), value(),
+                proptest::sample::select(vec!["0", "9", "10", "100000000000000000", "999999999999999999", "1000000000000000000", "00", "1 ", "1\n"]),
+                0u8..10), 0..4), 0..4),
+            ws in proptest::sample::select(vec!["", " ", "\n", "\r\n\t "]),
+        ) {
+            let pick = |k: &str, s: &String, v: &String, roll: u8| -> String {
+                if roll == 0 { return v.clone(); }
+                match k {
+                    "subscriptionFilters" => format!("[{ws}{s}{ws},{ws}{s}{ws}]"),
+                    _ => s.clone(),
+                }
+            };
+            let mut parts: Vec<String> = fields.iter().filter(|f| f.0 != "logEvents").map(|(k, s, v, r)| format!("{ws}\"{k}\"{ws}:{ws}{}{ws}", pick(k, s, v, *r))).collect();
+            let ev: Vec<String> = events.iter().map(|e| format!("{ws}{{{}}}{ws}", e.iter().map(|(k, s, v, t, r)| {
+                let val = if *k == "timestamp" && *r != 0 { t.to_string() } else { pick(k, s, v, *r) };
+                format!("{ws}\"{k}\"{ws}:{ws}{val}{ws}")
+            }).collect::<Vec<_>>().join(","))).collect();
+            parts.push(format!("\"logEvents\":[{}]", ev.join(",")));
+            let text = format!("{ws}{{{}}}{ws}", parts.join(","));
+            agrees(&text);
+            for cut in 0..text.len() {
+                if text.is_char_boundary(cut) { agrees(&text[..cut]); }
+            }
+        }
+    }
+
+    #[test]
+    fn serde_accepted_plain_messages_are_taken() {
+        // A message serde reads and that has no surrogate/control: we should take it (not a
+        // contract, but a None here would be a missed fast path).
+        for pad in 0..48 {
+            for piece in PIECES {
+                let text = wrap(&format!("{piece}{piece}{piece}"), pad);
+                let s = serde_reading(&text);
+                let ours = agrees(&text);
+                if s.is_ok() && ours.is_none() {
+                    // Expected only for surrogates or control bytes.
+                    assert!(
+                        piece.contains("\\ud")
+                            || piece.contains("\\uD")
+                            || piece.bytes().any(|c| c < 0x20),
+                        "missed {piece:?} pad {pad}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn long_strings() {
+        for n in [65_535usize, 65_536, 65_537, 200_003] {
+            for tail in ["", "\\\"", "\\u00e9", "é"] {
+                let m = format!("{}{tail}", "ab\\\"cdé".repeat(n / 8));
+                let text = wrap(&m, n % 17);
+                assert!(agrees(&text).is_some());
+                let big = format!("{}{tail}", "q".repeat(n));
+                assert!(agrees(&wrap(&big, 3)).is_some());
+            }
+        }
+    }
+
+    #[test]
+    fn event_cap() {
+        let exactly = format!(
+            r#"{{"logEvents":[{}]}}"#,
+            vec!["{}"; MAX_EVENTS_PER_PAYLOAD].join(",")
+        );
+        let d = read(&exactly).expect("exactly the cap");
+        assert_eq!(d.log_events.len(), MAX_EVENTS_PER_PAYLOAD);
+        assert!(serde_reading(&exactly).is_ok());
+    }
+}
