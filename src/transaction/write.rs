@@ -67,11 +67,7 @@ fn request(out: &mut Vec<u8>, r: &Request) {
     optional(out, r.protocol.as_deref());
     out.extend_from_slice(b",\"client_ip\":");
     optional(out, r.client_ip.as_deref());
-    out.extend_from_slice(b",\"headers\":");
-    headers(out, &r.headers);
-    out.extend_from_slice(b",\"body\":");
-    body(out, r.body.as_ref());
-    out.push(b'}');
+    headers_and_body(out, &r.headers, r.body.as_ref());
 }
 
 fn response(out: &mut Vec<u8>, r: &Response) {
@@ -83,10 +79,15 @@ fn response(out: &mut Vec<u8>, r: &Response) {
     optional_unsigned(out, r.latency_ms);
     out.extend_from_slice(b",\"integration_latency_ms\":");
     optional_unsigned(out, r.integration_latency_ms);
+    headers_and_body(out, &r.headers, r.body.as_ref());
+}
+
+/// The two last fields of a request and of a response, and the object's end.
+fn headers_and_body(out: &mut Vec<u8>, h: &Headers, b: Option<&Body>) {
     out.extend_from_slice(b",\"headers\":");
-    headers(out, &r.headers);
+    headers(out, h);
     out.extend_from_slice(b",\"body\":");
-    body(out, r.body.as_ref());
+    body(out, b);
     out.push(b'}');
 }
 

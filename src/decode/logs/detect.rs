@@ -326,19 +326,21 @@ fn decode_item(
 /// What serde_json alone makes of a LogData text (the path [`super::envelope`] stands in for).
 #[cfg(test)]
 pub(super) fn serde_reading(text: &str) -> Result<Vec<LogData>, String> {
+    stream_reading(serde_json::Deserializer::from_str(text))
+}
+
+/// The LogData items of a JSON stream, as `decode_json` reads them, under a 1 MiB budget.
+#[cfg(test)]
+fn stream_reading<'a, R: serde_json::de::Read<'a>>(
+    de: serde_json::Deserializer<R>,
+) -> Result<Vec<LogData>, String> {
     let mut out = Vec::new();
     let mut budget = Budget {
         limit: 1 << 20,
         bytes_left: 1 << 20,
         events: 0,
     };
-    decode_stream(
-        serde_json::Deserializer::from_str(text),
-        &mut budget,
-        0,
-        &mut out,
-    )
-    .map_err(|e| e.to_string())?;
+    decode_stream(de, &mut budget, 0, &mut out).map_err(|e| e.to_string())?;
     Ok(out)
 }
 
@@ -348,20 +350,7 @@ mod tests {
 
     /// What the byte path alone (`serde_json::from_slice`) makes of `text`.
     fn bytes_path(text: &[u8]) -> Result<Vec<LogData>, String> {
-        let mut out = Vec::new();
-        let mut budget = Budget {
-            limit: 1 << 20,
-            bytes_left: 1 << 20,
-            events: 0,
-        };
-        decode_stream(
-            serde_json::Deserializer::from_slice(text),
-            &mut budget,
-            0,
-            &mut out,
-        )
-        .map_err(|e| e.to_string())?;
-        Ok(out)
+        stream_reading(serde_json::Deserializer::from_slice(text))
     }
 
     /// The str path (taken for valid UTF-8) reads a text as the byte path does.

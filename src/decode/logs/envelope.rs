@@ -363,7 +363,7 @@ mod tests {
     use crate::decode::logs::detect::serde_reading;
 
     /// `read` takes `text` (and then reads it as serde does), or leaves it to serde.
-    fn agrees(text: &str) -> Option<LogData> {
+    pub(super) fn agrees(text: &str) -> Option<LogData> {
         let ours = read(text);
         if let Some(d) = &ours {
             assert_eq!(Ok(vec![d.clone()]), serde_reading(text), "{text}");
@@ -509,17 +509,10 @@ mod tests {
 
 #[cfg(test)]
 mod review_fuzz {
+    use super::tests::agrees;
     use super::*;
     use crate::decode::logs::detect::serde_reading;
     use proptest::prelude::*;
-
-    fn agrees(text: &str) -> Option<LogData> {
-        let ours = read(text);
-        if let Some(d) = &ours {
-            assert_eq!(Ok(vec![d.clone()]), serde_reading(text), "{text:?}");
-        }
-        ours
-    }
 
     const PIECES: &[&str] = &[
         "a",
