@@ -31,13 +31,6 @@ pub struct Packed {
     pub too_large: usize,
 }
 
-fn line(r: &Transaction) -> Vec<u8> {
-    let mut v = Vec::with_capacity(1024);
-    r.write_json(&mut v);
-    v.push(b'\n');
-    v
-}
-
 /// Pack records, in order, into chunks of at most `limit` bytes (normally [`MAX_RECORD_BYTES`]).
 pub fn pack(records: &[Transaction], limit: usize) -> Packed {
     let mut out = Packed::default();
@@ -45,7 +38,8 @@ pub fn pack(records: &[Transaction], limit: usize) -> Packed {
     let mut in_buf = 0;
     for r in records {
         // One cutting rule for every destination (crate::transport::truncate).
-        let fitted = crate::transport::truncate::fit(r, line, |l| l.len() <= limit);
+        let fitted =
+            crate::transport::truncate::fit(r, Transaction::json_line, |l| l.len() <= limit);
         let l = fitted.encoded;
         if fitted.oversize {
             out.too_large += 1;

@@ -32,6 +32,14 @@ impl Transaction {
         }
         out.push(b'}');
     }
+
+    /// The record as one NDJSON line, newline included.
+    pub fn json_line(&self) -> Vec<u8> {
+        let mut line = Vec::with_capacity(1024);
+        self.write_json(&mut line);
+        line.push(b'\n');
+        line
+    }
 }
 
 fn api(out: &mut Vec<u8>, a: &Api) {

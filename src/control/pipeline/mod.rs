@@ -159,10 +159,9 @@ fn frame_of(m: &InMessage) -> Option<u64> {
 fn content_hash(t: &Transaction) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    match serde_json::to_vec(t) {
-        Ok(bytes) => bytes.hash(&mut h),
-        Err(_) => t.id.hash(&mut h),
-    }
+    let mut bytes = Vec::with_capacity(1024);
+    t.write_json(&mut bytes);
+    bytes.hash(&mut h);
     h.finish()
 }
 use ledger::{Ledger, Settlement};

@@ -77,16 +77,19 @@ pub fn read(text: &str) -> Option<LogData> {
                 return None;
             }
             seen |= bit;
-            at = skip_ws(b, at);
-            match b.get(at)? {
-                b',' => at = skip_ws(b, at + 1),
-                b'}' => break,
-                _ => return None,
+            match separator(b, at, b'}')? {
+                Next::Item(next) => at = next,
+                Next::Closed(end) => {
+                    at = end;
+                    break;
+                }
             }
         }
+    } else {
+        at += 1;
     }
     // Neither key: not a payload, which serde's path explains.
-    let whole = skip_ws(b, at + 1) == b.len();
+    let whole = skip_ws(b, at) == b.len();
     (whole && (have_type || have_events)).then_some(data)
 }
 
@@ -108,11 +111,9 @@ fn events(text: &str, at: usize, out: &mut Unescaped, events: &mut Vec<LogEvent>
         }
         let (event, next) = event(text, at, out)?;
         events.push(event);
-        at = skip_ws(b, next);
-        match b.get(at)? {
-            b',' => at = skip_ws(b, at + 1),
-            b']' => return Some(at + 1),
-            _ => return None,
+        match separator(b, next, b']')? {
+            Next::Item(next) => at = next,
+            Next::Closed(end) => return Some(end),
         }
     }
 }
@@ -155,11 +156,9 @@ fn event(text: &str, at: usize, out: &mut Unescaped) -> Option<(LogEvent, usize)
             return None;
         }
         seen |= bit;
-        at = skip_ws(b, at);
-        match b.get(at)? {
-            b',' => at = skip_ws(b, at + 1),
-            b'}' => return Some((event, at + 1)),
-            _ => return None,
+        match separator(b, at, b'}')? {
+            Next::Item(next) => at = next,
+            Next::Closed(end) => return Some((event, end)),
         }
     }
 }
@@ -174,13 +173,30 @@ fn filters(b: &[u8], at: usize, out: &mut Unescaped, names: &mut Vec<String>) ->
         return Some(at + 1);
     }
     loop {
-        at = skip_ws(b, out.string(b, at)?);
+        let next = out.string(b, at)?;
         names.push(out.to_string()?);
-        match b.get(at)? {
-            b',' => at = skip_ws(b, at + 1),
-            b']' => return Some(at + 1),
-            _ => return None,
+        match separator(b, next, b']')? {
+            Next::Item(next) => at = next,
+            Next::Closed(end) => return Some(end),
         }
+    }
+}
+
+/// What follows a member of an object or an element of an array.
+enum Next {
+    /// A comma: the next one starts here.
+    Item(usize),
+    /// The closing bracket: the index after it.
+    Closed(usize),
+}
+
+/// The comma or the closing `close` after the value that ended at `at` (whitespace around it).
+fn separator(b: &[u8], at: usize, close: u8) -> Option<Next> {
+    let at = skip_ws(b, at);
+    match *b.get(at)? {
+        b',' => Some(Next::Item(skip_ws(b, at + 1))),
+        c if c == close => Some(Next::Closed(at + 1)),
+        _ => None,
     }
 }
 

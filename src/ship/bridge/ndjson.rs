@@ -5,8 +5,5 @@ use crate::transaction::Transaction;
 
 /// One record as a line, newline included.
 pub fn encode(txn: &Transaction) -> Vec<u8> {
-    let mut line = Vec::with_capacity(1024);
-    txn.write_json(&mut line);
-    line.push(b'\n');
-    line
+    txn.json_line()
 }
