@@ -12,6 +12,7 @@
 
 pub use serde_json::Error;
 
+pub(crate) mod escape;
 pub(crate) mod scan16;
 
 use std::borrow::Cow;

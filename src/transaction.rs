@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-mod write;
+pub(crate) mod write;
 
 /// Value of the `schema` field of every record.
 pub const SCHEMA: &str = "apigw-stream/v1";

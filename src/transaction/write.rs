@@ -5,7 +5,7 @@
 
 use super::{Api, Body, BodyEncoding, Execution, Flags, Headers, Request, Response, Source};
 use super::{ApiKind, Transaction};
-use crate::json::scan16;
+use crate::json::escape::string;
 
 impl Transaction {
     /// The record as one line of JSON (no newline) appended to `out`.
@@ -230,54 +230,8 @@ fn optional_unsigned(out: &mut Vec<u8>, n: Option<u64>) {
     }
 }
 
-/// `s` as a JSON string, escaped as serde_json escapes: `\"`, `\\`, the short forms of
-/// backspace, form feed, newline, carriage return and tab, `\u00XX` for other control bytes;
-/// everything else as it is.
-fn string(out: &mut Vec<u8>, s: &str) {
-    let b = s.as_bytes();
-    out.reserve(b.len() + 2);
-    out.push(b'"');
-    let mut run = 0;
-    let mut at = 0;
-    while at < b.len() {
-        let m = scan16::masks(&scan16::load(b, at));
-        let mut special = m.quotes | m.backslashes | m.controls;
-        while special != 0 {
-            let p = at + special.trailing_zeros() as usize;
-            special &= special - 1;
-            out.extend_from_slice(&b[run..p]);
-            escape(out, b[p]);
-            run = p + 1;
-        }
-        at += 16;
-    }
-    out.extend_from_slice(&b[run..]);
-    out.push(b'"');
-}
-
-fn escape(out: &mut Vec<u8>, c: u8) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    match c {
-        b'"' => out.extend_from_slice(b"\\\""),
-        b'\\' => out.extend_from_slice(b"\\\\"),
-        0x08 => out.extend_from_slice(b"\\b"),
-        0x0c => out.extend_from_slice(b"\\f"),
-        b'\n' => out.extend_from_slice(b"\\n"),
-        b'\r' => out.extend_from_slice(b"\\r"),
-        b'\t' => out.extend_from_slice(b"\\t"),
-        _ => out.extend_from_slice(&[
-            b'\\',
-            b'u',
-            b'0',
-            b'0',
-            HEX[usize::from(c >> 4)],
-            HEX[usize::from(c & 0xf)],
-        ]),
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::super::{ExecutionLine, SourceFormat};
     use super::*;
     use proptest::prelude::*;
@@ -326,7 +280,9 @@ mod tests {
         proptest::collection::btree_map(text(), proptest::collection::vec(text(), 0..3), 0..4)
     }
 
-    fn record() -> impl Strategy<Value = Transaction> {
+    /// Records of every field kind, strings with every byte JSON escapes (shared with the UAP
+    /// writer's tests).
+    pub(crate) fn record() -> impl Strategy<Value = Transaction> {
         (
             (
                 text(),
