@@ -1,7 +1,7 @@
 //! Base64 (standard alphabet) for the large bodies: subscription payloads, SQS frames and the
 //! generator's events. `base64-simd` picks AVX2, SSE4.1 or NEON at run time, about 5× the
 //! `base64` crate on a 200 KB payload (and its callers no longer scan the alphabet first).
-//! Small values (header values in UAP) keep the `base64` crate's `Display` adapter.
+//! UAP's header values and bodies are appended straight into the object being written.
 
 use base64_simd::{STANDARD, STANDARD_NO_PAD};
 
@@ -33,6 +33,11 @@ pub fn decode(text: &[u8]) -> Result<Vec<u8>, Error> {
 /// Encode as standard base64 with padding.
 pub fn encode(bytes: &[u8]) -> String {
     STANDARD.encode_to_string(bytes)
+}
+
+/// Standard base64 with padding appended to `out`, with no string of its own on the way.
+pub fn append(out: &mut Vec<u8>, bytes: &[u8]) {
+    STANDARD.encode_append(bytes, out);
 }
 
 /// The error of a text the decoder refused: its first byte outside the alphabet, else its shape.

@@ -3,7 +3,6 @@
 
 mod e2e_support;
 
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,7 +45,7 @@ async fn aborted_shipper_messages_return_and_are_delivered() {
     let worker = tokio::spawn(
         pipeline
             .clone()
-            .ship_worker(Arc::new(AtomicBool::new(false))),
+            .ship_worker(tokio_util::sync::CancellationToken::new()),
     );
     // Wait for two windows to be accepted: the third is then in flight (250 ms each).
     let waited = tokio::time::Instant::now();

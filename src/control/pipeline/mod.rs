@@ -20,6 +20,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::counters;
 use crate::decode::{
@@ -585,6 +586,15 @@ impl LocalPipeline {
             return Ok(0);
         };
         let messages = self.receive_from(st.queue.as_ref()).await?;
+        self.stitch_received(st, messages).await
+    }
+
+    /// Run the stitch stage on a received batch (the body of [`stitch_once`](Self::stitch_once)).
+    async fn stitch_received(
+        &self,
+        st: &Stitching,
+        messages: Vec<InMessage>,
+    ) -> Result<usize, QueueError> {
         if messages.is_empty() {
             return Ok(0);
         }
@@ -657,10 +667,36 @@ impl LocalPipeline {
         true
     }
 
-    /// A stitch worker: [`stitch_once`](Self::stitch_once) until `stop` is set.
-    pub async fn stitch_worker(self: Arc<Self>, stop: Arc<AtomicBool>) {
-        while !stop.load(Ordering::Relaxed) {
-            if let Err(e) = self.stitch_once().await {
+    /// A receive that ends early, empty, when `stop` is cancelled: an idle worker stops at once
+    /// instead of at the end of its long poll (up to `receive_wait`, which the end of a run and
+    /// the stitch flush used to wait out). Only the wait is cut short: a batch received is
+    /// always processed. The embedded queue takes messages without awaiting, so a receive
+    /// dropped while it waits has taken none; an SQS receive cut off in flight would leave its
+    /// messages invisible until their visibility timeout, and workers stop only once the queues
+    /// have emptied.
+    async fn receive_until(
+        &self,
+        queue: &dyn Queue,
+        stop: &CancellationToken,
+    ) -> Result<Vec<InMessage>, QueueError> {
+        tokio::select! {
+            biased;
+            received = self.receive_from(queue) => received,
+            () = stop.cancelled() => Ok(Vec::new()),
+        }
+    }
+
+    /// A stitch worker: [`stitch_once`](Self::stitch_once) until `stop` is cancelled.
+    pub async fn stitch_worker(self: Arc<Self>, stop: CancellationToken) {
+        let Some(st) = self.stitch.get() else {
+            return;
+        };
+        while !stop.is_cancelled() {
+            let result = match self.receive_until(st.queue.as_ref(), &stop).await {
+                Ok(messages) => self.stitch_received(st, messages).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
                 self.count(|t| t.local.receive_errors += 1);
                 tracing::warn!(error = %e, "receiving from the stitch queue failed; retrying");
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -674,6 +710,11 @@ impl LocalPipeline {
     /// SQS event source mapping. Returns the batch size.
     pub async fn ship_once(&self) -> Result<usize, QueueError> {
         let messages = self.receive_from(self.queue.as_ref()).await?;
+        self.ship_batch(messages).await
+    }
+
+    /// Ship a received batch (the body of [`ship_once`](Self::ship_once)).
+    async fn ship_batch(&self, messages: Vec<InMessage>) -> Result<usize, QueueError> {
         if messages.is_empty() {
             return Ok(0);
         }
@@ -716,10 +757,14 @@ impl LocalPipeline {
         Ok(messages.len())
     }
 
-    /// A shipper worker: [`ship_once`](Self::ship_once) until `stop` is set.
-    pub async fn ship_worker(self: Arc<Self>, stop: Arc<AtomicBool>) {
-        while !stop.load(Ordering::Relaxed) {
-            if let Err(e) = self.ship_once().await {
+    /// A shipper worker: [`ship_once`](Self::ship_once) until `stop` is cancelled.
+    pub async fn ship_worker(self: Arc<Self>, stop: CancellationToken) {
+        while !stop.is_cancelled() {
+            let result = match self.receive_until(self.queue.as_ref(), &stop).await {
+                Ok(messages) => self.ship_batch(messages).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
                 self.count(|t| t.local.receive_errors += 1);
                 tracing::warn!(error = %e, "receiving from the queue failed; retrying");
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -765,13 +810,13 @@ impl LocalPipeline {
     /// Payload errors are logged and counted (`payload_errors`); the run goes on.
     pub async fn run(self: Arc<Self>, inputs: mpsc::Receiver<Input>) -> Summary {
         self.mark_started();
-        let stop = Arc::new(AtomicBool::new(false));
+        let stop = CancellationToken::new();
         let shippers: Vec<_> = (0..self.opts.shipper_workers.max(1))
             .map(|_| tokio::spawn(self.clone().ship_worker(stop.clone())))
             .collect();
         // The stitch workers stop on their own flag: at the end of the input the embedded
         // stitch queue is flushed by one reader, after they have finished their batches.
-        let stop_stitch = Arc::new(AtomicBool::new(false));
+        let mut stop_stitch = CancellationToken::new();
         let stitchers: Vec<_> = match self.stitch.get() {
             Some(st) => (0..st.workers.max(1))
                 .map(|_| tokio::spawn(self.clone().stitch_worker(stop_stitch.clone())))
@@ -802,7 +847,7 @@ impl LocalPipeline {
         self.inputs_done.store(true, Ordering::Relaxed);
         let mut stitchers = Some(stitchers);
         if let Some(st) = self.stitch.get().filter(|st| st.flush_at_end) {
-            stop_stitch.store(true, Ordering::Relaxed);
+            stop_stitch.cancel();
             for s in stitchers.take().into_iter().flatten() {
                 let _ = s.await;
             }
@@ -812,7 +857,7 @@ impl LocalPipeline {
                 tracing::warn!(queue = %st.queue.name(), "this stitch queue cannot be flushed at the end of the input; held parts wait out the hold");
             }
             // Whatever a failed send left comes back to workers, as in the Lambda.
-            stop_stitch.store(false, Ordering::Relaxed);
+            stop_stitch = CancellationToken::new();
             stitchers = Some(
                 (0..st.workers.max(1))
                     .map(|_| tokio::spawn(self.clone().stitch_worker(stop_stitch.clone())))
@@ -821,8 +866,8 @@ impl LocalPipeline {
         }
         let drained = self.drain().await;
         self.mark_finished();
-        stop.store(true, Ordering::Relaxed);
-        stop_stitch.store(true, Ordering::Relaxed);
+        stop.cancel();
+        stop_stitch.cancel();
         for s in shippers.into_iter().chain(stitchers.into_iter().flatten()) {
             let _ = s.await;
         }

@@ -149,7 +149,7 @@ fn headers(out: &mut Vec<u8>, list: &HeaderList<'_>, marks: &[(bool, &str)]) {
         out.push(b'"');
         content(out, name);
         out.push(b':');
-        base64_to(out, value);
+        crate::b64::append(out, value);
         out.push(b'"');
     };
     for (name, values) in &list.0 {
@@ -190,22 +190,8 @@ fn body(out: &mut Vec<u8>, b: &BodyView<'_>) {
     out.extend_from_slice(b"{\"length\":");
     out.extend_from_slice(itoa::Buffer::new().format(raw.len()).as_bytes());
     out.extend_from_slice(b",\"data\":\"");
-    base64_to(out, raw);
+    crate::b64::append(out, raw);
     out.extend_from_slice(b"\"}");
-}
-
-/// Standard base64 (padded) of `raw`, written into `out` without a temporary string.
-fn base64_to(out: &mut Vec<u8>, raw: &[u8]) {
-    let start = out.len();
-    out.resize(start + raw.len().div_ceil(3) * 4, 0);
-    match B64.encode_slice(raw, &mut out[start..]) {
-        Ok(written) => out.truncate(start + written),
-        // The buffer is sized for the padded output; should the engine disagree, its own string.
-        Err(_) => {
-            out.truncate(start);
-            out.extend_from_slice(B64.encode(raw).as_bytes());
-        }
-    }
 }
 
 fn truncated(b: &Option<BodyView>) -> bool {
