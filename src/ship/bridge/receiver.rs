@@ -23,6 +23,8 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::task::JoinHandle;
 
+mod uap_window;
+
 use super::view::RecordView;
 use super::{Secret, TOKEN_PATH, TRANSACTIONS_PATH};
 use crate::json::Text;
@@ -629,8 +631,16 @@ fn check_body(body: &Option<UapBody>, side: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Check a UAP window; the transaction ids on success, the first problem otherwise.
+/// Check a UAP window; the transaction ids on success, the first problem otherwise. A window
+/// in our encoder's exact shape is checked by hand; any other, or one that fails, by serde.
 pub fn validate_uap(body: &[u8]) -> Result<Vec<String>, String> {
+    match uap_window::check(body) {
+        Some(ids) => Ok(ids),
+        None => validate_uap_with_serde(body),
+    }
+}
+
+fn validate_uap_with_serde(body: &[u8]) -> Result<Vec<String>, String> {
     let window: UapWindow = crate::json::from_slice(body)
         .map_err(|e| format!("not a UAP window {{\"data\":[...]}}: {e}"))?;
     let mut ids = Vec::with_capacity(window.data.len());

@@ -1,0 +1,308 @@
+//! A UAP window checked by hand when it is exactly what our encoder writes (`uap.rs`: keys in
+//! that order, no spaces, no escapes). It makes the checks `validate_uap` makes, while reading:
+//! through serde, checking the windows was the embedded receiver's whole cost, a tenth of
+//! `local`'s CPU. Anything else (a check that fails, another shape, an escape) gives `None`, and
+//! the window takes serde's path, which names what is wrong. Whatever this takes, serde takes
+//! with the same ids (a property test holds the two together).
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+
+use crate::json::scan16;
+
+/// The transaction ids of a window in our encoder's shape that passes every check; `None`
+/// otherwise (check it with serde).
+pub(super) fn check(body: &[u8]) -> Option<Vec<String>> {
+    let text = std::str::from_utf8(body).ok()?;
+    let mut c = Cursor { text, at: 0 };
+    c.expect(b"{\"data\":[")?;
+    let mut ids = Vec::new();
+    if !c.eat(b"]") {
+        loop {
+            ids.push(c.transaction()?.to_string());
+            if c.eat(b"]") {
+                break;
+            }
+            c.expect(b",")?;
+        }
+    }
+    c.expect(b"}")?;
+    (c.at == body.len()).then_some(ids)
+}
+
+struct Cursor<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn eat(&mut self, token: &[u8]) -> bool {
+        let on = self
+            .text
+            .as_bytes()
+            .get(self.at..)
+            .is_some_and(|b| b.starts_with(token));
+        if on {
+            self.at += token.len();
+        }
+        on
+    }
+
+    fn expect(&mut self, token: &[u8]) -> Option<()> {
+        self.eat(token).then_some(())
+    }
+
+    /// A string without escapes or control bytes, borrowed.
+    fn string(&mut self) -> Option<&'a str> {
+        self.expect(b"\"")?;
+        let b = self.text.as_bytes();
+        let start = self.at;
+        let mut at = start;
+        while at < b.len() {
+            let m = scan16::masks(&scan16::load(b, at));
+            let special = m.quotes | m.backslashes | m.controls;
+            if special != 0 {
+                let p = at + special.trailing_zeros() as usize;
+                if b.get(p) != Some(&b'"') {
+                    return None;
+                }
+                self.at = p + 1;
+                return self.text.get(start..p);
+            }
+            at += 16;
+        }
+        None
+    }
+
+    fn non_empty(&mut self) -> Option<&'a str> {
+        self.string().filter(|s| !s.is_empty())
+    }
+
+    /// One transaction; its id.
+    fn transaction(&mut self) -> Option<&'a str> {
+        self.expect(b"{\"timestamp\":")?;
+        let (secs, ms) = self.string()?.split_once('.')?;
+        if secs.parse::<i64>().is_err() || ms.len() != 3 || !ms.bytes().all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        self.expect(b",\"version\":")?;
+        self.non_empty()?;
+        self.expect(b",\"transaction-id\":")?;
+        let id = self.non_empty()?;
+
+        self.expect(b",\"request\":{\"http-scheme\":")?;
+        self.string()?;
+        if self.eat(b",\"http-version\":") {
+            self.string()?;
+        }
+        self.expect(b",\"http-method\":")?;
+        self.non_empty()?;
+        self.expect(b",\"uri-query-fragment\":")?;
+        if !self.string()?.starts_with('/') {
+            return None;
+        }
+        if self.eat(b",\"host\":") {
+            self.string()?;
+        }
+        if self.eat(b",\"client-ip\":") {
+            self.string()?;
+        }
+        self.expect(b",\"connection\":{\"connection-ip\":")?;
+        self.non_empty()?;
+        self.expect(b",\"server-ip\":")?;
+        self.non_empty()?;
+        self.expect(b"},\"headers\":")?;
+        self.headers()?;
+        if self.eat(b",\"body\":") {
+            self.body()?;
+        }
+
+        self.expect(b"},\"response\":{\"status-code\":")?;
+        self.string()?.parse::<u16>().ok()?;
+        self.expect(b",\"headers\":")?;
+        self.headers()?;
+        if self.eat(b",\"body\":") {
+            self.body()?;
+        }
+
+        self.expect(b"},\"txn-meta-data\":{\"source_info\":{\"type\":")?;
+        self.string()?;
+        self.expect(b",\"version\":")?;
+        self.string()?;
+        self.expect(b",\"instance_id\":")?;
+        self.string()?;
+        self.expect(b"}}}")?;
+        Some(id)
+    }
+
+    /// `["name:base64(value)", ...]`, each name non-empty and each value standard base64.
+    fn headers(&mut self) -> Option<()> {
+        self.expect(b"[")?;
+        if self.eat(b"]") {
+            return Some(());
+        }
+        let mut buf = [0u8; 768];
+        loop {
+            let (name, value) = self.string()?.split_once(':')?;
+            let valid = if value.len() <= 1024 {
+                B64.decode_slice(value, &mut buf).is_ok()
+            } else {
+                B64.decode(value).is_ok()
+            };
+            if name.is_empty() || !valid {
+                return None;
+            }
+            if self.eat(b"]") {
+                return Some(());
+            }
+            self.expect(b",")?;
+        }
+    }
+
+    /// `{"length":n,"data":"base64"}` with `n` the decoded length.
+    fn body(&mut self) -> Option<()> {
+        self.expect(b"{\"length\":")?;
+        let b = self.text.as_bytes();
+        let digits = b
+            .get(self.at..)?
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        // The writer's integers: no leading zero, and short enough for any length in memory.
+        if digits == 0 || digits > 15 || (digits > 1 && b[self.at] == b'0') {
+            return None;
+        }
+        let length: usize = self.text.get(self.at..self.at + digits)?.parse().ok()?;
+        self.at += digits;
+        self.expect(b",\"data\":")?;
+        let raw = B64.decode(self.string()?).ok()?;
+        self.expect(b"}")?;
+        (raw.len() == length).then_some(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ship::bridge::window::{encode_record, window_body};
+    use crate::ship::bridge::Format;
+    use crate::transaction::Transaction;
+    use proptest::prelude::*;
+
+    fn window(records: &[Transaction]) -> Vec<u8> {
+        let encoded: Vec<_> = records
+            .iter()
+            .map(|t| encode_record(Format::Uap, t, 0, usize::MAX))
+            .collect();
+        window_body(&encoded, Format::Uap)
+    }
+
+    /// When the hand check takes a window, serde's check passes it with the same ids.
+    fn agrees(body: &[u8]) -> Result<bool, TestCaseError> {
+        let Some(ours) = check(body) else {
+            return Ok(false);
+        };
+        prop_assert_eq!(
+            Ok(ours),
+            super::super::validate_uap_with_serde(body),
+            "window {:?}",
+            String::from_utf8_lossy(body)
+        );
+        Ok(true)
+    }
+
+    fn plain() -> Transaction {
+        let mut t = crate::transaction::Transaction::new(
+            "r-1".into(),
+            1_686_411_388_007,
+            crate::transaction::Source::default(),
+        );
+        t.request.method = Some("GET".into());
+        t.request.path = Some("/pets/1".into());
+        t.request.query = Some("a=1".into());
+        t.request
+            .headers
+            .insert("user-agent".into(), vec!["curl/8 é".into()]);
+        t.request.body = Some(crate::transaction::Body {
+            data: "{\"a\":1}".into(),
+            encoding: crate::transaction::BodyEncoding::Utf8,
+            truncated: false,
+        });
+        t.response.status = Some(200);
+        t
+    }
+
+    #[test]
+    fn takes_our_windows_and_leaves_the_rest_to_serde() {
+        let mut second = plain();
+        second.id = "r-2".into();
+        second.request.method = None;
+        let body = window(&[plain(), second]);
+        assert_eq!(check(&body), Some(vec!["r-1".into(), "r-2".into()]));
+        assert_eq!(check(br#"{"data":[]}"#), Some(vec![]));
+        let text = String::from_utf8(body).unwrap();
+        // Each breaks a check or the shape: serde's path decides and names it.
+        for (from, to) in [
+            ("\"/pets/1?a=1\"", "\"pets\""),
+            ("\"status-code\":\"200\"", "\"status-code\":\"2x\""),
+            ("\"length\":7", "\"length\":8"),
+            ("\"length\":7", "\"length\":07"),
+            ("\"transaction-id\":\"r-1\"", "\"transaction-id\":\"\""),
+            (
+                "\"transaction-id\":\"r-1\"",
+                "\"transaction-id\":\"r\\u002d1\"",
+            ),
+            (
+                "\"timestamp\":\"1686411388.007\"",
+                "\"timestamp\":\"1686411388.07\"",
+            ),
+            ("user-agent:", ":"),
+            ("user-agent:", "user-agent:!"),
+            ("{\"data\":[", "{ \"data\":["),
+        ] {
+            let changed = text.replacen(from, to, 1);
+            assert_ne!(changed, text, "{from}");
+            assert_eq!(check(changed.as_bytes()), None, "{to}");
+        }
+        assert_eq!(check(&text.as_bytes()[..text.len() - 1]), None);
+    }
+
+    proptest! {
+        /// Every window our encoder writes is taken when no string in it needs an escape, and
+        /// taken as serde takes it.
+        #[test]
+        fn takes_what_the_encoder_writes(
+            records in proptest::collection::vec(crate::transaction::write::tests::record(), 0..4),
+        ) {
+            let body = window(&records);
+            let took = agrees(&body)?;
+            let serde = super::super::validate_uap_with_serde(&body);
+            let escapes = body.contains(&b'\\');
+            prop_assert_eq!(took, serde.is_ok() && !escapes, "{:?}", serde);
+        }
+
+        /// Mutated windows: whatever the hand check takes, serde takes with the same ids.
+        #[test]
+        fn mutated_windows_agree_with_serde(
+            records in proptest::collection::vec(crate::transaction::write::tests::record(), 1..3),
+            edits in proptest::collection::vec(
+                (any::<prop::sample::Index>(), 0u8..3, prop::sample::select(
+                    b"\"\\{}[],:0123456789-.=+/ Aa\x01".to_vec())),
+                1..4,
+            ),
+        ) {
+            let mut body = window(&records);
+            for (at, kind, byte) in edits {
+                let i = at.index(body.len() + 1);
+                match kind {
+                    0 => body.insert(i, byte),
+                    1 if i < body.len() => { body.remove(i); }
+                    _ if i < body.len() => body[i] = byte,
+                    _ => body.push(byte),
+                }
+            }
+            agrees(&body)?;
+        }
+    }
+}
