@@ -1,7 +1,9 @@
-//! The JSON codec of the record paths, in one place. Records are written by hand
-//! ([`crate::transaction::Transaction::write_json`], byte for byte serde_json's output); other
-//! values (the UAP objects) with sonic-rs, whose SIMD escaping serialized our records 1.4x faster
-//! than serde_json in the same run (`cargo bench --bench decode -- codec`; docs/performance.md).
+//! The JSON codec of the record paths, in one place. Records and UAP objects are written by hand
+//! (`transaction/write.rs`, byte for byte serde_json's output, and `ship/bridge/uap.rs`), their
+//! strings escaped by `json/escape.rs`; through serde's per-field calls even sonic-rs, which
+//! serialized our records 1.4x faster than serde_json (`cargo bench --bench decode -- codec`),
+//! left a fifth of the decode Lambda's time and a third of the shipper's in writing.
+//! Queued lines in the decoder's own shape are read by hand too (`ship/bridge/view/canonical.rs`).
 //! CloudWatch's own LogData shape is read by `decode/logs/envelope.rs`. Parsing stays on serde_json, from
 //! `&str` after one UTF-8 check of the whole text. sonic-rs measured no faster at records and lines
 //! on this target (x86_64 without AVX2 at compile time). It read LogData about a sixth faster, but
@@ -23,19 +25,6 @@ use std::borrow::Cow;
 #[derive(Debug, serde::Deserialize)]
 #[serde(transparent)]
 pub struct Text<'a>(#[serde(borrow)] pub Cow<'a, str>);
-
-/// `value` as JSON appended to `out`.
-pub fn append<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
-    // Plain data (strings, numbers, maps with string keys) written to a Vec cannot fail.
-    let _ = sonic_rs::to_writer(&mut *out, value);
-}
-
-/// `value` as JSON.
-pub fn to_vec<T: serde::Serialize + ?Sized>(value: &T) -> Vec<u8> {
-    let mut out = Vec::new();
-    append(&mut out, value);
-    out
-}
 
 /// A value from JSON text, strings borrowed from it where the type allows.
 pub fn from_slice<'a, T: serde::Deserialize<'a>>(json: &'a [u8]) -> Result<T, Error> {
@@ -124,13 +113,5 @@ mod tests {
                 d.deserialize_bytes(V)
             }
         }
-    }
-
-    #[test]
-    fn append_writes_json() {
-        let mut out = b"x".to_vec();
-        append(&mut out, &serde_json::json!({"a": "q\"\n", "b": [1, 2]}));
-        let back: serde_json::Value = serde_json::from_slice(&out[1..]).unwrap();
-        assert_eq!(back, serde_json::json!({"a": "q\"\n", "b": [1, 2]}));
     }
 }

@@ -667,18 +667,19 @@ impl LocalPipeline {
         true
     }
 
-    /// A receive that ends early, empty, when `stop` is cancelled: an idle worker stops at once
-    /// instead of at the end of its long poll (up to `receive_wait`, which the end of a run and
-    /// the stitch flush used to wait out). Only the wait is cut short: a batch received is
-    /// always processed. The embedded queue takes messages without awaiting, so a receive
-    /// dropped while it waits has taken none; an SQS receive cut off in flight would leave its
-    /// messages invisible until their visibility timeout, and workers stop only once the queues
-    /// have emptied.
+    /// A receive that ends early, empty, when `stop` is cancelled: an idle worker on the embedded
+    /// queue stops at once instead of at the end of its long poll (up to `receive_wait`, which
+    /// the end of a run and the stitch flush used to wait out). Only the wait is cut short: a
+    /// batch received is always processed. An SQS receive is never dropped in flight (see
+    /// [`Queue::receive_is_cancel_safe`]): the worker finishes its poll and ships what it got.
     async fn receive_until(
         &self,
         queue: &dyn Queue,
         stop: &CancellationToken,
     ) -> Result<Vec<InMessage>, QueueError> {
+        if !queue.receive_is_cancel_safe() {
+            return self.receive_from(queue).await;
+        }
         tokio::select! {
             biased;
             received = self.receive_from(queue) => received,
@@ -699,7 +700,8 @@ impl LocalPipeline {
             if let Err(e) = result {
                 self.count(|t| t.local.receive_errors += 1);
                 tracing::warn!(error = %e, "receiving from the stitch queue failed; retrying");
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                // A pause before retrying, over at once when the run stops the worker.
+                let _ = tokio::time::timeout(Duration::from_millis(200), stop.cancelled()).await;
             }
         }
     }
@@ -767,7 +769,8 @@ impl LocalPipeline {
             if let Err(e) = result {
                 self.count(|t| t.local.receive_errors += 1);
                 tracing::warn!(error = %e, "receiving from the queue failed; retrying");
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                // A pause before retrying, over at once when the run stops the worker.
+                let _ = tokio::time::timeout(Duration::from_millis(200), stop.cancelled()).await;
             }
         }
     }
@@ -814,7 +817,7 @@ impl LocalPipeline {
         let shippers: Vec<_> = (0..self.opts.shipper_workers.max(1))
             .map(|_| tokio::spawn(self.clone().ship_worker(stop.clone())))
             .collect();
-        // The stitch workers stop on their own flag: at the end of the input the embedded
+        // The stitch workers stop on their own token: at the end of the input the embedded
         // stitch queue is flushed by one reader, after they have finished their batches.
         let mut stop_stitch = CancellationToken::new();
         let stitchers: Vec<_> = match self.stitch.get() {

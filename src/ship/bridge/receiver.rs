@@ -606,6 +606,13 @@ fn check_headers(headers: &[Text], side: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// UAP's `"secs.millis"`: whole seconds, a dot, three digits.
+fn timestamp_ok(t: &str) -> bool {
+    t.split_once('.').is_some_and(|(s, ms)| {
+        s.parse::<i64>().is_ok() && ms.len() == 3 && ms.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
 /// Valid standard base64; short values are decoded on the stack.
 fn is_base64(value: &str) -> bool {
     let mut buf = [0u8; 768];
@@ -646,10 +653,7 @@ fn validate_uap_with_serde(body: &[u8]) -> Result<Vec<String>, String> {
     let mut ids = Vec::with_capacity(window.data.len());
     for (i, t) in window.data.into_iter().enumerate() {
         let fail = |what: String| format!("data[{i}] ({}): {what}", t.transaction_id);
-        let ts_ok = t.timestamp.split_once('.').is_some_and(|(s, ms)| {
-            s.parse::<i64>().is_ok() && ms.len() == 3 && ms.bytes().all(|b| b.is_ascii_digit())
-        });
-        if !ts_ok {
+        if !timestamp_ok(&t.timestamp) {
             return Err(fail(format!(
                 "timestamp {:?} is not \"secs.millis\"",
                 t.timestamp

@@ -471,6 +471,12 @@ fn call_error(queue: &str, operation: &'static str, message: impl Into<String>) 
 
 #[async_trait]
 impl Queue for MemoryQueue {
+    /// `receive` takes messages and returns them without an await in between: dropped while it
+    /// waits, it has taken none.
+    fn receive_is_cancel_safe(&self) -> bool {
+        true
+    }
+
     fn receive_everything(&self, visibility: Duration) -> Option<Vec<InMessage>> {
         let now = Instant::now();
         let mut state = self.lock();

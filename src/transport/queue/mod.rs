@@ -162,8 +162,6 @@ pub trait Queue: Send + Sync {
     /// Returns the entries that failed; an `Err` means the call itself failed (all entries unsent).
     async fn send_batch(&self, entries: &[OutMessage]) -> Result<Vec<EntryFailure>, QueueError>;
 
-    /// One `SendMessageBatch` call to a FIFO queue (same limits as [`Queue::send_batch`]).
-    /// Queues that are not FIFO refuse it.
     /// Every message the queue holds, visible or in flight, received at once (grouped by message
     /// group, in send order), whatever the message groups in flight and the batch limit. Only
     /// for a queue this process alone produces to and consumes from, once its producers and
@@ -174,6 +172,16 @@ pub trait Queue: Send + Sync {
         None
     }
 
+    /// Whether a `receive` dropped while it waits has taken no message, so that a stopping
+    /// worker may cut its long poll short. Not for SQS: a call dropped in flight may already have
+    /// been given messages, which would stay hidden until their visibility timeout and count a
+    /// receive towards the dead-letter queue.
+    fn receive_is_cancel_safe(&self) -> bool {
+        false
+    }
+
+    /// One `SendMessageBatch` call to a FIFO queue (same limits as [`Queue::send_batch`]).
+    /// Queues that are not FIFO refuse it.
     async fn send_fifo_batch(
         &self,
         entries: &[FifoMessage],

@@ -81,9 +81,7 @@ impl<'a> Cursor<'a> {
     /// One transaction; its id.
     fn transaction(&mut self) -> Option<&'a str> {
         self.expect(b"{\"timestamp\":")?;
-        let (secs, ms) = self.string()?.split_once('.')?;
-        if secs.parse::<i64>().is_err() || ms.len() != 3 || !ms.bytes().all(|b| b.is_ascii_digit())
-        {
+        if !super::timestamp_ok(self.string()?) {
             return None;
         }
         self.expect(b",\"version\":")?;
@@ -142,15 +140,9 @@ impl<'a> Cursor<'a> {
         if self.eat(b"]") {
             return Some(());
         }
-        let mut buf = [0u8; 768];
         loop {
             let (name, value) = self.string()?.split_once(':')?;
-            let valid = if value.len() <= 1024 {
-                B64.decode_slice(value, &mut buf).is_ok()
-            } else {
-                B64.decode(value).is_ok()
-            };
-            if name.is_empty() || !valid {
+            if name.is_empty() || !super::is_base64(value) {
                 return None;
             }
             if self.eat(b"]") {
