@@ -14,6 +14,7 @@
 
 pub use serde_json::Error;
 
+pub(crate) mod cursor;
 pub(crate) mod escape;
 pub(crate) mod scan16;
 

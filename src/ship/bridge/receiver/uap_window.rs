@@ -8,13 +8,13 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 
-use crate::json::scan16;
+use crate::json::cursor::Cursor;
 
 /// The transaction ids of a window in our encoder's shape that passes every check; `None`
 /// otherwise (check it with serde).
 pub(super) fn check(body: &[u8]) -> Option<Vec<String>> {
     let text = std::str::from_utf8(body).ok()?;
-    let mut c = Cursor { text, at: 0 };
+    let mut c = Window(Cursor::new(text));
     c.expect(b"{\"data\":[")?;
     let mut ids = Vec::new();
     if !c.eat(b"]") {
@@ -27,51 +27,29 @@ pub(super) fn check(body: &[u8]) -> Option<Vec<String>> {
         }
     }
     c.expect(b"}")?;
-    (c.at == body.len()).then_some(ids)
+    c.is_at_end().then_some(ids)
 }
 
-struct Cursor<'a> {
-    text: &'a str,
-    at: usize,
+/// The window's reader: the shared cursor, with the UAP shape.
+struct Window<'a>(Cursor<'a>);
+
+impl<'a> std::ops::Deref for Window<'a> {
+    type Target = Cursor<'a>;
+    fn deref(&self) -> &Cursor<'a> {
+        &self.0
+    }
 }
 
-impl<'a> Cursor<'a> {
-    fn eat(&mut self, token: &[u8]) -> bool {
-        let on = self
-            .text
-            .as_bytes()
-            .get(self.at..)
-            .is_some_and(|b| b.starts_with(token));
-        if on {
-            self.at += token.len();
-        }
-        on
+impl std::ops::DerefMut for Window<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
     }
+}
 
-    fn expect(&mut self, token: &[u8]) -> Option<()> {
-        self.eat(token).then_some(())
-    }
-
+impl<'a> Window<'a> {
     /// A string without escapes or control bytes, borrowed.
     fn string(&mut self) -> Option<&'a str> {
-        self.expect(b"\"")?;
-        let b = self.text.as_bytes();
-        let start = self.at;
-        let mut at = start;
-        while at < b.len() {
-            let m = scan16::masks(&scan16::load(b, at));
-            let special = m.quotes | m.backslashes | m.controls;
-            if special != 0 {
-                let p = at + special.trailing_zeros() as usize;
-                if b.get(p) != Some(&b'"') {
-                    return None;
-                }
-                self.at = p + 1;
-                return self.text.get(start..p);
-            }
-            at += 16;
-        }
-        None
+        self.plain_string()
     }
 
     fn non_empty(&mut self) -> Option<&'a str> {
@@ -155,18 +133,12 @@ impl<'a> Cursor<'a> {
     /// `{"length":n,"data":"base64"}` with `n` the decoded length.
     fn body(&mut self) -> Option<()> {
         self.expect(b"{\"length\":")?;
-        let b = self.text.as_bytes();
-        let digits = b
-            .get(self.at..)?
-            .iter()
-            .take_while(|c| c.is_ascii_digit())
-            .count();
+        let digits = self.digits();
         // The writer's integers: no leading zero, and short enough for any length in memory.
-        if digits == 0 || digits > 15 || (digits > 1 && b[self.at] == b'0') {
+        if digits.is_empty() || digits.len() > 15 || (digits.len() > 1 && digits.starts_with('0')) {
             return None;
         }
-        let length: usize = self.text.get(self.at..self.at + digits)?.parse().ok()?;
-        self.at += digits;
+        let length: usize = digits.parse().ok()?;
         self.expect(b",\"data\":")?;
         let raw = B64.decode(self.string()?).ok()?;
         self.expect(b"}")?;
@@ -278,22 +250,10 @@ mod tests {
         #[test]
         fn mutated_windows_agree_with_serde(
             records in proptest::collection::vec(crate::transaction::write::tests::record(), 1..3),
-            edits in proptest::collection::vec(
-                (any::<prop::sample::Index>(), 0u8..3, prop::sample::select(
-                    b"\"\\{}[],:0123456789-.=+/ Aa\x01".to_vec())),
-                1..4,
-            ),
+            edits in crate::json::cursor::tests::edits(b"\"\\{}[],:0123456789-.=+/ Aa\x01"),
         ) {
             let mut body = window(&records);
-            for (at, kind, byte) in edits {
-                let i = at.index(body.len() + 1);
-                match kind {
-                    0 => body.insert(i, byte),
-                    1 if i < body.len() => { body.remove(i); }
-                    _ if i < body.len() => body[i] = byte,
-                    _ => body.push(byte),
-                }
-            }
+            crate::json::cursor::tests::mutate(&mut body, &edits);
             agrees(&body)?;
         }
     }

@@ -9,43 +9,34 @@
 use std::borrow::Cow;
 
 use super::{ApiView, BodyView, FlagsView, HeaderList, RecordView, RequestView, ResponseView};
-use crate::json::scan16;
+use crate::json::cursor::Cursor;
 use crate::transaction::BodyEncoding;
 
 /// The view of a line in the decoder's own shape, or `None` (read it with serde_json).
 pub(super) fn read(line: &[u8]) -> Option<RecordView<'_>> {
     let text = std::str::from_utf8(line).ok()?;
-    let mut c = Cursor { text, at: 0 };
+    let mut c = Line(Cursor::new(text));
     let view = c.record()?;
-    (c.at == line.len()).then_some(view)
+    c.is_at_end().then_some(view)
 }
 
-struct Cursor<'a> {
-    text: &'a str,
-    at: usize,
+/// The line's reader: the shared cursor, with the record's shape.
+struct Line<'a>(Cursor<'a>);
+
+impl<'a> std::ops::Deref for Line<'a> {
+    type Target = Cursor<'a>;
+    fn deref(&self) -> &Cursor<'a> {
+        &self.0
+    }
 }
 
-impl<'a> Cursor<'a> {
-    fn bytes(&self) -> &'a [u8] {
-        self.text.as_bytes()
+impl std::ops::DerefMut for Line<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
     }
+}
 
-    /// Consume `token` if the text goes on with it.
-    fn eat(&mut self, token: &[u8]) -> bool {
-        let on = self
-            .bytes()
-            .get(self.at..)
-            .is_some_and(|b| b.starts_with(token));
-        if on {
-            self.at += token.len();
-        }
-        on
-    }
-
-    fn expect(&mut self, token: &[u8]) -> Option<()> {
-        self.eat(token).then_some(())
-    }
-
+impl<'a> Line<'a> {
     fn record(&mut self) -> Option<RecordView<'a>> {
         self.expect(b"{\"schema\":")?;
         self.skip_string()?;
@@ -266,26 +257,20 @@ impl<'a> Cursor<'a> {
     /// An integer as the writer writes one: `-`? then `0` or digits without a leading zero,
     /// within i64 (serde_json reads anything longer as a float, which these fields refuse).
     fn integer(&mut self) -> Option<i64> {
-        let b = self.bytes();
         let negative = self.eat(b"-");
-        let start = self.at;
-        let digits = b
-            .get(start..)?
-            .iter()
-            .take_while(|c| c.is_ascii_digit())
-            .count();
-        if digits == 0 || digits > 19 || (digits > 1 && b[start] == b'0') {
-            return None;
-        }
+        let digits = self.digits();
         // serde_json reads `-0` as a float, which these fields refuse.
-        if negative && digits == 1 && b[start] == b'0' {
+        if digits.is_empty()
+            || digits.len() > 19
+            || (digits.len() > 1 && digits.starts_with('0'))
+            || (negative && digits == "0")
+        {
             return None;
         }
-        self.at += digits;
         // At most 19 digits: fits an i128 whatever they are.
-        let magnitude = b[start..self.at]
-            .iter()
-            .fold(0i128, |n, &d| n * 10 + i128::from(d - b'0'));
+        let magnitude = digits
+            .bytes()
+            .fold(0i128, |n, d| n * 10 + i128::from(d - b'0'));
         i64::try_from(if negative { -magnitude } else { magnitude }).ok()
     }
 
@@ -307,54 +292,19 @@ impl<'a> Cursor<'a> {
 
     /// A string: borrowed from the line when it has no escapes, else unescaped into its own.
     fn string(&mut self) -> Option<Cow<'a, str>> {
-        let (start, end, escaped) = self.string_span()?;
-        let raw = self.text.get(start..end)?;
-        if !escaped {
-            return Some(Cow::Borrowed(raw));
+        match self.string_raw()? {
+            (raw, false) => Some(Cow::Borrowed(raw)),
+            (raw, true) => unescape(raw).map(Cow::Owned),
         }
-        unescape(raw).map(Cow::Owned)
     }
 
     fn skip_string(&mut self) -> Option<()> {
-        let (start, end, escaped) = self.string_span()?;
+        let (raw, escaped) = self.string_raw()?;
         if escaped {
-            // Checked as `string` would read it: a skipped `\u` escape is serde's to judge.
-            unescape(self.text.get(start..end)?)?;
+            // Checked as `string` would read it: a surrogate or a bad escape is serde's to judge.
+            unescape(raw)?;
         }
         Some(())
-    }
-
-    /// The content of the string at the cursor (between its quotes) and whether it has escapes;
-    /// the cursor moves past it. A raw control byte or no closing quote: `None`.
-    fn string_span(&mut self) -> Option<(usize, usize, bool)> {
-        self.expect(b"\"")?;
-        let b = self.bytes();
-        let start = self.at;
-        let mut escaped = false;
-        let mut at = start;
-        // 16 bytes at a time to the first quote, backslash or control byte. Past an escape the
-        // scan starts again after the escaped byte (`unescape` judges the escape itself).
-        while at < b.len() {
-            let m = scan16::masks(&scan16::load(b, at));
-            let special = m.quotes | m.backslashes | m.controls;
-            if special == 0 {
-                at += 16;
-                continue;
-            }
-            let p = at + special.trailing_zeros() as usize;
-            match b.get(p)? {
-                b'"' => {
-                    self.at = p + 1;
-                    return Some((start, p, escaped));
-                }
-                b'\\' => {
-                    escaped = true;
-                    at = p + 2;
-                }
-                _ => return None,
-            }
-        }
-        None
     }
 }
 
@@ -534,22 +484,10 @@ mod tests {
         #[test]
         fn mutated_lines_agree_with_serde(
             t in crate::transaction::write::tests::record(),
-            edits in proptest::collection::vec(
-                (any::<prop::sample::Index>(), 0u8..3, prop::sample::select(
-                    b"\"\\{}[],:0123456789-.eE tfnul/bu \x01\x7f".to_vec())),
-                1..4,
-            ),
+            edits in crate::json::cursor::tests::edits(b"\"\\{}[],:0123456789-.eE tfnul/bu \x01\x7f"),
         ) {
             let mut line = line_of(&t);
-            for (at, kind, byte) in edits {
-                let i = at.index(line.len() + 1);
-                match kind {
-                    0 => line.insert(i, byte),
-                    1 if i < line.len() => { line.remove(i); }
-                    _ if i < line.len() => line[i] = byte,
-                    _ => line.push(byte),
-                }
-            }
+            crate::json::cursor::tests::mutate(&mut line, &edits);
             agrees(&line)?;
         }
 
