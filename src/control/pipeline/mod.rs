@@ -579,17 +579,8 @@ impl LocalPipeline {
             .await
     }
 
-    /// One stitch "invocation": receive fragments and run the stitch stage (the decode Lambda's
-    /// code) on them; delete what it settled. Returns the batch size.
-    pub async fn stitch_once(&self) -> Result<usize, QueueError> {
-        let Some(st) = self.stitch.get() else {
-            return Ok(0);
-        };
-        let messages = self.receive_from(st.queue.as_ref()).await?;
-        self.stitch_received(st, messages).await
-    }
-
-    /// Run the stitch stage on a received batch (the body of [`stitch_once`](Self::stitch_once)).
+    /// One stitch "invocation" on a received batch of fragments: run the stitch stage (the
+    /// decode Lambda's code) on them; delete what it settled. Returns the batch size.
     async fn stitch_received(
         &self,
         st: &Stitching,
@@ -687,35 +678,42 @@ impl LocalPipeline {
         }
     }
 
-    /// A stitch worker: [`stitch_once`](Self::stitch_once) until `stop` is cancelled.
-    pub async fn stitch_worker(self: Arc<Self>, stop: CancellationToken) {
-        let Some(st) = self.stitch.get() else {
-            return;
-        };
+    /// Receive from `queue` and `process` each batch until `stop` is cancelled; a failed receive
+    /// or batch is counted and retried after a pause.
+    async fn work<'s, Fut>(
+        &'s self,
+        queue: &dyn Queue,
+        stop: &CancellationToken,
+        process: impl Fn(Vec<InMessage>) -> Fut,
+    ) where
+        Fut: std::future::Future<Output = Result<usize, QueueError>> + 's,
+    {
         while !stop.is_cancelled() {
-            let result = match self.receive_until(st.queue.as_ref(), &stop).await {
-                Ok(messages) => self.stitch_received(st, messages).await,
+            let result = match self.receive_until(queue, stop).await {
+                Ok(messages) => process(messages).await,
                 Err(e) => Err(e),
             };
             if let Err(e) = result {
                 self.count(|t| t.local.receive_errors += 1);
-                tracing::warn!(error = %e, "receiving from the stitch queue failed; retrying");
+                tracing::warn!(queue = %queue.name(), error = %e, "receiving from the queue failed; retrying");
                 // A pause before retrying, over at once when the run stops the worker.
                 let _ = tokio::time::timeout(Duration::from_millis(200), stop.cancelled()).await;
             }
         }
     }
 
-    /// One shipper "invocation": receive a batch, run the ship stage on it (ship, then settle
+    /// A stitch worker: stitch batches until `stop` is cancelled.
+    pub async fn stitch_worker(self: Arc<Self>, stop: CancellationToken) {
+        if let Some(st) = self.stitch.get() {
+            self.work(st.queue.as_ref(), &stop, |m| self.stitch_received(st, m))
+                .await;
+        }
+    }
+
+    /// One shipper "invocation" on a received batch: run the ship stage on it (ship, then settle
     /// with the queue), delete what was delivered. Messages reported failed stay hidden until
     /// their visibility timeout ends, then come back (or go to the dead-letter queue), as with the
     /// SQS event source mapping. Returns the batch size.
-    pub async fn ship_once(&self) -> Result<usize, QueueError> {
-        let messages = self.receive_from(self.queue.as_ref()).await?;
-        self.ship_batch(messages).await
-    }
-
-    /// Ship a received batch (the body of [`ship_once`](Self::ship_once)).
     async fn ship_batch(&self, messages: Vec<InMessage>) -> Result<usize, QueueError> {
         if messages.is_empty() {
             return Ok(0);
@@ -759,20 +757,10 @@ impl LocalPipeline {
         Ok(messages.len())
     }
 
-    /// A shipper worker: [`ship_once`](Self::ship_once) until `stop` is cancelled.
+    /// A shipper worker: ship batches until `stop` is cancelled.
     pub async fn ship_worker(self: Arc<Self>, stop: CancellationToken) {
-        while !stop.is_cancelled() {
-            let result = match self.receive_until(self.queue.as_ref(), &stop).await {
-                Ok(messages) => self.ship_batch(messages).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = result {
-                self.count(|t| t.local.receive_errors += 1);
-                tracing::warn!(error = %e, "receiving from the queue failed; retrying");
-                // A pause before retrying, over at once when the run stops the worker.
-                let _ = tokio::time::timeout(Duration::from_millis(200), stop.cancelled()).await;
-            }
-        }
+        self.work(self.queue.as_ref(), &stop, |m| self.ship_batch(m))
+            .await;
     }
 
     /// Wait until the queue is empty (everything delivered or dead-lettered), or the drain

@@ -115,12 +115,6 @@ pub fn encode_view(txn: &RecordView<'_>, out: &mut Vec<u8>) {
 }
 
 /// `"secs.millis"`, e.g. `1686411388000` → `"1686411388.000"` (negative times stay well-formed).
-pub fn timestamp(time_ms: i64) -> String {
-    let mut out = Vec::with_capacity(24);
-    timestamp_to(&mut out, time_ms);
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 fn timestamp_to(out: &mut Vec<u8>, time_ms: i64) {
     out.extend_from_slice(
         itoa::Buffer::new()
@@ -317,6 +311,11 @@ mod tests {
 
     #[test]
     fn timestamp_is_secs_dot_millis() {
+        let timestamp = |ms| {
+            let mut out = Vec::new();
+            timestamp_to(&mut out, ms);
+            String::from_utf8(out).unwrap()
+        };
         assert_eq!(timestamp(1_686_411_388_007), "1686411388.007");
         assert_eq!(timestamp(0), "0.000");
         assert_eq!(timestamp(-1), "-1.999");
