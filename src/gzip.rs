@@ -24,6 +24,68 @@ pub fn output_capacity(data: &[u8], limit: usize) -> usize {
         .min(limit.saturating_add(1))
 }
 
+/// Why [`gunzip`] stopped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GunzipError {
+    #[error("{0}")]
+    Corrupt(String),
+    #[error("truncated stream")]
+    Truncated,
+    #[error("decompresses to more than {limit} bytes")]
+    TooLarge { limit: usize },
+}
+
+/// Every gzip member of `data` (Firehose concatenates them) decompressed, failing once more than
+/// `limit` bytes come out, so a gzip bomb costs at most `limit` bytes of memory.
+///
+/// zlib inflates straight into the vector's spare room: `Read::read_to_end` first zeroes every
+/// byte it reads into, a megabyte per CloudWatch payload.
+pub fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, GunzipError> {
+    use flate2::{Decompress, FlushDecompress, Status};
+    // One byte past the limit tells "exactly at the limit" from "over it".
+    let most = limit.saturating_add(1);
+    let mut out = Vec::with_capacity(output_capacity(data, limit));
+    let mut rest = data;
+    while !rest.is_empty() {
+        // A fresh state per member: zlib's gzip mode reads its header and checks its CRC and
+        // length.
+        let mut member = Decompress::new_gzip(15);
+        loop {
+            if out.len() == out.capacity() {
+                if out.len() >= most {
+                    return Err(GunzipError::TooLarge { limit });
+                }
+                let more = out.capacity().max(64 * 1024).min(most - out.len());
+                out.reserve_exact(more);
+            }
+            let (read, wrote) = (member.total_in(), out.len());
+            let status = member
+                .decompress_vec(rest, &mut out, FlushDecompress::None)
+                .map_err(|e| GunzipError::Corrupt(e.to_string()))?;
+            // Bounded by `rest.len()`: zlib reads no more than it is given.
+            rest = &rest[(member.total_in() - read) as usize..];
+            if out.len() > limit {
+                return Err(GunzipError::TooLarge { limit });
+            }
+            match status {
+                Status::StreamEnd => break,
+                // No progress with room left to write: the input ended inside the member.
+                _ if out.len() < out.capacity()
+                    && out.len() == wrote
+                    && member.total_in() == read =>
+                {
+                    return Err(GunzipError::Truncated);
+                }
+                _ if rest.is_empty() && out.len() < out.capacity() => {
+                    return Err(GunzipError::Truncated);
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// `data` gzipped (tests of the gzip readers).
 #[cfg(test)]
 pub(crate) fn gz(data: &[u8]) -> Vec<u8> {
@@ -50,5 +112,89 @@ mod tests {
         assert_eq!(output_capacity(&[0x1f], 100), 8);
         // Not gzip: no trailer to read, the usual guess.
         assert_eq!(output_capacity(&[0xff; 100], 1 << 20), 800);
+    }
+
+    /// flate2's own reader of concatenated members: the reading `gunzip` must agree with.
+    fn oracle(data: &[u8]) -> std::io::Result<Vec<u8>> {
+        use std::io::Read;
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(data).read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    fn text(n: usize, seed: u64) -> Vec<u8> {
+        // Compressible but not trivial: words from a small pseudo-random walk.
+        let mut x = seed | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let alphabet = b"abc {}\":,0123456789\n";
+                alphabet[(x % alphabet.len() as u64) as usize]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn members_are_read_as_flate2_reads_them() {
+        for sizes in [
+            &[0usize][..],
+            &[1],
+            &[100_000],
+            &[5, 0, 70_000],
+            &[300_000, 1],
+        ] {
+            let mut data = Vec::new();
+            for (i, &n) in sizes.iter().enumerate() {
+                data.extend(gz(&text(n, i as u64 + 7)));
+            }
+            let expected = oracle(&data).unwrap();
+            assert_eq!(expected.len(), sizes.iter().sum::<usize>());
+            assert_eq!(gunzip(&data, 1 << 20).unwrap(), expected, "{sizes:?}");
+            // A trailer that lies about the size only changes the first guess.
+            let n = data.len();
+            data[n - 4..].copy_from_slice(&3u32.to_le_bytes());
+            assert!(gunzip(&data, 1 << 20).is_err(), "ISIZE is checked");
+        }
+    }
+
+    #[test]
+    fn every_cut_is_an_error_never_a_short_read() {
+        let data = gz(&text(20_000, 3));
+        for cut in 1..data.len() {
+            let got = gunzip(&data[..cut], 1 << 20);
+            assert!(got.is_err(), "cut at {cut} of {}", data.len());
+            assert!(oracle(&data[..cut]).is_err());
+        }
+    }
+
+    #[test]
+    fn the_cap_is_exact() {
+        let data = gz(&text(10_000, 5));
+        assert_eq!(gunzip(&data, 10_000).unwrap().len(), 10_000);
+        assert_eq!(
+            gunzip(&data, 9_999),
+            Err(GunzipError::TooLarge { limit: 9_999 })
+        );
+        // A bomb stops at the cap: 64 MiB of zeros, 1 MiB allowed.
+        let bomb = gz(&vec![0u8; 64 << 20]);
+        assert_eq!(
+            gunzip(&bomb, 1 << 20),
+            Err(GunzipError::TooLarge { limit: 1 << 20 })
+        );
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        let good = gz(b"{}");
+        let mut tail = good.clone();
+        tail.extend_from_slice(b"not gzip");
+        assert!(matches!(gunzip(&tail, 100), Err(GunzipError::Corrupt(_))));
+        assert!(oracle(&tail).is_err());
+        assert!(gunzip(b"\x1f\x8b not deflate at all", 100).is_err());
+        let mut flipped = good;
+        flipped[12] ^= 0xff;
+        assert!(gunzip(&flipped, 100).is_err());
     }
 }

@@ -16,6 +16,12 @@ pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
 /// `s` escaped, without the quotes: for a string written in several pieces.
 pub(crate) fn content(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
+    // Short values (a method, a stage, a status text) are most of a record's strings: a byte
+    // test beats padding them into a block.
+    if b.len() < 16 && !b.iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\') {
+        out.extend_from_slice(b);
+        return;
+    }
     out.reserve(b.len());
     let mut run = 0;
     let mut at = 0;

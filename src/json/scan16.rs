@@ -17,6 +17,18 @@ pub fn load(b: &[u8], from: usize) -> [u8; 16] {
     if let Some(Ok(chunk)) = b.get(from..from + 16).map(<[u8; 16]>::try_from) {
         return chunk;
     }
+    let n = b.len();
+    if let (Some(Ok(last)), Some(skip)) = (
+        b.get(n.wrapping_sub(16)..).map(<[u8; 16]>::try_from),
+        from.checked_sub(n.wrapping_sub(16)).filter(|&s| s < 16),
+    ) {
+        // The last 16 bytes, moved down by the ones before `from`, spaces shifted in behind:
+        // no call to `memcpy` for the tail of every line and string.
+        let skip = 8 * skip as u32;
+        let spaces = u128::from_ne_bytes([b' '; 16]);
+        let v = u128::from_le_bytes(last) >> skip | spaces.checked_shl(128 - skip).unwrap_or(0);
+        return v.to_le_bytes();
+    }
     let mut chunk = [b' '; 16];
     let rest = b.get(from..).unwrap_or_default();
     chunk[..rest.len()].copy_from_slice(rest);

@@ -5,10 +5,9 @@
 //! compression ratio seen so far, compresses, and halves the chunk if it came out too big.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::ops::Range;
 
-use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
@@ -299,15 +298,11 @@ pub fn ndjson_of(body: &str) -> Result<std::borrow::Cow<'_, [u8]>, FrameError> {
     }
     let gz =
         crate::b64::decode(trimmed.as_bytes()).map_err(|e| FrameError::Base64(e.to_string()))?;
-    let mut out = Vec::with_capacity(crate::gzip::output_capacity(&gz, MAX_UNPACKED_BYTES));
-    MultiGzDecoder::new(gz.as_slice())
-        .take(MAX_UNPACKED_BYTES as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| FrameError::Gzip(e.to_string()))?;
-    if out.len() > MAX_UNPACKED_BYTES {
-        return Err(FrameError::TooLarge);
+    match crate::gzip::gunzip(&gz, MAX_UNPACKED_BYTES) {
+        Ok(out) => Ok(std::borrow::Cow::Owned(out)),
+        Err(crate::gzip::GunzipError::TooLarge { .. }) => Err(FrameError::TooLarge),
+        Err(e) => Err(FrameError::Gzip(e.to_string())),
     }
-    Ok(std::borrow::Cow::Owned(out))
 }
 
 /// The non-blank lines of NDJSON text, each with its line number (from 1), newline excluded.

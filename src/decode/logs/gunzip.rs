@@ -1,33 +1,18 @@
 //! Size-capped gzip decompression. Reads every concatenated member (Firehose S3 objects) and stops
 //! as soon as the output passes the cap, so a gzip bomb costs at most `limit` bytes of memory.
 
-use std::io::Read;
-
-use flate2::read::MultiGzDecoder;
-
 use super::PayloadError;
 
 pub use crate::gzip::is_gzip;
-use crate::gzip::output_capacity;
+use crate::gzip::GunzipError;
 
 /// Decompress all gzip members in `data`, failing once more than `limit` bytes come out.
 pub fn gunzip_capped(data: &[u8], limit: usize) -> Result<Vec<u8>, PayloadError> {
-    let decoder = MultiGzDecoder::new(data);
-    // Read one byte past the limit to tell "exactly at the limit" from "over it".
-    let mut capped = decoder.take(limit as u64 + 1);
-    let mut out = Vec::with_capacity(output_capacity(data, limit));
-    capped.read_to_end(&mut out).map_err(|e| {
-        let msg = e.to_string();
-        if e.kind() == std::io::ErrorKind::UnexpectedEof {
-            PayloadError::Gzip(format!("truncated stream ({msg})"))
-        } else {
-            PayloadError::Gzip(msg)
-        }
-    })?;
-    if out.len() > limit {
-        return Err(PayloadError::TooLarge { limit });
-    }
-    Ok(out)
+    crate::gzip::gunzip(data, limit).map_err(|e| match e {
+        GunzipError::TooLarge { limit } => PayloadError::TooLarge { limit },
+        GunzipError::Truncated => PayloadError::Gzip("truncated stream".into()),
+        GunzipError::Corrupt(msg) => PayloadError::Gzip(msg),
+    })
 }
 
 #[cfg(test)]
