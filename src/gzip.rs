@@ -41,10 +41,18 @@ pub enum GunzipError {
 /// zlib inflates straight into the vector's spare room: `Read::read_to_end` first zeroes every
 /// byte it reads into, a megabyte per CloudWatch payload.
 pub fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, GunzipError> {
+    let mut out = Vec::new();
+    gunzip_into(data, limit, &mut out)?;
+    Ok(out)
+}
+
+/// [`gunzip`] into `out` (emptied first), keeping its room: a buffer reused across payloads.
+pub fn gunzip_into(data: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(), GunzipError> {
     use flate2::{Decompress, FlushDecompress, Status};
     // One byte past the limit tells "exactly at the limit" from "over it".
     let most = limit.saturating_add(1);
-    let mut out = Vec::with_capacity(output_capacity(data, limit));
+    out.clear();
+    out.reserve_exact(output_capacity(data, limit));
     let mut rest = data;
     while !rest.is_empty() {
         // A fresh state per member: zlib's gzip mode reads its header and checks its CRC and
@@ -60,7 +68,7 @@ pub fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, GunzipError> {
             }
             let (read, wrote) = (member.total_in(), out.len());
             let status = member
-                .decompress_vec(rest, &mut out, FlushDecompress::None)
+                .decompress_vec(rest, out, FlushDecompress::None)
                 .map_err(|e| GunzipError::Corrupt(e.to_string()))?;
             // Bounded by `rest.len()`: zlib reads no more than it is given.
             rest = &rest[(member.total_in() - read) as usize..];
@@ -83,7 +91,7 @@ pub fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, GunzipError> {
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// `data` gzipped (tests of the gzip readers).

@@ -27,6 +27,7 @@ pub mod decode;
 pub mod gzip;
 pub mod json;
 pub mod runtime;
+pub mod scratch;
 pub mod ship;
 pub mod stitch;
 pub mod transaction;

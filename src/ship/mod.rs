@@ -221,6 +221,9 @@ impl Shipper {
             stats.oversize_records += u64::from(rec.oversize);
             out.push(rec);
         }
+        if let std::borrow::Cow::Owned(text) = ndjson {
+            crate::scratch::give(text);
+        }
         Ok(())
     }
 

@@ -113,7 +113,8 @@ struct Ndjson {
 
 impl Ndjson {
     fn new(records: &[Transaction]) -> Self {
-        let mut text = Vec::with_capacity(records.len() * 1024);
+        let mut text = crate::scratch::take();
+        text.reserve(records.len() * 1024);
         let mut starts = Vec::with_capacity(records.len() + 1);
         for r in records {
             starts.push(text.len());
@@ -134,6 +135,12 @@ impl Ndjson {
     /// Lines `start..end`, newlines included.
     fn chunk(&self, start: usize, end: usize) -> &[u8] {
         &self.text[self.starts[start]..self.starts[end]]
+    }
+}
+
+impl Drop for Ndjson {
+    fn drop(&mut self) {
+        crate::scratch::give(std::mem::take(&mut self.text));
     }
 }
 
@@ -298,8 +305,11 @@ pub fn ndjson_of(body: &str) -> Result<std::borrow::Cow<'_, [u8]>, FrameError> {
     }
     let gz =
         crate::b64::decode(trimmed.as_bytes()).map_err(|e| FrameError::Base64(e.to_string()))?;
-    match crate::gzip::gunzip(&gz, MAX_UNPACKED_BYTES) {
-        Ok(out) => Ok(std::borrow::Cow::Owned(out)),
+    // A shipper unpacks a frame after another on one thread: the text's room is reused (the
+    // caller may hand it back with `scratch::give`).
+    let mut out = crate::scratch::take();
+    match crate::gzip::gunzip_into(&gz, MAX_UNPACKED_BYTES, &mut out) {
+        Ok(()) => Ok(std::borrow::Cow::Owned(out)),
         Err(crate::gzip::GunzipError::TooLarge { .. }) => Err(FrameError::TooLarge),
         Err(e) => Err(FrameError::Gzip(e.to_string())),
     }

@@ -114,31 +114,31 @@ fn logdata_json(
     log_stream: &str,
     filter: &str,
     events: &[LogEventOut],
-) -> Vec<u8> {
+    out: &mut Vec<u8>,
+) {
     use crate::json::escape::string;
     // Access lines are JSON: their quotes grow by a backslash each when escaped.
     let text: usize = events.iter().map(|e| e.message.len() + e.id.len()).sum();
-    let mut out = Vec::with_capacity(text + text / 8 + events.len() * 48 + 256);
+    out.reserve(text + text / 8 + events.len() * 48 + 256);
     out.extend_from_slice(br#"{"messageType":"DATA_MESSAGE","owner":"#);
-    string(&mut out, owner);
+    string(out, owner);
     out.extend_from_slice(br#","logGroup":"#);
-    string(&mut out, log_group);
+    string(out, log_group);
     out.extend_from_slice(br#","logStream":"#);
-    string(&mut out, log_stream);
+    string(out, log_stream);
     out.extend_from_slice(br#","subscriptionFilters":["#);
-    string(&mut out, filter);
+    string(out, filter);
     out.extend_from_slice(br#"],"logEvents":["#);
     for (i, e) in events.iter().enumerate() {
         out.extend_from_slice(if i == 0 { br#"{"id":"# } else { br#",{"id":"# });
-        string(&mut out, &e.id);
+        string(out, &e.id);
         out.extend_from_slice(br#","timestamp":"#);
         out.extend_from_slice(itoa::Buffer::new().format(e.timestamp).as_bytes());
         out.extend_from_slice(br#","message":"#);
-        string(&mut out, &e.message);
+        string(out, &e.message);
         out.push(b'}');
     }
     out.extend_from_slice(b"]}");
-    out
 }
 
 struct LogEventOut {
@@ -258,19 +258,29 @@ impl Generator {
         filter: String,
         events: &[LogEventOut],
     ) -> Payload {
-        let json = logdata_json(&self.opts.account, log_group, &log_stream, &filter, events);
-        let logdata_bytes = json.len();
-        let mut gz = GzEncoder::new(
-            Vec::with_capacity(json.len() / 4),
-            Compression::new(self.opts.compression),
+        // The LogData and its gzip are scratch: only the event leaves this thread.
+        let mut json = crate::scratch::take();
+        logdata_json(
+            &self.opts.account,
+            log_group,
+            &log_stream,
+            &filter,
+            events,
+            &mut json,
         );
+        let logdata_bytes = json.len();
+        let mut gz = crate::scratch::take();
+        gz.reserve(json.len() / 4);
+        let mut encoder = GzEncoder::new(gz, Compression::new(self.opts.compression));
         // Writing to a Vec cannot fail.
-        let _ = gz.write_all(&json);
-        let gz = gz.finish().unwrap_or_default();
+        let _ = encoder.write_all(&json);
+        let gz = encoder.finish().unwrap_or_default();
+        crate::scratch::give(json);
         const HEAD: &[u8] = br#"{"awslogs":{"data":""#;
         let mut event = Vec::with_capacity(HEAD.len() + gz.len().div_ceil(3) * 4 + 3);
         event.extend_from_slice(HEAD);
         crate::b64::append(&mut event, &gz);
+        crate::scratch::give(gz);
         event.extend_from_slice(b"\"}}");
         Payload {
             log_group: log_group.to_string(),
@@ -768,7 +778,8 @@ mod tests {
                 message: "\u{1}\n".into(),
             },
         ];
-        let json = logdata_json("1234", "/g\"", "s", "f", &events);
+        let mut json = Vec::new();
+        logdata_json("1234", "/g\"", "s", "f", &events, &mut json);
         let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
         assert_eq!(
             v,
@@ -784,7 +795,10 @@ mod tests {
                 ],
             })
         );
-        assert!(logdata_json("o", "g", "s", "f", &[]).ends_with(br#""logEvents":[]}"#));
+        // A reused buffer is written after what it holds; seal gives it empty.
+        let mut empty = Vec::new();
+        logdata_json("o", "g", "s", "f", &[], &mut empty);
+        assert!(empty.ends_with(br#""logEvents":[]}"#));
     }
 
     #[test]

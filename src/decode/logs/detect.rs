@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::gunzip::{gunzip_capped, is_gzip};
+use super::gunzip::{gunzip_capped_into, is_gzip};
 use super::{LogData, LogEvent, MessageType, PayloadError};
 
 /// Nesting guard: base64 → gzip → JSON is depth 2; anything deeper is not a payload.
@@ -34,14 +34,15 @@ struct Budget {
 }
 
 impl Budget {
-    fn gunzip(&mut self, data: &[u8]) -> Result<Vec<u8>, PayloadError> {
-        let plain = gunzip_capped(data, self.bytes_left).map_err(|e| match e {
+    /// `data` decompressed into `plain`.
+    fn gunzip(&mut self, data: &[u8], plain: &mut Vec<u8>) -> Result<(), PayloadError> {
+        gunzip_capped_into(data, self.bytes_left, plain).map_err(|e| match e {
             // Name the whole cap, not what was left of it.
             PayloadError::TooLarge { .. } => PayloadError::TooLarge { limit: self.limit },
             other => other,
         })?;
         self.bytes_left -= plain.len();
-        Ok(plain)
+        Ok(())
     }
 }
 
@@ -80,8 +81,13 @@ fn decode_into(
         return Err(PayloadError::Empty);
     }
     if is_gzip(data) {
-        let plain = limit.gunzip(data)?;
-        return decode_into(&plain, limit, depth + 1, out);
+        // LogData is read into owned events, so the text's buffer serves the next payload.
+        let mut plain = crate::scratch::take();
+        let decoded = limit
+            .gunzip(data, &mut plain)
+            .and_then(|()| decode_into(&plain, limit, depth + 1, out));
+        crate::scratch::give(plain);
+        return decoded;
     }
     match data[0] {
         b'{' | b'[' => decode_json(data, limit, depth, out),

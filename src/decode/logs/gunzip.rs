@@ -8,7 +8,18 @@ use crate::gzip::GunzipError;
 
 /// Decompress all gzip members in `data`, failing once more than `limit` bytes come out.
 pub fn gunzip_capped(data: &[u8], limit: usize) -> Result<Vec<u8>, PayloadError> {
-    crate::gzip::gunzip(data, limit).map_err(|e| match e {
+    let mut out = Vec::new();
+    gunzip_capped_into(data, limit, &mut out)?;
+    Ok(out)
+}
+
+/// [`gunzip_capped`] into `out`, keeping its room.
+pub fn gunzip_capped_into(
+    data: &[u8],
+    limit: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), PayloadError> {
+    crate::gzip::gunzip_into(data, limit, out).map_err(|e| match e {
         GunzipError::TooLarge { limit } => PayloadError::TooLarge { limit },
         GunzipError::Truncated => PayloadError::Gzip("truncated stream".into()),
         GunzipError::Corrupt(msg) => PayloadError::Gzip(msg),
