@@ -29,7 +29,7 @@ pub fn output_capacity(data: &[u8], limit: usize) -> usize {
 pub enum GunzipError {
     #[error("{0}")]
     Corrupt(String),
-    #[error("truncated stream")]
+    #[error("truncated stream (the input ends inside a gzip member)")]
     Truncated,
     #[error("decompresses to more than {limit} bytes")]
     TooLarge { limit: usize },

@@ -5,8 +5,32 @@
 //! million records cost a few tens of MB; a collision would need ~4 billion ids to be likely.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::{Mutex, MutexGuard};
+
+/// A set of id hashes. They are SipHash values already, so the table uses them as they are
+/// instead of hashing them again: every record passes through several of these sets.
+pub type IdSet = HashSet<u64, BuildHasherDefault<AsIs>>;
+type IdMap<V> = HashMap<u64, V, BuildHasherDefault<AsIs>>;
+
+/// The hasher of an [`id_hash`] value: the value itself.
+#[derive(Debug, Default)]
+pub struct AsIs(u64);
+
+impl Hasher for AsIs {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys reach here; anything else still hashes, just less evenly.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
 
 /// Stable hash of a record id (SipHash with fixed keys).
 pub fn id_hash(id: &str) -> u64 {
@@ -25,31 +49,31 @@ struct FrameEntry {
 #[derive(Debug, Default)]
 struct State {
     next_frame: u64,
-    frames: HashMap<u64, FrameEntry>,
-    input: HashSet<u64>,
+    frames: IdMap<FrameEntry>,
+    input: IdSet,
     /// Records read whose id had been read before (the same line in two inputs).
     input_repeats: u64,
     /// Ids in messages the shipper reported delivered.
-    confirmed: HashSet<u64>,
+    confirmed: IdSet,
     /// Ids the Bridge itself reports having accepted, when it can tell (the embedded receiver).
-    bridge: Option<HashSet<u64>>,
+    bridge: Option<IdSet>,
     /// Records confirmed again after their first confirmation.
     repeat_confirmations: u64,
     /// Confirmed messages this run did not send (already in the queue).
     foreign_messages: u64,
     latencies_ms: Vec<u32>,
     /// Stitching: when the fragments of a request entered the pipeline (its latency base).
-    fragment_base_ms: HashMap<u64, i64>,
+    fragment_base_ms: IdMap<i64>,
     /// Stitching: ids settled on purpose without a record (filtered, or fragments with nothing
     /// of the request in them).
-    discarded: HashSet<u64>,
+    discarded: IdSet,
     /// Stitching: what the first record the stitch stage sent for an id said (a hash of it).
-    stitched: HashMap<u64, u64>,
+    stitched: IdMap<u64>,
     /// Ids read whole (a record of the decode stage) that also had parts go to the stitch stage.
-    mixed: HashSet<u64>,
+    mixed: IdSet,
     /// Ids sent as two different records (parts that never met): two transactions for one
     /// request, not a re-send.
-    split: HashSet<u64>,
+    split: IdSet,
 }
 
 /// Shared accounting; every method takes the lock briefly.
@@ -198,7 +222,7 @@ impl Ledger {
         frame: u64,
         ids: impl IntoIterator<Item = &'a str>,
     ) -> Option<u64> {
-        let moved: HashSet<u64> = ids.into_iter().map(id_hash).collect();
+        let moved: IdSet = ids.into_iter().map(id_hash).collect();
         let mut state = self.lock();
         let entry = state.frames.get_mut(&frame)?;
         entry.ids.retain(|h| !moved.contains(h));
@@ -244,7 +268,7 @@ impl Ledger {
     }
 
     /// [`set_bridge_ids`](Self::set_bridge_ids) with the ids already hashed ([`id_hash`]).
-    pub fn set_bridge_hashes(&self, seen: HashSet<u64>) {
+    pub fn set_bridge_hashes(&self, seen: IdSet) {
         self.lock().bridge = Some(seen);
     }
 
@@ -259,7 +283,7 @@ impl Ledger {
     }
 
     /// Final accounting, given the id hashes found in the dead-letter queue.
-    pub fn settle(&self, dead_letter_ids: &HashSet<u64>) -> Settlement {
+    pub fn settle(&self, dead_letter_ids: &IdSet) -> Settlement {
         let mut state = self.lock();
         let records_in = state.input.len() as u64;
         let witness = state.bridge.as_ref().unwrap_or(&state.confirmed);
@@ -323,7 +347,7 @@ mod tests {
         // Redelivered after a lost delete: repeats, not new deliveries.
         assert_eq!(l.confirm(Some(a), 1_500), 0);
         assert_eq!(l.confirm(Some(999), 1_500), 0);
-        let dlq: HashSet<u64> = l.frame_ids(b).unwrap().into_iter().collect();
+        let dlq: IdSet = l.frame_ids(b).unwrap().into_iter().collect();
         let s = l.settle(&dlq);
         assert_eq!(s.records_in, 4);
         assert_eq!(s.input_repeats, 1);
@@ -343,7 +367,7 @@ mod tests {
         let f = l.register_stitched_frame(["a"]);
         assert_eq!(l.confirm(Some(f), 150), 1);
         l.discard(["b"]);
-        let s = l.settle(&HashSet::new());
+        let s = l.settle(&IdSet::default());
         assert_eq!(
             (
                 s.records_in,
@@ -375,7 +399,7 @@ mod tests {
         l.expect_fragments(["d"], 100);
         l.note_stitched([("d", 4)]);
         l.set_bridge_ids(["a", "b", "c", "d"]);
-        let s = l.settle(&HashSet::new());
+        let s = l.settle(&IdSet::default());
         assert_eq!(s.split_deliveries, 3, "b, c and d; a is a re-send");
     }
 
@@ -384,7 +408,7 @@ mod tests {
         let l = Ledger::new();
         l.register_frame(["x", "y"], 0);
         l.set_bridge_ids(["x", "other"]);
-        let s = l.settle(&HashSet::new());
+        let s = l.settle(&IdSet::default());
         assert_eq!((s.delivered, s.lost), (1, 1));
     }
 
@@ -395,13 +419,13 @@ mod tests {
         // The shipper says the whole frame went through; the Bridge saw only x.
         assert_eq!(l.confirm(Some(f), 5), 2);
         l.set_bridge_ids(["x"]);
-        let s = l.settle(&HashSet::new());
+        let s = l.settle(&IdSet::default());
         assert_eq!((s.delivered, s.unconfirmed, s.lost), (1, 1, 1));
         // Without a Bridge's view, the confirmations are all there is.
         let l = Ledger::new();
         let f = l.register_frame(["x", "y"], 0);
         l.confirm(Some(f), 5);
-        let s = l.settle(&HashSet::new());
+        let s = l.settle(&IdSet::default());
         assert_eq!((s.delivered, s.unconfirmed, s.lost), (2, 0, 0));
     }
 }

@@ -883,8 +883,8 @@ impl LocalPipeline {
     }
 
     /// Read (without deleting) what the dead-letter queue holds: message count and record ids.
-    async fn dead_letters(&self) -> (u64, HashSet<u64>) {
-        let mut ids = HashSet::new();
+    async fn dead_letters(&self) -> (u64, ledger::IdSet) {
+        let mut ids = ledger::IdSet::default();
         let mut messages = 0;
         let Some(dlq) = &self.dlq else {
             return (messages, ids);
@@ -944,7 +944,7 @@ impl LocalPipeline {
         let receiver = self.receiver.as_ref()?;
         // By hash, as the ledger keeps them: a million ids as strings would double the run's
         // peak memory here.
-        let mut unique = HashSet::new();
+        let mut unique = ledger::IdSet::default();
         let mut duplicates = 0u64;
         receiver.for_each_accepted_id(|id| {
             if !unique.insert(ledger::id_hash(id)) {
