@@ -27,10 +27,17 @@ pub fn output_capacity(data: &[u8], limit: usize) -> usize {
 /// Why [`gunzip`] stopped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GunzipError {
-    #[error("{0}")]
-    Corrupt(String),
-    #[error("truncated stream (the input ends inside a gzip member)")]
-    Truncated,
+    #[error("no gzip data (empty input)")]
+    Empty,
+    /// zlib's reason, and where in the input it stopped.
+    #[error("{cause} (gzip member {member}, input byte {at})")]
+    Corrupt {
+        cause: String,
+        member: usize,
+        at: usize,
+    },
+    #[error("truncated stream: the input ends inside gzip member {member}, after {at} bytes")]
+    Truncated { member: usize, at: usize },
     #[error("decompresses to more than {limit} bytes")]
     TooLarge { limit: usize },
 }
@@ -49,15 +56,26 @@ pub fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, GunzipError> {
 /// [`gunzip`] into `out` (emptied first), keeping its room: a buffer reused across payloads.
 pub fn gunzip_into(data: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(), GunzipError> {
     use flate2::{Decompress, FlushDecompress, Status};
+    if data.is_empty() {
+        return Err(GunzipError::Empty);
+    }
     // One byte past the limit tells "exactly at the limit" from "over it".
     let most = limit.saturating_add(1);
     out.clear();
+    // zlib fills whatever room there is before the cap is checked: a reused buffer larger than
+    // the cap is cut down to it first.
+    if out.capacity() > most {
+        out.shrink_to(most);
+    }
     out.reserve_exact(output_capacity(data, limit));
     let mut rest = data;
+    let mut member_no = 0;
     while !rest.is_empty() {
         // A fresh state per member: zlib's gzip mode reads its header and checks its CRC and
         // length.
         let mut member = Decompress::new_gzip(15);
+        member_no += 1;
+        let at = |rest: &[u8]| data.len() - rest.len();
         loop {
             if out.len() == out.capacity() {
                 if out.len() >= most {
@@ -69,24 +87,28 @@ pub fn gunzip_into(data: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(), G
             let (read, wrote) = (member.total_in(), out.len());
             let status = member
                 .decompress_vec(rest, out, FlushDecompress::None)
-                .map_err(|e| GunzipError::Corrupt(e.to_string()))?;
-            // Bounded by `rest.len()`: zlib reads no more than it is given.
-            rest = &rest[(member.total_in() - read) as usize..];
+                .map_err(|e| GunzipError::Corrupt {
+                    cause: e.to_string(),
+                    member: member_no,
+                    at: at(rest),
+                })?;
+            // zlib reads no more than it is given.
+            let used = usize::try_from(member.total_in() - read).unwrap_or(usize::MAX);
+            rest = rest.get(used..).unwrap_or_default();
             if out.len() > limit {
                 return Err(GunzipError::TooLarge { limit });
             }
+            let truncated = GunzipError::Truncated {
+                member: member_no,
+                at: at(rest),
+            };
             match status {
                 Status::StreamEnd => break,
                 // No progress with room left to write: the input ended inside the member.
-                _ if out.len() < out.capacity()
-                    && out.len() == wrote
-                    && member.total_in() == read =>
-                {
-                    return Err(GunzipError::Truncated);
+                _ if out.len() < out.capacity() && out.len() == wrote && used == 0 => {
+                    return Err(truncated);
                 }
-                _ if rest.is_empty() && out.len() < out.capacity() => {
-                    return Err(GunzipError::Truncated);
-                }
+                _ if rest.is_empty() && out.len() < out.capacity() => return Err(truncated),
                 _ => {}
             }
         }
@@ -160,7 +182,7 @@ mod tests {
             let expected = oracle(&data).unwrap();
             assert_eq!(expected.len(), sizes.iter().sum::<usize>());
             assert_eq!(gunzip(&data, 1 << 20).unwrap(), expected, "{sizes:?}");
-            // A trailer that lies about the size only changes the first guess.
+            // ISIZE sizes the first buffer, and zlib checks it: a lying one is an error.
             let n = data.len();
             data[n - 4..].copy_from_slice(&3u32.to_le_bytes());
             assert!(gunzip(&data, 1 << 20).is_err(), "ISIZE is checked");
@@ -175,6 +197,37 @@ mod tests {
             assert!(got.is_err(), "cut at {cut} of {}", data.len());
             assert!(oracle(&data[..cut]).is_err());
         }
+    }
+
+    #[test]
+    fn a_cut_in_a_later_member_names_it() {
+        let first = gz(&text(5_000, 1));
+        let second = gz(&text(5_000, 2));
+        let mut data = first.clone();
+        data.extend_from_slice(&second[..second.len() / 2]);
+        let n = data.len();
+        assert_eq!(
+            gunzip(&data, 1 << 20),
+            Err(GunzipError::Truncated { member: 2, at: n })
+        );
+        assert!(oracle(&data).is_err());
+        assert_eq!(gunzip(&[], 100), Err(GunzipError::Empty));
+        assert!(oracle(&[]).is_err() || oracle(&[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_reused_buffer_is_emptied_and_held_to_the_cap() {
+        let data = gz(&text(10_000, 9));
+        let mut out = vec![b'#'; 3 << 20];
+        gunzip_into(&data, 1 << 20, &mut out).unwrap();
+        assert_eq!(out, oracle(&data).unwrap());
+        // A buffer far larger than the cap: the cap still holds, and no byte past it is kept.
+        let mut big = Vec::with_capacity(4 << 20);
+        assert_eq!(
+            gunzip_into(&data, 9_999, &mut big),
+            Err(GunzipError::TooLarge { limit: 9_999 })
+        );
+        assert!(big.capacity() <= 1 << 20, "{}", big.capacity());
     }
 
     #[test]
@@ -198,7 +251,10 @@ mod tests {
         let good = gz(b"{}");
         let mut tail = good.clone();
         tail.extend_from_slice(b"not gzip");
-        assert!(matches!(gunzip(&tail, 100), Err(GunzipError::Corrupt(_))));
+        assert!(matches!(
+            gunzip(&tail, 100),
+            Err(GunzipError::Corrupt { member: 2, .. })
+        ));
         assert!(oracle(&tail).is_err());
         assert!(gunzip(b"\x1f\x8b not deflate at all", 100).is_err());
         let mut flipped = good;

@@ -7,14 +7,15 @@ use std::cell::RefCell;
 
 /// Buffers kept per thread.
 const KEPT: usize = 4;
-/// A buffer grown past this (a rare huge payload) is freed, not kept.
+/// Room kept per thread, all buffers together: a thread keeps its usual megabyte-sized buffers
+/// and frees a rare huge one.
 const KEPT_BYTES: usize = 8 << 20;
 
 thread_local! {
     static SPARE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// An empty buffer, with the room a previous user left in it when there is one.
+/// An empty buffer, with the room a previous user left in it when there is one (the largest).
 pub fn take() -> Vec<u8> {
     SPARE
         .try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.pop()))
@@ -23,17 +24,24 @@ pub fn take() -> Vec<u8> {
         .unwrap_or_default()
 }
 
-/// Hands `buf` back for the next [`take`] on this thread.
+/// Hands `buf` back for the next [`take`] on this thread. When the pool is full, the smallest
+/// buffer is the one freed; the pool stays sorted by room, the largest last.
 pub fn give(mut buf: Vec<u8>) {
     if buf.capacity() == 0 || buf.capacity() > KEPT_BYTES {
         return;
     }
     buf.clear();
     let _ = SPARE.try_with(|s| {
-        if let Ok(mut s) = s.try_borrow_mut() {
-            if s.len() < KEPT {
-                s.push(buf);
-            }
+        let Ok(mut s) = s.try_borrow_mut() else {
+            return;
+        };
+        let at = s.partition_point(|b| b.capacity() <= buf.capacity());
+        s.insert(at, buf);
+        let over = |s: &Vec<Vec<u8>>| {
+            s.len() > KEPT || s.iter().map(Vec::capacity).sum::<usize>() > KEPT_BYTES
+        };
+        while over(&s) {
+            s.remove(0);
         }
     });
 }
@@ -67,5 +75,25 @@ mod tests {
             .take_while(|b| b.capacity() > 0)
             .count();
         assert_eq!(kept, KEPT);
+    }
+
+    #[test]
+    fn the_largest_are_kept_within_the_budget() {
+        // A megabyte buffer given first is not pushed out by small ones after it.
+        give(Vec::with_capacity(1 << 20));
+        for _ in 0..KEPT {
+            give(Vec::with_capacity(64));
+        }
+        assert!(take().capacity() >= 1 << 20);
+        while take().capacity() > 0 {}
+        // Three buffers of 3 MiB pass the 8 MiB budget: the third is not kept.
+        for _ in 0..3 {
+            give(Vec::with_capacity(3 << 20));
+        }
+        let kept: Vec<usize> = std::iter::from_fn(|| Some(take().capacity()))
+            .take_while(|&c| c > 0)
+            .collect();
+        assert_eq!(kept.len(), 2, "{kept:?}");
+        assert!(kept.iter().sum::<usize>() <= KEPT_BYTES);
     }
 }

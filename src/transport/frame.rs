@@ -310,8 +310,13 @@ pub fn ndjson_of(body: &str) -> Result<std::borrow::Cow<'_, [u8]>, FrameError> {
     let mut out = crate::scratch::take();
     match crate::gzip::gunzip_into(&gz, MAX_UNPACKED_BYTES, &mut out) {
         Ok(()) => Ok(std::borrow::Cow::Owned(out)),
-        Err(crate::gzip::GunzipError::TooLarge { .. }) => Err(FrameError::TooLarge),
-        Err(e) => Err(FrameError::Gzip(e.to_string())),
+        Err(e) => {
+            crate::scratch::give(out);
+            Err(match e {
+                crate::gzip::GunzipError::TooLarge { .. } => FrameError::TooLarge,
+                e => FrameError::Gzip(e.to_string()),
+            })
+        }
     }
 }
 

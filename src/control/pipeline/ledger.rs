@@ -9,7 +9,9 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::{Mutex, MutexGuard};
 
 /// A set of id hashes. They are SipHash values already, so the table uses them as they are
-/// instead of hashing them again: every record passes through several of these sets.
+/// instead of hashing them again: every record passes through several of these sets. (The frame
+/// map's keys are counters: sequential keys fill sequential buckets, which suits it too.) The
+/// ids come from this run's own input, so no one outside picks keys that collide.
 pub type IdSet = HashSet<u64, BuildHasherDefault<AsIs>>;
 type IdMap<V> = HashMap<u64, V, BuildHasherDefault<AsIs>>;
 
@@ -22,6 +24,7 @@ impl Hasher for AsIs {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
+        debug_assert!(false, "AsIs hashes u64 keys only");
         // Only `u64` keys reach here; anything else still hashes, just less evenly.
         for b in bytes {
             self.0 = self.0.rotate_left(8) ^ u64::from(*b);

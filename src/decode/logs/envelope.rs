@@ -527,6 +527,11 @@ mod tests {
                     let text = format!(r#"{{"logEvents":[{{"message":"{edited}"}}]}}"#);
                     assert!(agrees(&text).is_some(), "{edited}");
                 }
+                // A raw control byte is not strict JSON, wherever it falls in a block: the
+                // reader leaves it to serde's path (which has its own rule for it).
+                let edited = format!("{}\t{}", &padded[..at], &padded[at..]);
+                let text = format!(r#"{{"logEvents":[{{"message":"{edited}"}}]}}"#);
+                assert!(read(&text).is_none(), "{edited:?}");
             }
         }
     }

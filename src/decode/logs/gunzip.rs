@@ -21,8 +21,7 @@ pub fn gunzip_capped_into(
 ) -> Result<(), PayloadError> {
     crate::gzip::gunzip_into(data, limit, out).map_err(|e| match e {
         GunzipError::TooLarge { limit } => PayloadError::TooLarge { limit },
-        GunzipError::Truncated => PayloadError::Gzip(GunzipError::Truncated.to_string()),
-        GunzipError::Corrupt(msg) => PayloadError::Gzip(msg),
+        other => PayloadError::Gzip(other.to_string()),
     })
 }
 
