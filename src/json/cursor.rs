@@ -79,7 +79,8 @@ impl<'a> Cursor<'a> {
         None
     }
 
-    /// A string without escapes, borrowed.
+    /// A string without escapes, borrowed (the embedded receiver's reader; the CLI builds it).
+    #[cfg(any(feature = "cli", test))]
     pub(crate) fn plain_string(&mut self) -> Option<&'a str> {
         match self.string_raw()? {
             (text, false) => Some(text),
